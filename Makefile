@@ -1,0 +1,63 @@
+# pg_tributary -- PGXS build
+#
+#   make                 build pg_tributary.so (target side) and
+#                        tributary_decoder.so (source side output plugin)
+#   make install         install both, the control file and the SQL script
+#   make installcheck    pg_regress tests (sql/, expected/) on a temporary
+#                        instance, then the TAP tests (t/*.pl)
+#
+# tributary_decoder.so has no libpq, MySQL or background-worker code: it is
+# what gets installed on PostgreSQL sources.
+
+EXTENSION = pg_tributary
+DATA = sql/pg_tributary--0.1.sql
+
+MODULE_big = pg_tributary
+OBJS = \
+	src/pg_tributary.o \
+	src/shmem.o \
+	src/catalog.o \
+	src/conninfo.o \
+	src/check_source.o \
+	src/wait.o \
+	src/source/connector.o \
+	src/source/pg_libpq.o \
+	src/source/pg_source.o \
+	src/source/mysql_source.o \
+	src/source/mysql_types.o \
+	bgworker/launcher.o \
+	bgworker/worker.o
+
+DECODER_OBJS = \
+	src/decoder/tributary_decoder.o \
+	src/decoder/proto.o \
+	src/decoder/proto_text.o
+
+MYSQL_CFLAGS := $(shell mariadb_config --include 2>/dev/null || mysql_config --include)
+MYSQL_LIBS := $(shell mariadb_config --libs 2>/dev/null || mysql_config --libs)
+
+PG_CPPFLAGS = -I$(srcdir)/src -I$(libpq_srcdir) $(MYSQL_CFLAGS)
+SHLIB_LINK_INTERNAL = $(libpq)
+SHLIB_LINK = $(MYSQL_LIBS)
+
+REGRESS = api options decoder
+REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/sql/regress.conf
+TAP_TESTS = 1
+
+EXTRA_CLEAN = tributary_decoder.so $(DECODER_OBJS) tmp_check_regress
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+all: tributary_decoder.so
+
+tributary_decoder.so: $(DECODER_OBJS)
+	$(CC) $(CFLAGS) $(DECODER_OBJS) $(LDFLAGS) $(LDFLAGS_SL) -shared -o $@
+
+install: install-decoder
+
+install-decoder: tributary_decoder.so
+	$(INSTALL_SHLIB) tributary_decoder.so '$(DESTDIR)$(pkglibdir)/tributary_decoder.so'
+
+.PHONY: install-decoder

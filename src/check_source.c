@@ -1,0 +1,169 @@
+/*-------------------------------------------------------------------------
+ *
+ * check_source.c
+ *		SQL functions that look at a source: tributary._source_checks (the
+ *		body of check_source) and tributary._remote_table_info (used by
+ *		add_table and start_job to check and describe a source table).
+ *
+ * Both open a short-lived connection with the source's connector and close
+ * it on every path, errors included.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+
+#include "source/connector.h"
+
+typedef struct CheckRows
+{
+	ReturnSetInfo *rsinfo;
+} CheckRows;
+
+/*
+ * emit_check_row: append one row to check_source's result.
+ */
+static void
+emit_check_row(void *arg, const char *check_name, bool ok, const char *detail, const char *hint)
+{
+	CheckRows  *rows = (CheckRows *) arg;
+	Datum		values[4];
+	bool		nulls[4] = {0};
+
+	values[0] = CStringGetTextDatum(check_name);
+	values[1] = BoolGetDatum(ok);
+	values[2] = detail ? CStringGetTextDatum(detail) : (Datum) 0;
+	nulls[2] = (detail == NULL);
+	values[3] = hint ? CStringGetTextDatum(hint) : (Datum) 0;
+	nulls[3] = (hint == NULL);
+	tuplestore_putvalues(rows->rsinfo->setResult, rows->rsinfo->setDesc, values, nulls);
+}
+
+/*
+ * job_tables_of_source: the source tables of every job using the source,
+ * as "schema.table" strings, when check_source is called without a list.
+ */
+static List *
+job_tables_of_source(int32 source_id)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *tables = NIL;
+	Oid			argtype = INT4OID;
+	Datum		arg = Int32GetDatum(source_id);
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT DISTINCT t.jt_source_schema || '.' || t.jt_source_rel "
+							  "FROM tributary.job_table t JOIN tributary.job j ON j.job_id = t.jt_job_id "
+							  "WHERE j.job_source_id = $1 ORDER BY 1",
+							  1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read tributary.job_table");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *val = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		tables = lappend(tables, pstrdup(val));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return tables;
+}
+
+PG_FUNCTION_INFO_V1(tributary_source_checks);
+
+/*
+ * tributary_source_checks: connect and run the connector's checks.  A
+ * failed connection is a failed check row, not an error.
+ */
+Datum
+tributary_source_checks(PG_FUNCTION_ARGS)
+{
+	char	   *source_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	TributarySource *src = tributary_source_load(source_name);
+	CheckRows	rows;
+	List	   *tables = NIL;
+	char	   *err;
+
+	InitMaterializedSRF(fcinfo, 0);
+	rows.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	if (!PG_ARGISNULL(1))
+	{
+		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(1);
+		Datum	   *elems;
+		bool	   *elnulls;
+		int			n;
+
+		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elnulls, &n);
+		for (int i = 0; i < n; i++)
+			if (!elnulls[i])
+				tables = lappend(tables, TextDatumGetCString(elems[i]));
+	}
+	else
+		tables = job_tables_of_source(src->id);
+
+	err = src->connector->try_connect(src, "pg_tributary check_source");
+	if (err != NULL)
+	{
+		emit_check_row(&rows, "connection", false,
+					   psprintf("could not connect to source \"%s\": %s", src->name, err),
+					   "Check the source's host, port, user and password (tributary.sources shows them, password masked), and that it accepts connections from this server.");
+		return (Datum) 0;
+	}
+
+	PG_TRY();
+	{
+		src->connector->run_checks(src, tables, emit_check_row, &rows);
+	}
+	PG_FINALLY();
+	{
+		tributary_source_disconnect(src);
+	}
+	PG_END_TRY();
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(tributary_remote_table_info);
+
+/*
+ * tributary_remote_table_info: describe one source table as jsonb; a user
+ * error when it does not exist.
+ */
+Datum
+tributary_remote_table_info(PG_FUNCTION_ARGS)
+{
+	char	   *source_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *nsp = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *rel = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	TributarySource *src = tributary_source_load(source_name);
+	char	   *json = NULL;
+
+	tributary_source_connect(src, "pg_tributary");
+	PG_TRY();
+	{
+		json = src->connector->describe_table(src, nsp, rel);
+	}
+	PG_FINALLY();
+	{
+		tributary_source_disconnect(src);
+	}
+	PG_END_TRY();
+
+	if (json == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("source table [%s.%s] does not exist", nsp, rel),
+				 errdetail("Source \"%s\" has no table \"%s\" in %s \"%s\".", source_name, rel,
+						   strcmp(src->kind, "mysql") == 0 ? "database" : "schema", nsp),
+				 errhint("Source tables are named %s.table, without quotes unless the name needs them.",
+						 strcmp(src->kind, "mysql") == 0 ? "database" : "schema")));
+
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+}

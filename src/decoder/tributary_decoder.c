@@ -1,0 +1,742 @@
+/*-------------------------------------------------------------------------
+ *
+ * tributary_decoder.c
+ *		The tributary_decoder logical decoding output plugin, installed on
+ *		PostgreSQL sources.  It turns decoded changes into the compact
+ *		binary protocol of proto.h.
+ *
+ * Options (START_REPLICATION ... (name 'value', ...) or the options of
+ * pg_logical_slot_get_changes):
+ *	proto_version	protocol version the client reads (1; default 1)
+ *	tables			comma-separated schema.table list; default all tables
+ *	binary			send values with the types' send functions (default
+ *					false: text output functions)
+ *	streaming		stream large in-progress transactions (default false)
+ *	messages		pass logical messages on (default true)
+ *	format			'binary' (default) or 'text': a readable rendering of
+ *					the same messages, for tests and debugging
+ * Unknown options and bad values are errors.
+ *
+ * Full row images: an UPDATE's unchanged TOASTed values are not in the WAL
+ * record of the new tuple; they are taken from the old tuple, which a
+ * table with REPLICA IDENTITY FULL logs whole.  Only a table without it
+ * makes the plugin send the 'u' (unchanged) kind.
+ *
+ * Text values do not depend on the session's settings: the plugin pins
+ * DateStyle ISO, IntervalStyle postgres, TimeZone UTC, extra_float_digits
+ * 3 and bytea_output hex for the decoding session and restores them at
+ * shutdown.
+ *
+ * A RELATION message precedes the first change of a relation in a decoding
+ * session, again after the relation changed (relcache invalidation), and
+ * in every streamed block that touches it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/detoast.h"
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "nodes/makefuncs.h"
+#include "replication/logical.h"
+#include "replication/output_plugin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/varlena.h"
+
+#include "decoder/proto.h"
+#include "decoder/proto_text.h"
+
+PG_MODULE_MAGIC;
+
+extern PGDLLEXPORT void _PG_output_plugin_init(OutputPluginCallbacks *cb);
+
+/* per-relation state: filter decision, schema sent, output functions */
+typedef struct RelEntry
+{
+	Oid			relid;			/* hash key */
+	bool		valid;
+	bool		included;
+	bool		schema_sent;
+	int			natts;			/* of the relation, dropped ones included */
+	FmgrInfo   *out_fns;		/* per attribute: output or send function */
+} RelEntry;
+
+typedef struct DecoderData
+{
+	MemoryContext change_cxt;	/* reset after every change */
+	MemoryContext cache_cxt;	/* relation entries */
+	bool		binary;
+	bool		streaming;
+	bool		messages;
+	bool		text_format;
+	List	   *tables;			/* list of "schema\0table" pairs, NIL = all */
+	bool		in_streaming;
+	int			guc_nestlevel;	/* output settings pinned for the session */
+	HTAB	   *relcache;
+	StringInfoData scratch;		/* binary message, when rendering text */
+	TribTextState text;
+} DecoderData;
+
+/* the relation cache of the current decoding session (for invalidations) */
+static HTAB *active_relcache = NULL;
+
+/*
+ * parse_bool_option: a boolean plugin option.
+ */
+static bool
+parse_bool_option(DefElem *elem)
+{
+	bool		result;
+
+	if (elem->arg == NULL)
+		return true;
+	if (!parse_bool(strVal(elem->arg), &result))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("could not parse value \"%s\" for tributary_decoder option \"%s\"",
+						strVal(elem->arg), elem->defname),
+				 errdetail("Expected a boolean.")));
+	return result;
+}
+
+/*
+ * parse_tables_option: "s1.t1, s2.t2" into a list of qualified pairs,
+ * stored as two-element string lists.
+ */
+static List *
+parse_tables_option(const char *value)
+{
+	char	   *copy = pstrdup(value);
+	List	   *names;
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	if (!SplitGUCList(copy, ',', &names))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid tributary_decoder option \"tables\": %s", value),
+				 errdetail("Expected a comma-separated list of schema.table names.")));
+	foreach(lc, names)
+	{
+		char	   *item = (char *) lfirst(lc);
+		List	   *parts;
+
+		if (!SplitIdentifierString(pstrdup(item), '.', &parts) || list_length(parts) != 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid table name \"%s\" in tributary_decoder option \"tables\"", item),
+					 errdetail("Expected schema.table.")));
+		result = lappend(result, parts);
+	}
+	return result;
+}
+
+/*
+ * dec_invalidate: relcache callback; forget what we know of a relation.
+ */
+static void
+dec_invalidate(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	RelEntry   *entry;
+
+	if (active_relcache == NULL)
+		return;
+	if (OidIsValid(relid))
+	{
+		entry = hash_search(active_relcache, &relid, HASH_FIND, NULL);
+		if (entry)
+			entry->valid = entry->schema_sent = false;
+		return;
+	}
+	hash_seq_init(&status, active_relcache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		entry->valid = entry->schema_sent = false;
+}
+
+/*
+ * pin_output_settings: the output functions' settings, fixed so that text
+ * values mean the same on every source and round-trip exactly.
+ */
+static void
+pin_output_settings(DecoderData *data)
+{
+	static const char *const settings[][2] = {
+		{"datestyle", "ISO, YMD"},
+		{"intervalstyle", "postgres"},
+		{"timezone", "UTC"},
+		{"extra_float_digits", "3"},
+		{"bytea_output", "hex"},
+	};
+
+	data->guc_nestlevel = NewGUCNestLevel();
+	for (int i = 0; i < lengthof(settings); i++)
+		(void) set_config_option(settings[i][0], settings[i][1], PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+}
+
+/*
+ * dec_startup: parse options and set up the session's state.
+ */
+static void
+dec_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
+{
+	DecoderData *data = palloc0(sizeof(DecoderData));
+	static bool callback_registered = false;
+	ListCell   *lc;
+	HASHCTL		hctl;
+
+	data->change_cxt = AllocSetContextCreate(ctx->context, "tributary_decoder change",
+											 ALLOCSET_DEFAULT_SIZES);
+	data->cache_cxt = AllocSetContextCreate(ctx->context, "tributary_decoder cache",
+											ALLOCSET_DEFAULT_SIZES);
+	data->messages = true;
+
+	foreach(lc, ctx->output_plugin_options)
+	{
+		DefElem    *elem = (DefElem *) lfirst(lc);
+		const char *val = elem->arg ? strVal(elem->arg) : NULL;
+
+		if (strcmp(elem->defname, "proto_version") == 0)
+		{
+			int			version = val ? pg_strtoint32(val) : -1;
+
+			if (version < TRIB_PROTO_MIN_VERSION || version > TRIB_PROTO_VERSION)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("client asked for tributary_decoder protocol version %s, the server supports versions %d to %d",
+								val ? val : "(none)", TRIB_PROTO_MIN_VERSION, TRIB_PROTO_VERSION)));
+		}
+		else if (strcmp(elem->defname, "tables") == 0)
+			data->tables = val ? parse_tables_option(val) : NIL;
+		else if (strcmp(elem->defname, "binary") == 0)
+			data->binary = parse_bool_option(elem);
+		else if (strcmp(elem->defname, "streaming") == 0)
+			data->streaming = parse_bool_option(elem);
+		else if (strcmp(elem->defname, "messages") == 0)
+			data->messages = parse_bool_option(elem);
+		else if (strcmp(elem->defname, "format") == 0)
+		{
+			if (val && strcmp(val, "text") == 0)
+				data->text_format = true;
+			else if (val && strcmp(val, "binary") == 0)
+				data->text_format = false;
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value \"%s\" for tributary_decoder option \"format\"",
+								val ? val : ""),
+						 errdetail("Valid values are binary and text.")));
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"%s\" is not recognized by tributary_decoder", elem->defname),
+					 errdetail("Valid options are: proto_version, tables, binary, streaming, messages, format.")));
+	}
+
+	pin_output_settings(data);
+	opt->output_type = data->text_format ? OUTPUT_PLUGIN_TEXTUAL_OUTPUT : OUTPUT_PLUGIN_BINARY_OUTPUT;
+	opt->receive_rewrites = false;
+	ctx->streaming &= data->streaming;
+	ctx->output_plugin_private = data;
+
+	hctl.keysize = sizeof(Oid);
+	hctl.entrysize = sizeof(RelEntry);
+	hctl.hcxt = data->cache_cxt;
+	data->relcache = hash_create("tributary_decoder relations", 128, &hctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	active_relcache = data->relcache;
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(dec_invalidate, (Datum) 0);
+		callback_registered = true;
+	}
+	if (data->text_format)
+	{
+		MemoryContext old = MemoryContextSwitchTo(data->cache_cxt);
+
+		initStringInfo(&data->scratch);
+		trib_text_init(&data->text, data->cache_cxt);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/*
+ * dec_shutdown: forget the session's relation cache.
+ */
+static void
+dec_shutdown(LogicalDecodingContext *ctx)
+{
+	DecoderData *data = ctx->output_plugin_private;
+
+	if (data && active_relcache == data->relcache)
+		active_relcache = NULL;
+	if (data && data->guc_nestlevel > 0)
+		AtEOXact_GUC(true, data->guc_nestlevel);
+}
+
+/*
+ * begin_message / end_message: frame one protocol message.  In text format
+ * the message goes to a scratch buffer and is rendered from there.
+ */
+static StringInfo
+begin_message(LogicalDecodingContext *ctx, bool last_write)
+{
+	DecoderData *data = ctx->output_plugin_private;
+
+	OutputPluginPrepareWrite(ctx, last_write);
+	if (data->text_format)
+	{
+		resetStringInfo(&data->scratch);
+		return &data->scratch;
+	}
+	return ctx->out;
+}
+
+static void
+end_message(LogicalDecodingContext *ctx, bool last_write)
+{
+	DecoderData *data = ctx->output_plugin_private;
+
+	if (data->text_format)
+	{
+		data->scratch.cursor = 0;
+		trib_text_render(&data->text, &data->scratch, ctx->out);
+	}
+	OutputPluginWrite(ctx, last_write);
+}
+
+/*
+ * get_rel_entry: the (valid) cache entry of a relation.
+ */
+static RelEntry *
+get_rel_entry(DecoderData *data, Relation relation)
+{
+	Oid			relid = RelationGetRelid(relation);
+	bool		found;
+	RelEntry   *entry = hash_search(data->relcache, &relid, HASH_ENTER, &found);
+
+	if (!found)
+	{
+		entry->valid = false;
+		entry->schema_sent = false;
+		entry->out_fns = NULL;
+	}
+	if (!entry->valid)
+	{
+		TupleDesc	desc = RelationGetDescr(relation);
+		MemoryContext old = MemoryContextSwitchTo(data->cache_cxt);
+
+		entry->included = (data->tables == NIL);
+		if (data->tables != NIL)
+		{
+			char	   *nsp = get_namespace_name(RelationGetNamespace(relation));
+			ListCell   *lc;
+
+			foreach(lc, data->tables)
+			{
+				List	   *pair = (List *) lfirst(lc);
+
+				if (strcmp(linitial(pair), nsp) == 0 &&
+					strcmp(lsecond(pair), RelationGetRelationName(relation)) == 0)
+					entry->included = true;
+			}
+		}
+		if (entry->out_fns)
+			pfree(entry->out_fns);
+		entry->natts = desc->natts;
+		entry->out_fns = palloc0(sizeof(FmgrInfo) * Max(desc->natts, 1));
+		for (int i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+			Oid			fn;
+			bool		varlena;
+
+			if (att->attisdropped || att->attgenerated)
+				continue;
+			if (data->binary)
+				getTypeBinaryOutputInfo(att->atttypid, &fn, &varlena);
+			else
+				getTypeOutputInfo(att->atttypid, &fn, &varlena);
+			fmgr_info_cxt(fn, &entry->out_fns[i], data->cache_cxt);
+		}
+		MemoryContextSwitchTo(old);
+		entry->valid = true;
+	}
+	return entry;
+}
+
+/*
+ * attr_is_sent: dropped and generated columns are not part of the stream.
+ */
+static inline bool
+attr_is_sent(Form_pg_attribute att)
+{
+	return !att->attisdropped && !att->attgenerated;
+}
+
+/*
+ * send_relation: the RELATION message of a relation.  Key columns are the
+ * primary key's (or the replica identity index's when there is no primary
+ * key).
+ */
+static void
+send_relation(LogicalDecodingContext *ctx, Relation relation, TransactionId stream_xid)
+{
+	TupleDesc	desc = RelationGetDescr(relation);
+	Bitmapset  *keys = RelationGetIndexAttrBitmap(relation, INDEX_ATTR_BITMAP_PRIMARY_KEY);
+	TribRelation rel;
+	StringInfo	out;
+
+	if (bms_is_empty(keys))
+		keys = RelationGetIndexAttrBitmap(relation, INDEX_ATTR_BITMAP_IDENTITY_KEY);
+
+	rel.relid = RelationGetRelid(relation);
+	rel.nspname = get_namespace_name(RelationGetNamespace(relation));
+	rel.relname = RelationGetRelationName(relation);
+	rel.replident = relation->rd_rel->relreplident;
+	rel.natts = 0;
+	rel.attrs = palloc(sizeof(TribAttribute) * Max(desc->natts, 1));
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		TribAttribute *a;
+
+		if (!attr_is_sent(att))
+			continue;
+		a = &rel.attrs[rel.natts++];
+		a->name = NameStr(att->attname);
+		a->typoid = att->atttypid;
+		a->typmod = att->atttypmod;
+		a->flags = bms_is_member(att->attnum - FirstLowInvalidHeapAttributeNumber, keys) ?
+			TRIB_ATTR_KEY : 0;
+	}
+	out = begin_message(ctx, false);
+	trib_write_relation(out, stream_xid, &rel);
+	end_message(ctx, false);
+}
+
+/*
+ * maybe_send_relation: send the RELATION message if the client may not
+ * have it: not yet sent this session, changed since, or inside a streamed
+ * block (which may be discarded by an abort).
+ */
+static void
+maybe_send_relation(LogicalDecodingContext *ctx, RelEntry *entry, Relation relation,
+					TransactionId stream_xid)
+{
+	DecoderData *data = ctx->output_plugin_private;
+
+	if (data->in_streaming)
+	{
+		send_relation(ctx, relation, stream_xid);
+		return;
+	}
+	if (entry->schema_sent)
+		return;
+	send_relation(ctx, relation, InvalidTransactionId);
+	entry->schema_sent = true;
+}
+
+/*
+ * write_tuple: one tuple, unchanged TOASTed values filled from fill_from.
+ */
+static void
+write_tuple(StringInfo out, DecoderData *data, RelEntry *entry, TupleDesc desc, char tag,
+			HeapTuple tuple, HeapTuple fill_from)
+{
+	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+	Datum	   *old_values = NULL;
+	bool	   *old_nulls = NULL;
+	int			nsent = 0;
+
+	heap_deform_tuple(tuple, desc, values, nulls);
+	if (fill_from)
+	{
+		old_values = palloc(sizeof(Datum) * desc->natts);
+		old_nulls = palloc(sizeof(bool) * desc->natts);
+		heap_deform_tuple(fill_from, desc, old_values, old_nulls);
+	}
+	for (int i = 0; i < desc->natts; i++)
+		if (attr_is_sent(TupleDescAttr(desc, i)))
+			nsent++;
+
+	trib_write_tuple_header(out, tag, nsent);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Datum		value = values[i];
+
+		if (!attr_is_sent(att))
+			continue;
+		if (nulls[i])
+		{
+			trib_write_value(out, TRIB_VALUE_NULL, NULL, 0);
+			continue;
+		}
+		if (att->attlen == -1 && VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(value)))
+		{
+			if (old_values && !old_nulls[i] &&
+				!VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(old_values[i])))
+				value = old_values[i];
+			else
+			{
+				trib_write_value(out, TRIB_VALUE_UNCHANGED, NULL, 0);
+				continue;
+			}
+		}
+		if (data->binary)
+		{
+			bytea	   *b = SendFunctionCall(&entry->out_fns[i], value);
+
+			trib_write_value(out, TRIB_VALUE_BINARY, VARDATA(b), VARSIZE(b) - VARHDRSZ);
+		}
+		else
+		{
+			char	   *s = OutputFunctionCall(&entry->out_fns[i], value);
+
+			trib_write_value(out, TRIB_VALUE_TEXT, s, strlen(s));
+		}
+	}
+}
+
+/*
+ * stream_xid_of: the xid that changes carry inside a streamed block.
+ */
+static inline TransactionId
+stream_xid_of(DecoderData *data, ReorderBufferTXN *txn)
+{
+	return data->in_streaming ? txn->xid : InvalidTransactionId;
+}
+
+/*
+ * dec_begin: BEGIN of a transaction sent at commit.
+ */
+static void
+dec_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	StringInfo	out = begin_message(ctx, true);
+
+	trib_write_begin(out, txn->xid, txn->final_lsn, txn->xact_time.commit_time);
+	end_message(ctx, true);
+}
+
+/*
+ * dec_commit: COMMIT with commit and end positions.
+ */
+static void
+dec_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn)
+{
+	StringInfo	out;
+
+	OutputPluginUpdateProgress(ctx, false);
+	out = begin_message(ctx, true);
+	trib_write_commit(out, commit_lsn, txn->end_lsn, txn->xact_time.commit_time);
+	end_message(ctx, true);
+}
+
+/*
+ * dec_change: INSERT, UPDATE or DELETE of an included relation.
+ */
+static void
+dec_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+		   Relation relation, ReorderBufferChange *change)
+{
+	DecoderData *data = ctx->output_plugin_private;
+	RelEntry   *entry = get_rel_entry(data, relation);
+	TupleDesc	desc = RelationGetDescr(relation);
+	TransactionId sxid = stream_xid_of(data, txn);
+	MemoryContext old;
+	HeapTuple	oldtuple;
+	HeapTuple	newtuple;
+	StringInfo	out;
+
+	if (!entry->included)
+		return;
+
+	old = MemoryContextSwitchTo(data->change_cxt);
+	maybe_send_relation(ctx, entry, relation, sxid);
+
+	oldtuple = change->data.tp.oldtuple ? &change->data.tp.oldtuple->tuple : NULL;
+	newtuple = change->data.tp.newtuple ? &change->data.tp.newtuple->tuple : NULL;
+
+	switch (change->action)
+	{
+		case REORDER_BUFFER_CHANGE_INSERT:
+			if (newtuple == NULL)
+				break;
+			out = begin_message(ctx, true);
+			trib_write_change(out, TRIB_MSG_INSERT, sxid, RelationGetRelid(relation));
+			write_tuple(out, data, entry, desc, 'N', newtuple, NULL);
+			end_message(ctx, true);
+			break;
+		case REORDER_BUFFER_CHANGE_UPDATE:
+			if (newtuple == NULL)
+				break;
+			out = begin_message(ctx, true);
+			trib_write_change(out, TRIB_MSG_UPDATE, sxid, RelationGetRelid(relation));
+			if (oldtuple)
+				write_tuple(out, data, entry, desc, 'O', oldtuple, NULL);
+			write_tuple(out, data, entry, desc, 'N', newtuple, oldtuple);
+			end_message(ctx, true);
+			break;
+		case REORDER_BUFFER_CHANGE_DELETE:
+			if (oldtuple == NULL)
+				break;			/* REPLICA IDENTITY NOTHING: nothing to identify */
+			out = begin_message(ctx, true);
+			trib_write_change(out, TRIB_MSG_DELETE, sxid, RelationGetRelid(relation));
+			write_tuple(out, data, entry, desc, 'O', oldtuple, NULL);
+			end_message(ctx, true);
+			break;
+		default:
+			Assert(false);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(data->change_cxt);
+}
+
+/*
+ * dec_truncate: TRUNCATE of the included relations among those truncated.
+ */
+static void
+dec_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+			 int nrelations, Relation relations[], ReorderBufferChange *change)
+{
+	DecoderData *data = ctx->output_plugin_private;
+	TransactionId sxid = stream_xid_of(data, txn);
+	MemoryContext old = MemoryContextSwitchTo(data->change_cxt);
+	Oid		   *relids = palloc(sizeof(Oid) * nrelations);
+	int			n = 0;
+	uint8		flags = 0;
+	StringInfo	out;
+
+	for (int i = 0; i < nrelations; i++)
+	{
+		RelEntry   *entry = get_rel_entry(data, relations[i]);
+
+		if (!entry->included)
+			continue;
+		maybe_send_relation(ctx, entry, relations[i], sxid);
+		relids[n++] = RelationGetRelid(relations[i]);
+	}
+	if (n > 0)
+	{
+		if (change->data.truncate.cascade)
+			flags |= TRIB_TRUNCATE_CASCADE;
+		if (change->data.truncate.restart_seqs)
+			flags |= TRIB_TRUNCATE_RESTART;
+		out = begin_message(ctx, true);
+		trib_write_truncate(out, sxid, flags, n, relids);
+		end_message(ctx, true);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(data->change_cxt);
+}
+
+/*
+ * dec_message: a logical message (DDL capture and user messages).
+ */
+static void
+dec_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn,
+			bool transactional, const char *prefix, Size sz, const char *message)
+{
+	DecoderData *data = ctx->output_plugin_private;
+	TransactionId sxid = InvalidTransactionId;
+	StringInfo	out;
+
+	if (!data->messages)
+		return;
+	if (data->in_streaming && transactional && txn)
+		sxid = txn->xid;
+	out = begin_message(ctx, true);
+	trib_write_message(out, sxid, transactional, lsn, prefix, sz, message);
+	end_message(ctx, true);
+}
+
+/*
+ * dec_stream_start: a block of a large transaction, before it commits.
+ */
+static void
+dec_stream_start(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	DecoderData *data = ctx->output_plugin_private;
+	StringInfo	out = begin_message(ctx, true);
+
+	trib_write_stream_start(out, txn->xid, !rbtxn_is_streamed(txn));
+	end_message(ctx, true);
+	data->in_streaming = true;
+}
+
+/*
+ * dec_stream_stop: end of a streamed block.
+ */
+static void
+dec_stream_stop(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	DecoderData *data = ctx->output_plugin_private;
+	StringInfo	out = begin_message(ctx, true);
+
+	trib_write_stream_stop(out);
+	end_message(ctx, true);
+	data->in_streaming = false;
+}
+
+/*
+ * dec_stream_abort: a streamed transaction or one of its subtransactions
+ * aborted; the client discards its changes.
+ */
+static void
+dec_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr abort_lsn)
+{
+	ReorderBufferTXN *toptxn = txn->toptxn ? txn->toptxn : txn;
+	StringInfo	out = begin_message(ctx, true);
+
+	trib_write_stream_abort(out, toptxn->xid, txn->xid);
+	end_message(ctx, true);
+}
+
+/*
+ * dec_stream_commit: a streamed transaction committed.
+ */
+static void
+dec_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn)
+{
+	StringInfo	out;
+
+	OutputPluginUpdateProgress(ctx, false);
+	out = begin_message(ctx, true);
+	trib_write_stream_commit(out, txn->xid, commit_lsn, txn->end_lsn, txn->xact_time.commit_time);
+	end_message(ctx, true);
+}
+
+/*
+ * _PG_output_plugin_init: the plugin's callbacks.
+ */
+void
+_PG_output_plugin_init(OutputPluginCallbacks *cb)
+{
+	cb->startup_cb = dec_startup;
+	cb->begin_cb = dec_begin;
+	cb->change_cb = dec_change;
+	cb->truncate_cb = dec_truncate;
+	cb->commit_cb = dec_commit;
+	cb->message_cb = dec_message;
+	cb->shutdown_cb = dec_shutdown;
+	cb->stream_start_cb = dec_stream_start;
+	cb->stream_stop_cb = dec_stream_stop;
+	cb->stream_abort_cb = dec_stream_abort;
+	cb->stream_commit_cb = dec_stream_commit;
+	cb->stream_change_cb = dec_change;
+	cb->stream_message_cb = dec_message;
+	cb->stream_truncate_cb = dec_truncate;
+}

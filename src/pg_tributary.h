@@ -1,0 +1,98 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_tributary.h
+ *		Declarations shared by the target-side modules of pg_tributary:
+ *		GUCs, shared-memory worker state, launcher and worker entry points.
+ *
+ * The decoder (src/decoder/) does not include this file: it is built into
+ * its own library that runs on the source server.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_TRIBUTARY_H
+#define PG_TRIBUTARY_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "storage/condition_variable.h"
+#include "storage/lwlock.h"
+
+/* GUCs */
+extern char *tributary_database;
+extern int	tributary_max_workers;
+
+/* true when the library was loaded through shared_preload_libraries */
+extern bool tributary_preloaded;
+
+/* what a job worker is doing, as the jobs view shows it */
+typedef enum TributaryWorkerState
+{
+	TWS_STARTING = 0,
+	TWS_RUNNING,
+	TWS_STOPPING
+} TributaryWorkerState;
+
+/* how a worker ended, set by the worker just before it exits */
+typedef enum TributaryExitKind
+{
+	TEK_NONE = 0,				/* still running, or died without saying */
+	TEK_STOPPED,
+	TEK_FAILED,
+	TEK_FINISHED
+} TributaryExitKind;
+
+#define TRIBUTARY_POSITION_LEN	64
+#define TRIBUTARY_ERROR_LEN		512
+
+/*
+ * One slot per job worker.  The launcher fills in the identity fields
+ * before it starts the worker; the worker owns the progress fields.  All
+ * fields are read and written under TributaryShmem->lock.
+ */
+typedef struct TributaryWorkerSlot
+{
+	bool		in_use;
+	int32		job_id;
+	int32		generation;		/* job_generation the worker was started for */
+	Oid			dboid;
+	Oid			owner;
+	pid_t		pid;
+	bool		stop_requested; /* the launcher asked it to stop */
+	TributaryWorkerState state;
+	TributaryExitKind exit_kind;
+	char		phase[16];		/* snapshot, catchup, streaming or "" */
+	TimestampTz started_at;
+	int64		run_id;
+	char		applied_position[TRIBUTARY_POSITION_LEN];
+	char		source_position[TRIBUTARY_POSITION_LEN];
+	int64		lag_bytes;		/* -1 = unknown */
+	double		lag_seconds;	/* < 0 = unknown */
+	int64		rows_applied;
+	char		last_error[TRIBUTARY_ERROR_LEN];
+} TributaryWorkerSlot;
+
+typedef struct TributaryShmemStruct
+{
+	LWLock	   *lock;
+	pid_t		launcher_pid;
+	/* broadcast whenever a worker's state or progress changes */
+	ConditionVariable progress_cv;
+	int			nslots;
+	TributaryWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
+} TributaryShmemStruct;
+
+extern TributaryShmemStruct *TributaryShmem;
+
+/* shmem.c */
+extern void tributary_shmem_request(void);
+extern void tributary_shmem_init(void);
+extern TributaryWorkerSlot *tributary_slot_for_job(int32 job_id);
+extern void tributary_wakeup_launcher_now(void);
+
+/* launcher.c / worker.c */
+extern void tributary_register_launcher(void);
+extern PGDLLEXPORT void tributary_launcher_main(Datum main_arg);
+extern PGDLLEXPORT void tributary_worker_main(Datum main_arg);
+
+#endif							/* PG_TRIBUTARY_H */

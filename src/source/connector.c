@@ -1,0 +1,37 @@
+/*-------------------------------------------------------------------------
+ *
+ * connector.c
+ *		Connector-independent connect and disconnect of a source.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "source/connector.h"
+
+/*
+ * tributary_source_connect: open the source's connection or raise the
+ * source's own error text (never the connection string, which may hold a
+ * password).
+ */
+void
+tributary_source_connect(TributarySource *src, const char *appname)
+{
+	char	   *err = src->connector->try_connect(src, appname);
+
+	if (err != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+				 errmsg("could not connect to source \"%s\": %s", src->name, err),
+				 errhint("Check the source's host, port, user and password (tributary.sources shows them, password masked), and that it accepts connections from this server.")));
+}
+
+/*
+ * tributary_source_disconnect: close the source's connection if open.
+ */
+void
+tributary_source_disconnect(TributarySource *src)
+{
+	if (src != NULL && src->conn != NULL)
+		src->connector->disconnect(src);
+}

@@ -1,0 +1,85 @@
+/*-------------------------------------------------------------------------
+ *
+ * connector.h
+ *		The function table behind which every source kind sits.
+ *
+ * A connector is the only code that knows how to talk to one kind of
+ * source (libpq for PostgreSQL, MariaDB Connector/C for MySQL).  Callers
+ * hold a TributarySource: the catalog row plus the connector's private
+ * connection state.  Every connector function raises a user error carrying
+ * the source's own error text; none leaves a connection open behind an
+ * error it raised itself (the caller closes what it opened with
+ * disconnect, which may be called twice).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TRIBUTARY_CONNECTOR_H
+#define TRIBUTARY_CONNECTOR_H
+
+#include "nodes/pg_list.h"
+#include "port.h"
+
+struct TributaryConnector;
+
+/* a source as the catalog defines it, plus its open connection */
+typedef struct TributarySource
+{
+	const struct TributaryConnector *connector;
+	int32		id;
+	char	   *name;
+	char	   *kind;			/* "postgresql" or "mysql" */
+	char	   *conninfo;
+	char	   *decoder;		/* option decoder (PostgreSQL) */
+	int64		server_id;		/* option server_id (MySQL), 0 = derived */
+	int			heartbeat_ms;	/* option heartbeat_interval */
+	int			connect_timeout;	/* option connect_timeout, seconds */
+	void	   *conn;			/* connector-private connection state */
+} TributarySource;
+
+/* emits one row of check_source */
+typedef void (*TributaryCheckEmit) (void *arg, const char *check_name, bool ok,
+									const char *detail, const char *hint);
+
+typedef struct TributaryConnector
+{
+	const char *kind;
+
+	/* open a connection; returns NULL, or the source's error text */
+	char	   *(*try_connect) (TributarySource *src, const char *appname);
+
+	/* close the connection, if open */
+	void		(*disconnect) (TributarySource *src);
+
+	/*
+	 * describe one table as JSON text: {"columns": [{"name", "pg_type",
+	 * ...}], "key": [...], "replident": "f", "wal_level": "logical"}, or
+	 * NULL when the table does not exist
+	 */
+	char	   *(*describe_table) (TributarySource *src, const char *nsp, const char *rel);
+
+	/* the prerequisite checks of check_source, connection already made */
+	void		(*run_checks) (TributarySource *src, List *tables,
+							   TributaryCheckEmit emit, void *arg);
+
+	/* the socket to wait on while the connection is idle */
+	pgsocket	(*socket) (TributarySource *src);
+
+	/* the socket became readable: consume input; raise if the source is gone */
+	void		(*consume) (TributarySource *src);
+
+	/* liveness probe sent every heartbeat interval; raises if the source is gone */
+	void		(*heartbeat) (TributarySource *src);
+} TributaryConnector;
+
+extern const TributaryConnector tributary_pg_connector;
+extern const TributaryConnector tributary_mysql_connector;
+
+/* catalog.c */
+extern TributarySource *tributary_source_load(const char *source_name);
+extern TributarySource *tributary_source_load_by_id(int32 source_id);
+
+/* connector.c */
+extern void tributary_source_connect(TributarySource *src, const char *appname);
+extern void tributary_source_disconnect(TributarySource *src);
+
+#endif							/* TRIBUTARY_CONNECTOR_H */

@@ -1,0 +1,402 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_source.c
+ *		The PostgreSQL source connector: connection, table descriptions and
+ *		the prerequisite checks of check_source.
+ *
+ * Checks, in order: connection, wal_level, replication privilege, free
+ * replication slots, free WAL senders, output_plugin_libraries (PostgreSQL
+ * 15.19 and later only let replication clients use the plugins it lists),
+ * whether tributary_decoder is installed and allowed (tested by creating a
+ * temporary slot with it), which decoder a job will use and why, and per
+ * table: existence, primary key and REPLICA IDENTITY FULL.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/varlena.h"
+
+#include "source/connector.h"
+#include "source/pg_libpq.h"
+
+#define CHECK_TIMEOUT_MS	5000
+
+/*
+ * pg_conn: the open connection of a source, or an error if there is none.
+ */
+static PGconn *
+pg_conn(TributarySource *src)
+{
+	if (src->conn == NULL)
+		elog(ERROR, "source \"%s\" is not connected", src->name);
+	return (PGconn *) src->conn;
+}
+
+/*
+ * pg_try_connect: connect as a normal client.
+ */
+static char *
+pg_try_connect(TributarySource *src, const char *appname)
+{
+	char	   *err;
+
+	src->conn = tributary_pq_connect(src->conninfo, appname, false,
+									 src->connect_timeout, &err);
+	return err;
+}
+
+/*
+ * pg_disconnect: close the connection, if open.
+ */
+static void
+pg_disconnect(TributarySource *src)
+{
+	if (src->conn)
+		PQfinish((PGconn *) src->conn);
+	src->conn = NULL;
+}
+
+static const char *describe_sql =
+"SELECT json_build_object("
+"  'wal_level', current_setting('wal_level'),"
+"  'replident', c.relreplident,"
+"  'relkind', c.relkind,"
+"  'columns', (SELECT json_agg(json_build_object("
+"       'name', a.attname, 'pg_type', format_type(a.atttypid, a.atttypmod),"
+"       'type_oid', a.atttypid, 'typmod', a.atttypmod, 'not_null', a.attnotnull)"
+"       ORDER BY a.attnum)"
+"     FROM pg_catalog.pg_attribute a"
+"     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),"
+"  'key', coalesce((SELECT json_agg(a.attname ORDER BY k.n)"
+"     FROM pg_catalog.pg_index i,"
+"          unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n),"
+"          pg_catalog.pg_attribute a"
+"     WHERE i.indrelid = c.oid AND i.indisprimary"
+"       AND a.attrelid = c.oid AND a.attnum = k.attnum), '[]'::json))::text"
+"  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+" WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')";
+
+/*
+ * pg_describe_table: a table's columns (with their PostgreSQL type names),
+ * primary key, replica identity and the server's wal_level, as JSON text;
+ * NULL when there is no such table.
+ */
+static char *
+pg_describe_table(TributarySource *src, const char *nsp, const char *rel)
+{
+	const char *params[2] = {nsp, rel};
+	PGresult   *res;
+	char	   *json = NULL;
+
+	res = tributary_pq_query(pg_conn(src), src->name, describe_sql, 2, params);
+	if (PQntuples(res) > 0)
+		json = pstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return json;
+}
+
+/*
+ * pg_scalar: the first value of a query's single row, or NULL (SQL NULL or
+ * no row).
+ */
+static char *
+pg_scalar(TributarySource *src, const char *sql, int nparams, const char *const *params)
+{
+	PGresult   *res = tributary_pq_query(pg_conn(src), src->name, sql, nparams, params);
+	char	   *val = NULL;
+
+	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+		val = pstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return val;
+}
+
+/*
+ * plugin_list_has: whether a comma-separated plugin list names a plugin.
+ */
+static bool
+plugin_list_has(const char *list, const char *plugin)
+{
+	char	   *copy = pstrdup(list);
+	List	   *names;
+	ListCell   *lc;
+	bool		found = false;
+
+	if (!SplitIdentifierString(copy, ',', &names))
+		return false;
+	foreach(lc, names)
+		if (strcmp((char *) lfirst(lc), plugin) == 0)
+			found = true;
+	return found;
+}
+
+/*
+ * test_decoder_slot: try to create (and drop) a temporary logical slot
+ * with tributary_decoder: the one reliable test that the plugin is
+ * installed and allowed.  Returns NULL on success or the source's error.
+ */
+static char *
+test_decoder_slot(TributarySource *src)
+{
+	PGconn	   *conn = pg_conn(src);
+	PGresult   *res;
+	char	   *err = NULL;
+
+	res = tributary_pq_exec(conn, "SET statement_timeout = '5s'", 0, NULL, CHECK_TIMEOUT_MS);
+	PQclear(res);
+	res = tributary_pq_exec(conn,
+							"SELECT pg_catalog.pg_drop_replication_slot(slot_name) "
+							"FROM pg_catalog.pg_create_logical_replication_slot("
+							"'tributary_check_' || pg_catalog.pg_backend_pid(), 'tributary_decoder', true)",
+							0, NULL, CHECK_TIMEOUT_MS * 2);
+	if (res == NULL)
+		err = pchomp(PQerrorMessage(conn));
+	else if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		err = pchomp(PQresultErrorMessage(res));
+	PQclear(res);
+	res = tributary_pq_exec(conn, "RESET statement_timeout", 0, NULL, CHECK_TIMEOUT_MS);
+	PQclear(res);
+	return err;
+}
+
+/*
+ * pg_run_checks: the PostgreSQL prerequisites, one emitted row each.
+ */
+static void
+pg_run_checks(TributarySource *src, List *tables, TributaryCheckEmit emit, void *arg)
+{
+	char	   *version = pg_scalar(src, "SELECT current_setting('server_version_num')", 0, NULL);
+	int			version_num = atoi(version);
+	char	   *wal_level = pg_scalar(src, "SELECT current_setting('wal_level')", 0, NULL);
+	char	   *user = pg_scalar(src, "SELECT current_user", 0, NULL);
+	char	   *dbname = pg_scalar(src, "SELECT current_database()", 0, NULL);
+	char	   *can_replicate = pg_scalar(src,
+										  "SELECT rolreplication OR rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user",
+										  0, NULL);
+	char	   *free_slots = pg_scalar(src,
+									   "SELECT current_setting('max_replication_slots')::int - "
+									   "(SELECT count(*) FROM pg_catalog.pg_replication_slots)",
+									   0, NULL);
+	char	   *free_senders = pg_scalar(src,
+										 "SELECT current_setting('max_wal_senders')::int - "
+										 "(SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'walsender')",
+										 0, NULL);
+	char	   *plugins = pg_scalar(src, "SELECT current_setting('output_plugin_libraries', true)", 0, NULL);
+	bool		logical = (strcmp(wal_level, "logical") == 0);
+	bool		replicate = (can_replicate && strcmp(can_replicate, "t") == 0);
+	bool		listed = (plugins == NULL || plugin_list_has(plugins, "tributary_decoder"));
+	char	   *decoder_err = NULL;
+	bool		decoder_ok = false;
+	const char *wanted = src->decoder ? src->decoder : "auto";
+	const char *use;
+	char	   *why;
+	char	   *plugins_line;
+	ListCell   *lc;
+
+	emit(arg, "connection", true,
+		 psprintf("connected to PostgreSQL %d.%d as \"%s\", database \"%s\"",
+				  version_num / 10000, version_num % 10000, user, dbname),
+		 NULL);
+
+	if (logical)
+		emit(arg, "wal_level", true, "wal level is logical", NULL);
+	else
+		emit(arg, "wal_level", false,
+			 psprintf("source [%s] wal level is %s, should be set to logical", dbname, wal_level),
+			 "On the source run ALTER SYSTEM SET wal_level = logical; and restart it.");
+
+	if (replicate)
+		emit(arg, "replication_privilege", true,
+			 psprintf("role \"%s\" may start replication", user), NULL);
+	else
+		emit(arg, "replication_privilege", false,
+			 psprintf("role \"%s\" has neither REPLICATION nor SUPERUSER", user),
+			 psprintf("On the source run ALTER ROLE %s REPLICATION;", quote_identifier(user)));
+
+	if (atoi(free_slots) > 0)
+		emit(arg, "replication_slots", true, psprintf("%s replication slots free", free_slots), NULL);
+	else
+		emit(arg, "replication_slots", false, "no replication slot is free",
+			 "Raise max_replication_slots on the source (restart needed), or drop unused slots.");
+
+	if (atoi(free_senders) > 0)
+		emit(arg, "wal_senders", true, psprintf("%s WAL senders free", free_senders), NULL);
+	else
+		emit(arg, "wal_senders", false, "no WAL sender is free",
+			 "Raise max_wal_senders on the source (restart needed).");
+
+	plugins_line = psprintf("output_plugin_libraries = '%s, tributary_decoder'",
+							plugins ? plugins : "pgoutput, test_decoding");
+	if (plugins == NULL)
+		emit(arg, "output_plugin_libraries", true,
+			 "the source does not restrict output plugins (no output_plugin_libraries setting)", NULL);
+	else if (listed)
+		emit(arg, "output_plugin_libraries", true,
+			 psprintf("output_plugin_libraries is '%s' and allows tributary_decoder", plugins), NULL);
+	else
+		emit(arg, "output_plugin_libraries", false,
+			 psprintf("output_plugin_libraries is '%s' and does not allow tributary_decoder", plugins),
+			 psprintf("To use tributary_decoder, set %s in the source's postgresql.conf and reload it; otherwise jobs use pgoutput.",
+					  plugins_line));
+
+	if (!logical)
+		decoder_err = pstrdup("cannot be tested while wal_level is not logical");
+	else if (!replicate)
+		decoder_err = pstrdup("cannot be tested without the REPLICATION privilege");
+	else if (atoi(free_slots) <= 0)
+		decoder_err = pstrdup("cannot be tested without a free replication slot");
+	else
+	{
+		decoder_err = test_decoder_slot(src);
+		decoder_ok = (decoder_err == NULL);
+	}
+	if (decoder_ok)
+		emit(arg, "tributary_decoder", true, "tributary_decoder is installed and allowed", NULL);
+	else
+		emit(arg, "tributary_decoder", false,
+			 psprintf("tributary_decoder cannot be used: %s", decoder_err),
+			 listed ? "Install the tributary_decoder package on the source (make install-decoder), or let jobs use pgoutput."
+			 : psprintf("Set %s on the source and install tributary_decoder there, or let jobs use pgoutput.",
+						plugins_line));
+
+	/* which decoder a job will use, and why */
+	if (strcmp(wanted, "tributary_decoder") == 0)
+	{
+		use = decoder_ok ? "tributary_decoder" : NULL;
+		why = decoder_ok ? pstrdup("the source option decoder asks for it")
+			: pstrdup("the source option decoder asks for tributary_decoder, which cannot be used");
+	}
+	else if (strcmp(wanted, "pgoutput") == 0)
+	{
+		use = "pgoutput";
+		why = pstrdup("the source option decoder asks for it");
+	}
+	else if (decoder_ok)
+	{
+		use = "tributary_decoder";
+		why = pstrdup("decoder is auto and tributary_decoder is installed and allowed");
+	}
+	else
+	{
+		use = "pgoutput";
+		why = pstrdup("decoder is auto and tributary_decoder cannot be used");
+	}
+	if (use && strcmp(use, "pgoutput") == 0 && version_num < 140000)
+		emit(arg, "decoder", false,
+			 psprintf("pgoutput of PostgreSQL %d lacks protocol version 2, which jobs need", version_num / 10000),
+			 "Install tributary_decoder on the source.");
+	else if (use)
+		emit(arg, "decoder", true, psprintf("%s will be used: %s", use, why), NULL);
+	else
+		emit(arg, "decoder", false, why,
+			 psprintf("Install tributary_decoder on the source and set %s, or set the source option decoder to auto.",
+					  plugins_line));
+
+	foreach(lc, tables)
+	{
+		char	   *qualified = (char *) lfirst(lc);
+		List	   *parts = NIL;
+		char	   *copy = pstrdup(qualified);
+		char	   *nsp;
+		char	   *rel;
+		const char *params[2];
+		PGresult   *res;
+
+		if (!SplitIdentifierString(copy, '.', &parts) || list_length(parts) != 2)
+		{
+			emit(arg, psprintf("table %s", qualified), false,
+				 psprintf("\"%s\" is not a schema.table name", qualified),
+				 "Name source tables as schema.table.");
+			continue;
+		}
+		nsp = (char *) linitial(parts);
+		rel = (char *) lsecond(parts);
+		params[0] = nsp;
+		params[1] = rel;
+		res = tributary_pq_query(pg_conn(src), src->name,
+								 "SELECT c.relreplident, EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
+								 "WHERE i.indrelid = c.oid AND i.indisprimary) "
+								 "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+								 "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')",
+								 2, params);
+		if (PQntuples(res) == 0)
+		{
+			PQclear(res);
+			emit(arg, psprintf("table %s.%s", nsp, rel), false,
+				 psprintf("source table [%s.%s] does not exist", nsp, rel),
+				 "Check the table name; source tables are named schema.table.");
+			continue;
+		}
+		if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+			emit(arg, psprintf("primary_key %s.%s", nsp, rel), true,
+				 psprintf("source table [%s.%s] has a primary key", nsp, rel), NULL);
+		else
+			emit(arg, psprintf("primary_key %s.%s", nsp, rel), false,
+				 psprintf("source table [%s.%s] do not contain any primary key", nsp, rel),
+				 psprintf("On the source run ALTER TABLE %s ADD PRIMARY KEY (...);",
+						  quote_qualified_identifier(nsp, rel)));
+		if (PQgetvalue(res, 0, 0)[0] == 'f')
+			emit(arg, psprintf("replica_identity %s.%s", nsp, rel), true,
+				 psprintf("table [%s.%s] replication identity is [f]", nsp, rel), NULL);
+		else
+			emit(arg, psprintf("replica_identity %s.%s", nsp, rel), false,
+				 psprintf("table [%s.%s] replication identity is [%s], should be set to full",
+						  nsp, rel, PQgetvalue(res, 0, 0)),
+				 psprintf("On the source run ALTER TABLE %s REPLICA IDENTITY FULL;",
+						  quote_qualified_identifier(nsp, rel)));
+		PQclear(res);
+	}
+}
+
+/*
+ * pg_socket: the connection's socket.
+ */
+static pgsocket
+pg_socket(TributarySource *src)
+{
+	return PQsocket(pg_conn(src));
+}
+
+/*
+ * pg_consume: read what arrived on an idle connection (notices, or the
+ * end of the connection).
+ */
+static void
+pg_consume(TributarySource *src)
+{
+	PGconn	   *conn = pg_conn(src);
+
+	if (PQconsumeInput(conn) == 0 || PQstatus(conn) == CONNECTION_BAD)
+		tributary_pq_raise(conn, NULL, src->name, "lost the connection");
+}
+
+/*
+ * pg_heartbeat: a round trip that fails when the source is gone or does
+ * not answer within the heartbeat interval.
+ */
+static void
+pg_heartbeat(TributarySource *src)
+{
+	PGconn	   *conn = pg_conn(src);
+	PGresult   *res = tributary_pq_exec(conn, "SELECT 1", 0, NULL,
+										Max(src->heartbeat_ms, 1000));
+
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+		tributary_pq_raise(conn, res, src->name, "heartbeat failed");
+	PQclear(res);
+}
+
+const TributaryConnector tributary_pg_connector = {
+	.kind = "postgresql",
+	.try_connect = pg_try_connect,
+	.disconnect = pg_disconnect,
+	.describe_table = pg_describe_table,
+	.run_checks = pg_run_checks,
+	.socket = pg_socket,
+	.consume = pg_consume,
+	.heartbeat = pg_heartbeat,
+};

@@ -1,0 +1,140 @@
+/*-------------------------------------------------------------------------
+ *
+ * wait.c
+ *		tributary.wait_for_sync: wait until a job has caught up.
+ *
+ * The caller sleeps on the condition variable that workers broadcast on
+ * whenever their state or progress changes, re-reading the job's catalog
+ * state at least once a second (the launcher's decisions, such as giving
+ * up on a failed job, are catalog changes).
+ *
+ * Until the data path exists a running job counts as in sync once its
+ * worker has connected to the source and reports state 'running'.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "pg_tributary.h"
+
+/*
+ * job_catalog_state: the job's id and desired state, and its last error.
+ */
+static bool
+job_catalog_state(const char *job_name, int32 *job_id, char **state, char **last_error)
+{
+	Oid			argtype = TEXTOID;
+	Datum		arg = CStringGetTextDatum(job_name);
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		found = false;
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT j.job_id, j.job_state, "
+							  "(SELECT e.err_message FROM tributary.error_log e "
+							  " WHERE e.err_job_id = j.job_id ORDER BY e.err_id DESC LIMIT 1) "
+							  "FROM tributary.job j WHERE j.job_name = $1",
+							  1, &argtype, &arg, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read tributary.job");
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *s;
+		MemoryContext old;
+
+		found = true;
+		*job_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		old = MemoryContextSwitchTo(cxt);
+		*state = pstrdup(SPI_getvalue(tup, desc, 2));
+		s = SPI_getvalue(tup, desc, 3);
+		*last_error = s ? pstrdup(s) : NULL;
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return found;
+}
+
+PG_FUNCTION_INFO_V1(tributary_wait_for_sync);
+
+/*
+ * tributary_wait_for_sync: see the file header.  Returns false when the
+ * timeout passes first; raises an error when the job failed or is stopped.
+ */
+Datum
+tributary_wait_for_sync(PG_FUNCTION_ARGS)
+{
+	char	   *job_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Interval   *timeout = PG_GETARG_INTERVAL_P(1);
+	TimestampTz deadline;
+	bool		result = false;
+
+	deadline = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													   TimestampTzGetDatum(GetCurrentTimestamp()),
+													   IntervalPGetDatum(timeout)));
+	if (TributaryShmem == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pg_tributary is not loaded through shared_preload_libraries"),
+				 errhint("Add pg_tributary to shared_preload_libraries in postgresql.conf and restart the server.")));
+
+	for (;;)
+	{
+		int32		job_id;
+		char	   *state;
+		char	   *last_error;
+		bool		connected = false;
+		long		remaining;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!job_catalog_state(job_name, &job_id, &state, &last_error))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("job \"%s\" does not exist", job_name)));
+		if (strcmp(state, "finished") == 0)
+		{
+			result = true;
+			break;
+		}
+		if (strcmp(state, "failed") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("job \"%s\" failed", job_name),
+					 last_error ? errdetail("Last error: %s", last_error) : 0,
+					 errhint("See tributary.errors; restart the job with tributary.start_job().")));
+		if (strcmp(state, "stopped") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("job \"%s\" is not running", job_name),
+					 errhint("Start it with tributary.start_job().")));
+
+		LWLockAcquire(TributaryShmem->lock, LW_SHARED);
+		{
+			TributaryWorkerSlot *slot = tributary_slot_for_job(job_id);
+
+			connected = (slot != NULL && slot->state == TWS_RUNNING && slot->pid != 0);
+		}
+		LWLockRelease(TributaryShmem->lock);
+		if (connected)
+		{
+			result = true;
+			break;
+		}
+
+		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		if (remaining <= 0)
+			break;
+		ConditionVariableTimedSleep(&TributaryShmem->progress_cv, Min(remaining, 1000),
+									PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+	PG_RETURN_BOOL(result);
+}
