@@ -135,6 +135,8 @@ launch_worker(LauncherJob *job)
 	BackgroundWorker bgw;
 	TributaryWorkerSlot *slot = NULL;
 	int			slotno = -1;
+	MemoryContext oldcxt;
+	bool		registered;
 
 	LWLockAcquire(TributaryShmem->lock, LW_EXCLUSIVE);
 	for (int i = 0; i < TributaryShmem->nslots; i++)
@@ -176,7 +178,11 @@ launch_worker(LauncherJob *job)
 	bgw.bgw_main_arg = Int32GetDatum(slotno);
 	bgw.bgw_notify_pid = MyProcPid;
 
-	if (!RegisterDynamicBackgroundWorker(&bgw, &worker_handles[slotno]))
+	/* the handle must outlive this pass's transaction */
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	registered = RegisterDynamicBackgroundWorker(&bgw, &worker_handles[slotno]);
+	MemoryContextSwitchTo(oldcxt);
+	if (!registered)
 	{
 		LWLockAcquire(TributaryShmem->lock, LW_EXCLUSIVE);
 		slot->in_use = false;

@@ -218,7 +218,7 @@ worker_run(void)
 	ereport(LOG,
 			(errmsg("pg_tributary job \"%s\" connected to source \"%s\"",
 					MyJob->name, MyJob->source->name)));
-	pgstat_report_activity(STATE_IDLE, NULL);
+	pgstat_report_activity(STATE_IDLE, "holding the source connection");
 	worker_hold_source(MyJob->source);
 }
 

@@ -1,0 +1,199 @@
+# 001_workers.pl -- the launcher and job workers: start at server start,
+# start/stop/restart, runs and errors rows, restart strategies against an
+# unreachable source, a SIGKILLed worker.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+# the source
+my $source = PostgreSQL::Test::Cluster->new('source');
+$source->init(allows_streaming => 'logical');
+$source->append_conf('postgresql.conf',
+	"output_plugin_libraries = 'pgoutput, test_decoding, tributary_decoder'\n");
+$source->start;
+$source->safe_psql('postgres', q{
+	CREATE TABLE public.accounts (id int PRIMARY KEY, balance numeric);
+	ALTER TABLE public.accounts REPLICA IDENTITY FULL;
+});
+
+# the target
+my $target = PostgreSQL::Test::Cluster->new('target');
+$target->init;
+$target->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'pg_tributary'
+tributary.database = 'postgres'
+tributary.max_workers = 8
+max_worker_processes = 16
+restart_after_crash = on
+});
+$target->start;
+$target->safe_psql('postgres', 'CREATE EXTENSION pg_tributary');
+
+my $src_conn = 'host=' . $source->host . ' port=' . $source->port . ' dbname=postgres';
+# statement logging would show the call's text, password included (as it
+# would for CREATE SUBSCRIPTION): turn it off for the call, as the docs say
+$target->safe_psql('postgres', qq{
+	SET log_statement = 'none';
+	SELECT tributary.create_source('src', 'postgresql', '$src_conn password=secretpw', '{"heartbeat_interval": 1}');
+});
+
+# job_state: state of a job in tributary.jobs
+sub job_state
+{
+	my ($job) = @_;
+	return $target->safe_psql('postgres',
+		"SELECT state FROM tributary.jobs WHERE job_name = '$job'");
+}
+
+# wait_state: poll until a job reaches a state
+sub wait_state
+{
+	my ($job, $state) = @_;
+	ok( $target->poll_query_until('postgres',
+			"SELECT state = '$state' FROM tributary.jobs WHERE job_name = '$job'"),
+		"job $job reaches state $state")
+	  or diag("job $job is " . job_state($job));
+}
+
+sub make_job
+{
+	my ($job, $options) = @_;
+	$options //= '{}';
+	$target->safe_psql('postgres', qq{
+		SELECT tributary.create_job('$job', 'src', 'full+cdc', '$options');
+		SELECT tributary.add_table('$job', 'public.accounts', 'public.accounts_$job');
+	});
+}
+
+# --- start, wait_for_sync, runs
+make_job('j1');
+is(job_state('j1'), 'stopped', 'a new job is stopped');
+$target->safe_psql('postgres', "SELECT tributary.start_job('j1')");
+is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('j1', '60 s')"),
+	't', 'wait_for_sync returns once the worker is connected');
+is(job_state('j1'), 'running', 'job j1 is running');
+my ($run1, $pid1) = split /\|/, $target->safe_psql('postgres',
+	"SELECT run_id, pid FROM tributary.jobs WHERE job_name = 'j1'");
+ok($pid1 > 0, 'the jobs view shows the worker pid');
+is($target->safe_psql('postgres',
+		"SELECT status FROM tributary.runs WHERE job_name = 'j1' AND run_id = $run1"),
+	'running', 'the run is recorded as running');
+ok( $source->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'pg_tributary job j1'"),
+	'the worker holds a connection to the source');
+
+# --- stop: graceful, the run ends as stopped
+$target->safe_psql('postgres', "SELECT tributary.stop_job('j1')");
+wait_state('j1', 'stopped');
+ok( $target->poll_query_until('postgres',
+		"SELECT status = 'stopped' AND message = 'stopped on request' AND ended_at IS NOT NULL
+		   FROM tributary.runs WHERE run_id = $run1"),
+	'stop_job ends the run as stopped');
+ok( $source->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'pg_tributary job j1'"),
+	'the stopped worker closed its source connection');
+
+# --- start again, then restart_job: a new run replaces the old one
+$target->safe_psql('postgres', "SELECT tributary.start_job('j1')");
+wait_state('j1', 'running');
+my $run2 = $target->safe_psql('postgres', "SELECT run_id FROM tributary.jobs WHERE job_name = 'j1'");
+ok($run2 > $run1, 'start_job starts a new run');
+$target->safe_psql('postgres', "SELECT tributary.restart_job('j1')");
+ok( $target->poll_query_until('postgres',
+		"SELECT run_id > $run2 AND state = 'running' FROM tributary.jobs WHERE job_name = 'j1'"),
+	'restart_job replaces the worker');
+is($target->safe_psql('postgres', "SELECT status FROM tributary.runs WHERE run_id = $run2"),
+	'stopped', 'the replaced run ended as stopped');
+
+# --- server restart: running jobs start again at server start
+my $run3 = $target->safe_psql('postgres', "SELECT run_id FROM tributary.jobs WHERE job_name = 'j1'");
+$target->restart;
+ok( $target->poll_query_until('postgres',
+		"SELECT run_id > $run3 AND state = 'running' FROM tributary.jobs WHERE job_name = 'j1'"),
+	'a running job starts again at server start');
+is($target->safe_psql('postgres', "SELECT status || ': ' || message FROM tributary.runs WHERE run_id = $run3"),
+	'stopped: stopped by server shutdown', 'the run before the restart ended cleanly');
+
+# --- SIGKILL of the worker: crash restart, the run is closed as failed, the job runs again
+my ($run4, $pid4) = split /\|/, $target->safe_psql('postgres',
+	"SELECT run_id, pid FROM tributary.jobs WHERE job_name = 'j1'");
+kill 'KILL', $pid4;
+ok( $target->poll_query_until('postgres',
+		"SELECT run_id > $run4 AND state = 'running' FROM tributary.jobs WHERE job_name = 'j1'"),
+	'after a SIGKILLed worker the job runs again');
+is($target->safe_psql('postgres', "SELECT status FROM tributary.runs WHERE run_id = $run4"),
+	'failed', 'the killed run is closed as failed');
+$target->safe_psql('postgres', "SELECT tributary.stop_job('j1')");
+wait_state('j1', 'stopped');
+
+# --- restart strategies against a source that goes away
+make_job('j_none');
+make_job('j_fixed',
+	'{"restart-strategy.type": "fixed-delay", "restart-strategy.fixed-delay.delay": 1, "restart-strategy.fixed-delay.attempts": 2}');
+make_job('j_rate',
+	'{"restart-strategy.type": "failure-rate", "restart-strategy.failure-rate.delay": "200 ms", "restart-strategy.failure-rate.failure-rate-interval": 120, "restart-strategy.failure-rate.max-failures-per-interval": 3}');
+make_job('j_forever',
+	'{"restart-strategy.type": "fixed-delay", "restart-strategy.fixed-delay.delay": 1}');
+for my $j (qw(j_none j_fixed j_rate j_forever))
+{
+	$target->safe_psql('postgres', "SELECT tributary.start_job('$j')");
+	wait_state($j, 'running');
+}
+
+$source->stop('fast');
+
+# none: the first failure fails the job
+wait_state('j_none', 'failed');
+is($target->safe_psql('postgres', "SELECT count(*) FROM tributary.runs WHERE job_name = 'j_none' AND status = 'failed'"),
+	'1', 'strategy none: one failed run');
+my $err = $target->safe_psql('postgres',
+	"SELECT sqlstate || ' ' || message FROM tributary.errors WHERE job_name = 'j_none' ORDER BY at DESC LIMIT 1");
+like($err, qr/^08\S* .*source "src"/, 'the errors row has the SQLSTATE and names the source');
+like($target->safe_psql('postgres', "SELECT last_error FROM tributary.jobs WHERE job_name = 'j_none'"),
+	qr/source "src"/, 'the jobs view shows the last error');
+
+# fixed-delay with 2 attempts: 1 + 2 failed runs, then failed
+wait_state('j_fixed', 'failed');
+is($target->safe_psql('postgres', "SELECT count(*) FROM tributary.runs WHERE job_name = 'j_fixed' AND status = 'failed'"),
+	'3', 'strategy fixed-delay: the first run and 2 attempts failed');
+like($target->safe_psql('postgres',
+		"SELECT message FROM tributary.errors WHERE job_name = 'j_fixed' ORDER BY at DESC LIMIT 1"),
+	qr/could not connect to source "src"/, 'restarts fail with the source\'s connection error');
+my $gaps = $target->safe_psql('postgres', q{
+	SELECT bool_and(started_at - prev_end >= interval '900 ms')
+	  FROM (SELECT started_at, lag(ended_at) OVER (ORDER BY run_id) AS prev_end
+	          FROM tributary.runs WHERE job_name = 'j_fixed') r WHERE prev_end IS NOT NULL});
+is($gaps, 't', 'fixed-delay waits the delay between runs');
+
+# failure-rate: more than 3 failures within the interval fail the job
+wait_state('j_rate', 'failed');
+is($target->safe_psql('postgres', "SELECT count(*) FROM tributary.runs WHERE job_name = 'j_rate' AND status = 'failed'"),
+	'4', 'strategy failure-rate: 4 failures within the interval');
+
+# unlimited fixed-delay keeps trying and recovers when the source is back
+ok( $target->poll_query_until('postgres',
+		"SELECT count(*) >= 2 FROM tributary.runs WHERE job_name = 'j_forever' AND status = 'failed'"),
+	'unlimited fixed-delay keeps retrying');
+isnt(job_state('j_forever'), 'failed', 'unlimited fixed-delay does not give up');
+$source->start;
+wait_state('j_forever', 'running');
+
+# a failed job starts again with start_job
+$target->safe_psql('postgres', "SELECT tributary.start_job('j_none')");
+wait_state('j_none', 'running');
+
+# dropping a running job stops its worker
+$target->safe_psql('postgres', "SELECT tributary.drop_job('j_none')");
+ok( $source->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'pg_tributary job j_none'"),
+	'drop_job stops the worker');
+
+# passwords never reach the server log
+my $log = slurp_file($target->logfile);
+unlike($log, qr/secretpw/, 'the source password is not in the target log');
+
+$target->stop;
+$source->stop;
+done_testing();
