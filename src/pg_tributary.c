@@ -33,6 +33,10 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	/* PGC_POSTMASTER settings can only be defined at server start */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
 	DefineCustomStringVariable("tributary.database",
 							   "Database whose jobs the pg_tributary launcher runs.",
 							   NULL,
@@ -52,9 +56,6 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("tributary");
-
-	if (!process_shared_preload_libraries_in_progress)
-		return;
 
 	tributary_preloaded = true;
 	tributary_shmem_request();

@@ -185,7 +185,13 @@ pg_run_checks(TributarySource *src, List *tables, TributaryCheckEmit emit, void 
 										 "SELECT current_setting('max_wal_senders')::int - "
 										 "(SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'walsender')",
 										 0, NULL);
-	char	   *plugins = pg_scalar(src, "SELECT current_setting('output_plugin_libraries', true)", 0, NULL);
+	char	   *can_read_settings = pg_scalar(src,
+											  "SELECT rolsuper OR pg_catalog.pg_has_role(current_user, 'pg_read_all_settings', 'USAGE') "
+											  "FROM pg_catalog.pg_roles WHERE rolname = current_user",
+											  0, NULL);
+	bool		plugins_readable = (can_read_settings && strcmp(can_read_settings, "t") == 0);
+	char	   *plugins = plugins_readable ?
+		pg_scalar(src, "SELECT current_setting('output_plugin_libraries', true)", 0, NULL) : NULL;
 	bool		logical = (strcmp(wal_level, "logical") == 0);
 	bool		replicate = (can_replicate && strcmp(can_replicate, "t") == 0);
 	bool		listed = (plugins == NULL || plugin_list_has(plugins, "tributary_decoder"));
@@ -231,7 +237,11 @@ pg_run_checks(TributarySource *src, List *tables, TributaryCheckEmit emit, void 
 
 	plugins_line = psprintf("output_plugin_libraries = '%s, tributary_decoder'",
 							plugins ? plugins : "pgoutput, test_decoding");
-	if (plugins == NULL)
+	if (!plugins_readable)
+		emit(arg, "output_plugin_libraries", false,
+			 psprintf("role \"%s\" may not read output_plugin_libraries; the tributary_decoder check below tells whether the plugin may be used", user),
+			 psprintf("On the source run GRANT pg_read_all_settings TO %s;", quote_identifier(user)));
+	else if (plugins == NULL)
 		emit(arg, "output_plugin_libraries", true,
 			 "the source does not restrict output plugins (no output_plugin_libraries setting)", NULL);
 	else if (listed)
