@@ -22,7 +22,7 @@
 
 static const char *const mysql_keys[] = {
 	"host", "port", "user", "password", "dbname", "connect_timeout",
-	"sslmode", "sslcert", "sslkey", "sslrootcert", "passfile", NULL
+	"sslmode", "sslcert", "sslkey", "sslrootcert", NULL
 };
 
 /*
@@ -68,7 +68,7 @@ tributary_conninfo_parse(const char *conninfo, const char *kind)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("connection option \"%s\" is not supported for mysql sources", key),
-						 errdetail("Valid options are: host, port, user, password, dbname, connect_timeout, sslmode, sslcert, sslkey, sslrootcert, passfile.")));
+						 errdetail("Valid options are: host, port, user, password, dbname, connect_timeout, sslmode, sslcert, sslkey, sslrootcert.")));
 			}
 		}
 	}
