@@ -223,6 +223,27 @@ worker_run(void)
 }
 
 /*
+ * worker_become_owner: run as the job's owner from here on, so that the
+ * worker can only write what its owner may write.  Transaction aborts
+ * restore this identity, since it is set outside any transaction.
+ */
+static void
+worker_become_owner(Oid owner)
+{
+	char	   *name;
+
+	StartTransactionCommand();
+	name = GetUserNameFromId(owner, true);
+	CommitTransactionCommand();
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the owner of pg_tributary job %d no longer exists", MySlot->job_id),
+				 errhint("Drop the job and define it again as an existing role.")));
+	SetUserIdAndSecContext(owner, SECURITY_LOCAL_USERID_CHANGE);
+}
+
+/*
  * tributary_worker_main: the worker's entry point.
  */
 void
@@ -256,7 +277,12 @@ tributary_worker_main(Datum main_arg)
 	LWLockRelease(TributaryShmem->lock);
 	before_shmem_exit(worker_detach, (Datum) 0);
 
-	BackgroundWorkerInitializeConnectionByOid(dboid, owner, 0);
+	/*
+	 * Connect as the bootstrap superuser, then act as the job's owner: a
+	 * NOLOGIN owner (a member of tributary_admin) could not connect itself.
+	 */
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	worker_become_owner(owner);
 
 	run_cxt = AllocSetContextCreate(TopMemoryContext, "tributary worker run",
 									ALLOCSET_DEFAULT_SIZES);

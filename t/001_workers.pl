@@ -128,6 +128,23 @@ is($target->safe_psql('postgres', "SELECT status FROM tributary.runs WHERE run_i
 $target->safe_psql('postgres', "SELECT tributary.stop_job('j1')");
 wait_state('j1', 'stopped');
 
+# --- a job of a NOLOGIN member of tributary_admin runs as that role
+$target->safe_psql('postgres', q{
+	CREATE ROLE ops NOLOGIN IN ROLE tributary_admin;
+	GRANT CREATE ON SCHEMA public TO ops;
+	SET ROLE ops;
+	SELECT tributary.create_job('j_ops', 'src', 'full+cdc');
+	SELECT tributary.add_table('j_ops', 'public.accounts', 'public.accounts_ops');
+	SELECT tributary.start_job('j_ops');
+});
+wait_state('j_ops', 'running');
+is($target->safe_psql('postgres', q{SELECT owner FROM tributary.jobs WHERE job_name = 'j_ops'}),
+	'ops', 'the job belongs to the role that created it');
+$target->safe_psql('postgres', "SELECT tributary.stop_job('j_ops')");
+wait_state('j_ops', 'stopped');
+is($target->safe_psql('postgres', q{SELECT string_agg(status, ',') FROM tributary.runs WHERE job_name = 'j_ops'}),
+	'stopped', 'the NOLOGIN owner\'s job ran once and stopped cleanly');
+
 # --- restart strategies against a source that goes away
 make_job('j_none');
 make_job('j_fixed',
