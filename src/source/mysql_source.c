@@ -282,6 +282,26 @@ check_variable(TributarySource *src, TributaryCheckEmit emit, void *arg,
 }
 
 /*
+ * mysrc_account: the connected account as 'user'@'host', for hints.
+ */
+static char *
+mysrc_account(TributarySource *src)
+{
+	MYSQL_RES  *res = mysrc_query(src, "SELECT CURRENT_USER()");
+	MYSQL_ROW	row = mysql_fetch_row(res);
+	char	   *account = pstrdup(row && row[0] ? row[0] : "user@host");
+	char	   *at = strrchr(account, '@');
+	char	   *quoted;
+
+	mysql_free_result(res);
+	if (at == NULL)
+		return account;
+	*at = '\0';
+	quoted = psprintf("'%s'@'%s'", account, at + 1);
+	return quoted;
+}
+
+/*
  * mysrc_run_checks: the MySQL prerequisites, one emitted row each.
  */
 static void
@@ -360,7 +380,8 @@ mysrc_run_checks(TributarySource *src, List *tables, TributaryCheckEmit emit, vo
 		emit(arg, "privileges", false,
 			 psprintf("missing:%s%s%s", repl_slave ? "" : " REPLICATION SLAVE",
 					  repl_client ? "" : " REPLICATION CLIENT", can_select ? "" : " SELECT"),
-			 "On the source run GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* TO the job's user;");
+			 psprintf("On the source run GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT ON *.* TO %s;",
+					  mysrc_account(src)));
 
 	res = mysrc_try_query(src, "SHOW MASTER STATUS");
 	if (res == NULL)

@@ -1,0 +1,124 @@
+# MariaDBNode.pm -- a throwaway MariaDB server for TAP tests.
+#
+# Starts mariadbd from the Debian mariadb-server package as the current
+# (unprivileged) user, with its data directory in the test's own tmp_check
+# directory, on a free port, with the binary log in ROW/FULL format (or the
+# settings a test asks for).  root@localhost has no password; connect over
+# TCP on 127.0.0.1.  The server is stopped when the object is destroyed.
+package MariaDBNode;
+
+use strict;
+use warnings;
+use File::Path qw(make_path rmtree);
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Time::HiRes qw(usleep);
+use IPC::Run;
+
+# new: create and start a server; %opts are extra mariadbd options
+# (name => value) that override the defaults
+sub new
+{
+	my ($class, $name, %opts) = @_;
+	my $dir = "${PostgreSQL::Test::Utils::tmp_check}/mariadb_$name";
+	my $port = PostgreSQL::Test::Cluster::get_free_port();
+	rmtree($dir);
+	make_path("$dir/data");
+
+	my %conf = (
+		'datadir' => "$dir/data",
+		'socket' => "$dir/mysqld.sock",
+		'port' => $port,
+		'bind-address' => '127.0.0.1',
+		'pid-file' => "$dir/mysqld.pid",
+		'log-error' => "$dir/error.log",
+		'log-bin' => "$dir/binlog",
+		'server-id' => 1,
+		'binlog-format' => 'ROW',
+		'binlog-row-image' => 'FULL',
+		'innodb-buffer-pool-size' => '64M',
+		'skip-name-resolve' => undef,
+		%opts);
+	open my $cnf, '>', "$dir/my.cnf" or die "cannot write $dir/my.cnf: $!";
+	print $cnf "[mysqld]\n";
+	for my $k (sort keys %conf)
+	{
+		next if defined $conf{$k} && $conf{$k} eq 'OFF!';
+		print $cnf defined $conf{$k} ? "$k = $conf{$k}\n" : "$k\n";
+	}
+	close $cnf;
+
+	my $self = bless { name => $name, dir => $dir, port => $port }, $class;
+	IPC::Run::run(['mariadb-install-db', "--defaults-file=$dir/my.cnf",
+			'--auth-root-authentication-method=normal', '--skip-test-db'],
+		'>', "$dir/install.log", '2>&1')
+	  or die "mariadb-install-db failed, see $dir/install.log";
+	$self->start;
+	return $self;
+}
+
+sub port { return $_[0]->{port}; }
+sub dir { return $_[0]->{dir}; }
+
+# conninfo: a pg_tributary connection string for this server
+sub conninfo
+{
+	my ($self, $db, $user, $password) = @_;
+	$user //= 'root';
+	my $s = "host=127.0.0.1 port=$self->{port} user=$user";
+	$s .= " password=$password" if defined $password;
+	$s .= " dbname=$db" if defined $db;
+	return $s;
+}
+
+# start: start mariadbd and wait until it answers
+sub start
+{
+	my ($self) = @_;
+	my $dir = $self->{dir};
+	$self->{proc} = IPC::Run::start(['mariadbd', "--defaults-file=$dir/my.cnf"],
+		'>', "$dir/stdout.log", '2>&1');
+	for (1 .. 600)
+	{
+		my $out = '';
+		my $ok = IPC::Run::run(['mariadb-admin', '--no-defaults', '-h127.0.0.1',
+				"-P$self->{port}", '-uroot', 'ping'], '>', \$out, '2>', \$out);
+		return if $ok && $out =~ /alive/;
+		usleep(100_000);
+	}
+	die "mariadbd did not start, see $dir/error.log";
+}
+
+# stop: shut the server down and wait for it
+sub stop
+{
+	my ($self) = @_;
+	return unless $self->{proc};
+	IPC::Run::run(['mariadb-admin', '--no-defaults', '-h127.0.0.1', "-P$self->{port}",
+			'-uroot', 'shutdown'], '>', '/dev/null', '2>&1');
+	$self->{proc}->finish;
+	delete $self->{proc};
+}
+
+# sql: run statements as root, return the output (tab-separated, no headers)
+sub sql
+{
+	my ($self, $sql) = @_;
+	my ($out, $err) = ('', '');
+	IPC::Run::run(['mariadb', '--no-defaults', '-h127.0.0.1', "-P$self->{port}",
+			'-uroot', '-N', '-B'], '<', \$sql, '>', \$out, '2>', \$err)
+	  or die "mariadb failed: $err\nwhile running: $sql";
+	chomp $out;
+	return $out;
+}
+
+sub DESTROY
+{
+	my ($self) = @_;
+	if ($self->{proc})
+	{
+		eval { $self->{proc}->kill_kill(grace => 5); };
+	}
+}
+
+1;
