@@ -20,6 +20,8 @@ OBJS = \
 	src/conninfo.o \
 	src/check_source.o \
 	src/wait.o \
+	src/snapshot.o \
+	src/apply/copy_in.o \
 	src/source/connector.o \
 	src/source/pg_libpq.o \
 	src/source/pg_source.o \

@@ -44,6 +44,7 @@
 
 #include "catalog.h"
 #include "pg_tributary.h"
+#include "snapshot.h"
 
 static TributaryWorkerSlot *MySlot = NULL;
 static TributaryJob *MyJob = NULL;
@@ -204,11 +205,60 @@ worker_hold_source(TributarySource *src)
 }
 
 /*
- * worker_run: the body of a run, from connecting to the source to a stop
- * request.
+ * worker_set_phase: publish the job's phase ("" for none).
  */
 static void
-worker_run(void)
+worker_set_phase(const char *phase)
+{
+	LWLockAcquire(TributaryShmem->lock, LW_EXCLUSIVE);
+	strlcpy(MySlot->phase, phase, sizeof(MySlot->phase));
+	LWLockRelease(TributaryShmem->lock);
+	ConditionVariableBroadcast(&TributaryShmem->progress_cv);
+}
+
+/*
+ * worker_count_rows: snapshot progress callback; rows written this run.
+ */
+static void
+worker_count_rows(int64 rows)
+{
+	LWLockAcquire(TributaryShmem->lock, LW_EXCLUSIVE);
+	MySlot->rows_applied += rows;
+	LWLockRelease(TributaryShmem->lock);
+	ConditionVariableBroadcast(&TributaryShmem->progress_cv);
+}
+
+/*
+ * worker_full_copy: a 'full' job: copy every table, then the job is
+ * finished.
+ */
+static void
+worker_full_copy(MemoryContext run_cxt)
+{
+	List	   *tables;
+
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	{
+		MemoryContext old = MemoryContextSwitchTo(run_cxt);
+
+		tables = tributary_job_tables_load(MyJob->id);
+		MemoryContextSwitchTo(old);
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	worker_set_phase("snapshot");
+	tributary_snapshot_run(MyJob, tables, MyJob->chunk_rows, "done", worker_count_rows);
+	worker_set_phase("");
+}
+
+/*
+ * worker_run: the body of a run, from connecting to the source to a stop
+ * request or the end of a 'full' job.  Returns how the run ended.
+ */
+static TributaryExitKind
+worker_run(MemoryContext run_cxt)
 {
 	char	   *appname = psprintf("pg_tributary job %s", MyJob->name);
 
@@ -218,8 +268,17 @@ worker_run(void)
 	ereport(LOG,
 			(errmsg("pg_tributary job \"%s\" connected to source \"%s\"",
 					MyJob->name, MyJob->source->name)));
+
+	if (strcmp(MyJob->mode, "full") == 0)
+	{
+		worker_full_copy(run_cxt);
+		return TEK_FINISHED;
+	}
+
+	/* change capture: the stream and apply engine come with the data path */
 	pgstat_report_activity(STATE_IDLE, "holding the source connection");
 	worker_hold_source(MyJob->source);
+	return TEK_STOPPED;
 }
 
 /*
@@ -254,6 +313,7 @@ tributary_worker_main(Datum main_arg)
 	Oid			owner;
 	int32		job_id;
 	MemoryContext run_cxt;
+	volatile TributaryExitKind ended = TEK_STOPPED;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -313,7 +373,7 @@ tributary_worker_main(Datum main_arg)
 
 	PG_TRY();
 	{
-		worker_run();
+		ended = worker_run(run_cxt);
 	}
 	PG_CATCH();
 	{
@@ -345,8 +405,14 @@ tributary_worker_main(Datum main_arg)
 	}
 	PG_END_TRY();
 
-	/* a stop request */
+	/* a stop request, or the end of a full job */
 	tributary_source_disconnect(MyJob->source);
+	if (ended == TEK_FINISHED)
+	{
+		worker_end_run("finished", NULL, "all tables copied");
+		ereport(LOG, (errmsg("pg_tributary job \"%s\" finished", MyJob->name)));
+	}
+	else
 	{
 		bool		by_launcher;
 
@@ -355,10 +421,10 @@ tributary_worker_main(Datum main_arg)
 		LWLockRelease(TributaryShmem->lock);
 		worker_end_run("stopped", NULL,
 					   by_launcher ? "stopped on request" : "stopped by server shutdown");
+		ereport(LOG, (errmsg("pg_tributary job \"%s\" stopped", MyJob->name)));
 	}
 	LWLockAcquire(TributaryShmem->lock, LW_EXCLUSIVE);
-	MySlot->exit_kind = TEK_STOPPED;
+	MySlot->exit_kind = ended;
 	LWLockRelease(TributaryShmem->lock);
-	ereport(LOG, (errmsg("pg_tributary job \"%s\" stopped", MyJob->name)));
 	proc_exit(0);
 }

@@ -103,6 +103,8 @@ CREATE TABLE tributary.job_table (
 	jt_filter		text,
 	jt_transforms	jsonb,
 	jt_key_columns	text[] NOT NULL,
+	/* the copied columns in order: [{"target": t, "source": s} or {"target": t, "expr": e}] */
+	jt_columns		jsonb NOT NULL,
 	/* init -> snapshot -> catchup -> streaming (-> done for 'full' jobs) */
 	jt_state		text NOT NULL DEFAULT 'init'
 					CHECK (jt_state IN ('init', 'snapshot', 'catchup', 'streaming', 'done', 'failed')),
@@ -829,6 +831,7 @@ DECLARE
 	ddl text;
 	coldefs text[] := '{}';
 	cmap jsonb := columns;
+	copied jsonb;
 	m record;
 BEGIN
 	SELECT * INTO s FROM tributary.source WHERE source_id = j.job_source_id;
@@ -987,9 +990,22 @@ BEGIN
 		END LOOP;
 	END IF;
 
+	/* the copied columns, in the source's column order, expressions last */
+	IF cmap IS NULL THEN
+		SELECT jsonb_agg(jsonb_build_object('target', c ->> 'name', 'source', c ->> 'name') ORDER BY o)
+		  INTO copied FROM jsonb_array_elements(info -> 'columns') WITH ORDINALITY sc(c, o);
+	ELSE
+		SELECT jsonb_agg(CASE WHEN sc.c IS NULL THEN jsonb_build_object('target', mk.key, 'expr', mk.value)
+							  ELSE jsonb_build_object('target', mk.key, 'source', mk.value) END
+						 ORDER BY sc.o NULLS LAST, mk.key)
+		  INTO copied
+		  FROM jsonb_each_text(cmap) mk
+		  LEFT JOIN jsonb_array_elements(info -> 'columns') WITH ORDINALITY sc(c, o) ON sc.c ->> 'name' = mk.value;
+	END IF;
+
 	INSERT INTO tributary.job_table (jt_job_id, jt_source_schema, jt_source_rel, jt_target_schema,
-									 jt_target_rel, jt_column_map, jt_filter, jt_key_columns)
-	VALUES (j.job_id, src.nsp, src.rel, tgt_nsp, tgt_rel, cmap, filter, keycols)
+									 jt_target_rel, jt_column_map, jt_filter, jt_key_columns, jt_columns)
+	VALUES (j.job_id, src.nsp, src.rel, tgt_nsp, tgt_rel, cmap, filter, keycols, copied)
 	RETURNING jt_id INTO id;
 	PERFORM tributary._record_job_version(j.job_id, 'add_table ' || src.nsp || '.' || src.rel);
 	RETURN id;

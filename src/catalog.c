@@ -146,7 +146,8 @@ tributary_job_load(int32 job_id)
 
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT job_name, job_mode, job_source_id::int8, "
-							  "tributary.job_effective_options(job_name)::text, job_generation::int8 "
+							  "tributary.job_effective_options(job_name)::text, job_generation::int8, "
+							  "(tributary.job_effective_options(job_name)->>'snapshot_chunk_rows')::int8 "
 							  "FROM tributary.job WHERE job_id = $1",
 							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read tributary.job");
@@ -162,10 +163,98 @@ tributary_job_load(int32 job_id)
 		source_id = (int32) spi_int8(tup, desc, 3, 0);
 		job->options_json = spi_text(tup, desc, 4, cxt);
 		job->generation = (int32) spi_int8(tup, desc, 5, 0);
+		job->chunk_rows = spi_int8(tup, desc, 6, 100000);
 	}
 	SPI_finish();
 
 	if (job)
 		job->source = tributary_source_load_by_id(source_id);
 	return job;
+}
+
+/*
+ * tributary_job_tables_load: the tables of a job, with their columns and
+ * snapshot progress (the upper key of the last chunk committed).
+ */
+List *
+tributary_job_tables_load(int32 job_id)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *tables = NIL;
+	Oid			argtype = INT4OID;
+	Datum		arg = Int32GetDatum(job_id);
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT t.jt_id, t.jt_source_schema, t.jt_source_rel, t.jt_target_schema, "
+							  "       t.jt_target_rel, t.jt_filter, t.jt_state, "
+							  "       array_to_string(t.jt_key_columns, chr(1)), t.jt_chunks_done, "
+							  "       (SELECT s.ts_upper FROM tributary.table_state s WHERE s.ts_jt_id = t.jt_id "
+							  "         AND s.ts_done ORDER BY s.ts_chunk_no DESC LIMIT 1), "
+							  "       EXISTS (SELECT 1 FROM tributary.table_state s WHERE s.ts_jt_id = t.jt_id "
+							  "         AND s.ts_done AND s.ts_upper IS NULL) "
+							  "  FROM tributary.job_table t WHERE t.jt_job_id = $1 ORDER BY t.jt_id",
+							  1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read tributary.job_table");
+	{
+		SPITupleTable *tt = SPI_tuptable;
+		uint64		n = SPI_processed;
+
+		for (uint64 i = 0; i < n; i++)
+		{
+			HeapTuple	tup = tt->vals[i];
+			TupleDesc	desc = tt->tupdesc;
+			TributaryTable *t = MemoryContextAllocZero(cxt, sizeof(TributaryTable));
+			char	   *keys;
+			bool		isnull;
+			MemoryContext old;
+
+			t->id = (int32) spi_int8(tup, desc, 1, 0);
+			t->source_nsp = spi_text(tup, desc, 2, cxt);
+			t->source_rel = spi_text(tup, desc, 3, cxt);
+			t->target_nsp = spi_text(tup, desc, 4, cxt);
+			t->target_rel = spi_text(tup, desc, 5, cxt);
+			t->filter = spi_text(tup, desc, 6, cxt);
+			t->state = spi_text(tup, desc, 7, cxt);
+			keys = spi_text(tup, desc, 8, cxt);
+			t->chunks_done = DatumGetInt32(SPI_getbinval(tup, desc, 9, &isnull));
+			t->resume_after = spi_text(tup, desc, 10, cxt);
+			t->snapshot_done = DatumGetBool(SPI_getbinval(tup, desc, 11, &isnull));
+			old = MemoryContextSwitchTo(cxt);
+			for (char *k = strtok(keys, "\001"); k; k = strtok(NULL, "\001"))
+				t->key_columns = lappend(t->key_columns, pstrdup(k));
+			tables = lappend(tables, t);
+			MemoryContextSwitchTo(old);
+		}
+	}
+
+	/* the copied columns */
+	{
+		ListCell   *lc;
+
+		foreach(lc, tables)
+		{
+			TributaryTable *t = (TributaryTable *) lfirst(lc);
+			Datum		jt = Int32GetDatum(t->id);
+
+			if (SPI_execute_with_args("SELECT c->>'target', c->>'source', c->>'expr' "
+									  "FROM tributary.job_table, "
+									  "     jsonb_array_elements(jt_columns) WITH ORDINALITY AS x(c, o) "
+									  "WHERE jt_id = $1 ORDER BY o",
+									  1, &argtype, &jt, NULL, true, 0) != SPI_OK_SELECT)
+				elog(ERROR, "could not read tributary.job_table columns");
+			t->ncolumns = (int) SPI_processed;
+			t->columns = MemoryContextAllocZero(cxt, sizeof(TributaryColumn) * Max(t->ncolumns, 1));
+			for (int i = 0; i < t->ncolumns; i++)
+			{
+				HeapTuple	tup = SPI_tuptable->vals[i];
+				TupleDesc	desc = SPI_tuptable->tupdesc;
+
+				t->columns[i].target = spi_text(tup, desc, 1, cxt);
+				t->columns[i].source = spi_text(tup, desc, 2, cxt);
+				t->columns[i].expr = spi_text(tup, desc, 3, cxt);
+			}
+		}
+	}
+	SPI_finish();
+	return tables;
 }

@@ -18,9 +18,37 @@ typedef struct TributaryJob
 	char	   *mode;			/* full, cdc or full+cdc */
 	char	   *options_json;	/* effective options, defaults filled in */
 	int32		generation;
+	int64		chunk_rows;		/* option snapshot_chunk_rows */
 	TributarySource *source;
 } TributaryJob;
 
+/* one copied column: target name and source column or expression */
+typedef struct TributaryColumn
+{
+	char	   *target;
+	char	   *source;			/* source column name, or NULL */
+	char	   *expr;			/* source expression, or NULL */
+} TributaryColumn;
+
+/* a job table as the worker sees it */
+typedef struct TributaryTable
+{
+	int32		id;				/* jt_id */
+	char	   *source_nsp;
+	char	   *source_rel;
+	char	   *target_nsp;
+	char	   *target_rel;
+	char	   *filter;
+	char	   *state;			/* jt_state */
+	List	   *key_columns;	/* source key column names (char *) */
+	int			ncolumns;
+	TributaryColumn *columns;
+	int32		chunks_done;	/* snapshot progress */
+	char	   *resume_after;	/* JSON array of the last copied key, or NULL */
+	bool		snapshot_done;
+} TributaryTable;
+
 extern TributaryJob *tributary_job_load(int32 job_id);
+extern List *tributary_job_tables_load(int32 job_id);
 
 #endif							/* TRIBUTARY_CATALOG_H */

@@ -8,8 +8,9 @@
  * state at least once a second (the launcher's decisions, such as giving
  * up on a failed job, are catalog changes).
  *
- * Until the data path exists a running job counts as in sync once its
- * worker has connected to the source and reports state 'running'.
+ * A 'full' job is in sync once it finished.  Until the change stream is
+ * applied, a running cdc or full+cdc job counts as in sync once its worker
+ * has connected to the source and reports state 'running'.
  *
  *-------------------------------------------------------------------------
  */
@@ -29,7 +30,7 @@
  * job_catalog_state: the job's id and desired state, and its last error.
  */
 static bool
-job_catalog_state(const char *job_name, int32 *job_id, char **state, char **last_error)
+job_catalog_state(const char *job_name, int32 *job_id, char **state, char **mode, char **last_error)
 {
 	Oid			argtype = TEXTOID;
 	Datum		arg = CStringGetTextDatum(job_name);
@@ -39,7 +40,7 @@ job_catalog_state(const char *job_name, int32 *job_id, char **state, char **last
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT j.job_id, j.job_state, "
 							  "(SELECT e.err_message FROM tributary.error_log e "
-							  " WHERE e.err_job_id = j.job_id ORDER BY e.err_id DESC LIMIT 1) "
+							  " WHERE e.err_job_id = j.job_id ORDER BY e.err_id DESC LIMIT 1), j.job_mode "
 							  "FROM tributary.job j WHERE j.job_name = $1",
 							  1, &argtype, &arg, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read tributary.job");
@@ -57,6 +58,7 @@ job_catalog_state(const char *job_name, int32 *job_id, char **state, char **last
 		*state = pstrdup(SPI_getvalue(tup, desc, 2));
 		s = SPI_getvalue(tup, desc, 3);
 		*last_error = s ? pstrdup(s) : NULL;
+		*mode = pstrdup(SPI_getvalue(tup, desc, 4));
 		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
@@ -90,12 +92,13 @@ tributary_wait_for_sync(PG_FUNCTION_ARGS)
 	{
 		int32		job_id;
 		char	   *state;
+		char	   *mode;
 		char	   *last_error;
 		bool		connected = false;
 		long		remaining;
 
 		CHECK_FOR_INTERRUPTS();
-		if (!job_catalog_state(job_name, &job_id, &state, &last_error))
+		if (!job_catalog_state(job_name, &job_id, &state, &mode, &last_error))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("job \"%s\" does not exist", job_name)));
@@ -120,7 +123,9 @@ tributary_wait_for_sync(PG_FUNCTION_ARGS)
 		{
 			TributaryWorkerSlot *slot = tributary_slot_for_job(job_id);
 
-			connected = (slot != NULL && slot->state == TWS_RUNNING && slot->pid != 0);
+			/* a full job is in sync when it finished, see above */
+			connected = (strcmp(mode, "full") != 0 &&
+						 slot != NULL && slot->state == TWS_RUNNING && slot->pid != 0);
 		}
 		LWLockRelease(TributaryShmem->lock);
 		if (connected)

@@ -20,6 +20,7 @@
 #include "port.h"
 
 struct TributaryConnector;
+struct TributaryTable;
 
 /* a source as the catalog defines it, plus its open connection */
 typedef struct TributarySource
@@ -69,6 +70,25 @@ typedef struct TributaryConnector
 
 	/* liveness probe sent every heartbeat interval; raises if the source is gone */
 	void		(*heartbeat) (TributarySource *src);
+
+	/*
+	 * Snapshot reads, between snapshot_begin and snapshot_end (which read
+	 * every chunk in one consistent view of the source where it can), in
+	 * primary key order.  Keys are JSON objects (text)
+	 * mapping key column names to values.  chunk_upper returns the key of
+	 * the rows-th row after "after" (NULL: from the first row), or NULL
+	 * when fewer rows remain.  copy_begin starts streaming the copied
+	 * columns of the rows after "after" up to and including "upto" (NULL:
+	 * to the end) in COPY text format; copy_read returns the next block of
+	 * that data and its length, or -1 at the end.
+	 */
+	void		(*snapshot_begin) (TributarySource *src);
+	void		(*snapshot_end) (TributarySource *src);
+	char	   *(*chunk_upper) (TributarySource *src, struct TributaryTable *t,
+								const char *after, int64 rows);
+	void		(*copy_begin) (TributarySource *src, struct TributaryTable *t,
+							   const char *after, const char *upto);
+	int			(*copy_read) (TributarySource *src, char **buf);
 } TributaryConnector;
 
 extern const TributaryConnector tributary_pg_connector;

@@ -248,3 +248,14 @@ tributary_pq_query(PGconn *conn, const char *source_name, const char *sql,
 		tributary_pq_raise(conn, res, source_name, "query failed");
 	return res;
 }
+
+/*
+ * tributary_pq_wait_readable: wait (interruptibly) until the connection
+ * has input, and read it.
+ */
+void
+tributary_pq_wait_readable(PGconn *conn)
+{
+	(void) wait_for_socket(conn, WL_SOCKET_READABLE, 0);
+	(void) PQconsumeInput(conn);
+}

@@ -17,6 +17,7 @@ extern PGresult *tributary_pq_exec(PGconn *conn, const char *sql, int nparams,
 								   const char *const *params, int timeout_ms);
 extern void tributary_pq_raise(PGconn *conn, PGresult *res, const char *source_name,
 							   const char *what) pg_attribute_noreturn();
+extern void tributary_pq_wait_readable(PGconn *conn);
 extern PGresult *tributary_pq_query(PGconn *conn, const char *source_name, const char *sql,
 									int nparams, const char *const *params);
 

@@ -20,10 +20,14 @@
 #include "utils/builtins.h"
 #include "utils/varlena.h"
 
+#include "catalog.h"
 #include "source/connector.h"
 #include "source/pg_libpq.h"
 
 #define CHECK_TIMEOUT_MS	5000
+
+/* the COPY data block handed out last, freed on the next read */
+static char *pg_copybuf = NULL;
 
 /*
  * pg_conn: the open connection of a source, or an error if there is none.
@@ -55,6 +59,9 @@ pg_try_connect(TributarySource *src, const char *appname)
 static void
 pg_disconnect(TributarySource *src)
 {
+	if (pg_copybuf)
+		PQfreemem(pg_copybuf);
+	pg_copybuf = NULL;
 	if (src->conn)
 		PQfinish((PGconn *) src->conn);
 	src->conn = NULL;
@@ -400,6 +407,195 @@ pg_heartbeat(TributarySource *src)
 	PQclear(res);
 }
 
+
+/*
+ * pg_literal: a SQL string literal, escaped by libpq for the connection.
+ */
+static char *
+pg_literal(TributarySource *src, const char *val)
+{
+	char	   *lit = PQescapeLiteral(pg_conn(src), val, strlen(val));
+	char	   *result;
+
+	if (lit == NULL)
+		tributary_pq_raise(pg_conn(src), NULL, src->name, "could not quote a value");
+	result = pstrdup(lit);
+	PQfreemem(lit);
+	return result;
+}
+
+/*
+ * pg_key_list: the quoted key columns, comma-separated, with a prefix
+ * ("r." for the bound subquery).
+ */
+static char *
+pg_key_list(TributaryTable *t, const char *prefix)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, t->key_columns)
+		appendStringInfo(&buf, "%s%s%s", foreach_current_index(lc) > 0 ? ", " : "",
+						 prefix, quote_identifier((char *) lfirst(lc)));
+	return buf.data;
+}
+
+/*
+ * pg_key_bound: "(k1, k2) op (the key of a JSON object, typed as the
+ * table's columns)".  json_populate_record parses each value with its
+ * column's input function, so keys of every type compare exactly.
+ */
+static char *
+pg_key_bound(TributarySource *src, TributaryTable *t, const char *op, const char *key)
+{
+	return psprintf("(%s) %s (SELECT %s FROM pg_catalog.json_populate_record(NULL::%s, %s::json) r)",
+					pg_key_list(t, ""), op, pg_key_list(t, "r."),
+					quote_qualified_identifier(t->source_nsp, t->source_rel),
+					pg_literal(src, key));
+}
+
+/*
+ * pg_chunk_where: the WHERE clause of a chunk, or "" for a whole table.
+ */
+static char *
+pg_chunk_where(TributarySource *src, TributaryTable *t, const char *after, const char *upto)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	if (after)
+		appendStringInfo(&buf, " WHERE %s", pg_key_bound(src, t, ">", after));
+	if (upto)
+		appendStringInfo(&buf, "%s%s", buf.len ? " AND " : " WHERE ", pg_key_bound(src, t, "<=", upto));
+	if (t->filter)
+		appendStringInfo(&buf, "%s(%s)", buf.len ? " AND " : " WHERE ", t->filter);
+	return buf.data;
+}
+
+/*
+ * pg_snapshot_begin: read all chunks of this run in one repeatable-read
+ * transaction of the source: a full copy is of one point in time (unless
+ * a crash makes the next run resume in another).
+ */
+static void
+pg_snapshot_begin(TributarySource *src)
+{
+	PQclear(tributary_pq_query(pg_conn(src), src->name,
+							   "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, NULL));
+}
+
+/*
+ * pg_snapshot_end: end the snapshot's transaction.
+ */
+static void
+pg_snapshot_end(TributarySource *src)
+{
+	PQclear(tributary_pq_query(pg_conn(src), src->name, "COMMIT", 0, NULL));
+}
+
+/*
+ * pg_chunk_upper: the key of the rows-th row after "after", as a JSON
+ * object, or NULL when fewer rows remain.
+ */
+static char *
+pg_chunk_upper(TributarySource *src, TributaryTable *t, const char *after, int64 rows)
+{
+	StringInfoData sql;
+	StringInfoData obj;
+	ListCell   *lc;
+	PGresult   *res;
+	char	   *key = NULL;
+
+	initStringInfo(&obj);
+	foreach(lc, t->key_columns)
+	{
+		char	   *k = (char *) lfirst(lc);
+
+		appendStringInfo(&obj, "%s%s, %s", foreach_current_index(lc) > 0 ? ", " : "",
+						 pg_literal(src, k), quote_identifier(k));
+	}
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT pg_catalog.json_build_object(%s)::text FROM %s%s ORDER BY %s OFFSET " INT64_FORMAT " LIMIT 1",
+					 obj.data, quote_qualified_identifier(t->source_nsp, t->source_rel),
+					 pg_chunk_where(src, t, after, NULL), pg_key_list(t, ""), rows - 1);
+	res = tributary_pq_query(pg_conn(src), src->name, sql.data, 0, NULL);
+	if (PQntuples(res) == 1)
+		key = pstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return key;
+}
+
+/*
+ * pg_copy_begin: COPY the chunk's rows out of the source.
+ */
+static void
+pg_copy_begin(TributarySource *src, TributaryTable *t, const char *after, const char *upto)
+{
+	StringInfoData sql;
+	PGresult   *res;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "COPY (SELECT ");
+	for (int i = 0; i < t->ncolumns; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(&sql, ", ");
+		if (t->columns[i].source)
+			appendStringInfoString(&sql, quote_identifier(t->columns[i].source));
+		else
+			appendStringInfo(&sql, "(%s)", t->columns[i].expr);
+	}
+	appendStringInfo(&sql, " FROM %s%s) TO STDOUT",
+					 quote_qualified_identifier(t->source_nsp, t->source_rel),
+					 pg_chunk_where(src, t, after, upto));
+	res = tributary_pq_exec(pg_conn(src), sql.data, 0, NULL, 0);
+	if (res == NULL || PQresultStatus(res) != PGRES_COPY_OUT)
+		tributary_pq_raise(pg_conn(src), res, src->name, "could not read a snapshot chunk");
+	PQclear(res);
+}
+
+/*
+ * pg_copy_read: the next block of COPY data (one row, as libpq hands it
+ * out), or -1 once the COPY has ended successfully.
+ */
+static int
+pg_copy_read(TributarySource *src, char **buf)
+{
+	PGconn	   *conn = pg_conn(src);
+
+	for (;;)
+	{
+		int			len;
+
+		if (pg_copybuf)
+		{
+			PQfreemem(pg_copybuf);
+			pg_copybuf = NULL;
+		}
+		len = PQgetCopyData(conn, &pg_copybuf, 1);
+		if (len > 0)
+		{
+			*buf = pg_copybuf;
+			return len;
+		}
+		if (len == -1)
+		{
+			PGresult   *res = PQgetResult(conn);
+
+			if (PQresultStatus(res) != PGRES_COMMAND_OK)
+				tributary_pq_raise(conn, res, src->name, "snapshot read failed");
+			PQclear(res);
+			while ((res = PQgetResult(conn)) != NULL)
+				PQclear(res);
+			return -1;
+		}
+		if (len == -2)
+			tributary_pq_raise(conn, NULL, src->name, "snapshot read failed");
+		tributary_pq_wait_readable(conn);
+	}
+}
+
 const TributaryConnector tributary_pg_connector = {
 	.kind = "postgresql",
 	.try_connect = pg_try_connect,
@@ -409,4 +605,9 @@ const TributaryConnector tributary_pg_connector = {
 	.socket = pg_socket,
 	.consume = pg_consume,
 	.heartbeat = pg_heartbeat,
+	.snapshot_begin = pg_snapshot_begin,
+	.snapshot_end = pg_snapshot_end,
+	.chunk_upper = pg_chunk_upper,
+	.copy_begin = pg_copy_begin,
+	.copy_read = pg_copy_read,
 };

@@ -1,0 +1,153 @@
+/*-------------------------------------------------------------------------
+ *
+ * copy_in.c
+ *		The apply engine's bulk path: rows of a snapshot chunk go into the
+ *		target table through PostgreSQL's own COPY FROM machinery, fed by
+ *		a callback (as the table sync of logical replication does), so
+ *		there are no temporary files and no per-row SQL.
+ *
+ * The caller's transaction holds the chunk's progress row too.  The job's
+ * owner must have INSERT on the target (and TRUNCATE for the first chunk):
+ * the worker runs as the owner and these checks are made here, since
+ * BeginCopyFrom does not make them.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "commands/copy.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_relation.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "apply/copy_in.h"
+
+/* the reader of the COPY in progress (the data source callback has no argument) */
+static TributaryCopyReader current_reader = NULL;
+static void *current_arg = NULL;
+static char *pending = NULL;
+static int	pending_len = 0;
+
+/*
+ * copy_data_source: BeginCopyFrom's callback; fills outbuf with at least
+ * minread bytes (less only at the end of the data).
+ */
+static int
+copy_data_source(void *outbuf, int minread, int maxread)
+{
+	int			bytesread = 0;
+
+	while (maxread > 0 && bytesread < minread)
+	{
+		if (pending_len > 0)
+		{
+			int			n = Min(pending_len, maxread);
+
+			memcpy((char *) outbuf + bytesread, pending, n);
+			pending += n;
+			pending_len -= n;
+			bytesread += n;
+			maxread -= n;
+			continue;
+		}
+		CHECK_FOR_INTERRUPTS();
+		pending_len = current_reader(current_arg, &pending);
+		if (pending_len < 0)
+		{
+			pending_len = 0;
+			break;				/* end of data */
+		}
+	}
+	return bytesread;
+}
+
+/*
+ * open_target: the target relation, locked, with the owner's privileges
+ * checked.
+ */
+static Relation
+open_target(TributaryTable *t, LOCKMODE lockmode, AclMode needed)
+{
+	Oid			relid;
+	Relation	rel;
+	AclResult	aclresult;
+
+	relid = RangeVarGetRelid(makeRangeVar(t->target_nsp, t->target_rel, -1), lockmode, true);
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("target table %s does not exist",
+						quote_qualified_identifier(t->target_nsp, t->target_rel)),
+				 errhint("Create it again, or restart the job with tributary.restart_job(job, false) after add_table.")));
+	aclresult = pg_class_aclcheck(relid, GetUserId(), needed);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, get_relkind_objtype(get_rel_relkind(relid)),
+					   quote_qualified_identifier(t->target_nsp, t->target_rel));
+	rel = table_open(relid, NoLock);
+	return rel;
+}
+
+/*
+ * tributary_truncate_target: empty the target before its first chunk, in
+ * the chunk's transaction.
+ */
+void
+tributary_truncate_target(TributaryTable *t)
+{
+	Relation	rel = open_target(t, AccessExclusiveLock, ACL_TRUNCATE);
+	char	   *sql = psprintf("TRUNCATE ONLY %s",
+							   quote_qualified_identifier(t->target_nsp, t->target_rel));
+
+	table_close(rel, NoLock);
+	SPI_connect();
+	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not truncate %s", sql);
+	SPI_finish();
+}
+
+/*
+ * tributary_copy_into: COPY the rows that reader hands out (COPY text
+ * format, in the order of t's columns) into the target.  Returns the
+ * number of rows.
+ */
+uint64
+tributary_copy_into(TributaryTable *t, TributaryCopyReader reader, void *arg)
+{
+	Relation	rel = open_target(t, RowExclusiveLock, ACL_INSERT);
+	ParseState *pstate = make_parsestate(NULL);
+	List	   *attnames = NIL;
+	CopyFromState cstate;
+	uint64		rows;
+
+	for (int i = 0; i < t->ncolumns; i++)
+		attnames = lappend(attnames, makeString(t->columns[i].target));
+	(void) addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, NULL, false, false);
+
+	current_reader = reader;
+	current_arg = arg;
+	pending = NULL;
+	pending_len = 0;
+	PG_TRY();
+	{
+		cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, copy_data_source, attnames, NIL);
+		rows = CopyFrom(cstate);
+		EndCopyFrom(cstate);
+	}
+	PG_FINALLY();
+	{
+		current_reader = NULL;
+		pending = NULL;
+		pending_len = 0;
+	}
+	PG_END_TRY();
+
+	table_close(rel, NoLock);
+	return rows;
+}

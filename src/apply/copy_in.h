@@ -1,0 +1,19 @@
+/*-------------------------------------------------------------------------
+ *
+ * copy_in.h
+ *		Loading rows into a target table with COPY (see copy_in.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TRIBUTARY_COPY_IN_H
+#define TRIBUTARY_COPY_IN_H
+
+#include "catalog.h"
+
+/* hands out COPY text data: a block and its length, or -1 at the end */
+typedef int (*TributaryCopyReader) (void *arg, char **buf);
+
+extern void tributary_truncate_target(TributaryTable *t);
+extern uint64 tributary_copy_into(TributaryTable *t, TributaryCopyReader reader, void *arg);
+
+#endif							/* TRIBUTARY_COPY_IN_H */

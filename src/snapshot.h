@@ -1,0 +1,19 @@
+/*-------------------------------------------------------------------------
+ *
+ * snapshot.h
+ *		Copying a job's tables chunk by chunk (see snapshot.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TRIBUTARY_SNAPSHOT_H
+#define TRIBUTARY_SNAPSHOT_H
+
+#include "catalog.h"
+
+/* called after every committed chunk with the rows it copied */
+typedef void (*TributarySnapshotProgress) (int64 rows);
+
+extern void tributary_snapshot_run(TributaryJob *job, List *tables, int64 chunk_rows,
+								   const char *final_state, TributarySnapshotProgress progress);
+
+#endif							/* TRIBUTARY_SNAPSHOT_H */
