@@ -22,9 +22,13 @@ OBJS = \
 	src/wait.o \
 	src/snapshot.o \
 	src/apply/copy_in.o \
+	src/apply/apply.o \
+	src/stream.o \
+	src/decoder/proto.o \
 	src/source/connector.o \
 	src/source/pg_libpq.o \
 	src/source/pg_source.o \
+	src/source/pg_stream.o \
 	src/source/mysql_source.o \
 	src/source/mysql_types.o \
 	bgworker/launcher.o \
@@ -63,3 +67,7 @@ install-decoder: tributary_decoder.so
 	$(INSTALL_SHLIB) tributary_decoder.so '$(DESTDIR)$(pkglibdir)/tributary_decoder.so'
 
 .PHONY: install-decoder
+
+# every object depends on the project's headers (PGXS tracks no header dependencies)
+HEADERS = $(wildcard $(srcdir)/src/*.h $(srcdir)/src/*/*.h)
+$(OBJS) $(DECODER_OBJS): $(HEADERS)

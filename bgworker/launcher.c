@@ -232,6 +232,8 @@ reap_workers(void)
 			continue;
 
 		/* the worker is gone */
+		elog(DEBUG1, "pg_tributary launcher: worker of job %d in slot %d is gone (pid %d, run " INT64_FORMAT ", exit %d, handle %p)",
+			 job_id, i, (int) pid, run_id, (int) exit_kind, worker_handles[i]);
 		if (exit_kind == TEK_NONE)
 		{
 			Oid			argtypes[2] = {INT4OID, INT8OID};
@@ -422,7 +424,10 @@ launcher_pass(MemoryContext pass_cxt)
 						  "WHERE job_id = $1 AND job_state = 'running'", job->job_id, SPI_OK_UPDATE);
 			ereport(LOG,
 					(errmsg("pg_tributary job %d failed and its restart strategy \"%s\" gives up",
-							job->job_id, job->strategy)));
+							job->job_id, job->strategy),
+					 errdetail("%lld runs failed since the job was started, %lld within the failure-rate interval.",
+							   (long long) job->failures_since_start,
+							   (long long) job->failures_in_interval)));
 			continue;
 		}
 		if (start_at > now)

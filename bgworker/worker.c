@@ -10,8 +10,17 @@
  *	2. in one transaction: close runs of this job left 'running' by a crash
  *	   as failed, insert this run's row;
  *	3. connect to the source with the source's connector (state 'running'
- *	   once connected) and hold the connection: wait on the latch and the
- *	   source's socket, send a heartbeat every heartbeat_interval;
+ *	   once connected), then by mode:
+ *	   full		copy every table (snapshot.c), then the job is finished;
+ *	   full+cdc	position first: create the slot (its consistent point is
+ *				the stream start P0, its exported snapshot the view of the
+ *				first snapshot run), copy the tables, then stream from the
+ *				last checkpoint (or P0), idempotent up to the position of
+ *				the last snapshot read (stream.c);
+ *	   cdc		create the slot, stream from it (or from start_position),
+ *				idempotently (the target was not copied by the job);
+ *	   a lost source connection while streaming is retried, with backoff,
+ *	   for the source's reconnect_timeout before the run fails;
  *	4. end: a stop request (SIGTERM from the launcher after stop_job or
  *	   restart_job, or from the postmaster at shutdown) ends the run as
  *	   'stopped' and exits with 0; any error ends it as 'failed', records
@@ -42,11 +51,16 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "access/xlog.h"
 #include "catalog.h"
 #include "pg_tributary.h"
 #include "snapshot.h"
+#include "stream.h"
+#include "utils/pg_lsn.h"
 
 static TributaryWorkerSlot *MySlot = NULL;
+
+static List *worker_load_tables(MemoryContext run_cxt);
 static TributaryJob *MyJob = NULL;
 static int64 MyRunId = 0;
 
@@ -163,48 +177,6 @@ worker_end_run(const char *status, ErrorData *edata, const char *message)
 }
 
 /*
- * worker_hold_source: keep the source connection open until a stop
- * request, consuming what arrives and checking liveness every heartbeat
- * interval.  The data path (snapshot, stream, apply) runs here once it
- * exists.
- */
-static void
-worker_hold_source(TributarySource *src)
-{
-	TimestampTz next_heartbeat = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), src->heartbeat_ms);
-
-	for (;;)
-	{
-		long		timeout;
-		int			rc;
-
-		CHECK_FOR_INTERRUPTS();
-		if (ShutdownRequestPending)
-			return;
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-
-		timeout = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next_heartbeat);
-		if (timeout <= 0)
-		{
-			src->connector->heartbeat(src);
-			next_heartbeat = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), src->heartbeat_ms);
-			continue;
-		}
-		rc = WaitLatchOrSocket(MyLatch,
-							   WL_LATCH_SET | WL_TIMEOUT | WL_SOCKET_READABLE | WL_EXIT_ON_PM_DEATH,
-							   src->connector->socket(src), timeout, PG_WAIT_EXTENSION);
-		if (rc & WL_LATCH_SET)
-			ResetLatch(MyLatch);
-		if (rc & WL_SOCKET_READABLE)
-			src->connector->consume(src);
-	}
-}
-
-/*
  * worker_set_phase: publish the job's phase ("" for none).
  */
 static void
@@ -235,22 +207,305 @@ worker_count_rows(int64 rows)
 static void
 worker_full_copy(MemoryContext run_cxt)
 {
+	List	   *tables = worker_load_tables(run_cxt);
+
+	worker_set_phase("snapshot");
+	tributary_snapshot_run(MyJob, tables, MyJob->chunk_rows, "done", NULL, NULL, worker_count_rows);
+	worker_set_phase("");
+}
+
+/*
+ * parse_lsn: an LSN in text form.
+ */
+static XLogRecPtr
+parse_lsn(const char *text)
+{
+	return DatumGetLSN(DirectFunctionCall1(pg_lsn_in, CStringGetDatum(text)));
+}
+
+/* reconnect bookkeeping: set by the stream's first progress report */
+static bool stream_alive = false;
+
+/*
+ * worker_stream_progress: publish the stream's progress.
+ */
+static void
+worker_stream_progress(XLogRecPtr applied, XLogRecPtr received, int64 rows,
+					   TimestampTz commit_ts, const char *phase)
+{
+	stream_alive = true;
+	LWLockAcquire(TributaryShmem->lock, LW_EXCLUSIVE);
+	MySlot->applied_lsn = applied;
+	snprintf(MySlot->applied_position, TRIBUTARY_POSITION_LEN, "%X/%X", LSN_FORMAT_ARGS(applied));
+	snprintf(MySlot->source_position, TRIBUTARY_POSITION_LEN, "%X/%X", LSN_FORMAT_ARGS(received));
+	MySlot->lag_bytes = received > applied ? (int64) (received - applied) : 0;
+	if (commit_ts != 0)
+		MySlot->lag_seconds = Max(0, (double) (GetCurrentTimestamp() - commit_ts) / USECS_PER_SEC);
+	else if (MySlot->lag_bytes == 0)
+		MySlot->lag_seconds = 0;
+	MySlot->rows_applied += rows;
+	strlcpy(MySlot->phase, phase, sizeof(MySlot->phase));
+	MySlot->state = MySlot->state == TWS_STOPPING ? TWS_STOPPING : TWS_RUNNING;
+	MySlot->last_error[0] = '\0';
+	LWLockRelease(TributaryShmem->lock);
+	ConditionVariableBroadcast(&TributaryShmem->progress_cv);
+}
+
+/*
+ * catalog_exec: run a catalog statement with text parameters in a
+ * transaction of its own.
+ */
+static void
+catalog_exec(const char *sql, int nargs, const char **values)
+{
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[4];
+	char		nulls[4];
+
+	Assert(nargs <= 4);
+	for (int i = 0; i < nargs; i++)
+	{
+		args[i] = values[i] ? CStringGetTextDatum(values[i]) : (Datum) 0;
+		nulls[i] = values[i] ? ' ' : 'n';
+	}
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	if (SPI_execute_with_args(sql, nargs, types, args, nulls, false, 0) < 0)
+		elog(ERROR, "catalog statement failed: %s", sql);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/*
+ * worker_load_tables: the job's tables, in the run's memory.
+ */
+static List *
+worker_load_tables(MemoryContext run_cxt)
+{
 	List	   *tables;
+	MemoryContext old;
 
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	{
-		MemoryContext old = MemoryContextSwitchTo(run_cxt);
-
-		tables = tributary_job_tables_load(MyJob->id);
-		MemoryContextSwitchTo(old);
-	}
+	old = MemoryContextSwitchTo(run_cxt);
+	tables = tributary_job_tables_load(MyJob->id);
+	MemoryContextSwitchTo(old);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	return tables;
+}
 
-	worker_set_phase("snapshot");
-	tributary_snapshot_run(MyJob, tables, MyJob->chunk_rows, "done", worker_count_rows);
-	worker_set_phase("");
+/*
+ * worker_create_slot: position first.  Create the job's slot; its
+ * consistent point becomes the stream start (and, until a snapshot says
+ * otherwise, the catch-up bound).  Returns the exported snapshot.
+ */
+static char *
+worker_create_slot(MemoryContext run_cxt)
+{
+	TributarySource *src = MyJob->source;
+	char		job_id[16];
+	char	   *slot;
+	char	   *snapshot;
+	XLogRecPtr	p0;
+	const char *values[3];
+	MemoryContext old = MemoryContextSwitchTo(run_cxt);
+
+	snprintf(job_id, sizeof(job_id), "%d", MyJob->id);
+	slot = psprintf("tributary_" UINT64_FORMAT "_%d", GetSystemIdentifier(), MyJob->id);
+	src->connector->stream_create_slot(src, slot, &p0, &snapshot);
+	MyJob->slot = slot;
+	MyJob->stream_start = psprintf("%X/%X", LSN_FORMAT_ARGS(p0));
+	MyJob->catchup_until = MyJob->stream_start;
+	MemoryContextSwitchTo(old);
+
+	values[0] = job_id;
+	values[1] = slot;
+	values[2] = MyJob->stream_start;
+	catalog_exec("UPDATE tributary.job SET job_slot = $2, job_stream_start = $3, job_catchup_until = $3 "
+				 "WHERE job_id = $1::int", 3, values);
+	if (strcmp(MyJob->mode, "cdc") == 0)
+		catalog_exec("UPDATE tributary.job_table SET jt_state = 'streaming' WHERE jt_job_id = $1::int",
+					 1, values);
+	ereport(LOG,
+			(errmsg("pg_tributary job \"%s\" created slot \"%s\" on source \"%s\" at %s",
+					MyJob->name, slot, src->name, MyJob->stream_start)));
+	return snapshot;
+}
+
+/*
+ * worker_record_snapshot_view: a snapshot run that is not at the slot's
+ * exported snapshot sees the source as of "position": the stream must be
+ * applied idempotently up to there.  Committed before any chunk of the
+ * run.
+ */
+static void
+worker_record_snapshot_view(XLogRecPtr position)
+{
+	char		job_id[16];
+	const char *values[2];
+
+	snprintf(job_id, sizeof(job_id), "%d", MyJob->id);
+	values[0] = job_id;
+	values[1] = psprintf("%X/%X", LSN_FORMAT_ARGS(position));
+	catalog_exec("UPDATE tributary.job SET job_catchup_until = CASE "
+				 "WHEN job_catchup_until IS NULL OR job_catchup_until::pg_lsn < $2::pg_lsn THEN $2 "
+				 "ELSE job_catchup_until END WHERE job_id = $1::int", 2, values);
+	if (MyJob->catchup_until == NULL || parse_lsn(MyJob->catchup_until) < position)
+		MyJob->catchup_until = MemoryContextStrdup(TopMemoryContext, values[1]);
+}
+
+/*
+ * worker_is_retryable: whether an error means the source connection was
+ * lost (and a reconnect may help).
+ */
+static bool
+worker_is_retryable(ErrorData *edata)
+{
+	return ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION ||
+		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
+		edata->sqlerrcode == ERRCODE_CRASH_SHUTDOWN ||
+		edata->sqlerrcode == ERRCODE_CANNOT_CONNECT_NOW;
+}
+
+/*
+ * worker_capture: a cdc or full+cdc job, from slot creation to a stop
+ * request.
+ */
+static void
+worker_capture(MemoryContext run_cxt, const char *appname)
+{
+	TributarySource *src = MyJob->source;
+	List	   *tables;
+	char	   *exported = NULL;
+	bool		pending_snapshot = false;
+	ListCell   *lc;
+	TimestampTz lost_at = 0;
+	int			backoff_ms = 500;
+
+	if (src->connector->stream_start == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("change capture from %s sources is not supported yet", src->kind),
+				 errdetail("Job \"%s\" reads source \"%s\".", MyJob->name, src->name)));
+	if (strcmp(src->kind, "postgresql") == 0 && src->decoder && strcmp(src->decoder, "pgoutput") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("source \"%s\" asks for decoder pgoutput, which this build does not read yet", src->name),
+				 errhint("Install tributary_decoder on the source and set the source option decoder to auto.")));
+
+	if (MyJob->slot == NULL)
+		exported = worker_create_slot(run_cxt);
+
+	tables = worker_load_tables(run_cxt);
+	foreach(lc, tables)
+		if (!((TributaryTable *) lfirst(lc))->snapshot_done)
+			pending_snapshot = true;
+	if (strcmp(MyJob->mode, "full+cdc") == 0 && pending_snapshot)
+	{
+		worker_set_phase("snapshot");
+		/* without the slot's snapshot, the stream is idempotent up to the new view */
+		tributary_snapshot_run(MyJob, tables, MyJob->chunk_rows, "catchup", exported,
+							   worker_record_snapshot_view, worker_count_rows);
+	}
+
+	/* stream, reconnecting for a while when the source goes away */
+	for (;;)
+	{
+		volatile bool done = false;
+
+		PG_TRY();
+		{
+			XLogRecPtr	start_lsn;
+
+			if (src->conn == NULL)
+				tributary_source_connect(src, appname);
+			if (MyJob->checkpoint)
+				start_lsn = parse_lsn(MyJob->checkpoint);
+			else
+			{
+				start_lsn = parse_lsn(MyJob->stream_start);
+				if (MyJob->start_position)
+				{
+					XLogRecPtr	wanted = parse_lsn(MyJob->start_position);
+
+					if (wanted < start_lsn)
+						ereport(ERROR,
+								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+								 errmsg("start_position %s is before the job's slot was created at %s",
+										MyJob->start_position, MyJob->stream_start),
+								 errhint("A slot can only stream changes made after it was created.")));
+					start_lsn = wanted;
+				}
+			}
+			stream_alive = false;
+			tributary_stream_run(MyJob, tables, MyJob->slot, start_lsn,
+								 parse_lsn(MyJob->catchup_until),
+								 strcmp(MyJob->mode, "cdc") == 0,
+								 MyJob->checkpoint_ms, MyJob->num_retained,
+								 worker_stream_progress);
+			done = true;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(run_cxt);
+			edata = CopyErrorData();
+			if (stream_alive)
+				lost_at = 0;	/* streaming worked since the last loss */
+			if (ShutdownRequestPending || !worker_is_retryable(edata) ||
+				src->reconnect_ms <= 0 ||
+				(lost_at != 0 &&
+				 TimestampDifferenceExceeds(lost_at, GetCurrentTimestamp(), src->reconnect_ms)))
+				PG_RE_THROW();
+
+			HOLD_INTERRUPTS();
+			FlushErrorState();
+			AbortOutOfAnyTransaction();
+			tributary_source_disconnect(src);
+			RESUME_INTERRUPTS();
+			if (lost_at == 0)
+			{
+				lost_at = GetCurrentTimestamp();
+				backoff_ms = 500;
+			}
+			ereport(LOG,
+					(errmsg("pg_tributary job \"%s\" lost its source: %s; reconnecting",
+							MyJob->name, edata->message)));
+			LWLockAcquire(TributaryShmem->lock, LW_EXCLUSIVE);
+			strlcpy(MySlot->last_error, edata->message, TRIBUTARY_ERROR_LEN);
+			LWLockRelease(TributaryShmem->lock);
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 backoff_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			backoff_ms = Min(backoff_ms * 2, 5000);
+
+			/* resume after what is committed */
+			StartTransactionCommand();
+			PushActiveSnapshot(GetTransactionSnapshot());
+			{
+				MemoryContext old = MemoryContextSwitchTo(run_cxt);
+				TributaryJob *fresh = tributary_job_load(MyJob->id);
+
+				MemoryContextSwitchTo(old);
+				if (fresh == NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_UNDEFINED_OBJECT),
+							 errmsg("job was dropped")));
+				MyJob->checkpoint = fresh->checkpoint;
+			}
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+			CHECK_FOR_INTERRUPTS();
+		}
+		PG_END_TRY();
+		if (done || ShutdownRequestPending)
+			break;
+	}
 }
 
 /*
@@ -274,10 +529,7 @@ worker_run(MemoryContext run_cxt)
 		worker_full_copy(run_cxt);
 		return TEK_FINISHED;
 	}
-
-	/* change capture: the stream and apply engine come with the data path */
-	pgstat_report_activity(STATE_IDLE, "holding the source connection");
-	worker_hold_source(MyJob->source);
+	worker_capture(run_cxt, appname);
 	return TEK_STOPPED;
 }
 
@@ -326,7 +578,11 @@ tributary_worker_main(Datum main_arg)
 	LWLockAcquire(TributaryShmem->lock, LW_EXCLUSIVE);
 	if (!MySlot->in_use || MySlot->pid != 0)
 	{
+		pid_t		other = MySlot->pid;
+
 		LWLockRelease(TributaryShmem->lock);
+		elog(DEBUG1, "pg_tributary worker: slot %d is %s", slotno,
+			 other != 0 ? "taken" : "no longer in use");
 		MySlot = NULL;
 		proc_exit(0);			/* the launcher gave up on this slot */
 	}

@@ -46,6 +46,9 @@ RETURNS void LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_conninfo_validat
 CREATE FUNCTION tributary._conninfo_mask(conninfo text)
 RETURNS text LANGUAGE C STRICT IMMUTABLE AS 'MODULE_PATHNAME', 'tributary_conninfo_mask';
 
+CREATE FUNCTION tributary._drop_slot(source_name text, slot_name text)
+RETURNS boolean LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_drop_slot';
+
 CREATE FUNCTION tributary._remote_table_info(source_name text, source_schema text, source_rel text)
 RETURNS jsonb LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_remote_table_info';
 
@@ -89,7 +92,12 @@ CREATE TABLE tributary.job (
 	/* bumped by restart_job: a worker of an older generation is replaced */
 	job_generation	integer NOT NULL DEFAULT 0,
 	job_version		integer NOT NULL DEFAULT 0,
-	job_created_at	timestamptz NOT NULL DEFAULT now()
+	job_created_at	timestamptz NOT NULL DEFAULT now(),
+	/* change capture: the source slot, where its stream starts (P0), and
+	 * the position up to which apply is idempotent (snapshot reads) */
+	job_slot		text,
+	job_stream_start text,
+	job_catchup_until text
 );
 
 CREATE TABLE tributary.job_table (
@@ -455,8 +463,8 @@ BEGIN
 		RAISE EXCEPTION 'source options must be a JSON object'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	valid := CASE kind WHEN 'postgresql' THEN ARRAY['connect_timeout', 'decoder', 'heartbeat_interval']
-					   ELSE ARRAY['connect_timeout', 'heartbeat_interval', 'server_id'] END;
+	valid := CASE kind WHEN 'postgresql' THEN ARRAY['connect_timeout', 'decoder', 'heartbeat_interval', 'reconnect_timeout']
+					   ELSE ARRAY['connect_timeout', 'heartbeat_interval', 'reconnect_timeout', 'server_id'] END;
 	FOR o IN SELECT * FROM jsonb_each(options) LOOP
 		IF NOT o.key = ANY (valid) THEN
 			RAISE EXCEPTION 'unknown % source option "%"', kind, o.key
@@ -478,11 +486,12 @@ BEGIN
 					'an integer between 1 and 4294967295');
 			END IF;
 			result := result || jsonb_build_object(o.key, o.value);
-		ELSE	/* heartbeat_interval, connect_timeout: durations in seconds */
+		ELSE	/* heartbeat_interval, connect_timeout, reconnect_timeout: seconds */
 			n := tributary._duration_seconds(o.key, o.value);
-			IF n < 1 OR n > 3600 THEN
+			IF n < (CASE o.key WHEN 'reconnect_timeout' THEN 0 ELSE 1 END) OR n > 3600 THEN
 				PERFORM tributary._option_error('source', o.key, o.value,
-					'a duration between 1 and 3600 seconds');
+					format('a duration between %s and 3600 seconds',
+						   CASE o.key WHEN 'reconnect_timeout' THEN 0 ELSE 1 END));
 			END IF;
 			result := result || jsonb_build_object(o.key, trim_scale(n));
 		END CASE;
@@ -1077,6 +1086,12 @@ DECLARE
 	j tributary.job := tributary._job_row(job_name);
 BEGIN
 	IF NOT from_checkpoint THEN
+		IF j.job_slot IS NOT NULL THEN
+			PERFORM tributary._drop_slot((SELECT source_name FROM tributary.source
+										   WHERE source_id = j.job_source_id), j.job_slot);
+		END IF;
+		UPDATE tributary.job SET job_slot = NULL, job_stream_start = NULL, job_catchup_until = NULL
+		 WHERE job_id = j.job_id;
 		DELETE FROM tributary.checkpoint WHERE cp_job_id = j.job_id;
 		DELETE FROM tributary.table_state
 		 WHERE ts_jt_id IN (SELECT jt_id FROM tributary.job_table WHERE jt_job_id = j.job_id);
@@ -1093,14 +1108,20 @@ END
 $$;
 
 /*
- * drop_job: remove a job, its tables, positions and history.  A running
- * worker is stopped by the launcher once this commits.
+ * drop_job: remove a job, its tables, positions and history, and its
+ * replication slot on the source (a warning says how to drop it by hand
+ * when the source cannot be reached).  A running worker is stopped by the
+ * launcher once this commits.
  */
 CREATE FUNCTION tributary.drop_job(job_name text)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
 	j tributary.job := tributary._job_row(job_name);
 BEGIN
+	IF j.job_slot IS NOT NULL THEN
+		PERFORM tributary._drop_slot((SELECT source_name FROM tributary.source
+									   WHERE source_id = j.job_source_id), j.job_slot);
+	END IF;
 	DELETE FROM tributary.job_version WHERE jv_job_id = j.job_id;
 	DELETE FROM tributary.job WHERE job_id = j.job_id;
 END

@@ -69,7 +69,8 @@ static const char *source_sql =
 "       source_options->>'decoder',"
 "       (source_options->>'server_id')::int8,"
 "       (coalesce((source_options->>'heartbeat_interval')::numeric, 10) * 1000)::int8,"
-"       coalesce((source_options->>'connect_timeout')::numeric, 30)::int8"
+"       coalesce((source_options->>'connect_timeout')::numeric, 30)::int8,"
+"       (coalesce((source_options->>'reconnect_timeout')::numeric, 60) * 1000)::int8"
 "  FROM tributary.source WHERE ";
 
 /*
@@ -99,6 +100,7 @@ source_load(const char *where, Oid argtype, Datum arg)
 		src->server_id = spi_int8(tup, desc, 6, 0);
 		src->heartbeat_ms = (int) spi_int8(tup, desc, 7, 10000);
 		src->connect_timeout = (int) spi_int8(tup, desc, 8, 30);
+		src->reconnect_ms = (int) spi_int8(tup, desc, 9, 60000);
 		src->connector = connector_for_kind(src->kind);
 	}
 	SPI_finish();
@@ -145,10 +147,14 @@ tributary_job_load(int32 job_id)
 	int32		source_id = 0;
 
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT job_name, job_mode, job_source_id::int8, "
-							  "tributary.job_effective_options(job_name)::text, job_generation::int8, "
-							  "(tributary.job_effective_options(job_name)->>'snapshot_chunk_rows')::int8 "
-							  "FROM tributary.job WHERE job_id = $1",
+	if (SPI_execute_with_args("SELECT job_name, job_mode, job_source_id::int8, o::text, job_generation::int8, "
+							  "(o->>'snapshot_chunk_rows')::int8, (o->>'execution.checkpointing.interval')::int8, "
+							  "(o->>'state.checkpoints.num-retained')::int8, o->>'start_position', "
+							  "job_slot, job_stream_start, job_catchup_until, "
+							  "(SELECT cp_position FROM tributary.checkpoint WHERE cp_job_id = job_id "
+							  " ORDER BY cp_id DESC LIMIT 1) "
+							  "FROM tributary.job, LATERAL tributary.job_effective_options(job_name) o "
+							  "WHERE job_id = $1",
 							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read tributary.job");
 	if (SPI_processed == 1)
@@ -164,6 +170,13 @@ tributary_job_load(int32 job_id)
 		job->options_json = spi_text(tup, desc, 4, cxt);
 		job->generation = (int32) spi_int8(tup, desc, 5, 0);
 		job->chunk_rows = spi_int8(tup, desc, 6, 100000);
+		job->checkpoint_ms = (int) spi_int8(tup, desc, 7, 1000);
+		job->num_retained = (int) spi_int8(tup, desc, 8, 1);
+		job->start_position = spi_text(tup, desc, 9, cxt);
+		job->slot = spi_text(tup, desc, 10, cxt);
+		job->stream_start = spi_text(tup, desc, 11, cxt);
+		job->catchup_until = spi_text(tup, desc, 12, cxt);
+		job->checkpoint = spi_text(tup, desc, 13, cxt);
 	}
 	SPI_finish();
 
@@ -191,8 +204,13 @@ tributary_job_tables_load(int32 job_id)
 							  "       (SELECT s.ts_upper FROM tributary.table_state s WHERE s.ts_jt_id = t.jt_id "
 							  "         AND s.ts_done ORDER BY s.ts_chunk_no DESC LIMIT 1), "
 							  "       EXISTS (SELECT 1 FROM tributary.table_state s WHERE s.ts_jt_id = t.jt_id "
-							  "         AND s.ts_done AND s.ts_upper IS NULL) "
-							  "  FROM tributary.job_table t WHERE t.jt_job_id = $1 ORDER BY t.jt_id",
+							  "         AND s.ts_done AND s.ts_upper IS NULL), "
+							  "       coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'insert', o->'dml'->>'insert') = 'ignore', "
+							  "       coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'update', o->'dml'->>'update') = 'ignore', "
+							  "       coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'delete', o->'dml'->>'delete') = 'ignore' "
+							  "  FROM tributary.job_table t JOIN tributary.job j ON j.job_id = t.jt_job_id, "
+							  "       LATERAL tributary.job_effective_options(j.job_name) o "
+							  " WHERE t.jt_job_id = $1 ORDER BY t.jt_id",
 							  1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read tributary.job_table");
 	{
@@ -219,6 +237,9 @@ tributary_job_tables_load(int32 job_id)
 			t->chunks_done = DatumGetInt32(SPI_getbinval(tup, desc, 9, &isnull));
 			t->resume_after = spi_text(tup, desc, 10, cxt);
 			t->snapshot_done = DatumGetBool(SPI_getbinval(tup, desc, 11, &isnull));
+			t->ignore_insert = DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull)) && !isnull;
+			t->ignore_update = DatumGetBool(SPI_getbinval(tup, desc, 13, &isnull)) && !isnull;
+			t->ignore_delete = DatumGetBool(SPI_getbinval(tup, desc, 14, &isnull)) && !isnull;
 			old = MemoryContextSwitchTo(cxt);
 			for (char *k = strtok(keys, "\001"); k; k = strtok(NULL, "\001"))
 				t->key_columns = lappend(t->key_columns, pstrdup(k));

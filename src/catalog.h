@@ -19,6 +19,13 @@ typedef struct TributaryJob
 	char	   *options_json;	/* effective options, defaults filled in */
 	int32		generation;
 	int64		chunk_rows;		/* option snapshot_chunk_rows */
+	int			checkpoint_ms;	/* option execution.checkpointing.interval */
+	int			num_retained;	/* option state.checkpoints.num-retained */
+	char	   *start_position; /* option start_position (cdc) */
+	char	   *slot;			/* change capture: the source slot, or NULL */
+	char	   *stream_start;	/* position the slot was created at */
+	char	   *catchup_until;	/* idempotent apply up to here */
+	char	   *checkpoint;		/* position of the last checkpoint, or NULL */
 	TributarySource *source;
 } TributaryJob;
 
@@ -46,6 +53,9 @@ typedef struct TributaryTable
 	int32		chunks_done;	/* snapshot progress */
 	char	   *resume_after;	/* JSON array of the last copied key, or NULL */
 	bool		snapshot_done;
+	bool		ignore_insert;	/* job option dml */
+	bool		ignore_update;
+	bool		ignore_delete;
 } TributaryTable;
 
 extern TributaryJob *tributary_job_load(int32 job_id);

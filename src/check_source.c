@@ -2,8 +2,9 @@
  *
  * check_source.c
  *		SQL functions that look at a source: tributary._source_checks (the
- *		body of check_source) and tributary._remote_table_info (used by
- *		add_table and start_job to check and describe a source table).
+ *		body of check_source), tributary._remote_table_info (used by
+ *		add_table and start_job to check and describe a source table) and
+ *		tributary._drop_slot (drop_job and restart_job).
  *
  * Both open a short-lived connection with the source's connector and close
  * it on every path, errors included.
@@ -166,4 +167,45 @@ tributary_remote_table_info(PG_FUNCTION_ARGS)
 						 strcmp(src->kind, "mysql") == 0 ? "database" : "schema")));
 
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+}
+
+PG_FUNCTION_INFO_V1(tributary_drop_slot);
+
+/*
+ * tributary_drop_slot: drop a job's replication slot on its source, ending
+ * the walsender that still uses it.  A source that cannot be reached gets
+ * a warning that says how to drop the slot by hand, so that a job can
+ * always be dropped.  Returns whether the slot is gone.
+ */
+Datum
+tributary_drop_slot(PG_FUNCTION_ARGS)
+{
+	char	   *source_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *slot = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	TributarySource *src = tributary_source_load(source_name);
+	char	   *err;
+	bool		dropped = false;
+
+	if (src->connector->stream_start == NULL)
+		PG_RETURN_BOOL(false);
+	err = src->connector->try_connect(src, "pg_tributary drop_job");
+	if (err == NULL)
+	{
+		PG_TRY();
+		{
+			err = src->connector->drop_slot(src, slot);
+			dropped = (err == NULL);
+		}
+		PG_FINALLY();
+		{
+			tributary_source_disconnect(src);
+		}
+		PG_END_TRY();
+	}
+	if (!dropped)
+		ereport(WARNING,
+				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+				 errmsg("could not drop replication slot \"%s\" on source \"%s\": %s", slot, source_name, err),
+				 errhint("The slot keeps WAL on the source until it is dropped: run SELECT pg_drop_replication_slot('%s'); there.", slot)));
+	PG_RETURN_BOOL(dropped);
 }

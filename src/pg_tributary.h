@@ -14,6 +14,7 @@
 
 #include "postgres.h"
 
+#include "access/xlogdefs.h"
 #include "datatype/timestamp.h"
 #include "storage/condition_variable.h"
 #include "storage/lwlock.h"
@@ -64,6 +65,7 @@ typedef struct TributaryWorkerSlot
 	char		phase[16];		/* snapshot, catchup, streaming or "" */
 	TimestampTz started_at;
 	int64		run_id;
+	XLogRecPtr	applied_lsn;	/* everything up to here is applied */
 	char		applied_position[TRIBUTARY_POSITION_LEN];
 	char		source_position[TRIBUTARY_POSITION_LEN];
 	int64		lag_bytes;		/* -1 = unknown */

@@ -161,11 +161,15 @@ snapshot_table(TributaryJob *job, TributaryTable *t, int64 chunk_rows,
 /*
  * tributary_snapshot_run: copy every table of the job that is not copied
  * yet.  Tables whose snapshot is complete are skipped, so a restarted job
- * goes on where it stopped.
+ * goes on where it stopped.  All chunks of the run are read in one view
+ * of the source: the snapshot exported with the job's slot when given
+ * (the first run of a full+cdc job), else a new one, whose position is
+ * handed to on_view before any chunk is read.
  */
 void
 tributary_snapshot_run(TributaryJob *job, List *tables, int64 chunk_rows,
-					   const char *final_state, TributarySnapshotProgress progress)
+					   const char *final_state, const char *exported_snapshot,
+					   TributarySnapshotView on_view, TributarySnapshotProgress progress)
 {
 	TributarySource *src = job->source;
 	ListCell   *lc;
@@ -176,7 +180,15 @@ tributary_snapshot_run(TributaryJob *job, List *tables, int64 chunk_rows,
 				 errmsg("snapshots of %s sources are not supported yet", src->kind),
 				 errdetail("Job \"%s\" reads source \"%s\".", job->name, src->name)));
 
-	src->connector->snapshot_begin(src);
+	if (exported_snapshot)
+		src->connector->snapshot_use(src, exported_snapshot);
+	else
+	{
+		src->connector->snapshot_begin(src);
+		/* the position of this view: read in it, so it covers all it sees */
+		if (on_view)
+			on_view(src->connector->current_position(src));
+	}
 	foreach(lc, tables)
 	{
 		TributaryTable *t = (TributaryTable *) lfirst(lc);

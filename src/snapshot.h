@@ -8,12 +8,18 @@
 #ifndef TRIBUTARY_SNAPSHOT_H
 #define TRIBUTARY_SNAPSHOT_H
 
+#include "access/xlogdefs.h"
 #include "catalog.h"
 
 /* called after every committed chunk with the rows it copied */
 typedef void (*TributarySnapshotProgress) (int64 rows);
 
+/* called with the source position of a new view, before any chunk is read in it */
+typedef void (*TributarySnapshotView) (XLogRecPtr position);
+
 extern void tributary_snapshot_run(TributaryJob *job, List *tables, int64 chunk_rows,
-								   const char *final_state, TributarySnapshotProgress progress);
+								   const char *final_state, const char *exported_snapshot,
+								   TributarySnapshotView on_view,
+								   TributarySnapshotProgress progress);
 
 #endif							/* TRIBUTARY_SNAPSHOT_H */

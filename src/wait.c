@@ -8,9 +8,9 @@
  * state at least once a second (the launcher's decisions, such as giving
  * up on a failed job, are catalog changes).
  *
- * A 'full' job is in sync once it finished.  Until the change stream is
- * applied, a running cdc or full+cdc job counts as in sync once its worker
- * has connected to the source and reports state 'running'.
+ * A 'full' job is in sync once it finished.  A cdc or full+cdc job is in
+ * sync once its worker reports everything up to the source position read
+ * when the call began as applied (committed locally).
  *
  *-------------------------------------------------------------------------
  */
@@ -25,12 +25,14 @@
 #include "utils/timestamp.h"
 
 #include "pg_tributary.h"
+#include "source/connector.h"
 
 /*
  * job_catalog_state: the job's id and desired state, and its last error.
  */
 static bool
-job_catalog_state(const char *job_name, int32 *job_id, char **state, char **mode, char **last_error)
+job_catalog_state(const char *job_name, int32 *job_id, char **state, char **mode, char **last_error,
+				  char **source_name)
 {
 	Oid			argtype = TEXTOID;
 	Datum		arg = CStringGetTextDatum(job_name);
@@ -40,7 +42,8 @@ job_catalog_state(const char *job_name, int32 *job_id, char **state, char **mode
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT j.job_id, j.job_state, "
 							  "(SELECT e.err_message FROM tributary.error_log e "
-							  " WHERE e.err_job_id = j.job_id ORDER BY e.err_id DESC LIMIT 1), j.job_mode "
+							  " WHERE e.err_job_id = j.job_id ORDER BY e.err_id DESC LIMIT 1), j.job_mode, "
+							  "(SELECT s.source_name FROM tributary.source s WHERE s.source_id = j.job_source_id) "
 							  "FROM tributary.job j WHERE j.job_name = $1",
 							  1, &argtype, &arg, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read tributary.job");
@@ -59,10 +62,38 @@ job_catalog_state(const char *job_name, int32 *job_id, char **state, char **mode
 		s = SPI_getvalue(tup, desc, 3);
 		*last_error = s ? pstrdup(s) : NULL;
 		*mode = pstrdup(SPI_getvalue(tup, desc, 4));
+		*source_name = pstrdup(SPI_getvalue(tup, desc, 5));
 		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
 	return found;
+}
+
+/*
+ * source_position: the source's current position, read over a short-lived
+ * connection.
+ */
+static XLogRecPtr
+source_position(const char *source_name)
+{
+	TributarySource *src = tributary_source_load(source_name);
+	XLogRecPtr	lsn = InvalidXLogRecPtr;
+
+	if (src->connector->current_position == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("wait_for_sync does not support %s sources yet", src->kind)));
+	tributary_source_connect(src, "pg_tributary wait_for_sync");
+	PG_TRY();
+	{
+		lsn = src->connector->current_position(src);
+	}
+	PG_FINALLY();
+	{
+		tributary_source_disconnect(src);
+	}
+	PG_END_TRY();
+	return lsn;
 }
 
 PG_FUNCTION_INFO_V1(tributary_wait_for_sync);
@@ -78,6 +109,7 @@ tributary_wait_for_sync(PG_FUNCTION_ARGS)
 	Interval   *timeout = PG_GETARG_INTERVAL_P(1);
 	TimestampTz deadline;
 	bool		result = false;
+	XLogRecPtr	target = InvalidXLogRecPtr;
 
 	deadline = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 													   TimestampTzGetDatum(GetCurrentTimestamp()),
@@ -94,11 +126,12 @@ tributary_wait_for_sync(PG_FUNCTION_ARGS)
 		char	   *state;
 		char	   *mode;
 		char	   *last_error;
+		char	   *source_name;
 		bool		connected = false;
 		long		remaining;
 
 		CHECK_FOR_INTERRUPTS();
-		if (!job_catalog_state(job_name, &job_id, &state, &mode, &last_error))
+		if (!job_catalog_state(job_name, &job_id, &state, &mode, &last_error, &source_name))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("job \"%s\" does not exist", job_name)));
@@ -119,13 +152,17 @@ tributary_wait_for_sync(PG_FUNCTION_ARGS)
 					 errmsg("job \"%s\" is not running", job_name),
 					 errhint("Start it with tributary.start_job().")));
 
+		if (target == InvalidXLogRecPtr && strcmp(mode, "full") != 0)
+			target = source_position(source_name);
+
 		LWLockAcquire(TributaryShmem->lock, LW_SHARED);
 		{
 			TributaryWorkerSlot *slot = tributary_slot_for_job(job_id);
 
 			/* a full job is in sync when it finished, see above */
 			connected = (strcmp(mode, "full") != 0 &&
-						 slot != NULL && slot->state == TWS_RUNNING && slot->pid != 0);
+						 slot != NULL && slot->state == TWS_RUNNING && slot->pid != 0 &&
+						 target != InvalidXLogRecPtr && slot->applied_lsn >= target);
 		}
 		LWLockRelease(TributaryShmem->lock);
 		if (connected)

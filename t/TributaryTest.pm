@@ -12,7 +12,8 @@ our @EXPORT = qw(crash_instance digest);
 # crash_instance: kill -9 every process of a running instance but the
 # postmaster (backends, background workers, checkpointer, WAL writer...),
 # which then reinitializes shared memory and runs crash recovery
-# (restart_after_crash must be on).  Returns once the processes are gone.
+# (restart_after_crash must be on).  Returns the number of processes
+# killed, once the instance accepts connections again.
 sub crash_instance
 {
 	my ($node) = @_;
@@ -28,6 +29,8 @@ sub crash_instance
 			usleep(10_000);
 		}
 	}
+	$node->poll_query_until('postgres', 'SELECT true')
+	  or die "the instance did not come back after the crash";
 	return scalar @children;
 }
 

@@ -37,6 +37,7 @@
 
 #include "access/detoast.h"
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "nodes/makefuncs.h"
@@ -177,10 +178,16 @@ pin_output_settings(DecoderData *data)
 		{"bytea_output", "hex"},
 	};
 
-	data->guc_nestlevel = NewGUCNestLevel();
+	/*
+	 * Inside a transaction (the SQL functions) the settings are restored
+	 * at shutdown; a walsender decodes outside transactions, for its own
+	 * session only, so there they are simply set.
+	 */
+	data->guc_nestlevel = IsTransactionState() ? NewGUCNestLevel() : 0;
 	for (int i = 0; i < lengthof(settings); i++)
 		(void) set_config_option(settings[i][0], settings[i][1], PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
+								 data->guc_nestlevel > 0 ? GUC_ACTION_SAVE : GUC_ACTION_SET,
+								 true, 0, false);
 }
 
 /*
@@ -243,7 +250,8 @@ dec_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
 					 errdetail("Valid options are: proto_version, tables, binary, streaming, messages, format.")));
 	}
 
-	pin_output_settings(data);
+	if (!is_init)
+		pin_output_settings(data);
 	opt->output_type = data->text_format ? OUTPUT_PLUGIN_TEXTUAL_OUTPUT : OUTPUT_PLUGIN_BINARY_OUTPUT;
 	opt->receive_rewrites = false;
 	ctx->streaming &= data->streaming;

@@ -27,11 +27,15 @@ tributary_source_connect(TributarySource *src, const char *appname)
 }
 
 /*
- * tributary_source_disconnect: close the source's connection if open.
+ * tributary_source_disconnect: close the source's connections if open.
  */
 void
 tributary_source_disconnect(TributarySource *src)
 {
-	if (src != NULL && src->conn != NULL)
+	if (src == NULL)
+		return;
+	if (src->stream != NULL && src->connector->stream_close)
+		src->connector->stream_close(src);
+	if (src->conn != NULL)
 		src->connector->disconnect(src);
 }

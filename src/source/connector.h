@@ -16,6 +16,8 @@
 #ifndef TRIBUTARY_CONNECTOR_H
 #define TRIBUTARY_CONNECTOR_H
 
+#include "access/xlogdefs.h"
+#include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "port.h"
 
@@ -34,8 +36,18 @@ typedef struct TributarySource
 	int64		server_id;		/* option server_id (MySQL), 0 = derived */
 	int			heartbeat_ms;	/* option heartbeat_interval */
 	int			connect_timeout;	/* option connect_timeout, seconds */
+	int			reconnect_ms;	/* option reconnect_timeout */
 	void	   *conn;			/* connector-private connection state */
+	void	   *stream;			/* connector-private change stream state */
 } TributarySource;
+
+/* what stream_next found */
+typedef enum TributaryStreamEvent
+{
+	TSE_NONE = 0,				/* nothing buffered: wait on stream_socket */
+	TSE_DATA,					/* a message of the change stream */
+	TSE_KEEPALIVE				/* the source's position, maybe asking for a reply */
+} TributaryStreamEvent;
 
 /* emits one row of check_source */
 typedef void (*TributaryCheckEmit) (void *arg, const char *check_name, bool ok,
@@ -89,6 +101,30 @@ typedef struct TributaryConnector
 	void		(*copy_begin) (TributarySource *src, struct TributaryTable *t,
 							   const char *after, const char *upto);
 	int			(*copy_read) (TributarySource *src, char **buf);
+
+	/*
+	 * Change capture (PostgreSQL: a logical slot; see pg_stream.c).
+	 * stream_create_slot fixes the stream's start position before any
+	 * snapshot read and exports a snapshot of exactly that point, usable by
+	 * snapshot_use until the stream starts.  stream_start streams the
+	 * changes of the given tables ("schema.table") committed after
+	 * start_lsn.  stream_next never blocks; stream_feedback reports what is
+	 * written and durably applied.
+	 */
+	void		(*stream_create_slot) (TributarySource *src, const char *slot,
+									   XLogRecPtr *start_lsn, char **snapshot);
+	void		(*snapshot_use) (TributarySource *src, const char *snapshot);
+	XLogRecPtr	(*current_position) (TributarySource *src);
+	void		(*stream_start) (TributarySource *src, const char *slot, XLogRecPtr start_lsn,
+								 List *tables);
+	TributaryStreamEvent (*stream_next) (TributarySource *src, StringInfo msg,
+										 XLogRecPtr *lsn, bool *reply_requested);
+	void		(*stream_feedback) (TributarySource *src, XLogRecPtr write, XLogRecPtr flush,
+									bool reply_requested);
+	pgsocket	(*stream_socket) (TributarySource *src);
+	void		(*stream_close) (TributarySource *src);
+	/* drop a slot (ending its walsender); NULL or the source's error */
+	char	   *(*drop_slot) (TributarySource *src, const char *slot);
 } TributaryConnector;
 
 extern const TributaryConnector tributary_pg_connector;

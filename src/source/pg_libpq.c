@@ -151,7 +151,9 @@ tributary_pq_exec(PGconn *conn, const char *sql, int nparams,
 	if (timeout_ms > 0)
 		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 
-	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
+	/* replication connections only speak the simple query protocol */
+	if (nparams == 0 ? !PQsendQuery(conn, sql)
+		: !PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
 		return NULL;
 
 	PG_TRY();

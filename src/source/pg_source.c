@@ -23,6 +23,7 @@
 #include "catalog.h"
 #include "source/connector.h"
 #include "source/pg_libpq.h"
+#include "source/pg_stream.h"
 
 #define CHECK_TIMEOUT_MS	5000
 
@@ -610,4 +611,13 @@ const TributaryConnector tributary_pg_connector = {
 	.chunk_upper = pg_chunk_upper,
 	.copy_begin = pg_copy_begin,
 	.copy_read = pg_copy_read,
+	.stream_create_slot = pg_stream_create_slot,
+	.snapshot_use = pg_snapshot_use,
+	.current_position = pg_current_position,
+	.stream_start = pg_stream_start,
+	.stream_next = pg_stream_next,
+	.stream_feedback = pg_stream_feedback,
+	.stream_socket = pg_stream_socket,
+	.stream_close = pg_stream_close,
+	.drop_slot = pg_drop_slot,
 };

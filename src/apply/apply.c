@@ -1,0 +1,555 @@
+/*-------------------------------------------------------------------------
+ *
+ * apply.c
+ *		The apply engine: one source change at a time into its target
+ *		table, at the executor level (no SQL text per row): rows are found
+ *		through the target's primary key index, written with the executor's
+ *		simple-relation functions, which maintain indexes, check
+ *		constraints and fire triggers.
+ *
+ * Semantics:
+ *	strict (the stream is past every snapshot read)
+ *		INSERT	insert; a duplicate key is an error
+ *		UPDATE	the row found by its old key is updated; a missing row is
+ *				an error
+ *		DELETE	the row found by its old key is deleted; a missing row is
+ *				an error
+ *	idempotent (catch-up: the snapshot may already hold the change)
+ *		INSERT	upsert of the full new row
+ *		UPDATE	as strict, but a missing row is inserted from the full new
+ *				row image
+ *		DELETE	a missing row is a no-op
+ * Every change carries full row images (REPLICA IDENTITY FULL), which is
+ * what makes the idempotent forms exact.
+ *
+ * The job's "dml" option can ignore inserts, updates or deletes per table
+ * (soft deletes).  Values arrive as text and go through the target
+ * columns' input functions; an error context names the job, the tables,
+ * the column and the source position.
+ *
+ * Relation mappings: a RELATION message from the source is matched by
+ * schema and name to a job table; target columns map to source columns by
+ * the table's column list (expressions and row filters are applied by
+ * snapshots only, for now).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
+
+#include "apply/apply.h"
+
+/* a source relation mapped to its target */
+typedef struct ApplyRel
+{
+	Oid			source_relid;	/* hash key */
+	TributaryTable *table;		/* NULL: not part of the job */
+	char	   *source_name;	/* "schema.table" of the source */
+	Oid			target_relid;
+	int			natts;			/* target attributes */
+	int		   *attmap;			/* target attno - 1 -> source column, -1 = none */
+	FmgrInfo   *in_fns;			/* target input functions */
+	Oid		   *ioparams;
+	int32	   *typmods;
+	Oid			keyidx;			/* index used to find rows */
+	int64		rows;			/* rows applied since the counters were saved */
+} ApplyRel;
+
+/* what the error context callback reports */
+typedef struct ApplyErrorArg
+{
+	TributaryApplyState *state;
+	ApplyRel   *rel;
+	const char *op;
+	int			attnum;			/* target attribute being converted, or -1 */
+} ApplyErrorArg;
+
+/*
+ * apply_error_context: name job, tables, column and source position.
+ */
+static void
+apply_error_context(void *arg)
+{
+	ApplyErrorArg *a = (ApplyErrorArg *) arg;
+	Relation	rel;
+	char	   *column = NULL;
+
+	if (a->rel == NULL || a->rel->table == NULL)
+		return;
+	if (a->attnum >= 0)
+	{
+		rel = RelationIdGetRelation(a->rel->target_relid);
+		if (RelationIsValid(rel))
+		{
+			column = pstrdup(NameStr(TupleDescAttr(RelationGetDescr(rel), a->attnum)->attname));
+			RelationClose(rel);
+		}
+	}
+	errcontext("pg_tributary job \"%s\": %s of source table [%s] into %s%s%s%s, source transaction committed at %X/%X",
+			   a->state->job->name, a->op, a->rel->source_name,
+			   quote_qualified_identifier(a->rel->table->target_nsp, a->rel->table->target_rel),
+			   column ? ", column \"" : "", column ? column : "", column ? "\"" : "",
+			   LSN_FORMAT_ARGS(a->state->position));
+}
+
+/*
+ * tributary_apply_create: the apply state of a job.
+ */
+TributaryApplyState *
+tributary_apply_create(TributaryJob *job, List *tables)
+{
+	TributaryApplyState *state = palloc0(sizeof(TributaryApplyState));
+	HASHCTL		ctl;
+
+	state->job = job;
+	state->tables = tables;
+	state->cxt = AllocSetContextCreate(CurrentMemoryContext, "tributary apply mappings",
+									   ALLOCSET_DEFAULT_SIZES);
+	state->change_cxt = AllocSetContextCreate(CurrentMemoryContext, "tributary apply change",
+											  ALLOCSET_DEFAULT_SIZES);
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(ApplyRel);
+	ctl.hcxt = state->cxt;
+	state->rels = hash_create("tributary apply relations", 64, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	return state;
+}
+
+/*
+ * find_table: the job table of a source relation, or NULL.
+ */
+static TributaryTable *
+find_table(TributaryApplyState *state, const char *nsp, const char *rel)
+{
+	ListCell   *lc;
+
+	foreach(lc, state->tables)
+	{
+		TributaryTable *t = (TributaryTable *) lfirst(lc);
+
+		if (strcmp(t->source_nsp, nsp) == 0 && strcmp(t->source_rel, rel) == 0)
+			return t;
+	}
+	return NULL;
+}
+
+/*
+ * tributary_apply_relation: (re)build the mapping of a source relation
+ * from its RELATION message.  Needs a transaction (catalog lookups).
+ */
+void
+tributary_apply_relation(TributaryApplyState *state, TribRelation *msg)
+{
+	bool		found;
+	ApplyRel   *ar = hash_search(state->rels, &msg->relid, HASH_ENTER, &found);
+	TributaryTable *t = find_table(state, msg->nspname, msg->relname);
+	MemoryContext old;
+	Relation	rel;
+	TupleDesc	desc;
+
+	if (found && ar->rows > 0)
+		tributary_apply_flush_counters(state);
+	old = MemoryContextSwitchTo(state->cxt);
+	memset(((char *) ar) + sizeof(Oid), 0, sizeof(ApplyRel) - sizeof(Oid));
+	ar->table = t;
+	ar->source_name = psprintf("%s.%s", msg->nspname, msg->relname);
+	if (t == NULL)
+	{
+		MemoryContextSwitchTo(old);
+		return;
+	}
+
+	for (int i = 0; i < t->ncolumns; i++)
+		if (t->columns[i].source == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("target column \"%s\" of %s is an expression, which change capture does not apply yet",
+							t->columns[i].target, quote_qualified_identifier(t->target_nsp, t->target_rel)),
+					 errhint("Use a full job for tables with expression columns, or map plain columns.")));
+	if (t->filter)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("source table [%s] has a row filter, which change capture does not apply yet",
+						ar->source_name),
+				 errhint("Use a full job for filtered tables.")));
+
+	ar->target_relid = RangeVarGetRelid(makeRangeVar(t->target_nsp, t->target_rel, -1),
+										NoLock, true);
+	if (!OidIsValid(ar->target_relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("target table %s does not exist",
+						quote_qualified_identifier(t->target_nsp, t->target_rel))));
+	rel = table_open(ar->target_relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	ar->natts = desc->natts;
+	ar->attmap = palloc(sizeof(int) * Max(desc->natts, 1));
+	ar->in_fns = palloc0(sizeof(FmgrInfo) * Max(desc->natts, 1));
+	ar->ioparams = palloc0(sizeof(Oid) * Max(desc->natts, 1));
+	ar->typmods = palloc0(sizeof(int32) * Max(desc->natts, 1));
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		const char *source = NULL;
+		Oid			infn;
+
+		ar->attmap[i] = -1;
+		if (att->attisdropped || att->attgenerated)
+			continue;
+		for (int c = 0; c < t->ncolumns; c++)
+			if (strcmp(t->columns[c].target, NameStr(att->attname)) == 0)
+				source = t->columns[c].source;
+		if (source == NULL)
+			continue;
+		for (int s = 0; s < msg->natts; s++)
+			if (strcmp(msg->attrs[s].name, source) == 0)
+				ar->attmap[i] = s;
+		if (ar->attmap[i] < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("source table [%s] has no column \"%s\" any more", ar->source_name, source),
+					 errdetail("Target column \"%s\" of %s is mapped to it.", NameStr(att->attname),
+							   quote_qualified_identifier(t->target_nsp, t->target_rel)),
+					 errhint("Map the column anew (drop and add the table) or restore the source column.")));
+		getTypeInputInfo(att->atttypid, &infn, &ar->ioparams[i]);
+		fmgr_info_cxt(infn, &ar->in_fns[i], state->cxt);
+		ar->typmods[i] = att->atttypmod;
+	}
+	ar->keyidx = RelationGetPrimaryKeyIndex(rel);
+	if (!OidIsValid(ar->keyidx))
+		ar->keyidx = RelationGetReplicaIndex(rel);
+	table_close(rel, AccessShareLock);
+	if (!OidIsValid(ar->keyidx))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("target table %s has no primary key",
+						quote_qualified_identifier(t->target_nsp, t->target_rel)),
+				 errhint("Add the source's primary key to the target table.")));
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * fill_slot: a target row from a source row image.  Unmapped columns and
+ * unchanged TOASTed values ('u') are taken from base (the row found on the
+ * target) when given, else left NULL; *missing says whether a 'u' had no
+ * base to come from.
+ */
+static void
+fill_slot(ApplyRel *ar, ApplyErrorArg *errarg, TupleTableSlot *slot, TribTuple *tuple,
+		  TupleTableSlot *base, bool *missing)
+{
+	ExecClearTuple(slot);
+	if (base)
+		slot_getallattrs(base);
+	*missing = false;
+	for (int i = 0; i < ar->natts; i++)
+	{
+		int			s = ar->attmap[i];
+		TribValue  *v = (s >= 0 && s < tuple->natts) ? &tuple->values[s] : NULL;
+
+		if (v == NULL || v->kind == TRIB_VALUE_UNCHANGED)
+		{
+			if (v != NULL && base == NULL)
+				*missing = true;
+			slot->tts_values[i] = base ? base->tts_values[i] : (Datum) 0;
+			slot->tts_isnull[i] = base ? base->tts_isnull[i] : true;
+			continue;
+		}
+		if (v->kind == TRIB_VALUE_NULL)
+		{
+			slot->tts_values[i] = (Datum) 0;
+			slot->tts_isnull[i] = true;
+			continue;
+		}
+		if (v->kind != TRIB_VALUE_TEXT)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("unexpected value kind '%c' in the change stream", v->kind)));
+		errarg->attnum = i;
+		slot->tts_values[i] = InputFunctionCall(&ar->in_fns[i], pnstrdup(v->data, v->len),
+												ar->ioparams[i], ar->typmods[i]);
+		slot->tts_isnull[i] = false;
+		errarg->attnum = -1;
+	}
+	ExecStoreVirtualTuple(slot);
+}
+
+/*
+ * key_description: "(k1, k2)=(v1, v2)" of a slot, for messages.
+ */
+static char *
+key_description(Relation rel, Oid keyidx, TupleTableSlot *slot)
+{
+	Relation	idx = index_open(keyidx, AccessShareLock);
+	StringInfoData names;
+	StringInfoData values;
+
+	initStringInfo(&names);
+	initStringInfo(&values);
+	slot_getallattrs(slot);
+	for (int k = 0; k < idx->rd_index->indnkeyatts; k++)
+	{
+		AttrNumber	attno = idx->rd_index->indkey.values[k];
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attno - 1);
+		Oid			outfn;
+		bool		varlena;
+
+		getTypeOutputInfo(att->atttypid, &outfn, &varlena);
+		appendStringInfo(&names, "%s%s", k ? ", " : "", NameStr(att->attname));
+		appendStringInfo(&values, "%s%s", k ? ", " : "",
+						 slot->tts_isnull[attno - 1] ? "null" :
+						 OidOutputFunctionCall(outfn, slot->tts_values[attno - 1]));
+	}
+	index_close(idx, AccessShareLock);
+	return psprintf("(%s)=(%s)", names.data, values.data);
+}
+
+/*
+ * dml_ignored: whether the job's dml option ignores this operation.
+ */
+static bool
+dml_ignored(ApplyRel *ar, char type)
+{
+	switch (type)
+	{
+		case TRIB_MSG_INSERT:
+			return ar->table->ignore_insert;
+		case TRIB_MSG_UPDATE:
+			return ar->table->ignore_update;
+		case TRIB_MSG_DELETE:
+			return ar->table->ignore_delete;
+	}
+	return false;
+}
+
+/*
+ * tributary_apply_change: apply one INSERT, UPDATE or DELETE.  Runs in the
+ * caller's local transaction.
+ */
+void
+tributary_apply_change(TributaryApplyState *state, char type, Oid relid,
+					   TribTuple *oldtuple, TribTuple *newtuple)
+{
+	ApplyRel   *ar = hash_search(state->rels, &relid, HASH_FIND, NULL);
+	MemoryContext old;
+	Relation	rel;
+	EState	   *estate;
+	RangeTblEntry *rte;
+	ResultRelInfo *rri;
+	EPQState	epqstate;
+	TupleTableSlot *remote;
+	TupleTableSlot *search;
+	TupleTableSlot *local;
+	bool		found;
+	bool		missing;
+	ApplyErrorArg errarg;
+	ErrorContextCallback errcb;
+
+	if (ar == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("change for source relation %u before its RELATION message", relid)));
+	if (ar->table == NULL || dml_ignored(ar, type))
+		return;
+
+	old = MemoryContextSwitchTo(state->change_cxt);
+	errarg.state = state;
+	errarg.rel = ar;
+	errarg.op = type == TRIB_MSG_INSERT ? "INSERT" : type == TRIB_MSG_UPDATE ? "UPDATE" : "DELETE";
+	errarg.attnum = -1;
+	errcb.callback = apply_error_context;
+	errcb.arg = &errarg;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	rel = table_open(ar->target_relid, RowExclusiveLock);
+	if (RelationGetDescr(rel)->natts != ar->natts)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("target table %s changed while the job runs",
+						quote_qualified_identifier(ar->table->target_nsp, ar->table->target_rel)),
+				 errhint("Restart the job.")));
+
+	estate = CreateExecutorState();
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = ar->target_relid;
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(estate, list_make1(rte));
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	estate->es_opened_result_relations = list_make1(rri);
+	estate->es_output_cid = GetCurrentCommandId(true);
+	AfterTriggerBeginQuery();
+	EvalPlanQualInit(&epqstate, estate, NULL, NIL, -1);
+	ExecOpenIndices(rri, false);
+	PushActiveSnapshot(GetTransactionSnapshot());
+
+	remote = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsVirtual);
+	search = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsVirtual);
+	local = table_slot_create(rel, &estate->es_tupleTable);
+
+	/* the row to look for: the old image, else the new one */
+	fill_slot(ar, &errarg, search, (oldtuple && type != TRIB_MSG_INSERT) ? oldtuple : newtuple,
+			  NULL, &missing);
+	found = RelationFindReplTupleByIndex(rel, ar->keyidx, LockTupleExclusive, search, local);
+
+	switch (type)
+	{
+		case TRIB_MSG_INSERT:
+			fill_slot(ar, &errarg, remote, newtuple, NULL, &missing);
+			if (found && state->idempotent)
+			{
+				EvalPlanQualSetSlot(&epqstate, remote);
+				ExecSimpleRelationUpdate(rri, estate, &epqstate, local, remote);
+			}
+			else
+				ExecSimpleRelationInsert(rri, estate, remote);	/* a duplicate raises */
+			break;
+		case TRIB_MSG_UPDATE:
+			if (found)
+			{
+				fill_slot(ar, &errarg, remote, newtuple, local, &missing);
+				EvalPlanQualSetSlot(&epqstate, remote);
+				ExecSimpleRelationUpdate(rri, estate, &epqstate, local, remote);
+			}
+			else if (state->idempotent)
+			{
+				fill_slot(ar, &errarg, remote, newtuple, NULL, &missing);
+				if (missing)
+					ereport(ERROR,
+							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							 errmsg("cannot insert row %s: the change lacks an unchanged TOASTed value",
+									key_description(rel, ar->keyidx, search)),
+							 errhint("Set REPLICA IDENTITY FULL on the source table.")));
+				ExecSimpleRelationInsert(rri, estate, remote);
+			}
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("row %s to update is missing from target table %s",
+								key_description(rel, ar->keyidx, search),
+								quote_qualified_identifier(ar->table->target_nsp, ar->table->target_rel)),
+						 errdetail("The target no longer matches the source."),
+						 errhint("Re-copy the table with tributary.restart_job(job, false).")));
+			break;
+		case TRIB_MSG_DELETE:
+			if (found)
+			{
+				EvalPlanQualSetSlot(&epqstate, local);
+				ExecSimpleRelationDelete(rri, estate, &epqstate, local);
+			}
+			else if (!state->idempotent)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("row %s to delete is missing from target table %s",
+								key_description(rel, ar->keyidx, search),
+								quote_qualified_identifier(ar->table->target_nsp, ar->table->target_rel)),
+						 errdetail("The target no longer matches the source."),
+						 errhint("Re-copy the table with tributary.restart_job(job, false).")));
+			break;
+	}
+
+	PopActiveSnapshot();
+	ExecCloseIndices(rri);
+	EvalPlanQualEnd(&epqstate);
+	AfterTriggerEndQuery(estate);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
+	table_close(rel, NoLock);
+	CommandCounterIncrement();
+
+	error_context_stack = errcb.previous;
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(state->change_cxt);
+	ar->rows++;
+	state->changes++;
+}
+
+/*
+ * tributary_apply_truncate: truncate the targets of the truncated source
+ * relations that belong to the job.
+ */
+void
+tributary_apply_truncate(TributaryApplyState *state, int nrelids, Oid *relids)
+{
+	StringInfoData sql;
+	int			n = 0;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "TRUNCATE ONLY ");
+	for (int i = 0; i < nrelids; i++)
+	{
+		ApplyRel   *ar = hash_search(state->rels, &relids[i], HASH_FIND, NULL);
+
+		if (ar == NULL || ar->table == NULL || ar->table->ignore_delete)
+			continue;
+		appendStringInfo(&sql, "%s%s", n++ ? ", " : "",
+						 quote_qualified_identifier(ar->table->target_nsp, ar->table->target_rel));
+	}
+	if (n == 0)
+		return;
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not run %s", sql.data);
+	SPI_finish();
+	PopActiveSnapshot();
+	state->changes++;
+}
+
+/*
+ * tributary_apply_flush_counters: add the rows applied per table to
+ * tributary.job_table (in the caller's local transaction).
+ */
+void
+tributary_apply_flush_counters(TributaryApplyState *state)
+{
+	HASH_SEQ_STATUS status;
+	ApplyRel   *ar;
+	bool		connected = false;
+
+	hash_seq_init(&status, state->rels);
+	while ((ar = hash_seq_search(&status)) != NULL)
+	{
+		Oid			argtypes[2] = {INT4OID, INT8OID};
+		Datum		args[2];
+
+		if (ar->table == NULL || ar->rows == 0)
+			continue;
+		if (!connected)
+		{
+			PushActiveSnapshot(GetTransactionSnapshot());
+			SPI_connect();
+			connected = true;
+		}
+		args[0] = Int32GetDatum(ar->table->id);
+		args[1] = Int64GetDatum(ar->rows);
+		if (SPI_execute_with_args("UPDATE tributary.job_table SET jt_rows_applied = jt_rows_applied + $2 "
+								  "WHERE jt_id = $1", 2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not update tributary.job_table");
+		ar->rows = 0;
+	}
+	if (connected)
+	{
+		SPI_finish();
+		PopActiveSnapshot();
+	}
+}

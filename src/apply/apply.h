@@ -1,0 +1,36 @@
+/*-------------------------------------------------------------------------
+ *
+ * apply.h
+ *		The apply engine: source changes into target tables (see apply.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TRIBUTARY_APPLY_H
+#define TRIBUTARY_APPLY_H
+
+#include "access/xlogdefs.h"
+#include "catalog.h"
+#include "decoder/proto.h"
+#include "utils/hsearch.h"
+
+typedef struct TributaryApplyState
+{
+	TributaryJob *job;
+	List	   *tables;			/* TributaryTable */
+	HTAB	   *rels;			/* source relation id -> mapping */
+	MemoryContext cxt;			/* mappings live here */
+	MemoryContext change_cxt;	/* reset after every change */
+	bool		idempotent;		/* catch-up: upserts, deletes of missing rows are no-ops */
+	XLogRecPtr	position;		/* commit position of the source transaction */
+	TimestampTz commit_ts;
+	int64		changes;		/* changes applied since the last local commit */
+} TributaryApplyState;
+
+extern TributaryApplyState *tributary_apply_create(TributaryJob *job, List *tables);
+extern void tributary_apply_relation(TributaryApplyState *state, TribRelation *rel);
+extern void tributary_apply_change(TributaryApplyState *state, char type, Oid relid,
+								   TribTuple *oldtuple, TribTuple *newtuple);
+extern void tributary_apply_truncate(TributaryApplyState *state, int nrelids, Oid *relids);
+extern void tributary_apply_flush_counters(TributaryApplyState *state);
+
+#endif							/* TRIBUTARY_APPLY_H */

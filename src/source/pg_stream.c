@@ -1,0 +1,294 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_stream.c
+ *		The change stream of a PostgreSQL source: a logical replication
+ *		slot with tributary_decoder, read over a replication connection.
+ *
+ * Protocol (the walsender's, in CopyBoth mode after START_REPLICATION):
+ *	'w'	XLogData		data_start u64, wal_end u64, send_time i64, payload
+ *						(one tributary_decoder message)
+ *	'k'	keepalive		wal_end u64, send_time i64, reply_requested u8
+ *	'r'	our feedback	write u64, flush u64, apply u64, send_time i64,
+ *						reply_requested u8
+ *
+ * Slot creation (CREATE_REPLICATION_SLOT ... LOGICAL tributary_decoder
+ * EXPORT_SNAPSHOT) returns the slot's consistent point, which becomes the
+ * job's stream start position, and a snapshot of exactly that point.  The
+ * snapshot stays usable (SET TRANSACTION SNAPSHOT on the normal connection)
+ * while the replication connection stays idle, i.e. until stream_start.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "libpq/pqformat.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/builtins.h"
+#include "utils/pg_lsn.h"
+#include "utils/timestamp.h"
+
+#include "source/connector.h"
+#include "source/pg_libpq.h"
+#include "source/pg_stream.h"
+
+/*
+ * stream_conn: the replication connection, opened on first use.
+ */
+static PGconn *
+stream_conn(TributarySource *src)
+{
+	if (src->stream == NULL)
+	{
+		char	   *err;
+		char	   *appname = psprintf("pg_tributary stream %s", src->name);
+
+		src->stream = tributary_pq_connect(src->conninfo, appname, true, src->connect_timeout, &err);
+		if (src->stream == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+					 errmsg("could not open a replication connection to source \"%s\": %s",
+							src->name, err),
+					 errhint("The source's user needs the REPLICATION privilege and pg_hba.conf must allow it; see tributary.check_source().")));
+	}
+	return (PGconn *) src->stream;
+}
+
+/*
+ * parse_lsn: an LSN in its text form.
+ */
+static XLogRecPtr
+parse_lsn(const char *text)
+{
+	return DatumGetLSN(DirectFunctionCall1(pg_lsn_in, CStringGetDatum(text)));
+}
+
+/*
+ * pg_stream_create_slot: create the job's slot; return its consistent
+ * point and the exported snapshot's name.
+ */
+void
+pg_stream_create_slot(TributarySource *src, const char *slot, XLogRecPtr *start_lsn, char **snapshot)
+{
+	PGconn	   *conn = stream_conn(src);
+	char	   *sql = psprintf("CREATE_REPLICATION_SLOT %s LOGICAL tributary_decoder EXPORT_SNAPSHOT",
+							   quote_identifier(slot));
+	PGresult   *res = tributary_pq_exec(conn, sql, 0, NULL, 0);
+
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		tributary_pq_raise(conn, res, src->name, "could not create replication slot");
+	*start_lsn = parse_lsn(PQgetvalue(res, 0, 1));
+	*snapshot = pstrdup(PQgetvalue(res, 0, 2));
+	PQclear(res);
+}
+
+/*
+ * pg_snapshot_use: begin the snapshot transaction of the normal connection
+ * at an exported snapshot (instead of snapshot_begin).
+ */
+void
+pg_snapshot_use(TributarySource *src, const char *snapshot)
+{
+	PGconn	   *conn = (PGconn *) src->conn;
+	char	   *lit = PQescapeLiteral(conn, snapshot, strlen(snapshot));
+	char	   *sql = psprintf("SET TRANSACTION SNAPSHOT %s", lit);
+
+	PQfreemem(lit);
+	PQclear(tributary_pq_query(conn, src->name, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, NULL));
+	PQclear(tributary_pq_query(conn, src->name, sql, 0, NULL));
+}
+
+/*
+ * pg_current_position: the source's WAL insert position: every transaction
+ * committed (or visible) by now committed before it.
+ */
+XLogRecPtr
+pg_current_position(TributarySource *src)
+{
+	PGresult   *res = tributary_pq_query((PGconn *) src->conn, src->name,
+										 "SELECT pg_catalog.pg_current_wal_insert_lsn()", 0, NULL);
+	XLogRecPtr	lsn = parse_lsn(PQgetvalue(res, 0, 0));
+
+	PQclear(res);
+	return lsn;
+}
+
+/*
+ * pg_stream_start: START_REPLICATION from start_lsn for the given tables.
+ */
+void
+pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn, List *tables)
+{
+	PGconn	   *conn = stream_conn(src);
+	StringInfoData list;
+	StringInfoData sql;
+	ListCell   *lc;
+	PGresult   *res;
+	char	   *lit;
+
+	initStringInfo(&list);
+	foreach(lc, tables)
+		appendStringInfo(&list, "%s%s", foreach_current_index(lc) > 0 ? "," : "", (char *) lfirst(lc));
+	lit = PQescapeLiteral(conn, list.data, list.len);
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "START_REPLICATION SLOT %s LOGICAL %X/%X (\"proto_version\" '1', \"tables\" %s)",
+					 quote_identifier(slot), LSN_FORMAT_ARGS(start_lsn), lit);
+	PQfreemem(lit);
+	res = tributary_pq_exec(conn, sql.data, 0, NULL, 0);
+	if (res == NULL || PQresultStatus(res) != PGRES_COPY_BOTH)
+		tributary_pq_raise(conn, res, src->name, "could not start streaming");
+	PQclear(res);
+}
+
+/* the CopyData block handed out last */
+static char *stream_buf = NULL;
+
+/*
+ * pg_stream_next: the next message of the stream, if one is buffered.
+ * DATA: msg holds the payload (pointing into libpq's buffer until the next
+ * call), *lsn its WAL start.  KEEPALIVE: *lsn is the source's WAL end.
+ */
+TributaryStreamEvent
+pg_stream_next(TributarySource *src, StringInfo msg, XLogRecPtr *lsn, bool *reply_requested)
+{
+	PGconn	   *conn = stream_conn(src);
+	int			len;
+	StringInfoData in;
+
+	if (stream_buf)
+	{
+		PQfreemem(stream_buf);
+		stream_buf = NULL;
+	}
+	len = PQgetCopyData(conn, &stream_buf, 1);
+	if (len == 0)
+	{
+		if (PQconsumeInput(conn) == 0)
+			tributary_pq_raise(conn, NULL, src->name, "lost the replication connection");
+		len = PQgetCopyData(conn, &stream_buf, 1);
+		if (len == 0)
+			return TSE_NONE;
+	}
+	if (len == -1)
+	{
+		PGresult   *res = PQgetResult(conn);
+
+		tributary_pq_raise(conn, res, src->name, "the source ended the stream");
+	}
+	if (len < 0)
+		tributary_pq_raise(conn, NULL, src->name, "lost the replication connection");
+
+	in.data = stream_buf;
+	in.len = len;
+	in.maxlen = len;
+	in.cursor = 0;
+	switch (pq_getmsgbyte(&in))
+	{
+		case 'w':
+			*lsn = pq_getmsgint64(&in);
+			(void) pq_getmsgint64(&in); /* wal_end */
+			(void) pq_getmsgint64(&in); /* send_time */
+			msg->data = in.data + in.cursor;
+			msg->len = in.len - in.cursor;
+			msg->maxlen = msg->len;
+			msg->cursor = 0;
+			*reply_requested = false;
+			return TSE_DATA;
+		case 'k':
+			*lsn = pq_getmsgint64(&in);
+			(void) pq_getmsgint64(&in); /* send_time */
+			*reply_requested = (pq_getmsgbyte(&in) != 0);
+			return TSE_KEEPALIVE;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("unexpected replication message type 0x%02x from source \"%s\"",
+							(unsigned char) in.data[0], src->name)));
+	}
+	return TSE_NONE;			/* keep compiler quiet */
+}
+
+/*
+ * pg_stream_feedback: tell the source what we have written and what is
+ * durably applied (the slot's confirmed position follows flush).
+ */
+void
+pg_stream_feedback(TributarySource *src, XLogRecPtr write, XLogRecPtr flush, bool reply_requested)
+{
+	PGconn	   *conn = stream_conn(src);
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	pq_sendbyte(&buf, 'r');
+	pq_sendint64(&buf, write);
+	pq_sendint64(&buf, flush);
+	pq_sendint64(&buf, flush);	/* apply */
+	pq_sendint64(&buf, GetCurrentTimestamp());
+	pq_sendbyte(&buf, reply_requested ? 1 : 0);
+	if (PQputCopyData(conn, buf.data, buf.len) <= 0 || PQflush(conn) < 0)
+		tributary_pq_raise(conn, NULL, src->name, "could not send feedback");
+	pfree(buf.data);
+}
+
+/*
+ * pg_stream_socket: the replication connection's socket.
+ */
+pgsocket
+pg_stream_socket(TributarySource *src)
+{
+	return PQsocket(stream_conn(src));
+}
+
+/*
+ * pg_stream_close: close the replication connection, if open.
+ */
+void
+pg_stream_close(TributarySource *src)
+{
+	if (stream_buf)
+		PQfreemem(stream_buf);
+	stream_buf = NULL;
+	if (src->stream)
+		PQfinish((PGconn *) src->stream);
+	src->stream = NULL;
+}
+
+
+/*
+ * pg_drop_slot: drop a slot over the normal connection, terminating the
+ * walsender that holds it first.  Returns NULL or the source's error.
+ */
+char *
+pg_drop_slot(TributarySource *src, const char *slot)
+{
+	PGconn	   *conn = (PGconn *) src->conn;
+	const char *params[1] = {slot};
+	PGresult   *res;
+	char	   *err = NULL;
+
+	for (int attempt = 0; attempt < 50; attempt++)
+	{
+		res = tributary_pq_exec(conn,
+								"SELECT pg_catalog.pg_terminate_backend(active_pid, 5000) "
+								"FROM pg_catalog.pg_replication_slots WHERE slot_name = $1 AND active_pid IS NOT NULL",
+								1, params, 10000);
+		PQclear(res);
+		res = tributary_pq_exec(conn,
+								"SELECT pg_catalog.pg_drop_replication_slot(slot_name) "
+								"FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+								1, params, 10000);
+		if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
+		{
+			PQclear(res);
+			return NULL;
+		}
+		err = res ? pchomp(PQresultErrorMessage(res)) : pchomp(PQerrorMessage(conn));
+		PQclear(res);
+		/* the slot may still be in use for a moment after its walsender ended */
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	return err;
+}

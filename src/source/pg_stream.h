@@ -1,0 +1,28 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_stream.h
+ *		The change stream functions of the PostgreSQL connector (see
+ *		pg_stream.c); pg_source.c puts them in its function table.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TRIBUTARY_PG_STREAM_H
+#define TRIBUTARY_PG_STREAM_H
+
+#include "source/connector.h"
+
+extern void pg_stream_create_slot(TributarySource *src, const char *slot,
+								  XLogRecPtr *start_lsn, char **snapshot);
+extern void pg_snapshot_use(TributarySource *src, const char *snapshot);
+extern XLogRecPtr pg_current_position(TributarySource *src);
+extern void pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
+							List *tables);
+extern TributaryStreamEvent pg_stream_next(TributarySource *src, StringInfo msg,
+										   XLogRecPtr *lsn, bool *reply_requested);
+extern void pg_stream_feedback(TributarySource *src, XLogRecPtr write, XLogRecPtr flush,
+							   bool reply_requested);
+extern pgsocket pg_stream_socket(TributarySource *src);
+extern void pg_stream_close(TributarySource *src);
+extern char *pg_drop_slot(TributarySource *src, const char *slot);
+
+#endif							/* TRIBUTARY_PG_STREAM_H */

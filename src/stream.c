@@ -1,0 +1,434 @@
+/*-------------------------------------------------------------------------
+ *
+ * stream.c
+ *		The change-capture phase of a job: read the source's change
+ *		stream, apply it through the apply engine, and commit the source
+ *		position in the same local transaction as the rows it covers.
+ *
+ * Transactions.  Source transactions are applied in commit order.  Several
+ * of them share one local transaction: it is committed on a source
+ * transaction boundary when the stream has nothing more buffered, when
+ * execution.checkpointing.interval has passed since it began, or when it
+ * holds many changes.  Every local commit writes a tributary.checkpoint
+ * row with the end position of the last source transaction it includes
+ * (older rows beyond state.checkpoints.num-retained are deleted in the same
+ * transaction).  A source transaction without changes for the job opens no
+ * local transaction.
+ *
+ * Durability and feedback.  Apply transactions commit with
+ * synchronous_commit = off.  After each local commit the pair (local
+ * commit end, source end position) is remembered; the source is told a
+ * flush position only once the local WAL is flushed past the local commit
+ * (as PostgreSQL's apply worker does).  When nothing is pending the
+ * position the source last reported is confirmed: everything before it
+ * was applied durably or held nothing for the job.  Keepalives never
+ * advance the confirmed position past an unapplied transaction.
+ *
+ * Catch-up.  Source transactions that committed at or before the job's
+ * catchup_until position (the source position when the last snapshot
+ * chunk was read) may already be in the target: they are applied
+ * idempotently (phase 'catchup').  Later ones are applied strictly (phase
+ * 'streaming').
+ *
+ * Exactly once.  The stream restarts after the last checkpoint; a source
+ * transaction whose commit is not after it is skipped.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/interrupt.h"
+#include "storage/latch.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/pg_lsn.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "apply/apply.h"
+#include "pg_tributary.h"
+#include "stream.h"
+
+#define MAX_CHANGES_PER_COMMIT	100000
+#define FEEDBACK_INTERVAL_MS	1000
+
+typedef struct FlushPosition
+{
+	XLogRecPtr	local_end;
+	XLogRecPtr	remote_end;
+} FlushPosition;
+
+typedef struct StreamState
+{
+	TributaryJob *job;
+	TributarySource *src;
+	TributaryApplyState *apply;
+	TributaryStreamProgress progress;
+	bool		always_idempotent;	/* cdc jobs: the target was not copied by us */
+	XLogRecPtr	catchup_until;
+	bool		caught_up;		/* past catchup_until; tables marked streaming */
+	XLogRecPtr	committed;		/* end of the last source transaction locally committed */
+	XLogRecPtr	pending_end;	/* end of the last one in the open local transaction */
+	TimestampTz pending_commit_ts;
+	XLogRecPtr	idle_end;		/* end of the last source transaction without changes */
+	XLogRecPtr	received;		/* the source's position, as last reported */
+	XLogRecPtr	durable;		/* confirmed to the source */
+	bool		in_remote_xact;
+	bool		skip_xact;		/* already applied before a restart */
+	TimestampTz local_xact_start;
+	FlushPosition *flushes;		/* local commits not yet known durable */
+	int			nflushes;
+	int			maxflushes;
+	TimestampTz last_feedback;
+	int			checkpoint_ms;
+	int			num_retained;
+	int64		rows_total;
+} StreamState;
+
+/*
+ * lsn_text: an LSN as text.
+ */
+static char *
+lsn_text(XLogRecPtr lsn)
+{
+	return psprintf("%X/%X", LSN_FORMAT_ARGS(lsn));
+}
+
+/*
+ * ensure_local_xact: open the local transaction that applied changes go
+ * into, if none is open.
+ */
+static void
+ensure_local_xact(StreamState *st)
+{
+	if (IsTransactionState())
+		return;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	st->local_xact_start = GetCurrentTimestamp();
+	st->apply->changes = 0;
+}
+
+/*
+ * write_checkpoint: the position row of a local commit, and the pruning
+ * of rows beyond state.checkpoints.num-retained.
+ */
+static void
+write_checkpoint(StreamState *st)
+{
+	Oid			argtypes[4] = {INT4OID, TEXTOID, TIMESTAMPTZOID, INT4OID};
+	Datum		args[4];
+
+	args[0] = Int32GetDatum(st->job->id);
+	args[1] = CStringGetTextDatum(lsn_text(st->pending_end));
+	args[2] = TimestampTzGetDatum(st->pending_commit_ts);
+	args[3] = Int32GetDatum(st->num_retained);
+	SPI_connect();
+	if (SPI_execute_with_args("INSERT INTO tributary.checkpoint (cp_job_id, cp_position, cp_source_commit_at) "
+							  "VALUES ($1, $2, $3)", 4, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not write the checkpoint");
+	if (SPI_execute_with_args("DELETE FROM tributary.checkpoint WHERE cp_job_id = $1 AND cp_id <= "
+							  "(SELECT cp_id FROM tributary.checkpoint WHERE cp_job_id = $1 "
+							  " ORDER BY cp_id DESC OFFSET $4 LIMIT 1)",
+							  4, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not prune checkpoints");
+	SPI_finish();
+}
+
+/*
+ * mark_caught_up: the stream passed every snapshot read: tables in
+ * catch-up are now streaming.  Runs in the local transaction.
+ */
+static void
+mark_caught_up(StreamState *st)
+{
+	Oid			argtype = INT4OID;
+	Datum		arg = Int32GetDatum(st->job->id);
+
+	SPI_connect();
+	SPI_execute_with_args("UPDATE tributary.job_table SET jt_state = 'streaming' "
+						  "WHERE jt_job_id = $1 AND jt_state IN ('init', 'snapshot', 'catchup')",
+						  1, &argtype, &arg, NULL, false, 0);
+	SPI_finish();
+	st->caught_up = true;
+}
+
+/*
+ * local_commit: commit the open local transaction with its checkpoint.
+ */
+static void
+local_commit(StreamState *st)
+{
+	if (!IsTransactionState())
+		return;
+	Assert(!st->in_remote_xact);
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (st->pending_end > st->committed)
+		write_checkpoint(st);
+	tributary_apply_flush_counters(st->apply);
+	if (!st->caught_up && st->pending_end > st->catchup_until)
+		mark_caught_up(st);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+
+	if (st->pending_end > st->committed)
+	{
+		if (st->nflushes == st->maxflushes)
+		{
+			st->maxflushes *= 2;
+			st->flushes = repalloc(st->flushes, sizeof(FlushPosition) * st->maxflushes);
+		}
+		st->flushes[st->nflushes].local_end = XactLastCommitEnd;
+		st->flushes[st->nflushes].remote_end = st->pending_end;
+		st->nflushes++;
+		st->committed = st->pending_end;
+	}
+	st->rows_total += st->apply->changes;
+	if (st->progress)
+		st->progress(st->committed > st->idle_end ? st->committed : st->idle_end,
+					 st->received, st->apply->changes, st->pending_commit_ts,
+					 st->caught_up ? "streaming" : "catchup");
+	st->apply->changes = 0;
+}
+
+/*
+ * send_feedback: report the written and durably applied positions, at
+ * most once a second unless forced.
+ */
+static void
+send_feedback(StreamState *st, bool force, bool reply_requested)
+{
+	XLogRecPtr	flushed = GetFlushRecPtr(NULL);
+	TimestampTz now = GetCurrentTimestamp();
+	int			keep = 0;
+
+	for (int i = 0; i < st->nflushes; i++)
+	{
+		if (st->flushes[i].local_end <= flushed)
+		{
+			if (st->flushes[i].remote_end > st->durable)
+				st->durable = st->flushes[i].remote_end;
+		}
+		else
+			st->flushes[keep++] = st->flushes[i];
+	}
+	st->nflushes = keep;
+
+	/* idle: everything up to what the source reported is applied or empty */
+	if (st->nflushes == 0 && !st->in_remote_xact && !IsTransactionState())
+	{
+		if (st->idle_end > st->durable)
+			st->durable = st->idle_end;
+		if (st->received > st->durable)
+			st->durable = st->received;
+	}
+
+	if (!force && !TimestampDifferenceExceeds(st->last_feedback, now, FEEDBACK_INTERVAL_MS))
+		return;
+	st->src->connector->stream_feedback(st->src, st->received, st->durable, reply_requested);
+	st->last_feedback = now;
+	if (st->progress && st->nflushes == 0 && !st->in_remote_xact && !IsTransactionState())
+		st->progress(st->durable, st->received, 0, 0, st->caught_up ? "streaming" : "catchup");
+}
+
+/*
+ * handle_message: one message of the change stream.
+ */
+static void
+handle_message(StreamState *st, StringInfo buf)
+{
+	TribMessage msg;
+
+	trib_read_message(buf, false, &msg);
+	switch (msg.type)
+	{
+		case TRIB_MSG_BEGIN:
+			if (st->in_remote_xact)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROTOCOL_VIOLATION),
+						 errmsg("BEGIN inside a transaction in the stream of source \"%s\"", st->src->name)));
+			st->in_remote_xact = true;
+			/* exactly once: a transaction at or before the checkpoint is already applied */
+			st->skip_xact = (msg.lsn <= st->committed);
+			st->apply->position = msg.lsn;
+			st->apply->commit_ts = msg.commit_ts;
+			st->apply->idempotent = (st->always_idempotent || msg.lsn <= st->catchup_until);
+			break;
+		case TRIB_MSG_COMMIT:
+			if (!st->in_remote_xact)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROTOCOL_VIOLATION),
+						 errmsg("COMMIT outside a transaction in the stream of source \"%s\"", st->src->name)));
+			st->in_remote_xact = false;
+			if (st->skip_xact)
+				break;
+			if (IsTransactionState())
+			{
+				st->pending_end = msg.end_lsn;
+				st->pending_commit_ts = msg.commit_ts;
+				if (st->apply->changes >= MAX_CHANGES_PER_COMMIT ||
+					TimestampDifferenceExceeds(st->local_xact_start, GetCurrentTimestamp(),
+											   st->checkpoint_ms))
+					local_commit(st);
+			}
+			else
+				st->idle_end = msg.end_lsn;
+			break;
+		case TRIB_MSG_RELATION:
+			ensure_local_xact(st);
+			tributary_apply_relation(st->apply, &msg.relation);
+			break;
+		case TRIB_MSG_INSERT:
+		case TRIB_MSG_UPDATE:
+		case TRIB_MSG_DELETE:
+			if (st->skip_xact)
+				break;
+			ensure_local_xact(st);
+			tributary_apply_change(st->apply, msg.type, msg.relid,
+								   msg.has_old ? &msg.oldtuple : NULL,
+								   msg.type == TRIB_MSG_DELETE ? NULL : &msg.newtuple);
+			break;
+		case TRIB_MSG_TRUNCATE:
+			if (st->skip_xact)
+				break;
+			ensure_local_xact(st);
+			tributary_apply_truncate(st->apply, msg.nrelids, msg.relids);
+			break;
+		case TRIB_MSG_MESSAGE:
+			/* logical messages (DDL capture) are not acted on yet */
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("unexpected message '%c' in the stream of source \"%s\"",
+							msg.type, st->src->name)));
+	}
+}
+
+/*
+ * tributary_stream_run: stream and apply from start_lsn until a stop
+ * request.  Errors (the source going away included) propagate; the caller
+ * decides whether to reconnect.
+ */
+void
+tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
+					 XLogRecPtr start_lsn, XLogRecPtr catchup_until, bool always_idempotent,
+					 int checkpoint_ms, int num_retained, TributaryStreamProgress progress)
+{
+	TributarySource *src = job->source;
+	StreamState st;
+	List	   *names = NIL;
+	ListCell   *lc;
+	MemoryContext msg_cxt = AllocSetContextCreate(CurrentMemoryContext, "tributary stream message",
+												  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext run_cxt = CurrentMemoryContext;
+
+	memset(&st, 0, sizeof(st));
+	st.job = job;
+	st.src = src;
+	st.progress = progress;
+	st.catchup_until = catchup_until;
+	st.always_idempotent = always_idempotent;
+	/* every transaction streamed commits after start_lsn */
+	st.caught_up = (always_idempotent || start_lsn >= catchup_until);
+	st.committed = start_lsn;
+	st.durable = start_lsn;
+	st.received = start_lsn;
+	st.checkpoint_ms = checkpoint_ms;
+	st.num_retained = num_retained;
+	st.maxflushes = 64;
+	st.flushes = palloc(sizeof(FlushPosition) * st.maxflushes);
+	st.apply = tributary_apply_create(job, tables);
+
+	/* apply transactions need not wait for their WAL flush: feedback does */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+
+	foreach(lc, tables)
+	{
+		TributaryTable *t = (TributaryTable *) lfirst(lc);
+
+		names = lappend(names, psprintf("%s.%s", quote_identifier(t->source_nsp),
+										quote_identifier(t->source_rel)));
+	}
+	if (st.caught_up)
+	{
+		/* past every snapshot read already: the tables stream */
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		mark_caught_up(&st);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(run_cxt);
+	}
+	src->connector->stream_start(src, slot, start_lsn, names);
+	if (progress)
+		progress(start_lsn, start_lsn, 0, 0, st.caught_up ? "streaming" : "catchup");
+
+	for (;;)
+	{
+		StringInfoData buf;
+		XLogRecPtr	lsn;
+		bool		reply;
+		TributaryStreamEvent ev;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ShutdownRequestPending)
+			break;
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		MemoryContextSwitchTo(msg_cxt);
+		ev = src->connector->stream_next(src, &buf, &lsn, &reply);
+		if (ev == TSE_DATA)
+		{
+			handle_message(&st, &buf);
+			/* handle_message may have started or ended a transaction */
+			MemoryContextSwitchTo(msg_cxt);
+			MemoryContextReset(msg_cxt);
+			if (lsn > st.received)
+				st.received = lsn;
+			continue;
+		}
+		if (ev == TSE_KEEPALIVE)
+		{
+			if (lsn > st.received)
+				st.received = lsn;
+			if (reply)
+				send_feedback(&st, true, false);
+			continue;
+		}
+
+		/* nothing buffered: commit what is applied, report, and wait */
+		if (IsTransactionState() && !st.in_remote_xact)
+			local_commit(&st);
+		MemoryContextSwitchTo(run_cxt);
+		send_feedback(&st, false, !IsTransactionState());
+		(void) WaitLatchOrSocket(MyLatch,
+								 WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 src->connector->stream_socket(src), FEEDBACK_INTERVAL_MS,
+								 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+
+	/* a stop request: keep what is applied up to the last whole transaction */
+	MemoryContextSwitchTo(run_cxt);
+	if (IsTransactionState())
+	{
+		if (st.in_remote_xact)
+			AbortCurrentTransaction();
+		else
+			local_commit(&st);
+	}
+	send_feedback(&st, true, false);
+}

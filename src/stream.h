@@ -1,0 +1,27 @@
+/*-------------------------------------------------------------------------
+ *
+ * stream.h
+ *		The change-capture phase of a job (see stream.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TRIBUTARY_STREAM_H
+#define TRIBUTARY_STREAM_H
+
+#include "access/xlogdefs.h"
+#include "catalog.h"
+
+/*
+ * progress report: everything up to "applied" is applied (committed
+ * locally), the source is at "received"; rows applied since the last
+ * report, commit time of the last source transaction, phase.
+ */
+typedef void (*TributaryStreamProgress) (XLogRecPtr applied, XLogRecPtr received, int64 rows,
+										 TimestampTz commit_ts, const char *phase);
+
+extern void tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
+								 XLogRecPtr start_lsn, XLogRecPtr catchup_until,
+								 bool always_idempotent, int checkpoint_ms, int num_retained,
+								 TributaryStreamProgress progress);
+
+#endif							/* TRIBUTARY_STREAM_H */

@@ -1,0 +1,216 @@
+# 005_cdc.pl -- change capture from a PostgreSQL source with
+# tributary_decoder: full+cdc under concurrent writes, every kind of change,
+# exactly once through kill -9 of the target and a source restart, cdc
+# mode, DML policies, checkpoints and slot feedback.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use TributaryTest;
+
+my $source = PostgreSQL::Test::Cluster->new('source');
+$source->init(allows_streaming => 'logical');
+$source->append_conf('postgresql.conf', qq{
+output_plugin_libraries = 'pgoutput, test_decoding, tributary_decoder'
+wal_sender_timeout = 10s
+});
+$source->start;
+$source->safe_psql('postgres', q{
+	CREATE TABLE public.accounts (id int PRIMARY KEY, owner text, balance numeric(14,2), tags text[],
+	                              doc jsonb, updated timestamptz DEFAULT now());
+	CREATE TABLE public.items (region text, id int, qty int, note text, PRIMARY KEY (region, id));
+	CREATE TABLE public.docs (id int PRIMARY KEY, body text, version int);
+	ALTER TABLE public.docs ALTER COLUMN body SET STORAGE EXTERNAL;
+	CREATE TABLE public.events (id bigint PRIMARY KEY, kind text);
+	ALTER TABLE public.accounts REPLICA IDENTITY FULL;
+	ALTER TABLE public.items REPLICA IDENTITY FULL;
+	ALTER TABLE public.docs REPLICA IDENTITY FULL;
+	ALTER TABLE public.events REPLICA IDENTITY FULL;
+	INSERT INTO public.accounts (id, owner, balance, tags, doc)
+	SELECT g, 'owner ' || g, g * 10.5, ARRAY['t' || g % 3], jsonb_build_object('g', g) FROM generate_series(1, 20000) g;
+	INSERT INTO public.items SELECT (ARRAY['eu', 'us'])[g % 2 + 1], g, g % 50, 'n' || g FROM generate_series(1, 5000) g;
+	INSERT INTO public.docs SELECT g, repeat(md5(g::text), 400), 1 FROM generate_series(1, 50) g;
+});
+
+my $target = PostgreSQL::Test::Cluster->new('target');
+$target->init;
+$target->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'pg_tributary'
+max_worker_processes = 16
+restart_after_crash = on
+});
+$target->start;
+my $src_conn = 'host=' . $source->host . ' port=' . $source->port . ' dbname=postgres';
+$target->safe_psql('postgres', qq{
+	CREATE EXTENSION pg_tributary;
+	SELECT tributary.create_source('src', 'postgresql', '$src_conn', '{"reconnect_timeout": 60}');
+	SELECT tributary.create_job('sync', 'src', 'full+cdc',
+		'{"snapshot_chunk_rows": 3000, "execution.checkpointing.interval": 200, "state.checkpoints.num-retained": 3}');
+	SELECT tributary.add_table('sync', 'public.accounts');
+	SELECT tributary.add_table('sync', 'public.items');
+	SELECT tributary.add_table('sync', 'public.docs');
+});
+
+my @tables = qw(accounts items docs);
+sub same_data
+{
+	my ($msg) = @_;
+	for my $t (@tables)
+	{
+		is(digest($target, "SELECT * FROM public.$t"), digest($source, "SELECT * FROM public.$t"), "$msg: $t");
+	}
+}
+
+sub sync
+{
+	my ($job) = @_;
+	$job //= 'sync';
+	is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('$job', '180 s')"), 't',
+		"wait_for_sync($job)");
+}
+
+# a writer that keeps changing the source while the job snapshots
+my $writer = $source->background_psql('postgres');
+$writer->query_until(qr/start/, q{
+	\echo start
+	DO $$
+	BEGIN
+		FOR i IN 1..3000 LOOP
+			UPDATE public.accounts SET balance = balance + 1, updated = now() WHERE id = (i * 7) % 20000 + 1;
+			INSERT INTO public.accounts (id, owner, balance) VALUES (100000 + i, 'new ' || i, i);
+			DELETE FROM public.accounts WHERE id = (i * 13) % 20000 + 1;
+			UPDATE public.items SET qty = qty + 1 WHERE region = 'eu' AND id = (i * 2) % 5000;
+			COMMIT;
+		END LOOP;
+	END $$;
+});
+
+$target->safe_psql('postgres', "SELECT tributary.start_job('sync')");
+ok($target->poll_query_until('postgres', "SELECT phase IS NOT NULL FROM tributary.jobs WHERE job_name = 'sync'"),
+	'the job reports a phase');
+$writer->quit;
+sync();
+same_data('full+cdc under concurrent writes');
+is($target->safe_psql('postgres', q{SELECT state || ' ' || phase FROM tributary.jobs WHERE job_name = 'sync'}),
+	'running streaming', 'the job is streaming after catch-up');
+is($target->safe_psql('postgres', q{SELECT string_agg(state, ',' ORDER BY source_table) FROM tributary.tables WHERE job_name = 'sync'}),
+	'streaming,streaming,streaming', 'every table is streaming');
+
+# every kind of change
+$source->safe_psql('postgres', q{
+	INSERT INTO public.accounts (id, owner, balance) VALUES (-1, E'quote '' tab\t nl\n', NULL);
+	UPDATE public.accounts SET owner = NULL, tags = NULL, doc = '{"x": [1, {"y": null}]}' WHERE id = 2;
+	UPDATE public.accounts SET id = 900000 WHERE id = 3;                      -- key change
+	UPDATE public.items SET region = 'ap', id = id + 1000000 WHERE id < 10;   -- composite key change
+	DELETE FROM public.items WHERE id BETWEEN 100 AND 200;
+	UPDATE public.docs SET version = version + 1 WHERE id <= 10;              -- unchanged TOASTed body
+	UPDATE public.docs SET body = repeat('x', 30000) WHERE id = 11;           -- new TOASTed body
+	BEGIN;
+	INSERT INTO public.accounts (id, owner) SELECT g, 'tx' FROM generate_series(200001, 230000) g;
+	UPDATE public.accounts SET balance = 0 WHERE id BETWEEN 200001 AND 210000;
+	DELETE FROM public.accounts WHERE id BETWEEN 210001 AND 215000;
+	COMMIT;
+});
+sync();
+same_data('inserts, updates, key changes, deletes, TOAST, a 45000-change transaction');
+
+# checkpoints: retained per num-retained, position committed with the data
+is($target->safe_psql('postgres', "SELECT count(*) <= 3 AND count(*) >= 1 FROM tributary.checkpoints WHERE job_name = 'sync'"),
+	't', 'checkpoints are retained per state.checkpoints.num-retained');
+my $slot = $target->safe_psql('postgres', "SELECT job_slot FROM tributary.job WHERE job_name = 'sync'");
+ok($slot =~ /^tributary_\d+_\d+$/, 'the job has a slot on the source');
+ok( $source->poll_query_until('postgres',
+		"SELECT confirmed_flush_lsn >= pg_current_wal_insert_lsn() - 1000000 FROM pg_replication_slots WHERE slot_name = '$slot'"),
+	'the slot is confirmed as the target flushes');
+
+# truncate
+$source->safe_psql('postgres', 'TRUNCATE public.items');
+$source->safe_psql('postgres', q{INSERT INTO public.items VALUES ('eu', 1, 1, 'after truncate')});
+sync();
+same_data('truncate');
+
+# kill -9 of the target while changes are applied
+$writer = $source->background_psql('postgres');
+$writer->query_until(qr/start/, q{
+	\echo start
+	DO $$
+	BEGIN
+		FOR i IN 1..4000 LOOP
+			INSERT INTO public.accounts (id, owner, balance) VALUES (300000 + i, 'k' || i, i);
+			UPDATE public.accounts SET balance = balance * 2 WHERE id = 300000 + i / 2;
+			COMMIT;
+		END LOOP;
+	END $$;
+});
+ok($target->poll_query_until('postgres', 'SELECT count(*) > 200 FROM public.accounts WHERE id > 300000'),
+	'changes are being applied');
+ok(crash_instance($target) > 0, 'kill -9 of the target during streaming');
+ok($target->poll_query_until('postgres', "SELECT state = 'running' FROM tributary.jobs WHERE job_name = 'sync'"),
+	'the job runs again after crash recovery');
+ok(crash_instance($target) > 0, 'a second kill -9 during streaming');
+$writer->quit;
+sync();
+same_data('exactly once after two kill -9 of the target');
+
+# the source restarts: the worker reconnects within reconnect_timeout
+$source->restart;
+$source->safe_psql('postgres', q{INSERT INTO public.accounts (id, owner) VALUES (400001, 'after restart')});
+sync();
+same_data('after a source restart');
+is($target->safe_psql('postgres', "SELECT string_agg(DISTINCT status, ',') FROM tributary.runs WHERE job_name = 'sync' AND run_id = (SELECT max(run_id) FROM tributary.runs WHERE job_name = 'sync')"),
+	'running', 'the reconnect happened within the same run');
+
+# stop and start: nothing is lost while stopped
+$target->safe_psql('postgres', "SELECT tributary.stop_job('sync')");
+ok($target->poll_query_until('postgres', "SELECT state = 'stopped' FROM tributary.jobs WHERE job_name = 'sync'"),
+	'stopped');
+$source->safe_psql('postgres', q{UPDATE public.accounts SET owner = 'while stopped' WHERE id < 100});
+$target->safe_psql('postgres', "SELECT tributary.start_job('sync')");
+sync();
+same_data('changes made while the job was stopped');
+
+# cdc mode: changes from now, applied as upserts; dml policy ignores deletes
+$source->safe_psql('postgres', q{
+	CREATE TABLE public.log (id int PRIMARY KEY, v text);
+	ALTER TABLE public.log REPLICA IDENTITY FULL;
+	INSERT INTO public.log VALUES (1, 'before the job');
+});
+$target->safe_psql('postgres', q{
+	SELECT tributary.create_job('logcdc', 'src', 'cdc', '{"dml": {"delete": "ignore"}}');
+	SELECT tributary.add_table('logcdc', 'public.log');
+	SELECT tributary.start_job('logcdc');
+});
+ok($target->poll_query_until('postgres', "SELECT phase = 'streaming' FROM tributary.jobs WHERE job_name = 'logcdc'"),
+	'the cdc job streams');
+$source->safe_psql('postgres', q{
+	INSERT INTO public.log VALUES (2, 'two'), (3, 'three');
+	UPDATE public.log SET v = 'one!' WHERE id = 1;
+	DELETE FROM public.log WHERE id = 3;
+});
+sync('logcdc');
+is($target->safe_psql('postgres', q{SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM public.log}),
+	'1:one!,2:two,3:three', 'cdc: only changes after the start, an update of an uncopied row upserts, deletes ignored');
+
+# drop_job drops the slot on the source
+$target->safe_psql('postgres', "SELECT tributary.drop_job('logcdc')");
+is($source->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'tributary%'"),
+	'1', 'drop_job dropped its slot');
+
+# restart from scratch: a new slot, a new copy
+$target->safe_psql('postgres', "SELECT tributary.restart_job('sync', false)");
+sync();
+same_data('restart_job(from_checkpoint => false)');
+isnt($target->safe_psql('postgres', "SELECT job_slot FROM tributary.job WHERE job_name = 'sync'"), '',
+	'the job has a slot again');
+is($source->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'tributary%'"),
+	'1', 'the old slot was replaced');
+
+is($target->safe_psql('postgres', q{SELECT count(*) FROM tributary.errors WHERE job_name = 'sync'}), '0',
+	'no run of the job failed (crashes aside)');
+
+$target->stop;
+$source->stop;
+done_testing();
