@@ -252,6 +252,22 @@ worker_stream_progress(XLogRecPtr applied, XLogRecPtr received, int64 rows,
 }
 
 /*
+ * worker_sync_requested: whether wait_for_sync asked for a fresh source
+ * position (the flag is cleared).
+ */
+static bool
+worker_sync_requested(void)
+{
+	bool		requested;
+
+	LWLockAcquire(TributaryShmem->lock, LW_EXCLUSIVE);
+	requested = MySlot->sync_requested;
+	MySlot->sync_requested = false;
+	LWLockRelease(TributaryShmem->lock);
+	return requested;
+}
+
+/*
  * catalog_exec: run a catalog statement with text parameters in a
  * transaction of its own.
  */
@@ -446,7 +462,7 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 								 parse_lsn(MyJob->catchup_until),
 								 strcmp(MyJob->mode, "cdc") == 0,
 								 MyJob->checkpoint_ms, MyJob->num_retained,
-								 worker_stream_progress);
+								 worker_stream_progress, worker_sync_requested);
 			done = true;
 		}
 		PG_CATCH();

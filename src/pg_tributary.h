@@ -60,6 +60,7 @@ typedef struct TributaryWorkerSlot
 	Oid			owner;
 	pid_t		pid;
 	bool		stop_requested; /* the launcher asked it to stop */
+	bool		sync_requested; /* wait_for_sync wants a fresh source position */
 	TributaryWorkerState state;
 	TributaryExitKind exit_kind;
 	char		phase[16];		/* snapshot, catchup, streaming or "" */

@@ -87,6 +87,7 @@ typedef struct StreamState
 	int			nflushes;
 	int			maxflushes;
 	TimestampTz last_feedback;
+	TimestampTz last_beat;		/* last keepalive request of an idle stream */
 	int			checkpoint_ms;
 	int			num_retained;
 	int64		rows_total;
@@ -321,7 +322,8 @@ handle_message(StreamState *st, StringInfo buf)
 void
 tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 					 XLogRecPtr start_lsn, XLogRecPtr catchup_until, bool always_idempotent,
-					 int checkpoint_ms, int num_retained, TributaryStreamProgress progress)
+					 int checkpoint_ms, int num_retained, TributaryStreamProgress progress,
+					 TributaryStreamSyncCheck sync_check)
 {
 	TributarySource *src = job->source;
 	StreamState st;
@@ -413,11 +415,25 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 		if (IsTransactionState() && !st.in_remote_xact)
 			local_commit(&st);
 		MemoryContextSwitchTo(run_cxt);
-		send_feedback(&st, false, !IsTransactionState());
+		{
+			/*
+			 * Heartbeat: an idle stream asks the source for its position
+			 * every heartbeat_interval (at once when wait_for_sync waits),
+			 * so an idle job's position and its slot keep advancing.
+			 */
+			bool		want_sync = (sync_check && sync_check());
+			bool		beat = want_sync ||
+				TimestampDifferenceExceeds(st.last_beat, GetCurrentTimestamp(), src->heartbeat_ms);
+			bool		idle = !IsTransactionState() && !st.in_remote_xact;
+
+			send_feedback(&st, beat, beat && idle);
+			if (beat)
+				st.last_beat = GetCurrentTimestamp();
+		}
 		(void) WaitLatchOrSocket(MyLatch,
 								 WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 src->connector->stream_socket(src), FEEDBACK_INTERVAL_MS,
-								 PG_WAIT_EXTENSION);
+								 src->connector->stream_socket(src),
+								 Min(FEEDBACK_INTERVAL_MS, src->heartbeat_ms), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 

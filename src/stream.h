@@ -19,9 +19,13 @@
 typedef void (*TributaryStreamProgress) (XLogRecPtr applied, XLogRecPtr received, int64 rows,
 										 TimestampTz commit_ts, const char *phase);
 
+/* whether someone waits for the source's current position (wait_for_sync) */
+typedef bool (*TributaryStreamSyncCheck) (void);
+
 extern void tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 								 XLogRecPtr start_lsn, XLogRecPtr catchup_until,
 								 bool always_idempotent, int checkpoint_ms, int num_retained,
-								 TributaryStreamProgress progress);
+								 TributaryStreamProgress progress,
+								 TributaryStreamSyncCheck sync_check);
 
 #endif							/* TRIBUTARY_STREAM_H */

@@ -16,6 +16,8 @@
  */
 #include "postgres.h"
 
+#include <signal.h>
+
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -128,6 +130,7 @@ tributary_wait_for_sync(PG_FUNCTION_ARGS)
 		char	   *last_error;
 		char	   *source_name;
 		bool		connected = false;
+		pid_t		worker_pid = 0;
 		long		remaining;
 
 		CHECK_FOR_INTERRUPTS();
@@ -155,9 +158,16 @@ tributary_wait_for_sync(PG_FUNCTION_ARGS)
 		if (target == InvalidXLogRecPtr && strcmp(mode, "full") != 0)
 			target = source_position(source_name);
 
-		LWLockAcquire(TributaryShmem->lock, LW_SHARED);
+		LWLockAcquire(TributaryShmem->lock, LW_EXCLUSIVE);
 		{
 			TributaryWorkerSlot *slot = tributary_slot_for_job(job_id);
+
+			/* ask the worker for the source's position now, not at its next heartbeat */
+			if (slot != NULL && slot->pid != 0 && target != InvalidXLogRecPtr)
+			{
+				slot->sync_requested = true;
+				worker_pid = slot->pid;
+			}
 
 			/* a full job is in sync when it finished, see above */
 			connected = (strcmp(mode, "full") != 0 &&
@@ -165,6 +175,8 @@ tributary_wait_for_sync(PG_FUNCTION_ARGS)
 						 target != InvalidXLogRecPtr && slot->applied_lsn >= target);
 		}
 		LWLockRelease(TributaryShmem->lock);
+		if (worker_pid != 0 && !connected)
+			kill(worker_pid, SIGUSR1);
 		if (connected)
 		{
 			result = true;

@@ -36,7 +36,7 @@ my $src_conn = 'host=' . $source->host . ' port=' . $source->port . ' dbname=pos
 # would for CREATE SUBSCRIPTION): turn it off for the call, as the docs say
 $target->safe_psql('postgres', qq{
 	SET log_statement = 'none';
-	SELECT tributary.create_source('src', 'postgresql', '$src_conn password=secretpw', '{"heartbeat_interval": 1}');
+	SELECT tributary.create_source('src', 'postgresql', '$src_conn password=secretpw', '{"heartbeat_interval": 1, "reconnect_timeout": 0}');
 });
 
 # job_state: state of a job in tributary.jobs

@@ -80,6 +80,8 @@ like(check('badpw', 'connection'), qr/^f\|could not connect to source "badpw": A
 	'a wrong password fails the connection check with the server\'s text');
 unlike(check('badpw', 'connection'), qr/wrongpw/, '... without the password');
 
+my ($ret, $out, $err);
+
 # add_table: an auto-created target maps every MySQL type (DESIGN section 5)
 $target->safe_psql('postgres', q{
 	SELECT tributary.create_job('shop_sync', 'shop', 'full+cdc', '{"target_schema": "mirror"}');
@@ -97,24 +99,31 @@ is($target->safe_psql('postgres', q{
 is($target->safe_psql('postgres', q{
 	SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'mirror.orders'::regclass AND contype = 'p'}),
 	'PRIMARY KEY (id)', 'the target has the source\'s primary key');
-my ($ret, $out, $err) = $target->psql('postgres', "SELECT tributary.add_table('shop_sync', 'shop.nokey')");
+($ret, $out, $err) = $target->psql('postgres', "SELECT tributary.add_table('shop_sync', 'shop.nokey')");
 like($err, qr/ERROR:  source table \[shop.nokey\] do not contain any primary key/, 'add_table refuses a table without key');
 ($ret, $out, $err) = $target->psql('postgres', q{SELECT tributary.add_table('shop_sync', 'shop.items', 'mirror.items_slim', '{"code": "sku"}')});
 is($ret, 0, 'a partial mapping gets the key columns by name');
 is($target->safe_psql('postgres', q{SELECT key_columns FROM tributary.tables WHERE target_table = 'mirror.items_slim'}),
 	'{order_id,line}', 'composite key kept in order');
 
-# the worker connects and holds its connection; a vanished server fails the run
+# the worker connects to MariaDB; the MySQL data path is not built yet, and
+# the run says so instead of pretending to sync
 $target->safe_psql('postgres', "SELECT tributary.start_job('shop_sync')");
-is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('shop_sync', '60 s')"), 't', 'the MySQL job runs');
-ok($my->sql("SELECT count(*) FROM information_schema.PROCESSLIST WHERE USER = 'root'") >= 2,
-	'the worker holds a connection to MariaDB');
-$my->stop;
 ok( $target->poll_query_until('postgres',
 		"SELECT state = 'failed' FROM tributary.jobs WHERE job_name = 'shop_sync'"),
-	'the job fails when MariaDB goes away (restart strategy none)');
-like($target->safe_psql('postgres', "SELECT message || ' ' || detail FROM tributary.errors WHERE job_name = 'shop_sync'"),
-	qr/source "shop".*MySQL error \d+/, 'the error carries the MySQL error');
+	'a MySQL job fails clearly for now');
+is($target->safe_psql('postgres', "SELECT sqlstate || ' ' || message FROM tributary.errors WHERE job_name = 'shop_sync'"),
+	'0A000 change capture from mysql sources is not supported yet', 'with a feature_not_supported error');
+ok($target->log_contains('pg_tributary job "shop_sync" connected to source "shop"'),
+	'after its worker connected to MariaDB');
+
+# a server that cannot be reached: start_job refuses with the client's error
+$my->stop;
+($ret, $out, $err) = $target->psql('postgres', "SELECT tributary.start_job('shop_sync')");
+like($err, qr/ERROR:  could not connect to source "shop": Can't connect to server on '127.0.0.1'/,
+	'start_job reports an unreachable MariaDB with the client\'s error text');
+is($target->safe_psql('postgres', "SELECT state FROM tributary.jobs WHERE job_name = 'shop_sync'"),
+	'failed', 'and leaves the job as it was');
 
 $target->stop;
 $nolog->stop;

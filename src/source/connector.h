@@ -74,15 +74,6 @@ typedef struct TributaryConnector
 	void		(*run_checks) (TributarySource *src, List *tables,
 							   TributaryCheckEmit emit, void *arg);
 
-	/* the socket to wait on while the connection is idle */
-	pgsocket	(*socket) (TributarySource *src);
-
-	/* the socket became readable: consume input; raise if the source is gone */
-	void		(*consume) (TributarySource *src);
-
-	/* liveness probe sent every heartbeat interval; raises if the source is gone */
-	void		(*heartbeat) (TributarySource *src);
-
 	/*
 	 * Snapshot reads, between snapshot_begin and snapshot_end (which read
 	 * every chunk in one consistent view of the source where it can), in

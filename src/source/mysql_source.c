@@ -437,43 +437,10 @@ mysrc_run_checks(TributarySource *src, List *tables, TributaryCheckEmit emit, vo
 	}
 }
 
-/*
- * mysrc_socket: the connection's socket.
- */
-static pgsocket
-mysrc_socket(TributarySource *src)
-{
-	return (pgsocket) mysql_get_socket(mysrc_conn(src));
-}
-
-/*
- * mysrc_consume: an idle MySQL connection receives nothing unless the server
- * closes it; find out with a ping.
- */
-static void
-mysrc_consume(TributarySource *src)
-{
-	if (mysql_ping(mysrc_conn(src)) != 0)
-		mysrc_raise(src, "lost the connection");
-}
-
-/*
- * mysrc_heartbeat: a round trip that fails when the server is gone.
- */
-static void
-mysrc_heartbeat(TributarySource *src)
-{
-	if (mysql_ping(mysrc_conn(src)) != 0)
-		mysrc_raise(src, "heartbeat failed");
-}
-
 const TributaryConnector tributary_mysql_connector = {
 	.kind = "mysql",
 	.try_connect = mysrc_try_connect,
 	.disconnect = mysrc_disconnect,
 	.describe_table = mysrc_describe_table,
 	.run_checks = mysrc_run_checks,
-	.socket = mysrc_socket,
-	.consume = mysrc_consume,
-	.heartbeat = mysrc_heartbeat,
 };

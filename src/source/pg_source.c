@@ -371,45 +371,6 @@ pg_run_checks(TributarySource *src, List *tables, TributaryCheckEmit emit, void 
 }
 
 /*
- * pg_socket: the connection's socket.
- */
-static pgsocket
-pg_socket(TributarySource *src)
-{
-	return PQsocket(pg_conn(src));
-}
-
-/*
- * pg_consume: read what arrived on an idle connection (notices, or the
- * end of the connection).
- */
-static void
-pg_consume(TributarySource *src)
-{
-	PGconn	   *conn = pg_conn(src);
-
-	if (PQconsumeInput(conn) == 0 || PQstatus(conn) == CONNECTION_BAD)
-		tributary_pq_raise(conn, NULL, src->name, "lost the connection");
-}
-
-/*
- * pg_heartbeat: a round trip that fails when the source is gone or does
- * not answer within the heartbeat interval.
- */
-static void
-pg_heartbeat(TributarySource *src)
-{
-	PGconn	   *conn = pg_conn(src);
-	PGresult   *res = tributary_pq_exec(conn, "SELECT 1", 0, NULL,
-										Max(src->heartbeat_ms, 1000));
-
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
-		tributary_pq_raise(conn, res, src->name, "heartbeat failed");
-	PQclear(res);
-}
-
-
-/*
  * pg_literal: a SQL string literal, escaped by libpq for the connection.
  */
 static char *
@@ -603,9 +564,6 @@ const TributaryConnector tributary_pg_connector = {
 	.disconnect = pg_disconnect,
 	.describe_table = pg_describe_table,
 	.run_checks = pg_run_checks,
-	.socket = pg_socket,
-	.consume = pg_consume,
-	.heartbeat = pg_heartbeat,
 	.snapshot_begin = pg_snapshot_begin,
 	.snapshot_end = pg_snapshot_end,
 	.chunk_upper = pg_chunk_upper,
