@@ -3,8 +3,9 @@
 #
 # Builds and installs the extension, starts a source and a target
 # PostgreSQL 15 on local ports (54321, 54322) in /tmp/pg_tributary_demo,
-# defines a source and a job, checks the source's prerequisites, starts the
-# job while a writer inserts rows on the source, shows the status views,
+# defines a source and a full+cdc job, checks the source's prerequisites,
+# starts the job while a writer inserts rows on the source and shows the
+# table syncing live in the status views, compares source and target,
 # stops the job and removes everything.  Run as root or with sudo.
 set -euo pipefail
 
@@ -89,16 +90,29 @@ tgt -c "SELECT check_name, ok, detail FROM tributary.check_source('shop')"
 say "a table without a primary key is refused with the seed's message"
 tgt -c "SELECT tributary.add_table('shop_sync', 'public.audit')" 2>&1 || true
 
-say "start_job: the launcher starts a worker that connects to the source"
+say "start_job: position first (a slot on the source), a chunked snapshot, then the change stream"
 tgt -c "SELECT tributary.start_job('shop_sync')" >/dev/null
-tgt -c "SELECT tributary.wait_for_sync('shop_sync', '30 s')"
-tgt -x -c "SELECT job_name, source_name, mode, state, phase, started_at, pid, run_id, last_error FROM tributary.jobs"
-tgt -c "SELECT * FROM tributary.tables"
-tgt -c "SELECT job_name, run_id, status, started_at FROM tributary.runs"
-tgt -c "SELECT source_name, kind, conninfo FROM tributary.sources"
-say "the worker holds its connection on the source"
-src -c "SELECT application_name, state, backend_type FROM pg_stat_activity WHERE application_name LIKE 'pg_tributary%'"
-echo "(this build defines, checks and runs jobs; the snapshot and streaming data path is the next milestone)"
+for i in 1 2 3 4 5 6; do
+  sleep 1
+  printf 'source rows: %s   target rows: %s\n' \
+    "$(src -Atc 'SELECT count(*) FROM public.orders')" "$(tgt -Atc 'SELECT count(*) FROM mirror.orders')"
+  tgt -Atc "SELECT format('  job %s: state=%s phase=%s applied=%s source=%s lag=%s bytes, %s s, rows=%s',
+                   job_name, state, phase, applied_position, source_position, lag_bytes,
+                   round(lag_seconds::numeric, 3), rows_applied) FROM tributary.jobs"
+done
+tgt -c "SELECT job_name, source_table, target_table, state, rows_copied, chunks_done, chunks_total, rows_applied FROM tributary.tables"
+
+say "the writer stops; wait_for_sync waits until everything committed on the source is applied"
+kill "$writer" 2>/dev/null || true; wait "$writer" 2>/dev/null || true; writer=""
+src -c "UPDATE public.orders SET amount = amount + 1 WHERE id % 10 = 0" >/dev/null
+src -c "DELETE FROM public.orders WHERE id % 17 = 0" >/dev/null
+tgt -c "SELECT tributary.wait_for_sync('shop_sync', '60 s')"
+digest="SELECT count(*) || ' rows, md5 ' || md5(string_agg(o::text, ',' ORDER BY id))"
+printf 'source: %s\ntarget: %s\n' "$(src -Atc "$digest FROM public.orders o")" "$(tgt -Atc "$digest FROM mirror.orders o")"
+tgt -x -c "SELECT job_name, state, phase, applied_position, lag_bytes, rows_applied, run_id, last_error FROM tributary.jobs"
+tgt -c "SELECT job_name, position, committed_at, source_commit_at FROM tributary.checkpoints"
+say "the slot on the source follows what the target has durably applied"
+src -c "SELECT slot_name, plugin, active, confirmed_flush_lsn FROM pg_replication_slots"
 
 say "stop_job: graceful stop, the run ends as stopped"
 tgt -c "SELECT tributary.stop_job('shop_sync')" >/dev/null
