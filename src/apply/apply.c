@@ -406,10 +406,18 @@ tributary_apply_change(TributaryApplyState *state, char type, Oid relid,
 	search = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsVirtual);
 	local = table_slot_create(rel, &estate->es_tupleTable);
 
-	/* the row to look for: the old image, else the new one */
-	fill_slot(ar, &errarg, search, (oldtuple && type != TRIB_MSG_INSERT) ? oldtuple : newtuple,
-			  NULL, &missing);
-	found = RelationFindReplTupleByIndex(rel, ar->keyidx, LockTupleExclusive, search, local);
+	/*
+	 * The row to look for: the old image, else the new one.  A strict
+	 * insert needs no lookup: the primary key index rejects a duplicate.
+	 */
+	if (type == TRIB_MSG_INSERT && !state->idempotent)
+		found = false;
+	else
+	{
+		fill_slot(ar, &errarg, search, (oldtuple && type != TRIB_MSG_INSERT) ? oldtuple : newtuple,
+				  NULL, &missing);
+		found = RelationFindReplTupleByIndex(rel, ar->keyidx, LockTupleExclusive, search, local);
+	}
 
 	switch (type)
 	{
