@@ -257,8 +257,12 @@ handle_message(StreamState *st, StringInfo buf)
 						(errcode(ERRCODE_PROTOCOL_VIOLATION),
 						 errmsg("BEGIN inside a transaction in the stream of source \"%s\"", st->src->name)));
 			st->in_remote_xact = true;
-			/* exactly once: a transaction at or before the checkpoint is already applied */
-			st->skip_xact = (msg.lsn <= st->committed);
+			/*
+			 * Exactly once: a transaction whose commit record starts before
+			 * the checkpoint (the end of the last transaction applied) is
+			 * already applied.  One that starts right at it is not.
+			 */
+			st->skip_xact = (msg.lsn < st->committed);
 			st->apply->position = msg.lsn;
 			st->apply->commit_ts = msg.commit_ts;
 			st->apply->idempotent = (st->always_idempotent || msg.lsn <= st->catchup_until);
