@@ -170,6 +170,7 @@ local_commit(StreamState *st)
 	if (!IsTransactionState())
 		return;
 	Assert(!st->in_remote_xact);
+	tributary_apply_end_xact(st->apply);
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (st->pending_end > st->committed)
 		write_checkpoint(st);
@@ -446,7 +447,10 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	if (IsTransactionState())
 	{
 		if (st.in_remote_xact)
+		{
+			tributary_apply_abort_xact(st.apply);
 			AbortCurrentTransaction();
+		}
 		else
 			local_commit(&st);
 	}

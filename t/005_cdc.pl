@@ -181,6 +181,12 @@ $source->safe_psql('postgres', q{
 $target->safe_psql('postgres', q{
 	SELECT tributary.create_job('logcdc', 'src', 'cdc', '{"dml": {"delete": "ignore"}}');
 	SELECT tributary.add_table('logcdc', 'public.log');
+	-- a row trigger on the target fires for every applied change
+	CREATE TABLE public.log_audit (op text, id int);
+	CREATE FUNCTION public.log_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN INSERT INTO public.log_audit VALUES (TG_OP, coalesce(NEW.id, OLD.id)); RETURN NULL; END $$;
+	CREATE TRIGGER log_audit AFTER INSERT OR UPDATE OR DELETE ON public.log
+		FOR EACH ROW EXECUTE FUNCTION public.log_audit();
 	SELECT tributary.start_job('logcdc');
 });
 ok($target->poll_query_until('postgres', "SELECT phase = 'streaming' FROM tributary.jobs WHERE job_name = 'logcdc'"),
@@ -193,6 +199,8 @@ $source->safe_psql('postgres', q{
 sync('logcdc');
 is($target->safe_psql('postgres', q{SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM public.log}),
 	'1:one!,2:two,3:three', 'cdc: only changes after the start, an update of an uncopied row upserts, deletes ignored');
+is($target->safe_psql('postgres', q{SELECT string_agg(op || ' ' || id, ',' ORDER BY id) FROM public.log_audit}),
+	'INSERT 1,INSERT 2,INSERT 3', 'target row triggers fire once per applied change');
 
 # drop_job drops the slot on the source
 $target->safe_psql('postgres', "SELECT tributary.drop_job('logcdc')");

@@ -22,6 +22,13 @@
  * Every change carries full row images (REPLICA IDENTITY FULL), which is
  * what makes the idempotent forms exact.
  *
+ * Within a local transaction a target's executor state (relation, indexes,
+ * slots) stays open across changes, and strict inserts into a plain table
+ * are buffered and written with table_multi_insert, 1000 at a time; the
+ * buffer is written before any lookup in that table and before the local
+ * commit.  Targets with triggers get a fresh executor state per change,
+ * so their triggers fire as for any single-row write.
+ *
  * The job's "dml" option can ignore inserts, updates or deletes per table
  * (soft deletes).  Values arrive as text and go through the target
  * columns' input functions; an error context names the job, the tables,
@@ -40,6 +47,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -69,7 +77,27 @@ typedef struct ApplyRel
 	int32	   *typmods;
 	Oid			keyidx;			/* index used to find rows */
 	int64		rows;			/* rows applied since the counters were saved */
+	struct ApplyOpen *open;		/* executor state in the open local transaction */
 } ApplyRel;
+
+/* how many inserts the multi-insert buffer holds */
+#define MULTI_INSERT_ROWS	1000
+
+/* a target's executor state, kept for the open local transaction */
+typedef struct ApplyOpen
+{
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	EPQState	epqstate;
+	TupleTableSlot *remote;		/* the row from the source */
+	TupleTableSlot *search;		/* the key to look for */
+	TupleTableSlot *local;		/* the row found */
+	bool		keep;			/* kept across changes (no triggers) */
+	bool		multi;			/* strict inserts are buffered */
+	TupleTableSlot **buffer;	/* buffered inserts */
+	int			nbuffered;
+} ApplyOpen;
 
 /* what the error context callback reports */
 typedef struct ApplyErrorArg
@@ -123,6 +151,8 @@ tributary_apply_create(TributaryJob *job, List *tables)
 									   ALLOCSET_DEFAULT_SIZES);
 	state->change_cxt = AllocSetContextCreate(CurrentMemoryContext, "tributary apply change",
 											  ALLOCSET_DEFAULT_SIZES);
+	state->xact_cxt = AllocSetContextCreate(CurrentMemoryContext, "tributary apply transaction",
+											ALLOCSET_DEFAULT_SIZES);
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(ApplyRel);
 	ctl.hcxt = state->cxt;
@@ -163,6 +193,11 @@ tributary_apply_relation(TributaryApplyState *state, TribRelation *msg)
 	Relation	rel;
 	TupleDesc	desc;
 
+	if (found && ar->open)
+	{
+		/* the relation changed: write what is buffered for it first */
+		tributary_apply_end_xact(state);
+	}
 	if (found && ar->rows > 0)
 		tributary_apply_flush_counters(state);
 	old = MemoryContextSwitchTo(state->cxt);
@@ -339,6 +374,150 @@ dml_ignored(ApplyRel *ar, char type)
 }
 
 /*
+ * apply_open: the executor state of a target for the open local
+ * transaction.  For targets without triggers it is kept across changes
+ * (and closed by tributary_apply_end_xact); with triggers it is set up per
+ * change, so that AFTER triggers fire at each change as for any write.
+ */
+static ApplyOpen *
+apply_open(TributaryApplyState *state, ApplyRel *ar)
+{
+	ApplyOpen  *ao = ar->open;
+	MemoryContext old;
+	RangeTblEntry *rte;
+	Relation	rel;
+
+	if (ao != NULL)
+	{
+		ao->estate->es_output_cid = GetCurrentCommandId(true);
+		return ao;
+	}
+
+	old = MemoryContextSwitchTo(state->xact_cxt);
+	rel = table_open(ar->target_relid, RowExclusiveLock);
+	if (RelationGetDescr(rel)->natts != ar->natts)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("target table %s changed while the job runs",
+						quote_qualified_identifier(ar->table->target_nsp, ar->table->target_rel)),
+				 errhint("Restart the job.")));
+	ao = palloc0(sizeof(ApplyOpen));
+	ao->rel = rel;
+	ao->estate = CreateExecutorState();
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = ar->target_relid;
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(ao->estate, list_make1(rte));
+	ao->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(ao->rri, rel, 1, NULL, 0);
+	ao->estate->es_opened_result_relations = list_make1(ao->rri);
+	ao->estate->es_output_cid = GetCurrentCommandId(true);
+	AfterTriggerBeginQuery();
+	EvalPlanQualInit(&ao->epqstate, ao->estate, NULL, NIL, -1);
+	ExecOpenIndices(ao->rri, false);
+	ao->remote = ExecInitExtraTupleSlot(ao->estate, RelationGetDescr(rel), &TTSOpsVirtual);
+	ao->search = ExecInitExtraTupleSlot(ao->estate, RelationGetDescr(rel), &TTSOpsVirtual);
+	ao->local = table_slot_create(rel, &ao->estate->es_tupleTable);
+	ao->keep = (rel->trigdesc == NULL);
+	ao->multi = ao->keep && rel->rd_rel->relkind == RELKIND_RELATION &&
+		!(rel->rd_att->constr && rel->rd_att->constr->has_generated_stored);
+	if (ao->multi)
+		ao->buffer = palloc0(sizeof(TupleTableSlot *) * MULTI_INSERT_ROWS);
+	if (ao->keep)
+	{
+		ar->open = ao;
+		state->open_rels = lappend(state->open_rels, ar);
+	}
+	MemoryContextSwitchTo(old);
+	return ao;
+}
+
+/*
+ * flush_inserts: write the buffered inserts of a target with
+ * table_multi_insert and index them.  Needed before any lookup in the
+ * target and before the local commit.
+ */
+static void
+flush_inserts(ApplyOpen *ao)
+{
+	MemoryContext old;
+
+	if (ao->nbuffered == 0)
+		return;
+	old = MemoryContextSwitchTo(GetPerTupleMemoryContext(ao->estate));
+	table_multi_insert(ao->rel, ao->buffer, ao->nbuffered, ao->estate->es_output_cid, 0, NULL);
+	for (int i = 0; i < ao->nbuffered; i++)
+	{
+		List	   *conflicts = NIL;
+
+		if (ao->rri->ri_NumIndices > 0)
+			conflicts = ExecInsertIndexTuples(ao->rri, ao->buffer[i], ao->estate,
+											  false, false, NULL, NIL);
+		list_free(conflicts);
+		ExecClearTuple(ao->buffer[i]);
+	}
+	MemoryContextSwitchTo(old);
+	ResetPerTupleExprContext(ao->estate);
+	ao->nbuffered = 0;
+	CommandCounterIncrement();
+}
+
+/*
+ * apply_close: flush and release a target's executor state.
+ */
+static void
+apply_close(ApplyOpen *ao)
+{
+	PushActiveSnapshot(GetTransactionSnapshot());
+	flush_inserts(ao);
+	PopActiveSnapshot();
+	ExecCloseIndices(ao->rri);
+	EvalPlanQualEnd(&ao->epqstate);
+	AfterTriggerEndQuery(ao->estate);
+	ExecResetTupleTable(ao->estate->es_tupleTable, false);
+	FreeExecutorState(ao->estate);
+	table_close(ao->rel, NoLock);
+}
+
+/*
+ * tributary_apply_end_xact: before the local commit, write what is
+ * buffered and release the targets kept open.
+ */
+void
+tributary_apply_end_xact(TributaryApplyState *state)
+{
+	ListCell   *lc;
+
+	foreach(lc, state->open_rels)
+	{
+		ApplyRel   *ar = (ApplyRel *) lfirst(lc);
+
+		apply_close(ar->open);
+		ar->open = NULL;
+	}
+	list_free(state->open_rels);
+	state->open_rels = NIL;
+	MemoryContextReset(state->xact_cxt);
+}
+
+/*
+ * tributary_apply_abort_xact: forget the targets kept open (the aborted
+ * transaction released them).
+ */
+void
+tributary_apply_abort_xact(TributaryApplyState *state)
+{
+	ListCell   *lc;
+
+	foreach(lc, state->open_rels)
+		((ApplyRel *) lfirst(lc))->open = NULL;
+	state->open_rels = NIL;
+	MemoryContextReset(state->xact_cxt);
+}
+
+/*
  * tributary_apply_change: apply one INSERT, UPDATE or DELETE.  Runs in the
  * caller's local transaction.
  */
@@ -347,15 +526,9 @@ tributary_apply_change(TributaryApplyState *state, char type, Oid relid,
 					   TribTuple *oldtuple, TribTuple *newtuple)
 {
 	ApplyRel   *ar = hash_search(state->rels, &relid, HASH_FIND, NULL);
+	ApplyOpen  *ao;
 	MemoryContext old;
-	Relation	rel;
 	EState	   *estate;
-	RangeTblEntry *rte;
-	ResultRelInfo *rri;
-	EPQState	epqstate;
-	TupleTableSlot *remote;
-	TupleTableSlot *search;
-	TupleTableSlot *local;
 	bool		found;
 	bool		missing;
 	ApplyErrorArg errarg;
@@ -368,7 +541,6 @@ tributary_apply_change(TributaryApplyState *state, char type, Oid relid,
 	if (ar->table == NULL || dml_ignored(ar, type))
 		return;
 
-	old = MemoryContextSwitchTo(state->change_cxt);
 	errarg.state = state;
 	errarg.rel = ar;
 	errarg.op = type == TRIB_MSG_INSERT ? "INSERT" : type == TRIB_MSG_UPDATE ? "UPDATE" : "DELETE";
@@ -378,33 +550,44 @@ tributary_apply_change(TributaryApplyState *state, char type, Oid relid,
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
 
-	rel = table_open(ar->target_relid, RowExclusiveLock);
-	if (RelationGetDescr(rel)->natts != ar->natts)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("target table %s changed while the job runs",
-						quote_qualified_identifier(ar->table->target_nsp, ar->table->target_rel)),
-				 errhint("Restart the job.")));
-
-	estate = CreateExecutorState();
-	rte = makeNode(RangeTblEntry);
-	rte->rtekind = RTE_RELATION;
-	rte->relid = ar->target_relid;
-	rte->relkind = rel->rd_rel->relkind;
-	rte->rellockmode = RowExclusiveLock;
-	ExecInitRangeTable(estate, list_make1(rte));
-	rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	estate->es_opened_result_relations = list_make1(rri);
-	estate->es_output_cid = GetCurrentCommandId(true);
-	AfterTriggerBeginQuery();
-	EvalPlanQualInit(&epqstate, estate, NULL, NIL, -1);
-	ExecOpenIndices(rri, false);
+	ao = apply_open(state, ar);
+	estate = ao->estate;
 	PushActiveSnapshot(GetTransactionSnapshot());
 
-	remote = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsVirtual);
-	search = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsVirtual);
-	local = table_slot_create(rel, &estate->es_tupleTable);
+	/* a strict insert into a plain table goes to the multi-insert buffer */
+	if (type == TRIB_MSG_INSERT && !state->idempotent && ao->multi)
+	{
+		TupleTableSlot *slot;
+
+		if (ao->buffer[ao->nbuffered] == NULL)
+		{
+			old = MemoryContextSwitchTo(state->xact_cxt);
+			ao->buffer[ao->nbuffered] = table_slot_create(ao->rel, &estate->es_tupleTable);
+			MemoryContextSwitchTo(old);
+		}
+		slot = ao->buffer[ao->nbuffered];
+		old = MemoryContextSwitchTo(state->change_cxt);
+		fill_slot(ar, &errarg, ao->remote, newtuple, NULL, &missing);
+		MemoryContextSwitchTo(old);
+		/* the buffered slot owns a copy of the row */
+		ExecCopySlot(slot, ao->remote);
+		if (ao->rel->rd_att->constr)
+			ExecConstraints(ao->rri, slot, estate);
+		ao->nbuffered++;
+		if (ao->nbuffered == MULTI_INSERT_ROWS)
+			flush_inserts(ao);
+		PopActiveSnapshot();
+		MemoryContextReset(state->change_cxt);
+		error_context_stack = errcb.previous;
+		ar->rows++;
+		state->changes++;
+		return;
+	}
+
+	/* anything else looks rows up: buffered inserts must be in the table */
+	flush_inserts(ao);
+	estate->es_output_cid = GetCurrentCommandId(true);
+	old = MemoryContextSwitchTo(state->change_cxt);
 
 	/*
 	 * The row to look for: the old image, else the new one.  A strict
@@ -414,46 +597,46 @@ tributary_apply_change(TributaryApplyState *state, char type, Oid relid,
 		found = false;
 	else
 	{
-		fill_slot(ar, &errarg, search, (oldtuple && type != TRIB_MSG_INSERT) ? oldtuple : newtuple,
+		fill_slot(ar, &errarg, ao->search, (oldtuple && type != TRIB_MSG_INSERT) ? oldtuple : newtuple,
 				  NULL, &missing);
-		found = RelationFindReplTupleByIndex(rel, ar->keyidx, LockTupleExclusive, search, local);
+		found = RelationFindReplTupleByIndex(ao->rel, ar->keyidx, LockTupleExclusive, ao->search, ao->local);
 	}
 
 	switch (type)
 	{
 		case TRIB_MSG_INSERT:
-			fill_slot(ar, &errarg, remote, newtuple, NULL, &missing);
-			if (found && state->idempotent)
+			fill_slot(ar, &errarg, ao->remote, newtuple, NULL, &missing);
+			if (found)
 			{
-				EvalPlanQualSetSlot(&epqstate, remote);
-				ExecSimpleRelationUpdate(rri, estate, &epqstate, local, remote);
+				EvalPlanQualSetSlot(&ao->epqstate, ao->remote);
+				ExecSimpleRelationUpdate(ao->rri, estate, &ao->epqstate, ao->local, ao->remote);
 			}
 			else
-				ExecSimpleRelationInsert(rri, estate, remote);	/* a duplicate raises */
+				ExecSimpleRelationInsert(ao->rri, estate, ao->remote);	/* a duplicate raises */
 			break;
 		case TRIB_MSG_UPDATE:
 			if (found)
 			{
-				fill_slot(ar, &errarg, remote, newtuple, local, &missing);
-				EvalPlanQualSetSlot(&epqstate, remote);
-				ExecSimpleRelationUpdate(rri, estate, &epqstate, local, remote);
+				fill_slot(ar, &errarg, ao->remote, newtuple, ao->local, &missing);
+				EvalPlanQualSetSlot(&ao->epqstate, ao->remote);
+				ExecSimpleRelationUpdate(ao->rri, estate, &ao->epqstate, ao->local, ao->remote);
 			}
 			else if (state->idempotent)
 			{
-				fill_slot(ar, &errarg, remote, newtuple, NULL, &missing);
+				fill_slot(ar, &errarg, ao->remote, newtuple, NULL, &missing);
 				if (missing)
 					ereport(ERROR,
 							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 							 errmsg("cannot insert row %s: the change lacks an unchanged TOASTed value",
-									key_description(rel, ar->keyidx, search)),
+									key_description(ao->rel, ar->keyidx, ao->search)),
 							 errhint("Set REPLICA IDENTITY FULL on the source table.")));
-				ExecSimpleRelationInsert(rri, estate, remote);
+				ExecSimpleRelationInsert(ao->rri, estate, ao->remote);
 			}
 			else
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_EXCEPTION),
 						 errmsg("row %s to update is missing from target table %s",
-								key_description(rel, ar->keyidx, search),
+								key_description(ao->rel, ar->keyidx, ao->search),
 								quote_qualified_identifier(ar->table->target_nsp, ar->table->target_rel)),
 						 errdetail("The target no longer matches the source."),
 						 errhint("Re-copy the table with tributary.restart_job(job, false).")));
@@ -461,14 +644,14 @@ tributary_apply_change(TributaryApplyState *state, char type, Oid relid,
 		case TRIB_MSG_DELETE:
 			if (found)
 			{
-				EvalPlanQualSetSlot(&epqstate, local);
-				ExecSimpleRelationDelete(rri, estate, &epqstate, local);
+				EvalPlanQualSetSlot(&ao->epqstate, ao->local);
+				ExecSimpleRelationDelete(ao->rri, estate, &ao->epqstate, ao->local);
 			}
 			else if (!state->idempotent)
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_EXCEPTION),
 						 errmsg("row %s to delete is missing from target table %s",
-								key_description(rel, ar->keyidx, search),
+								key_description(ao->rel, ar->keyidx, ao->search),
 								quote_qualified_identifier(ar->table->target_nsp, ar->table->target_rel)),
 						 errdetail("The target no longer matches the source."),
 						 errhint("Re-copy the table with tributary.restart_job(job, false).")));
@@ -476,12 +659,10 @@ tributary_apply_change(TributaryApplyState *state, char type, Oid relid,
 	}
 
 	PopActiveSnapshot();
-	ExecCloseIndices(rri);
-	EvalPlanQualEnd(&epqstate);
-	AfterTriggerEndQuery(estate);
-	ExecResetTupleTable(estate->es_tupleTable, false);
-	FreeExecutorState(estate);
-	table_close(rel, NoLock);
+	ExecClearTuple(ao->local);
+	ResetPerTupleExprContext(estate);
+	if (!ao->keep)
+		apply_close(ao);
 	CommandCounterIncrement();
 
 	error_context_stack = errcb.previous;
@@ -514,6 +695,7 @@ tributary_apply_truncate(TributaryApplyState *state, int nrelids, Oid *relids)
 	}
 	if (n == 0)
 		return;
+	tributary_apply_end_xact(state);	/* TRUNCATE needs the targets released */
 	PushActiveSnapshot(GetTransactionSnapshot());
 	SPI_connect();
 	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)

@@ -20,6 +20,8 @@ typedef struct TributaryApplyState
 	HTAB	   *rels;			/* source relation id -> mapping */
 	MemoryContext cxt;			/* mappings live here */
 	MemoryContext change_cxt;	/* reset after every change */
+	MemoryContext xact_cxt;		/* executor states of the open local transaction */
+	List	   *open_rels;		/* mappings whose executor state is open */
 	bool		idempotent;		/* catch-up: upserts, deletes of missing rows are no-ops */
 	XLogRecPtr	position;		/* commit position of the source transaction */
 	TimestampTz commit_ts;
@@ -32,5 +34,7 @@ extern void tributary_apply_change(TributaryApplyState *state, char type, Oid re
 								   TribTuple *oldtuple, TribTuple *newtuple);
 extern void tributary_apply_truncate(TributaryApplyState *state, int nrelids, Oid *relids);
 extern void tributary_apply_flush_counters(TributaryApplyState *state);
+extern void tributary_apply_end_xact(TributaryApplyState *state);
+extern void tributary_apply_abort_xact(TributaryApplyState *state);
 
 #endif							/* TRIBUTARY_APPLY_H */
