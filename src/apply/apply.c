@@ -658,11 +658,11 @@ tributary_apply_change(TributaryApplyState *state, char type, Oid relid,
 			break;
 	}
 
-	PopActiveSnapshot();
 	ExecClearTuple(ao->local);
 	ResetPerTupleExprContext(estate);
 	if (!ao->keep)
-		apply_close(ao);
+		apply_close(ao);		/* fires AFTER triggers: needs the snapshot */
+	PopActiveSnapshot();
 	CommandCounterIncrement();
 
 	error_context_stack = errcb.previous;
