@@ -6,6 +6,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use TributaryTest;
 
 # the source
 my $source = PostgreSQL::Test::Cluster->new('source');
@@ -19,19 +22,11 @@ $source->safe_psql('postgres', q{
 });
 
 # the target
-my $target = PostgreSQL::Test::Cluster->new('target');
-$target->init;
-$target->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_tributary'
+my $target = target_node('target', qq{
 tributary.database = 'postgres'
 tributary.max_workers = 8
-max_worker_processes = 16
-restart_after_crash = on
 });
-$target->start;
-$target->safe_psql('postgres', 'CREATE EXTENSION pg_tributary');
-
-my $src_conn = 'host=' . $source->host . ' port=' . $source->port . ' dbname=postgres';
+my $src_conn = pg_conninfo($source);
 # statement logging would show the call's text, password included (as it
 # would for CREATE SUBSCRIPTION): turn it off for the call, as the docs say
 $target->safe_psql('postgres', qq{

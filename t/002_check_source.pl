@@ -7,6 +7,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use TributaryTest;
 
 # a source with wal_level = replica and the default output_plugin_libraries
 my $replica = PostgreSQL::Test::Cluster->new('replica_src');
@@ -31,17 +34,7 @@ $logical->safe_psql('postgres', q{
 	ALTER TABLE public.good REPLICA IDENTITY FULL;
 });
 
-my $target = PostgreSQL::Test::Cluster->new('target');
-$target->init;
-$target->append_conf('postgresql.conf', "shared_preload_libraries = 'pg_tributary'\n");
-$target->start;
-$target->safe_psql('postgres', 'CREATE EXTENSION pg_tributary');
-
-sub conninfo
-{
-	my ($node, $extra) = @_;
-	return 'host=' . $node->host . ' port=' . $node->port . ' dbname=postgres' . ($extra // '');
-}
+my $target = target_node('target');
 
 $target->safe_psql('postgres', sprintf(q{
 	SELECT tributary.create_source('replica', 'postgresql', '%s');
@@ -49,18 +42,10 @@ $target->safe_psql('postgres', sprintf(q{
 	SELECT tributary.create_source('logical', 'postgresql', '%s');
 	SELECT tributary.create_source('logical_pgoutput', 'postgresql', '%s', '{"decoder": "pgoutput"}');
 	SELECT tributary.create_source('logical_forced', 'postgresql', '%s', '{"decoder": "tributary_decoder"}');
-}, conninfo($replica), conninfo($replica, ' user=plain'), conninfo($logical),
-	conninfo($logical), conninfo($logical)));
+}, pg_conninfo($replica), pg_conninfo($replica, ' user=plain'), pg_conninfo($logical),
+	pg_conninfo($logical), pg_conninfo($logical)));
 
-# check: one row of check_source as "ok|detail|hint"
-sub check
-{
-	my ($source, $name, $tables) = @_;
-	$tables //= 'NULL';
-	return $target->safe_psql('postgres',
-		"SELECT CASE WHEN ok THEN 't' ELSE 'f' END || '|' || coalesce(detail, '') || '|' || coalesce(hint, '')
-		   FROM tributary.check_source('$source', $tables) WHERE check_name = '$name'");
-}
+sub check { return check_row($target, @_); }
 
 # --- wal_level = replica
 my $tables = q{ARRAY['public.good', 'public.nokey', 'public.noident']};
@@ -141,7 +126,7 @@ $bare->safe_psql('postgres', sprintf(q{
 	SELECT tributary.create_source('logical', 'postgresql', '%s');
 	SELECT tributary.create_job('j', 'logical', 'full');
 	SELECT tributary.add_table('j', 'public.good');
-}, conninfo($logical)));
+}, pg_conninfo($logical)));
 ($ret, $out, $err) = $bare->psql('postgres', "SELECT tributary.start_job('j')");
 like($err, qr/ERROR:  pg_tributary is not loaded through shared_preload_libraries/,
 	'start_job says the library was not preloaded');

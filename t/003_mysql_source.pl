@@ -10,6 +10,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use MariaDBNode;
+use TributaryTest;
 
 my $my = MariaDBNode->new('good', 'binlog-row-metadata' => 'FULL');
 $my->sql(q{
@@ -29,14 +30,7 @@ $my->sql(q{
 # a server without a binary log
 my $nolog = MariaDBNode->new('nolog', 'log-bin' => 'OFF!', 'binlog-format' => 'STATEMENT');
 
-my $target = PostgreSQL::Test::Cluster->new('target');
-$target->init;
-$target->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_tributary'
-max_worker_processes = 16
-});
-$target->start;
-$target->safe_psql('postgres', 'CREATE EXTENSION pg_tributary');
+my $target = target_node('target');
 $target->safe_psql('postgres', sprintf(q{
 	SET log_statement = 'none';
 	SELECT tributary.create_source('shop', 'mysql', '%s', '{"heartbeat_interval": 1}');
@@ -46,14 +40,7 @@ $target->safe_psql('postgres', sprintf(q{
 }, $my->conninfo('shop'), $my->conninfo('shop', 'weak', 'weakpw'), $nolog->conninfo,
 	$my->conninfo('shop', 'weak', 'wrongpw')));
 
-sub check
-{
-	my ($source, $name, $tables) = @_;
-	$tables //= 'NULL';
-	return $target->safe_psql('postgres',
-		"SELECT CASE WHEN ok THEN 't' ELSE 'f' END || '|' || coalesce(detail, '') || '|' || coalesce(hint, '')
-		   FROM tributary.check_source('$source', $tables) WHERE check_name = '$name'");
-}
+sub check { return check_row($target, @_); }
 
 my $tables = q{ARRAY['shop.orders', 'shop.nokey', 'shop.gone']};
 like(check('shop', 'connection', $tables), qr/^t\|connected to .*MariaDB/, 'connects to MariaDB');

@@ -37,17 +37,9 @@ $source->safe_psql('postgres', q{
 	INSERT INTO public.big SELECT g, md5(g::text) FROM generate_series(1, 50000) g;
 });
 
-my $target = PostgreSQL::Test::Cluster->new('target');
-$target->init;
-$target->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_tributary'
-max_worker_processes = 16
-restart_after_crash = on
-});
-$target->start;
-my $src_conn = 'host=' . $source->host . ' port=' . $source->port . ' dbname=postgres';
+my $target = target_node('target');
+my $src_conn = pg_conninfo($source);
 $target->safe_psql('postgres', qq{
-	CREATE EXTENSION pg_tributary;
 	SELECT tributary.create_source('src', 'postgresql', '$src_conn');
 	CREATE SCHEMA mirror;
 	CREATE TABLE mirror.wide_slim (id int PRIMARY KEY, total numeric, note_upper text);

@@ -35,17 +35,9 @@ $source->safe_psql('postgres', q{
 	INSERT INTO public.docs SELECT g, repeat(md5(g::text), 400), 1 FROM generate_series(1, 50) g;
 });
 
-my $target = PostgreSQL::Test::Cluster->new('target');
-$target->init;
-$target->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_tributary'
-max_worker_processes = 16
-restart_after_crash = on
-});
-$target->start;
-my $src_conn = 'host=' . $source->host . ' port=' . $source->port . ' dbname=postgres';
+my $target = target_node('target');
+my $src_conn = pg_conninfo($source);
 $target->safe_psql('postgres', qq{
-	CREATE EXTENSION pg_tributary;
 	SELECT tributary.create_source('src', 'postgresql', '$src_conn', '{"reconnect_timeout": 60}');
 	SELECT tributary.create_job('sync', 'src', 'full+cdc',
 		'{"snapshot_chunk_rows": 3000, "execution.checkpointing.interval": 200, "state.checkpoints.num-retained": 3}');

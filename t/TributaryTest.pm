@@ -4,10 +4,11 @@ package TributaryTest;
 use strict;
 use warnings;
 use Exporter 'import';
+use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(crash_instance digest);
+our @EXPORT = qw(crash_instance digest target_node pg_conninfo check_row);
 
 # crash_instance: kill -9 every process of a running instance but the
 # postmaster (backends, background workers, checkpointer, WAL writer...),
@@ -40,6 +41,41 @@ sub digest
 	my ($node, $query) = @_;
 	return $node->safe_psql('postgres',
 		"SELECT count(*) || ':' || coalesce(md5(string_agg(r::text, '|' ORDER BY r::text)), '') FROM ($query) r");
+}
+
+# target_node: a started target instance with pg_tributary preloaded and
+# created (restart_after_crash on, room for workers); extra configuration
+# lines may be given
+sub target_node
+{
+	my ($name, $extra) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'pg_tributary'
+max_worker_processes = 16
+restart_after_crash = on
+} . ($extra // ''));
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION pg_tributary');
+	return $node;
+}
+
+# pg_conninfo: a pg_tributary connection string for a PostgreSQL node
+sub pg_conninfo
+{
+	my ($node, $extra) = @_;
+	return 'host=' . $node->host . ' port=' . $node->port . ' dbname=postgres' . ($extra // '');
+}
+
+# check_row: one row of check_source as "ok|detail|hint" (ok as t or f)
+sub check_row
+{
+	my ($target, $source, $name, $tables) = @_;
+	$tables //= 'NULL';
+	return $target->safe_psql('postgres',
+		"SELECT CASE WHEN ok THEN 't' ELSE 'f' END || '|' || coalesce(detail, '') || '|' || coalesce(hint, '')
+		   FROM tributary.check_source('$source', $tables) WHERE check_name = '$name'");
 }
 
 1;
