@@ -64,6 +64,18 @@ spi_int8(HeapTuple tup, TupleDesc desc, int col, int64 dflt)
 	return isnull ? dflt : DatumGetInt64(d);
 }
 
+/*
+ * spi_bool: a boolean column of the current SPI row (NULL is false).
+ */
+static bool
+spi_bool(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return !isnull && DatumGetBool(d);
+}
+
 static const char *source_sql =
 "SELECT source_id::int8, source_name, source_kind, source_conninfo,"
 "       source_options->>'decoder',"
@@ -152,7 +164,8 @@ tributary_job_load(int32 job_id)
 							  "(o->>'state.checkpoints.num-retained')::int8, o->>'start_position', "
 							  "job_slot, job_stream_start, job_catchup_until, "
 							  "(SELECT cp_position FROM tributary.checkpoint WHERE cp_job_id = job_id "
-							  " ORDER BY cp_id DESC LIMIT 1) "
+							  " ORDER BY cp_id DESC LIMIT 1), "
+							  "o->>'dirty_data' = 'skip', (o->>'dirty_data_limit')::int8 "
 							  "FROM tributary.job, LATERAL tributary.job_effective_options(job_name) o "
 							  "WHERE job_id = $1",
 							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
@@ -177,6 +190,8 @@ tributary_job_load(int32 job_id)
 		job->stream_start = spi_text(tup, desc, 11, cxt);
 		job->catchup_until = spi_text(tup, desc, 12, cxt);
 		job->checkpoint = spi_text(tup, desc, 13, cxt);
+		job->dirty_skip = spi_bool(tup, desc, 14);
+		job->dirty_limit = spi_int8(tup, desc, 15, -1);
 	}
 	SPI_finish();
 

@@ -194,6 +194,48 @@ is($target->safe_psql('postgres', q{SELECT string_agg(id || ':' || v, ',' ORDER 
 is($target->safe_psql('postgres', q{SELECT string_agg(op || ' ' || id, ',' ORDER BY id) FROM public.log_audit}),
 	'INSERT 1,INSERT 2,INSERT 3', 'target row triggers fire once per applied change');
 
+# dirty data: skip keeps bad rows in tributary.dirty_rows up to the limit;
+# the default policy fails the job naming the table, the column and the position
+$source->safe_psql('postgres', q{
+	CREATE TABLE public.measure (id int PRIMARY KEY, v numeric, note text);
+	ALTER TABLE public.measure REPLICA IDENTITY FULL;
+});
+$target->safe_psql('postgres', q{
+	CREATE TABLE public.measure (id int PRIMARY KEY, v numeric(5,2) CHECK (v >= 0), note text);
+	CREATE TABLE public.measure_strict (id int PRIMARY KEY, v numeric(5,2) CHECK (v >= 0), note text);
+	SELECT tributary.create_job('tolerant', 'src', 'full+cdc', '{"dirty_data": "skip", "dirty_data_limit": 3}');
+	SELECT tributary.add_table('tolerant', 'public.measure');
+	SELECT tributary.create_job('strict', 'src', 'full+cdc');
+	SELECT tributary.add_table('strict', 'public.measure', 'public.measure_strict');
+	SELECT tributary.start_job('tolerant');
+	SELECT tributary.start_job('strict');
+});
+ok($target->poll_query_until('postgres', "SELECT count(*) = 2 FROM tributary.jobs WHERE job_name IN ('tolerant', 'strict') AND phase = 'streaming'"),
+	'both dirty-data jobs stream');
+$source->safe_psql('postgres', q{
+	INSERT INTO public.measure VALUES (1, 1.5, 'ok'), (2, -3, 'violates the check'), (3, 123456, 'overflows numeric(5,2)'), (4, 2.25, 'ok');
+	UPDATE public.measure SET v = 4.75 WHERE id = 4;
+});
+sync('tolerant');
+is($target->safe_psql('postgres', q{SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM public.measure}),
+	'1:1.50,4:4.75', 'skip: the good rows are applied');
+is($target->safe_psql('postgres', q{SELECT string_agg(row ->> 'id' || ' ' || (error ~ 'check constraint|numeric field overflow')::text, ',' ORDER BY row ->> 'id')
+	  FROM tributary.dirty_rows WHERE job_name = 'tolerant'}),
+	'2 true,3 true', 'skip: the bad rows are kept in dirty_rows with their error');
+ok($target->poll_query_until('postgres', "SELECT state = 'failed' FROM tributary.jobs WHERE job_name = 'strict'"),
+	'error (default): the job fails');
+like($target->safe_psql('postgres', q{SELECT sqlstate || ' ' || message || ' | ' || context FROM tributary.errors WHERE job_name = 'strict'}),
+	qr/^23514 new row for relation "measure_strict" violates check constraint .* \| .*pg_tributary job "strict": INSERT of source table \[public.measure\] into public.measure_strict, source transaction committed at [0-9A-F]+\/[0-9A-F]+/s,
+	'the error names the job, the tables and the source position');
+$source->safe_psql('postgres', q{INSERT INTO public.measure SELECT g, -g, 'bad' FROM generate_series(10, 11) g});
+ok($target->poll_query_until('postgres', "SELECT state = 'failed' FROM tributary.jobs WHERE job_name = 'tolerant'"),
+	'skip: the job fails past dirty_data_limit');
+like($target->safe_psql('postgres', q{SELECT message FROM tributary.errors WHERE job_name = 'tolerant'}),
+	qr/job "tolerant" passed its dirty data limit of 3 rows/, 'with an error that says so');
+is($target->safe_psql('postgres', q{SELECT count(*) FROM tributary.dirty_rows WHERE job_name = 'tolerant'}),
+	'2', 'the transaction that passed the limit was not committed');
+$target->safe_psql('postgres', q{SELECT tributary.drop_job('tolerant'); SELECT tributary.drop_job('strict');});
+
 # drop_job drops the slot on the source
 $target->safe_psql('postgres', "SELECT tributary.drop_job('logcdc')");
 is($source->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'tributary%'"),

@@ -44,6 +44,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/xact.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
@@ -55,6 +56,8 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/resowner.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -78,6 +81,8 @@ typedef struct ApplyRel
 	Oid			keyidx;			/* index used to find rows */
 	int64		rows;			/* rows applied since the counters were saved */
 	struct ApplyOpen *open;		/* executor state in the open local transaction */
+	int			nsource;		/* source columns, for dirty rows */
+	char	  **source_names;
 } ApplyRel;
 
 /* how many inserts the multi-insert buffer holds */
@@ -204,6 +209,10 @@ tributary_apply_relation(TributaryApplyState *state, TribRelation *msg)
 	memset(((char *) ar) + sizeof(Oid), 0, sizeof(ApplyRel) - sizeof(Oid));
 	ar->table = t;
 	ar->source_name = psprintf("%s.%s", msg->nspname, msg->relname);
+	ar->nsource = msg->natts;
+	ar->source_names = palloc(sizeof(char *) * Max(msg->natts, 1));
+	for (int i = 0; i < msg->natts; i++)
+		ar->source_names[i] = pstrdup(msg->attrs[i].name);
 	if (t == NULL)
 	{
 		MemoryContextSwitchTo(old);
@@ -420,7 +429,8 @@ apply_open(TributaryApplyState *state, ApplyRel *ar)
 	ao->remote = ExecInitExtraTupleSlot(ao->estate, RelationGetDescr(rel), &TTSOpsVirtual);
 	ao->search = ExecInitExtraTupleSlot(ao->estate, RelationGetDescr(rel), &TTSOpsVirtual);
 	ao->local = table_slot_create(rel, &ao->estate->es_tupleTable);
-	ao->keep = (rel->trigdesc == NULL);
+	/* with dirty_data = skip every change runs alone in a subtransaction */
+	ao->keep = (rel->trigdesc == NULL && !state->job->dirty_skip);
 	ao->multi = ao->keep && rel->rd_rel->relkind == RELKIND_RELATION &&
 		!(rel->rd_att->constr && rel->rd_att->constr->has_generated_stored);
 	if (ao->multi)
@@ -518,12 +528,12 @@ tributary_apply_abort_xact(TributaryApplyState *state)
 }
 
 /*
- * tributary_apply_change: apply one INSERT, UPDATE or DELETE.  Runs in the
- * caller's local transaction.
+ * apply_one: apply one INSERT, UPDATE or DELETE.  Runs in the caller's
+ * local transaction (or subtransaction).
  */
-void
-tributary_apply_change(TributaryApplyState *state, char type, Oid relid,
-					   TribTuple *oldtuple, TribTuple *newtuple)
+static void
+apply_one(TributaryApplyState *state, char type, Oid relid,
+		  TribTuple *oldtuple, TribTuple *newtuple)
 {
 	ApplyRel   *ar = hash_search(state->rels, &relid, HASH_FIND, NULL);
 	ApplyOpen  *ao;
@@ -670,6 +680,124 @@ tributary_apply_change(TributaryApplyState *state, char type, Oid relid,
 	MemoryContextReset(state->change_cxt);
 	ar->rows++;
 	state->changes++;
+}
+
+/*
+ * row_json: a source row image as a JSON object of text values.
+ */
+static char *
+row_json(ApplyRel *ar, TribTuple *tuple)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (int i = 0; tuple && i < tuple->natts && i < ar->nsource; i++)
+	{
+		TribValue  *v = &tuple->values[i];
+
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		escape_json(&buf, ar->source_names[i]);
+		appendStringInfoString(&buf, ": ");
+		if (v->kind == TRIB_VALUE_TEXT)
+			escape_json(&buf, pnstrdup(v->data, v->len));
+		else
+			appendStringInfoString(&buf, "null");
+	}
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/*
+ * record_dirty_row: keep a row that could not be applied in
+ * tributary.dirty_row (in the local transaction, so it is recorded exactly
+ * once), and fail the job once dirty_data_limit is passed.
+ */
+static void
+record_dirty_row(TributaryApplyState *state, ApplyRel *ar, TribTuple *tuple, ErrorData *edata)
+{
+	Oid			argtypes[5] = {INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[5];
+	int64		count;
+	bool		isnull;
+
+	args[0] = Int32GetDatum(state->job->id);
+	args[1] = CStringGetTextDatum(ar->source_name);
+	args[2] = CStringGetTextDatum(psprintf("%X/%X", LSN_FORMAT_ARGS(state->position)));
+	args[3] = CStringGetTextDatum(row_json(ar, tuple));
+	args[4] = CStringGetTextDatum(edata->message);
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	if (SPI_execute_with_args("INSERT INTO tributary.dirty_row (dr_job_id, dr_source_table, dr_position, dr_row, dr_error) "
+							  "VALUES ($1, $2, $3, $4::jsonb, $5)", 5, argtypes, args, NULL, false, 0) != SPI_OK_INSERT ||
+		SPI_execute_with_args("SELECT count(*) FROM tributary.dirty_row WHERE dr_job_id = $1",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not record a dirty row");
+	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	PopActiveSnapshot();
+	ereport(LOG,
+			(errmsg("pg_tributary job \"%s\" skipped a row of source table [%s] at %X/%X: %s",
+					state->job->name, ar->source_name, LSN_FORMAT_ARGS(state->position), edata->message)));
+	if (state->job->dirty_limit >= 0 && count > state->job->dirty_limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("job \"%s\" passed its dirty data limit of " INT64_FORMAT " rows", state->job->name,
+						state->job->dirty_limit),
+				 errdetail("The last row of source table [%s] was rejected with: %s", ar->source_name,
+						   edata->message),
+				 errhint("See tributary.dirty_rows; fix the target or the data, raise dirty_data_limit, then start the job again.")));
+}
+
+/*
+ * tributary_apply_change: apply one INSERT, UPDATE or DELETE.  With
+ * dirty_data = skip the change runs in a subtransaction: a data error
+ * (SQLSTATE classes 22 and 23: conversion, constraint) rolls it back and
+ * keeps the row in tributary.dirty_rows; other errors fail the job.
+ */
+void
+tributary_apply_change(TributaryApplyState *state, char type, Oid relid,
+					   TribTuple *oldtuple, TribTuple *newtuple)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	ApplyRel   *ar;
+
+	if (!state->job->dirty_skip)
+	{
+		apply_one(state, type, relid, oldtuple, newtuple);
+		return;
+	}
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		apply_one(state, type, relid, oldtuple, newtuple);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		int			category;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		category = ERRCODE_TO_CATEGORY(edata->sqlerrcode);
+		if (category != ERRCODE_DATA_EXCEPTION && category != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
+			PG_RE_THROW();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+
+		ar = hash_search(state->rels, &relid, HASH_FIND, NULL);
+		record_dirty_row(state, ar, newtuple ? newtuple : oldtuple, edata);
+	}
+	PG_END_TRY();
 }
 
 /*
