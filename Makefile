@@ -29,6 +29,7 @@ OBJS = \
 	src/source/pg_libpq.o \
 	src/source/pg_source.o \
 	src/source/pg_stream.o \
+	src/source/pgoutput_read.o \
 	src/source/mysql_source.o \
 	src/source/mysql_types.o \
 	bgworker/launcher.o \

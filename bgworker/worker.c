@@ -320,20 +320,21 @@ worker_load_tables(MemoryContext run_cxt)
  * otherwise, the catch-up bound).  Returns the exported snapshot.
  */
 static char *
-worker_create_slot(MemoryContext run_cxt)
+worker_create_slot(MemoryContext run_cxt, List *tables)
 {
 	TributarySource *src = MyJob->source;
 	char		job_id[16];
 	char	   *slot;
 	char	   *snapshot;
 	XLogRecPtr	p0;
-	const char *values[3];
+	const char *values[4];
 	MemoryContext old = MemoryContextSwitchTo(run_cxt);
 
 	snprintf(job_id, sizeof(job_id), "%d", MyJob->id);
 	slot = psprintf("tributary_" UINT64_FORMAT "_%d", GetSystemIdentifier(), MyJob->id);
-	src->connector->stream_create_slot(src, slot, &p0, &snapshot);
+	src->connector->stream_create_slot(src, slot, tributary_table_names(tables), &p0, &snapshot);
 	MyJob->slot = slot;
+	MyJob->decoder = src->stream_decoder;
 	MyJob->stream_start = psprintf("%X/%X", LSN_FORMAT_ARGS(p0));
 	MyJob->catchup_until = MyJob->stream_start;
 	MemoryContextSwitchTo(old);
@@ -341,14 +342,15 @@ worker_create_slot(MemoryContext run_cxt)
 	values[0] = job_id;
 	values[1] = slot;
 	values[2] = MyJob->stream_start;
-	catalog_exec("UPDATE tributary.job SET job_slot = $2, job_stream_start = $3, job_catchup_until = $3 "
-				 "WHERE job_id = $1::int", 3, values);
+	values[3] = MyJob->decoder;
+	catalog_exec("UPDATE tributary.job SET job_slot = $2, job_stream_start = $3, job_catchup_until = $3, "
+				 "job_decoder = $4 WHERE job_id = $1::int", 4, values);
 	if (strcmp(MyJob->mode, "cdc") == 0)
 		catalog_exec("UPDATE tributary.job_table SET jt_state = 'streaming' WHERE jt_job_id = $1::int",
 					 1, values);
 	ereport(LOG,
-			(errmsg("pg_tributary job \"%s\" created slot \"%s\" on source \"%s\" at %s",
-					MyJob->name, slot, src->name, MyJob->stream_start)));
+			(errmsg("pg_tributary job \"%s\" created slot \"%s\" with %s on source \"%s\" at %s",
+					MyJob->name, slot, MyJob->decoder, src->name, MyJob->stream_start)));
 	return snapshot;
 }
 
@@ -407,16 +409,15 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("change capture from %s sources is not supported yet", src->kind),
 				 errdetail("Job \"%s\" reads source \"%s\".", MyJob->name, src->name)));
-	if (strcmp(src->kind, "postgresql") == 0 && src->decoder && strcmp(src->decoder, "pgoutput") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("source \"%s\" asks for decoder pgoutput, which this build does not read yet", src->name),
-				 errhint("Install tributary_decoder on the source and set the source option decoder to auto.")));
-
-	if (MyJob->slot == NULL)
-		exported = worker_create_slot(run_cxt);
-
 	tables = worker_load_tables(run_cxt);
+	if (MyJob->slot == NULL)
+		exported = worker_create_slot(run_cxt, tables);
+	else
+	{
+		src->stream_decoder = MyJob->decoder;
+		src->connector->stream_prepare(src, MyJob->slot, tributary_table_names(tables));
+	}
+
 	foreach(lc, tables)
 		if (!((TributaryTable *) lfirst(lc))->snapshot_done)
 			pending_snapshot = true;
@@ -513,6 +514,7 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 							(errcode(ERRCODE_UNDEFINED_OBJECT),
 							 errmsg("job was dropped")));
 				MyJob->checkpoint = fresh->checkpoint;
+				src->stream_decoder = MyJob->decoder;
 			}
 			PopActiveSnapshot();
 			CommitTransactionCommand();

@@ -96,6 +96,7 @@ CREATE TABLE tributary.job (
 	/* change capture: the source slot, where its stream starts (P0), and
 	 * the position up to which apply is idempotent (snapshot reads) */
 	job_slot		text,
+	job_decoder		text,
 	job_stream_start text,
 	job_catchup_until text
 );
@@ -1090,7 +1091,8 @@ BEGIN
 			PERFORM tributary._drop_slot((SELECT source_name FROM tributary.source
 										   WHERE source_id = j.job_source_id), j.job_slot);
 		END IF;
-		UPDATE tributary.job SET job_slot = NULL, job_stream_start = NULL, job_catchup_until = NULL
+		UPDATE tributary.job SET job_slot = NULL, job_decoder = NULL, job_stream_start = NULL,
+			   job_catchup_until = NULL
 		 WHERE job_id = j.job_id;
 		DELETE FROM tributary.checkpoint WHERE cp_job_id = j.job_id;
 		DELETE FROM tributary.table_state
@@ -1156,7 +1158,7 @@ SELECT j.job_name, s.source_name, j.job_mode AS mode,
 	   coalesce(w.rows_applied, 0) AS rows_applied,
 	   coalesce(w.last_error, e.err_message) AS last_error,
 	   w.pid, coalesce(w.run_id, r.run_id) AS run_id,
-	   j.job_owner AS owner, j.job_version AS version
+	   j.job_owner AS owner, j.job_version AS version, j.job_slot AS slot, j.job_decoder AS decoder
   FROM tributary.job j
   JOIN tributary.source s ON s.source_id = j.job_source_id
   LEFT JOIN tributary._worker_status() w ON w.job_id = j.job_id

@@ -165,7 +165,7 @@ tributary_job_load(int32 job_id)
 							  "job_slot, job_stream_start, job_catchup_until, "
 							  "(SELECT cp_position FROM tributary.checkpoint WHERE cp_job_id = job_id "
 							  " ORDER BY cp_id DESC LIMIT 1), "
-							  "o->>'dirty_data' = 'skip', (o->>'dirty_data_limit')::int8 "
+							  "o->>'dirty_data' = 'skip', (o->>'dirty_data_limit')::int8, job_decoder "
 							  "FROM tributary.job, LATERAL tributary.job_effective_options(job_name) o "
 							  "WHERE job_id = $1",
 							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
@@ -192,6 +192,7 @@ tributary_job_load(int32 job_id)
 		job->checkpoint = spi_text(tup, desc, 13, cxt);
 		job->dirty_skip = spi_bool(tup, desc, 14);
 		job->dirty_limit = spi_int8(tup, desc, 15, -1);
+		job->decoder = spi_text(tup, desc, 16, cxt);
 	}
 	SPI_finish();
 
@@ -293,4 +294,24 @@ tributary_job_tables_load(int32 job_id)
 	}
 	SPI_finish();
 	return tables;
+}
+
+/*
+ * tributary_table_names: the source tables as quoted "schema.table"
+ * strings, as the decoders and publications name them.
+ */
+List *
+tributary_table_names(List *tables)
+{
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	foreach(lc, tables)
+	{
+		TributaryTable *t = (TributaryTable *) lfirst(lc);
+
+		names = lappend(names, psprintf("%s.%s", quote_identifier(t->source_nsp),
+										quote_identifier(t->source_rel)));
+	}
+	return names;
 }

@@ -23,6 +23,7 @@ typedef struct TributaryJob
 	int			num_retained;	/* option state.checkpoints.num-retained */
 	char	   *start_position; /* option start_position (cdc) */
 	char	   *slot;			/* change capture: the source slot, or NULL */
+	char	   *decoder;		/* the slot's decoder */
 	char	   *stream_start;	/* position the slot was created at */
 	char	   *catchup_until;	/* idempotent apply up to here */
 	char	   *checkpoint;		/* position of the last checkpoint, or NULL */
@@ -62,5 +63,6 @@ typedef struct TributaryTable
 
 extern TributaryJob *tributary_job_load(int32 job_id);
 extern List *tributary_job_tables_load(int32 job_id);
+extern List *tributary_table_names(List *tables);
 
 #endif							/* TRIBUTARY_CATALOG_H */

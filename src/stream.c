@@ -249,7 +249,7 @@ handle_message(StreamState *st, StringInfo buf)
 {
 	TribMessage msg;
 
-	trib_read_message(buf, false, &msg);
+	st->src->connector->stream_decode(st->src, buf, &msg);
 	switch (msg.type)
 	{
 		case TRIB_MSG_BEGIN:
@@ -332,8 +332,7 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 {
 	TributarySource *src = job->source;
 	StreamState st;
-	List	   *names = NIL;
-	ListCell   *lc;
+	List	   *names;
 	MemoryContext msg_cxt = AllocSetContextCreate(CurrentMemoryContext, "tributary stream message",
 												  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext run_cxt = CurrentMemoryContext;
@@ -358,13 +357,7 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	/* apply transactions need not wait for their WAL flush: feedback does */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
-	foreach(lc, tables)
-	{
-		TributaryTable *t = (TributaryTable *) lfirst(lc);
-
-		names = lappend(names, psprintf("%s.%s", quote_identifier(t->source_nsp),
-										quote_identifier(t->source_rel)));
-	}
+	names = tributary_table_names(tables);
 	if (st.caught_up)
 	{
 		/* past every snapshot read already: the tables stream */

@@ -161,24 +161,20 @@ trib_write_stream_abort(StringInfo out, TransactionId xid, TransactionId subxid)
 }
 
 /*
- * read_tuple: a tuple tagged 'O' or 'N', values pointing into the buffer.
+ * trib_read_tuple_values: the values of a tuple (natts, then per value a
+ * kind and, for 't' and 'b', a length and bytes), pointing into the
+ * buffer.  Shared with the pgoutput reader, whose tuples have the same
+ * layout.
  */
-static void
-read_tuple(StringInfo in, char want_tag, TribTuple *tuple)
+void
+trib_read_tuple_values(StringInfo in, TribTuple *tuple)
 {
-	char		tag = pq_getmsgbyte(in);
-	int			natts;
+	int			natts = pq_getmsgint(in, 2);
 
-	if (tag != want_tag)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("invalid tributary_decoder message: expected tuple tag '%c', got '%c'",
-						want_tag, tag)));
-	natts = pq_getmsgint(in, 2);
 	if (natts > MaxTupleAttributeNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("invalid tributary_decoder message: %d columns", natts)));
+				 errmsg("invalid change stream message: %d columns", natts)));
 	tuple->natts = natts;
 	tuple->values = palloc(sizeof(TribValue) * Max(natts, 1));
 	for (int i = 0; i < natts; i++)
@@ -199,17 +195,33 @@ read_tuple(StringInfo in, char want_tag, TribTuple *tuple)
 				if (v->len > (uint32) (in->len - in->cursor))
 					ereport(ERROR,
 							(errcode(ERRCODE_PROTOCOL_VIOLATION),
-							 errmsg("invalid tributary_decoder message: value of %u bytes overruns the message",
+							 errmsg("invalid change stream message: value of %u bytes overruns the message",
 									v->len)));
 				v->data = (char *) pq_getmsgbytes(in, v->len);
 				break;
 			default:
 				ereport(ERROR,
 						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("invalid tributary_decoder message: unknown value kind 0x%02x",
+						 errmsg("invalid change stream message: unknown value kind 0x%02x",
 								(unsigned char) v->kind)));
 		}
 	}
+}
+
+/*
+ * read_tuple: a tuple tagged 'O' or 'N'.
+ */
+static void
+read_tuple(StringInfo in, char want_tag, TribTuple *tuple)
+{
+	char		tag = pq_getmsgbyte(in);
+
+	if (tag != want_tag)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("invalid tributary_decoder message: expected tuple tag '%c', got '%c'",
+						want_tag, tag)));
+	trib_read_tuple_values(in, tuple);
 }
 
 /*

@@ -23,6 +23,7 @@
 
 struct TributaryConnector;
 struct TributaryTable;
+struct TribMessage;
 
 /* a source as the catalog defines it, plus its open connection */
 typedef struct TributarySource
@@ -39,6 +40,7 @@ typedef struct TributarySource
 	int			reconnect_ms;	/* option reconnect_timeout */
 	void	   *conn;			/* connector-private connection state */
 	void	   *stream;			/* connector-private change stream state */
+	char	   *stream_decoder; /* the decoder of the job's slot (PostgreSQL) */
 } TributarySource;
 
 /* what stream_next found */
@@ -95,14 +97,18 @@ typedef struct TributaryConnector
 
 	/*
 	 * Change capture (PostgreSQL: a logical slot; see pg_stream.c).
-	 * stream_create_slot fixes the stream's start position before any
-	 * snapshot read and exports a snapshot of exactly that point, usable by
-	 * snapshot_use until the stream starts.  stream_start streams the
+	 * stream_create_slot picks the decoder (src->stream_decoder), fixes the
+	 * stream's start position before any snapshot read and exports a
+	 * snapshot of exactly that point, usable by snapshot_use until the
+	 * stream starts.  stream_prepare runs before every snapshot view (the
+	 * pgoutput publication must hold every table before it is read).
+	 * stream_decode turns a stream message into the change model.  stream_start streams the
 	 * changes of the given tables ("schema.table") committed after
 	 * start_lsn.  stream_next never blocks; stream_feedback reports what is
 	 * written and durably applied.
 	 */
-	void		(*stream_create_slot) (TributarySource *src, const char *slot,
+	void		(*stream_prepare) (TributarySource *src, const char *slot, List *tables);
+	void		(*stream_create_slot) (TributarySource *src, const char *slot, List *tables,
 									   XLogRecPtr *start_lsn, char **snapshot);
 	void		(*snapshot_use) (TributarySource *src, const char *snapshot);
 	XLogRecPtr	(*current_position) (TributarySource *src);
@@ -110,6 +116,7 @@ typedef struct TributaryConnector
 								 List *tables);
 	TributaryStreamEvent (*stream_next) (TributarySource *src, StringInfo msg,
 										 XLogRecPtr *lsn, bool *reply_requested);
+	void		(*stream_decode) (TributarySource *src, StringInfo msg, struct TribMessage *out);
 	void		(*stream_feedback) (TributarySource *src, XLogRecPtr write, XLogRecPtr flush,
 									bool reply_requested);
 	pgsocket	(*stream_socket) (TributarySource *src);

@@ -11,9 +11,12 @@
  *	'r'	our feedback	write u64, flush u64, apply u64, send_time i64,
  *						reply_requested u8
  *
- * Slot creation (CREATE_REPLICATION_SLOT ... LOGICAL tributary_decoder
- * EXPORT_SNAPSHOT) returns the slot's consistent point, which becomes the
- * job's stream start position, and a snapshot of exactly that point.  The
+ * Decoders: tributary_decoder when the source allows it, else PostgreSQL's
+ * pgoutput (source option decoder = auto | tributary_decoder | pgoutput),
+ * with a publication of the job's tables named like the slot.  Slot
+ * creation (CREATE_REPLICATION_SLOT ... LOGICAL <decoder> EXPORT_SNAPSHOT)
+ * returns the slot's consistent point, which becomes the job's stream
+ * start position, and a snapshot of exactly that point.  The
  * snapshot stays usable (SET TRANSACTION SNAPSHOT on the normal connection)
  * while the replication connection stays idle, i.e. until stream_start.
  *
@@ -26,12 +29,15 @@
 #include "pgstat.h"
 #include "storage/latch.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
 
+#include "decoder/proto.h"
 #include "source/connector.h"
 #include "source/pg_libpq.h"
 #include "source/pg_stream.h"
+#include "source/pgoutput_read.h"
 
 /*
  * stream_conn: the replication connection, opened on first use.
@@ -65,22 +71,121 @@ parse_lsn(const char *text)
 }
 
 /*
- * pg_stream_create_slot: create the job's slot; return its consistent
- * point and the exported snapshot's name.
+ * table_list: "s1.t1, s2.t2" of quoted "schema.table" names.
+ */
+static char *
+table_list(List *tables)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, tables)
+		appendStringInfo(&buf, "%s%s", foreach_current_index(lc) > 0 ? ", " : "", (char *) lfirst(lc));
+	return buf.data;
+}
+
+/*
+ * pg_stream_prepare: with pgoutput, make the job's publication hold
+ * exactly the job's tables (before any snapshot view is taken, so that no
+ * change of a newly added table is missed).
  */
 void
-pg_stream_create_slot(TributarySource *src, const char *slot, XLogRecPtr *start_lsn, char **snapshot)
+pg_stream_prepare(TributarySource *src, const char *slot, List *tables)
+{
+	PGconn	   *conn = (PGconn *) src->conn;
+	const char *params[1] = {slot};
+	PGresult   *res;
+	bool		exists;
+
+	if (src->stream_decoder == NULL || strcmp(src->stream_decoder, "pgoutput") != 0)
+		return;
+	res = tributary_pq_query(conn, src->name,
+							 "SELECT count(*) FROM pg_catalog.pg_publication WHERE pubname = $1", 1, params);
+	exists = (strcmp(PQgetvalue(res, 0, 0), "0") != 0);
+	PQclear(res);
+	PQclear(tributary_pq_query(conn, src->name,
+							   psprintf(exists ? "ALTER PUBLICATION %s SET TABLE %s" : "CREATE PUBLICATION %s FOR TABLE %s",
+										quote_identifier(slot), table_list(tables)),
+							   0, NULL));
+}
+
+/*
+ * create_slot_with: CREATE_REPLICATION_SLOT with a decoder; NULL or the
+ * source's error text.
+ */
+static char *
+create_slot_with(TributarySource *src, const char *slot, const char *decoder,
+				 XLogRecPtr *start_lsn, char **snapshot)
 {
 	PGconn	   *conn = stream_conn(src);
-	char	   *sql = psprintf("CREATE_REPLICATION_SLOT %s LOGICAL tributary_decoder EXPORT_SNAPSHOT",
-							   quote_identifier(slot));
+	char	   *sql = psprintf("CREATE_REPLICATION_SLOT %s LOGICAL %s EXPORT_SNAPSHOT",
+							   quote_identifier(slot), decoder);
 	PGresult   *res = tributary_pq_exec(conn, sql, 0, NULL, 0);
+	char	   *err = NULL;
 
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+	{
+		*start_lsn = parse_lsn(PQgetvalue(res, 0, 1));
+		*snapshot = pstrdup(PQgetvalue(res, 0, 2));
+	}
+	else if (res == NULL || PQstatus(conn) == CONNECTION_BAD)
 		tributary_pq_raise(conn, res, src->name, "could not create replication slot");
-	*start_lsn = parse_lsn(PQgetvalue(res, 0, 1));
-	*snapshot = pstrdup(PQgetvalue(res, 0, 2));
+	else
+		err = pchomp(PQresultErrorMessage(res));
 	PQclear(res);
+	return err;
+}
+
+/*
+ * pg_stream_create_slot: create the job's slot with the decoder the
+ * source option asks for (auto: tributary_decoder if the source allows it,
+ * else pgoutput and its publication); return its consistent point and the
+ * exported snapshot's name.
+ */
+void
+pg_stream_create_slot(TributarySource *src, const char *slot, List *tables,
+					  XLogRecPtr *start_lsn, char **snapshot)
+{
+	const char *wanted = src->decoder ? src->decoder : "auto";
+	char	   *err = NULL;
+
+	if (strcmp(wanted, "pgoutput") != 0)
+	{
+		err = create_slot_with(src, slot, "tributary_decoder", start_lsn, snapshot);
+		if (err == NULL)
+		{
+			src->stream_decoder = MemoryContextStrdup(TopMemoryContext, "tributary_decoder");
+			return;
+		}
+		if (strcmp(wanted, "tributary_decoder") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("could not create a tributary_decoder slot on source \"%s\": %s", src->name, err),
+					 errhint("Install tributary_decoder on the source and list it in output_plugin_libraries, or set the source option decoder to auto.")));
+		ereport(LOG,
+				(errmsg("source \"%s\" does not allow tributary_decoder (%s); using pgoutput", src->name, err)));
+	}
+	src->stream_decoder = MemoryContextStrdup(TopMemoryContext, "pgoutput");
+	pg_stream_prepare(src, slot, tables);
+	err = create_slot_with(src, slot, "pgoutput", start_lsn, snapshot);
+	if (err != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("could not create a pgoutput slot on source \"%s\": %s", src->name, err)));
+}
+
+/*
+ * pg_stream_decode: a stream message in the change model, from the slot's
+ * decoder.
+ */
+void
+pg_stream_decode(TributarySource *src, StringInfo msg, TribMessage *out)
+{
+	if (src->stream_decoder && strcmp(src->stream_decoder, "pgoutput") == 0)
+		tributary_read_pgoutput(msg, out);
+	else
+		trib_read_message(msg, false, out);
 }
 
 /*
@@ -127,13 +232,24 @@ pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn, Li
 	PGresult   *res;
 	char	   *lit;
 
-	initStringInfo(&list);
-	foreach(lc, tables)
-		appendStringInfo(&list, "%s%s", foreach_current_index(lc) > 0 ? "," : "", (char *) lfirst(lc));
-	lit = PQescapeLiteral(conn, list.data, list.len);
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "START_REPLICATION SLOT %s LOGICAL %X/%X (\"proto_version\" '1', \"tables\" %s)",
-					 quote_identifier(slot), LSN_FORMAT_ARGS(start_lsn), lit);
+	if (src->stream_decoder && strcmp(src->stream_decoder, "pgoutput") == 0)
+	{
+		char	   *pubs = psprintf("%s", quote_identifier(slot));
+
+		lit = PQescapeLiteral(conn, pubs, strlen(pubs));
+		appendStringInfo(&sql, "START_REPLICATION SLOT %s LOGICAL %X/%X (proto_version '1', publication_names %s)",
+						 quote_identifier(slot), LSN_FORMAT_ARGS(start_lsn), lit);
+	}
+	else
+	{
+		initStringInfo(&list);
+		foreach(lc, tables)
+			appendStringInfo(&list, "%s%s", foreach_current_index(lc) > 0 ? "," : "", (char *) lfirst(lc));
+		lit = PQescapeLiteral(conn, list.data, list.len);
+		appendStringInfo(&sql, "START_REPLICATION SLOT %s LOGICAL %X/%X (\"proto_version\" '1', \"tables\" %s)",
+						 quote_identifier(slot), LSN_FORMAT_ARGS(start_lsn), lit);
+	}
 	PQfreemem(lit);
 	res = tributary_pq_exec(conn, sql.data, 0, NULL, 0);
 	if (res == NULL || PQresultStatus(res) != PGRES_COPY_BOTH)
@@ -281,7 +397,14 @@ pg_drop_slot(TributarySource *src, const char *slot)
 		if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
 		{
 			PQclear(res);
-			return NULL;
+			/* the publication of a pgoutput slot has the slot's name */
+			res = tributary_pq_exec(conn, psprintf("DROP PUBLICATION IF EXISTS %s", quote_identifier(slot)),
+									0, NULL, 10000);
+			if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+				err = psprintf("the slot was dropped, but not its publication: %s",
+							   res ? pchomp(PQresultErrorMessage(res)) : pchomp(PQerrorMessage(conn)));
+			PQclear(res);
+			return err;
 		}
 		err = res ? pchomp(PQresultErrorMessage(res)) : pchomp(PQerrorMessage(conn));
 		PQclear(res);

@@ -11,8 +11,10 @@
 
 #include "source/connector.h"
 
-extern void pg_stream_create_slot(TributarySource *src, const char *slot,
+extern void pg_stream_prepare(TributarySource *src, const char *slot, List *tables);
+extern void pg_stream_create_slot(TributarySource *src, const char *slot, List *tables,
 								  XLogRecPtr *start_lsn, char **snapshot);
+extern void pg_stream_decode(TributarySource *src, StringInfo msg, struct TribMessage *out);
 extern void pg_snapshot_use(TributarySource *src, const char *snapshot);
 extern XLogRecPtr pg_current_position(TributarySource *src);
 extern void pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
