@@ -173,6 +173,9 @@ $source->safe_psql('postgres', q{
 $target->safe_psql('postgres', q{
 	SELECT tributary.create_job('logcdc', 'src', 'cdc', '{"dml": {"delete": "ignore"}}');
 	SELECT tributary.add_table('logcdc', 'public.log');
+	-- target columns the source does not have: defaults in new rows, kept in updates
+	ALTER TABLE public.log ADD COLUMN synced_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+		ADD COLUMN origin text DEFAULT 'cdc';
 	-- a row trigger on the target fires for every applied change
 	CREATE TABLE public.log_audit (op text, id int);
 	CREATE FUNCTION public.log_audit() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -193,6 +196,13 @@ is($target->safe_psql('postgres', q{SELECT string_agg(id || ':' || v, ',' ORDER 
 	'1:one!,2:two,3:three', 'cdc: only changes after the start, an update of an uncopied row upserts, deletes ignored');
 is($target->safe_psql('postgres', q{SELECT string_agg(op || ' ' || id, ',' ORDER BY id) FROM public.log_audit}),
 	'INSERT 1,INSERT 2,INSERT 3', 'target row triggers fire once per applied change');
+is($target->safe_psql('postgres', q{SELECT string_agg(DISTINCT origin, ',') || ' ' || bool_and(synced_at IS NOT NULL) FROM public.log}),
+	'cdc true', 'new rows get the target defaults of columns the source lacks');
+$target->safe_psql('postgres', q{UPDATE public.log SET origin = 'local' WHERE id = 2});
+$source->safe_psql('postgres', q{UPDATE public.log SET v = 'two!' WHERE id = 2});
+sync('logcdc');
+is($target->safe_psql('postgres', q{SELECT v || ' ' || origin FROM public.log WHERE id = 2}),
+	'two! local', 'updates keep the values of columns the source lacks');
 
 # dirty data: skip keeps bad rows in tributary.dirty_rows up to the limit;
 # the default policy fails the job naming the table, the column and the position

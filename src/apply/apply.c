@@ -37,7 +37,8 @@
  * Relation mappings: a RELATION message from the source is matched by
  * schema and name to a job table; target columns map to source columns by
  * the table's column list (expressions and row filters are applied by
- * snapshots only, for now).
+ * snapshots only, for now).  Target columns the source does not fill get
+ * their defaults in new rows and keep their values in updated ones.
  *
  *-------------------------------------------------------------------------
  */
@@ -55,6 +56,8 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/resowner.h"
@@ -83,6 +86,8 @@ typedef struct ApplyRel
 	struct ApplyOpen *open;		/* executor state in the open local transaction */
 	int			nsource;		/* source columns, for dirty rows */
 	char	  **source_names;
+	Expr	  **defaults;		/* per target attribute: default of an unmapped column */
+	bool		has_defaults;
 } ApplyRel;
 
 /* how many inserts the multi-insert buffer holds */
@@ -102,6 +107,7 @@ typedef struct ApplyOpen
 	bool		multi;			/* strict inserts are buffered */
 	TupleTableSlot **buffer;	/* buffered inserts */
 	int			nbuffered;
+	ExprState **defaults;		/* initialized defaults of unmapped columns */
 } ApplyOpen;
 
 /* what the error context callback reports */
@@ -275,6 +281,22 @@ tributary_apply_relation(TributaryApplyState *state, TribRelation *msg)
 		fmgr_info_cxt(infn, &ar->in_fns[i], state->cxt);
 		ar->typmods[i] = att->atttypmod;
 	}
+	/* new rows get the target's defaults in columns the source does not fill */
+	ar->defaults = palloc0(sizeof(Expr *) * Max(desc->natts, 1));
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Node	   *def;
+
+		if (ar->attmap[i] >= 0 || att->attisdropped || att->attgenerated)
+			continue;
+		def = build_column_default(rel, i + 1);
+		if (def != NULL)
+		{
+			ar->defaults[i] = expression_planner((Expr *) def);
+			ar->has_defaults = true;
+		}
+	}
 	ar->keyidx = RelationGetPrimaryKeyIndex(rel);
 	if (!OidIsValid(ar->keyidx))
 		ar->keyidx = RelationGetReplicaIndex(rel);
@@ -435,6 +457,13 @@ apply_open(TributaryApplyState *state, ApplyRel *ar)
 		!(rel->rd_att->constr && rel->rd_att->constr->has_generated_stored);
 	if (ao->multi)
 		ao->buffer = palloc0(sizeof(TupleTableSlot *) * MULTI_INSERT_ROWS);
+	if (ar->has_defaults)
+	{
+		ao->defaults = palloc0(sizeof(ExprState *) * ar->natts);
+		for (int i = 0; i < ar->natts; i++)
+			if (ar->defaults[i])
+				ao->defaults[i] = ExecInitExpr(ar->defaults[i], NULL);
+	}
 	if (ao->keep)
 	{
 		ar->open = ao;
@@ -442,6 +471,24 @@ apply_open(TributaryApplyState *state, ApplyRel *ar)
 	}
 	MemoryContextSwitchTo(old);
 	return ao;
+}
+
+/*
+ * fill_defaults: the target's defaults for the columns of a new row that
+ * the source does not fill (as an INSERT naming only the mapped columns
+ * would get).
+ */
+static void
+fill_defaults(ApplyRel *ar, ApplyOpen *ao, TupleTableSlot *slot)
+{
+	ExprContext *econtext;
+
+	if (ao->defaults == NULL)
+		return;
+	econtext = GetPerTupleExprContext(ao->estate);
+	for (int i = 0; i < ar->natts; i++)
+		if (ao->defaults[i])
+			slot->tts_values[i] = ExecEvalExpr(ao->defaults[i], econtext, &slot->tts_isnull[i]);
 }
 
 /*
@@ -578,6 +625,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 		slot = ao->buffer[ao->nbuffered];
 		old = MemoryContextSwitchTo(state->change_cxt);
 		fill_slot(ar, &errarg, ao->remote, newtuple, NULL, &missing);
+		fill_defaults(ar, ao, ao->remote);
 		MemoryContextSwitchTo(old);
 		/* the buffered slot owns a copy of the row */
 		ExecCopySlot(slot, ao->remote);
@@ -615,14 +663,19 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 	switch (type)
 	{
 		case TRIB_MSG_INSERT:
-			fill_slot(ar, &errarg, ao->remote, newtuple, NULL, &missing);
 			if (found)
 			{
+				/* idempotent: the row is there; columns the source does not fill keep their values */
+				fill_slot(ar, &errarg, ao->remote, newtuple, ao->local, &missing);
 				EvalPlanQualSetSlot(&ao->epqstate, ao->remote);
 				ExecSimpleRelationUpdate(ao->rri, estate, &ao->epqstate, ao->local, ao->remote);
 			}
 			else
+			{
+				fill_slot(ar, &errarg, ao->remote, newtuple, NULL, &missing);
+				fill_defaults(ar, ao, ao->remote);
 				ExecSimpleRelationInsert(ao->rri, estate, ao->remote);	/* a duplicate raises */
+			}
 			break;
 		case TRIB_MSG_UPDATE:
 			if (found)
@@ -640,6 +693,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 							 errmsg("cannot insert row %s: the change lacks an unchanged TOASTed value",
 									key_description(ao->rel, ar->keyidx, ao->search)),
 							 errhint("Set REPLICA IDENTITY FULL on the source table.")));
+				fill_defaults(ar, ao, ao->remote);
 				ExecSimpleRelationInsert(ao->rri, estate, ao->remote);
 			}
 			else
