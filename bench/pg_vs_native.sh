@@ -15,6 +15,9 @@
 #        a. inserts of `rows` rows in 10 transactions
 #        b. updates of rows/5 rows in 100-row transactions
 #        c. rows/10 single-row insert transactions
+#   3. end-to-end lag under a steady load of LAG_RATE (2000) single-row
+#      transactions/s for LAG_SECONDS (20) s from pgbench, measured per row
+#      (a target column default stamps its arrival): p50, p99, max
 # Prints rows/s for both and the ratio pg_tributary / native.
 set -euo pipefail
 
@@ -139,5 +142,44 @@ catchup "catch-up: $ONE single-row transactions" "$ONE" \
      INSERT INTO public.stream VALUES ($((ROWS * 10)) + i, i, 'one', now(), i); COMMIT; END LOOP; END \$\$;" \
   "SELECT count(*) = $ONE FROM public.stream WHERE id > $((ROWS * 10))"
 
+# --- 3. end-to-end lag under a steady load of single-row transactions
+RATE=${LAG_RATE:-2000}; SECS=${LAG_SECONDS:-20}
+q $SRC -c "SET client_min_messages = warning;
+           CREATE TABLE public.lag_n (id bigserial PRIMARY KEY, ts timestamptz); ALTER TABLE public.lag_n REPLICA IDENTITY FULL;
+           CREATE TABLE public.lag_t (id bigserial PRIMARY KEY, ts timestamptz); ALTER TABLE public.lag_t REPLICA IDENTITY FULL;
+           CREATE PUBLICATION lag_pub FOR TABLE public.lag_n;"
+# the targets stamp each row's arrival with a column default
+q $NAT -c "CREATE TABLE public.lag_n (id bigint PRIMARY KEY, ts timestamptz, arrived timestamptz DEFAULT clock_timestamp())"
+q $TRB -c "CREATE TABLE public.lag_t (id bigint PRIMARY KEY, ts timestamptz, arrived timestamptz DEFAULT clock_timestamp())"
+q $NAT -c "SET client_min_messages = warning" -c "CREATE SUBSCRIPTION lag_sub CONNECTION 'host=$DIR port=$SRC dbname=postgres' PUBLICATION lag_pub"
+wait_sql $NAT "SELECT count(*) = 2 FROM pg_subscription_rel WHERE srsubstate = 'r'"
+q $TRB -c "SELECT tributary.create_job('lag', 'src', 'full+cdc');
+           SELECT tributary.add_table('lag', 'public.lag_t');
+           SELECT tributary.start_job('lag');" >/dev/null 2>&1
+wait_sql $TRB "SELECT phase = 'streaming' FROM tributary.jobs WHERE job_name = 'lag'"
+lag() {  # port, table: p50 / p99 / max lag in ms, rows/s
+  q "$1" -c "SELECT format('p50 %s ms, p99 %s ms, max %s ms over %s rows',
+               round(percentile_cont(0.5) WITHIN GROUP (ORDER BY l)::numeric, 1),
+               round(percentile_cont(0.99) WITHIN GROUP (ORDER BY l)::numeric, 1),
+               round(max(l)::numeric, 1), count(*))
+             FROM (SELECT extract(epoch FROM arrived - ts) * 1000 AS l FROM public.$2) x"
+}
+echo "INSERT INTO public.lag_n (ts) VALUES (clock_timestamp());" | as_pg tee $DIR/lag_n.sql >/dev/null
+echo "INSERT INTO public.lag_t (ts) VALUES (clock_timestamp());" | as_pg tee $DIR/lag_t.sql >/dev/null
+# native alone (the job stopped), then pg_tributary alone (the subscription disabled)
+q $TRB -c "SELECT tributary.stop_job('lag')" >/dev/null
+as_pg $BIN/pgbench -n -h $DIR -p $SRC -c 4 -j 2 -R "$RATE" -T "$SECS" -f $DIR/lag_n.sql postgres >/dev/null 2>&1
+n=$(q $SRC -c "SELECT count(*) FROM public.lag_n")
+wait_sql $NAT "SELECT count(*) = $n FROM public.lag_n"
+q $NAT -c "ALTER SUBSCRIPTION lag_sub DISABLE"
+q $TRB -c "SELECT tributary.start_job('lag')" >/dev/null
+wait_sql $TRB "SELECT phase = 'streaming' FROM tributary.jobs WHERE job_name = 'lag'"
+as_pg $BIN/pgbench -n -h $DIR -p $SRC -c 4 -j 2 -R "$RATE" -T "$SECS" -f $DIR/lag_t.sql postgres >/dev/null 2>&1
+n=$(q $SRC -c "SELECT count(*) FROM public.lag_t")
+wait_sql $TRB "SELECT count(*) = $n FROM public.lag_t"
+printf '%-44s native: %s\n' "lag at $RATE single-row transactions/s (${SECS}s)" "$(lag $NAT lag_n)"
+printf '%-44s pg_tributary: %s\n' "" "$(lag $TRB lag_t)"
+
 echo
 echo "same source, same machine, one side at a time; native = CREATE SUBSCRIPTION (pgoutput, PostgreSQL 15 apply worker)"
+

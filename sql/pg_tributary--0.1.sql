@@ -136,14 +136,21 @@ CREATE TABLE tributary.name_rule (
 	nr_exclude		text
 );
 
+/*
+ * A ring of state.checkpoints.num-retained rows per job, overwritten in
+ * turn (checkpoint cp_seq goes to ring slot cp_seq % num-retained): every
+ * local commit of a streaming job writes one, and an update in place keeps
+ * the table small under thousands of commits a second.
+ */
 CREATE TABLE tributary.checkpoint (
-	cp_id			bigserial PRIMARY KEY,
 	cp_job_id		integer NOT NULL REFERENCES tributary.job(job_id) ON DELETE CASCADE,
+	cp_slot			integer NOT NULL,
+	cp_seq			bigint NOT NULL,
 	cp_position		text NOT NULL,
 	cp_committed_at	timestamptz NOT NULL DEFAULT now(),
-	cp_source_commit_at timestamptz
+	cp_source_commit_at timestamptz,
+	PRIMARY KEY (cp_job_id, cp_slot)
 );
-CREATE INDEX checkpoint_job_idx ON tributary.checkpoint (cp_job_id, cp_id);
 
 CREATE TABLE tributary.table_state (
 	ts_jt_id		integer NOT NULL REFERENCES tributary.job_table(jt_id) ON DELETE CASCADE,
@@ -209,7 +216,6 @@ SELECT pg_catalog.pg_extension_config_dump('tributary.job_table_jt_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('tributary.name_rule', '');
 SELECT pg_catalog.pg_extension_config_dump('tributary.name_rule_nr_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('tributary.checkpoint', '');
-SELECT pg_catalog.pg_extension_config_dump('tributary.checkpoint_cp_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('tributary.table_state', '');
 SELECT pg_catalog.pg_extension_config_dump('tributary.run', '');
 SELECT pg_catalog.pg_extension_config_dump('tributary.run_run_id_seq', '');
@@ -1018,6 +1024,10 @@ BEGIN
 	VALUES (j.job_id, src.nsp, src.rel, tgt_nsp, tgt_rel, cmap, filter, keycols, copied)
 	RETURNING jt_id INTO id;
 	PERFORM tributary._record_job_version(j.job_id, 'add_table ' || src.nsp || '.' || src.rel);
+	/* a running job picks the table up at once: its worker is replaced, copies
+	 * the new table and catches up, then streams all its tables */
+	UPDATE tributary.job SET job_generation = job_generation + 1
+	 WHERE job_id = j.job_id AND job_state = 'running';
 	RETURN id;
 END
 $$;
@@ -1165,7 +1175,7 @@ SELECT j.job_name, s.source_name, j.job_mode AS mode,
   LEFT JOIN LATERAL (SELECT * FROM tributary.run WHERE run_job_id = j.job_id
 					  ORDER BY run_id DESC LIMIT 1) r ON true
   LEFT JOIN LATERAL (SELECT * FROM tributary.checkpoint WHERE cp_job_id = j.job_id
-					  ORDER BY cp_id DESC LIMIT 1) cp ON true
+					  ORDER BY cp_seq DESC LIMIT 1) cp ON true
   LEFT JOIN LATERAL (SELECT * FROM tributary.error_log WHERE err_job_id = j.job_id
 					  AND err_run_id = r.run_id ORDER BY err_id DESC LIMIT 1) e ON true;
 
@@ -1181,7 +1191,7 @@ SELECT j.job_name,
 
 CREATE VIEW tributary.checkpoints AS
 SELECT j.job_name, c.cp_position AS position, c.cp_committed_at AS committed_at,
-	   c.cp_source_commit_at AS source_commit_at
+	   c.cp_source_commit_at AS source_commit_at, c.cp_seq AS seq
   FROM tributary.checkpoint c JOIN tributary.job j ON j.job_id = c.cp_job_id;
 
 CREATE VIEW tributary.runs AS

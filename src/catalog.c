@@ -164,8 +164,9 @@ tributary_job_load(int32 job_id)
 							  "(o->>'state.checkpoints.num-retained')::int8, o->>'start_position', "
 							  "job_slot, job_stream_start, job_catchup_until, "
 							  "(SELECT cp_position FROM tributary.checkpoint WHERE cp_job_id = job_id "
-							  " ORDER BY cp_id DESC LIMIT 1), "
-							  "o->>'dirty_data' = 'skip', (o->>'dirty_data_limit')::int8, job_decoder "
+							  " ORDER BY cp_seq DESC LIMIT 1), "
+							  "o->>'dirty_data' = 'skip', (o->>'dirty_data_limit')::int8, job_decoder, "
+							  "(SELECT max(cp_seq) FROM tributary.checkpoint WHERE cp_job_id = job_id) "
 							  "FROM tributary.job, LATERAL tributary.job_effective_options(job_name) o "
 							  "WHERE job_id = $1",
 							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
@@ -193,6 +194,7 @@ tributary_job_load(int32 job_id)
 		job->dirty_skip = spi_bool(tup, desc, 14);
 		job->dirty_limit = spi_int8(tup, desc, 15, -1);
 		job->decoder = spi_text(tup, desc, 16, cxt);
+		job->checkpoint_seq = spi_int8(tup, desc, 17, 0);
 	}
 	SPI_finish();
 

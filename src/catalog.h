@@ -27,6 +27,7 @@ typedef struct TributaryJob
 	char	   *stream_start;	/* position the slot was created at */
 	char	   *catchup_until;	/* idempotent apply up to here */
 	char	   *checkpoint;		/* position of the last checkpoint, or NULL */
+	int64		checkpoint_seq; /* its number (0: none yet) */
 	bool		dirty_skip;		/* option dirty_data = skip */
 	int64		dirty_limit;	/* option dirty_data_limit, -1 = none */
 	TributarySource *source;

@@ -90,6 +90,7 @@ typedef struct StreamState
 	TimestampTz last_beat;		/* last keepalive request of an idle stream */
 	int			checkpoint_ms;
 	int			num_retained;
+	int64		checkpoint_seq; /* number of the last checkpoint written */
 	int64		rows_total;
 } StreamState;
 
@@ -118,28 +119,28 @@ ensure_local_xact(StreamState *st)
 }
 
 /*
- * write_checkpoint: the position row of a local commit, and the pruning
- * of rows beyond state.checkpoints.num-retained.
+ * write_checkpoint: the position row of a local commit, written over the
+ * oldest of the job's state.checkpoints.num-retained rows.
  */
 static void
 write_checkpoint(StreamState *st)
 {
-	Oid			argtypes[4] = {INT4OID, TEXTOID, TIMESTAMPTZOID, INT4OID};
-	Datum		args[4];
+	Oid			argtypes[5] = {INT4OID, INT4OID, INT8OID, TEXTOID, TIMESTAMPTZOID};
+	Datum		args[5];
 
+	st->checkpoint_seq++;
 	args[0] = Int32GetDatum(st->job->id);
-	args[1] = CStringGetTextDatum(lsn_text(st->pending_end));
-	args[2] = TimestampTzGetDatum(st->pending_commit_ts);
-	args[3] = Int32GetDatum(st->num_retained);
+	args[1] = Int32GetDatum((int32) (st->checkpoint_seq % st->num_retained));
+	args[2] = Int64GetDatum(st->checkpoint_seq);
+	args[3] = CStringGetTextDatum(lsn_text(st->pending_end));
+	args[4] = TimestampTzGetDatum(st->pending_commit_ts);
 	SPI_connect();
-	if (SPI_execute_with_args("INSERT INTO tributary.checkpoint (cp_job_id, cp_position, cp_source_commit_at) "
-							  "VALUES ($1, $2, $3)", 4, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+	if (SPI_execute_with_args("INSERT INTO tributary.checkpoint (cp_job_id, cp_slot, cp_seq, cp_position, cp_source_commit_at) "
+							  "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (cp_job_id, cp_slot) DO UPDATE SET "
+							  "cp_seq = excluded.cp_seq, cp_position = excluded.cp_position, "
+							  "cp_committed_at = now(), cp_source_commit_at = excluded.cp_source_commit_at",
+							  5, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write the checkpoint");
-	if (SPI_execute_with_args("DELETE FROM tributary.checkpoint WHERE cp_job_id = $1 AND cp_id <= "
-							  "(SELECT cp_id FROM tributary.checkpoint WHERE cp_job_id = $1 "
-							  " ORDER BY cp_id DESC OFFSET $4 LIMIT 1)",
-							  4, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not prune checkpoints");
 	SPI_finish();
 }
 
@@ -349,7 +350,8 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	st.durable = start_lsn;
 	st.received = start_lsn;
 	st.checkpoint_ms = checkpoint_ms;
-	st.num_retained = num_retained;
+	st.num_retained = Max(num_retained, 1);
+	st.checkpoint_seq = job->checkpoint_seq;
 	st.maxflushes = 64;
 	st.flushes = palloc(sizeof(FlushPosition) * st.maxflushes);
 	st.apply = tributary_apply_create(job, tables);
@@ -358,16 +360,23 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
 	names = tributary_table_names(tables);
-	if (st.caught_up)
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
 	{
-		/* past every snapshot read already: the tables stream */
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		mark_caught_up(&st);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		MemoryContextSwitchTo(run_cxt);
+		/* ring slots beyond a lowered num-retained are not written any more */
+		Oid			argtypes[2] = {INT4OID, INT4OID};
+		Datum		args[2] = {Int32GetDatum(job->id), Int32GetDatum(st.num_retained)};
+
+		SPI_connect();
+		SPI_execute_with_args("DELETE FROM tributary.checkpoint WHERE cp_job_id = $1 AND cp_slot >= $2",
+							  2, argtypes, args, NULL, false, 0);
+		SPI_finish();
 	}
+	if (st.caught_up)
+		mark_caught_up(&st);	/* past every snapshot read already: the tables stream */
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(run_cxt);
 	src->connector->stream_start(src, slot, start_lsn, names);
 	if (progress)
 		progress(start_lsn, start_lsn, 0, 0, st.caught_up ? "streaming" : "catchup");

@@ -34,7 +34,7 @@
  */
 static bool
 job_catalog_state(const char *job_name, int32 *job_id, char **state, char **mode, char **last_error,
-				  char **source_name)
+				  char **source_name, int32 *generation)
 {
 	Oid			argtype = TEXTOID;
 	Datum		arg = CStringGetTextDatum(job_name);
@@ -45,7 +45,8 @@ job_catalog_state(const char *job_name, int32 *job_id, char **state, char **mode
 	if (SPI_execute_with_args("SELECT j.job_id, j.job_state, "
 							  "(SELECT e.err_message FROM tributary.error_log e "
 							  " WHERE e.err_job_id = j.job_id ORDER BY e.err_id DESC LIMIT 1), j.job_mode, "
-							  "(SELECT s.source_name FROM tributary.source s WHERE s.source_id = j.job_source_id) "
+							  "(SELECT s.source_name FROM tributary.source s WHERE s.source_id = j.job_source_id), "
+							  "j.job_generation "
 							  "FROM tributary.job j WHERE j.job_name = $1",
 							  1, &argtype, &arg, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read tributary.job");
@@ -65,6 +66,7 @@ job_catalog_state(const char *job_name, int32 *job_id, char **state, char **mode
 		*last_error = s ? pstrdup(s) : NULL;
 		*mode = pstrdup(SPI_getvalue(tup, desc, 4));
 		*source_name = pstrdup(SPI_getvalue(tup, desc, 5));
+		*generation = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
 		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
@@ -129,12 +131,13 @@ tributary_wait_for_sync(PG_FUNCTION_ARGS)
 		char	   *mode;
 		char	   *last_error;
 		char	   *source_name;
+		int32		generation;
 		bool		connected = false;
 		pid_t		worker_pid = 0;
 		long		remaining;
 
 		CHECK_FOR_INTERRUPTS();
-		if (!job_catalog_state(job_name, &job_id, &state, &mode, &last_error, &source_name))
+		if (!job_catalog_state(job_name, &job_id, &state, &mode, &last_error, &source_name, &generation))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("job \"%s\" does not exist", job_name)));
@@ -172,6 +175,7 @@ tributary_wait_for_sync(PG_FUNCTION_ARGS)
 			/* a full job is in sync when it finished, see above */
 			connected = (strcmp(mode, "full") != 0 &&
 						 slot != NULL && slot->state == TWS_RUNNING && slot->pid != 0 &&
+						 slot->generation == generation &&
 						 target != InvalidXLogRecPtr && slot->applied_lsn >= target);
 		}
 		LWLockRelease(TributaryShmem->lock);

@@ -118,6 +118,16 @@ ok( $source->poll_query_until('postgres',
 		"SELECT confirmed_flush_lsn >= pg_current_wal_insert_lsn() - 1000000 FROM pg_replication_slots WHERE slot_name = '$slot'"),
 	'the slot is confirmed as the target flushes');
 
+# a table added to the running job is copied, caught up and streamed
+$source->safe_psql('postgres', 'ALTER TABLE public.events REPLICA IDENTITY FULL');
+$source->safe_psql('postgres', q{INSERT INTO public.events SELECT g, 'e' || g FROM generate_series(1, 2000) g});
+$target->safe_psql('postgres', "SELECT tributary.add_table('sync', 'public.events')");
+$source->safe_psql('postgres', q{UPDATE public.events SET kind = 'changed' WHERE id <= 10; INSERT INTO public.events VALUES (5000, 'late')});
+sync();
+is(digest($target, 'SELECT * FROM public.events'), digest($source, 'SELECT * FROM public.events'),
+	'a table added to a running job');
+push @tables, 'events';
+
 # truncate
 $source->safe_psql('postgres', 'TRUNCATE public.items');
 $source->safe_psql('postgres', q{INSERT INTO public.items VALUES ('eu', 1, 1, 'after truncate')});
