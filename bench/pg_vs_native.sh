@@ -144,6 +144,9 @@ catchup "catch-up: $ONE single-row transactions" "$ONE" \
 
 # --- 3. end-to-end lag under a steady load of single-row transactions
 RATE=${LAG_RATE:-2000}; SECS=${LAG_SECONDS:-20}
+# only the measured consumers run: drop the catch-up ones (and their slots)
+q $NAT -c "SET client_min_messages = warning" -c "DROP SUBSCRIPTION stream_sub"
+q $TRB -c "SELECT tributary.drop_job('cdc'); SELECT tributary.drop_job('copy');" >/dev/null
 q $SRC -c "SET client_min_messages = warning;
            CREATE TABLE public.lag_n (id bigserial PRIMARY KEY, ts timestamptz); ALTER TABLE public.lag_n REPLICA IDENTITY FULL;
            CREATE TABLE public.lag_t (id bigserial PRIMARY KEY, ts timestamptz); ALTER TABLE public.lag_t REPLICA IDENTITY FULL;

@@ -59,6 +59,8 @@
 #define MAX_CHANGES_PER_COMMIT	100000
 #define FEEDBACK_INTERVAL_MS	1000
 
+static SPIPlanPtr checkpoint_plan = NULL;
+
 typedef struct FlushPosition
 {
 	XLogRecPtr	local_end;
@@ -135,11 +137,18 @@ write_checkpoint(StreamState *st)
 	args[3] = CStringGetTextDatum(lsn_text(st->pending_end));
 	args[4] = TimestampTzGetDatum(st->pending_commit_ts);
 	SPI_connect();
-	if (SPI_execute_with_args("INSERT INTO tributary.checkpoint (cp_job_id, cp_slot, cp_seq, cp_position, cp_source_commit_at) "
-							  "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (cp_job_id, cp_slot) DO UPDATE SET "
-							  "cp_seq = excluded.cp_seq, cp_position = excluded.cp_position, "
-							  "cp_committed_at = now(), cp_source_commit_at = excluded.cp_source_commit_at",
-							  5, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+	/* planned once per process: thousands of local commits a second write this */
+	if (checkpoint_plan == NULL)
+	{
+		checkpoint_plan = SPI_prepare("INSERT INTO tributary.checkpoint (cp_job_id, cp_slot, cp_seq, cp_position, cp_source_commit_at) "
+									  "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (cp_job_id, cp_slot) DO UPDATE SET "
+									  "cp_seq = excluded.cp_seq, cp_position = excluded.cp_position, "
+									  "cp_committed_at = now(), cp_source_commit_at = excluded.cp_source_commit_at",
+									  5, argtypes);
+		if (checkpoint_plan == NULL || SPI_keepplan(checkpoint_plan) != 0)
+			elog(ERROR, "could not prepare the checkpoint statement");
+	}
+	if (SPI_execute_plan(checkpoint_plan, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write the checkpoint");
 	SPI_finish();
 }

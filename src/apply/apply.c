@@ -69,6 +69,9 @@
 
 #include "apply/apply.h"
 
+/* the per-commit counter update, planned once per process */
+static SPIPlanPtr counters_plan = NULL;
+
 /* a source relation mapped to its target */
 typedef struct ApplyRel
 {
@@ -914,8 +917,14 @@ tributary_apply_flush_counters(TributaryApplyState *state)
 		}
 		args[0] = Int32GetDatum(ar->table->id);
 		args[1] = Int64GetDatum(ar->rows);
-		if (SPI_execute_with_args("UPDATE tributary.job_table SET jt_rows_applied = jt_rows_applied + $2 "
-								  "WHERE jt_id = $1", 2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		if (counters_plan == NULL)
+		{
+			counters_plan = SPI_prepare("UPDATE tributary.job_table SET jt_rows_applied = jt_rows_applied + $2 "
+										"WHERE jt_id = $1", 2, argtypes);
+			if (counters_plan == NULL || SPI_keepplan(counters_plan) != 0)
+				elog(ERROR, "could not prepare the counters statement");
+		}
+		if (SPI_execute_plan(counters_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not update tributary.job_table");
 		ar->rows = 0;
 	}
