@@ -155,7 +155,7 @@ q $SRC -c "SET client_min_messages = warning;
 q $NAT -c "CREATE TABLE public.lag_n (id bigint PRIMARY KEY, ts timestamptz, arrived timestamptz DEFAULT clock_timestamp())"
 q $TRB -c "CREATE TABLE public.lag_t (id bigint PRIMARY KEY, ts timestamptz, arrived timestamptz DEFAULT clock_timestamp())"
 q $NAT -c "SET client_min_messages = warning" -c "CREATE SUBSCRIPTION lag_sub CONNECTION 'host=$DIR port=$SRC dbname=postgres' PUBLICATION lag_pub"
-wait_sql $NAT "SELECT count(*) = 2 FROM pg_subscription_rel WHERE srsubstate = 'r'"
+wait_sql $NAT "SELECT bool_and(srsubstate = 'r') FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = 'lag_sub'"
 q $TRB -c "SELECT tributary.create_job('lag', 'src', 'full+cdc');
            SELECT tributary.add_table('lag', 'public.lag_t');
            SELECT tributary.start_job('lag');" >/dev/null 2>&1
