@@ -128,6 +128,15 @@ is(digest($target, 'SELECT * FROM public.events'), digest($source, 'SELECT * FRO
 	'a table added to a running job');
 push @tables, 'events';
 
+# WAL that holds nothing for the job: heartbeats keep the slot advancing over it
+my $wal_end = $source->safe_psql('postgres', q{
+	CREATE TABLE public.unrelated (id int PRIMARY KEY, v text);
+	INSERT INTO public.unrelated SELECT g, md5(g::text) FROM generate_series(1, 20000) g;
+	SELECT pg_current_wal_insert_lsn()});
+ok( $source->poll_query_until('postgres',
+		"SELECT confirmed_flush_lsn >= '$wal_end' FROM pg_replication_slots WHERE slot_name = '$slot'"),
+	'the slot advances past WAL of other tables');
+
 # truncate
 $source->safe_psql('postgres', 'TRUNCATE public.items');
 $source->safe_psql('postgres', q{INSERT INTO public.items VALUES ('eu', 1, 1, 'after truncate')});
