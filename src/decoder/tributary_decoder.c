@@ -27,6 +27,9 @@
  * 3 and bytea_output hex for the decoding session and restores them at
  * shutdown.
  *
+ * A transaction is sent only if it has changes or messages for the client
+ * (BEGIN goes out with its first one); an empty one just reports progress.
+ *
  * A RELATION message precedes the first change of a relation in a decoding
  * session, again after the relation changed (relcache invalidation), and
  * in every streamed block that touches it.
@@ -80,6 +83,7 @@ typedef struct DecoderData
 	bool		text_format;
 	List	   *tables;			/* list of "schema\0table" pairs, NIL = all */
 	bool		in_streaming;
+	bool		xact_begun;		/* BEGIN of the current transaction was sent */
 	int			guc_nestlevel;	/* output settings pinned for the session */
 	HTAB	   *relcache;
 	StringInfoData scratch;		/* binary message, when rendering text */
@@ -528,29 +532,57 @@ stream_xid_of(DecoderData *data, ReorderBufferTXN *txn)
 }
 
 /*
- * dec_begin: BEGIN of a transaction sent at commit.
+ * dec_begin: a transaction sent at commit begins.  Its BEGIN is written
+ * with its first change (send_begin): transactions with nothing for the
+ * client are not sent at all.
  */
 static void
 dec_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
-	StringInfo	out = begin_message(ctx, true);
+	DecoderData *data = ctx->output_plugin_private;
 
+	data->xact_begun = false;
+}
+
+/*
+ * send_begin: the BEGIN of the current (not streamed) transaction, before
+ * its first message.
+ */
+static void
+send_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	DecoderData *data = ctx->output_plugin_private;
+	StringInfo	out;
+
+	if (data->in_streaming || data->xact_begun || txn == NULL)
+		return;
+	data->xact_begun = true;
+	out = begin_message(ctx, true);
 	trib_write_begin(out, txn->xid, txn->final_lsn, txn->xact_time.commit_time);
 	end_message(ctx, true);
 }
 
 /*
- * dec_commit: COMMIT with commit and end positions.
+ * dec_commit: COMMIT with commit and end positions, for a transaction that
+ * sent anything.  An empty one only reports progress, so that the client
+ * and the slot still move past it (keepalives carry the position).
  */
 static void
 dec_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn)
 {
+	DecoderData *data = ctx->output_plugin_private;
 	StringInfo	out;
 
+	if (!data->xact_begun)
+	{
+		OutputPluginUpdateProgress(ctx, true);
+		return;
+	}
 	OutputPluginUpdateProgress(ctx, false);
 	out = begin_message(ctx, true);
 	trib_write_commit(out, commit_lsn, txn->end_lsn, txn->xact_time.commit_time);
 	end_message(ctx, true);
+	data->xact_begun = false;
 }
 
 /*
@@ -573,6 +605,7 @@ dec_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		return;
 
 	old = MemoryContextSwitchTo(data->change_cxt);
+	send_begin(ctx, txn);
 	maybe_send_relation(ctx, entry, relation, sxid);
 
 	oldtuple = change->data.tp.oldtuple ? &change->data.tp.oldtuple->tuple : NULL;
@@ -634,6 +667,7 @@ dec_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 		if (!entry->included)
 			continue;
+		send_begin(ctx, txn);
 		maybe_send_relation(ctx, entry, relations[i], sxid);
 		relids[n++] = RelationGetRelid(relations[i]);
 	}
@@ -666,6 +700,8 @@ dec_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn,
 		return;
 	if (data->in_streaming && transactional && txn)
 		sxid = txn->xid;
+	if (transactional)
+		send_begin(ctx, txn);
 	out = begin_message(ctx, true);
 	trib_write_message(out, sxid, transactional, lsn, prefix, sz, message);
 	end_message(ctx, true);
