@@ -17,7 +17,8 @@
  *					('done' for full jobs)
  *
  * The source connector reads the chunks; the apply engine (apply/copy_in.c)
- * writes them.  An error context names the job, the tables and the chunk.
+ * writes them, in COPY's binary format where every column has the same
+ * built-in type on both sides, else in text.  An error context names the job, the tables and the chunk.
  *
  *-------------------------------------------------------------------------
  */
@@ -116,6 +117,22 @@ snapshot_table(TributaryJob *job, TributaryTable *t, int64 chunk_rows,
 	int32		chunk_no = t->chunks_done;
 	ChunkContext cctx = {job, t, chunk_no};
 	ErrorContextCallback errcb;
+	bool		binary = false;
+
+	/* binary COPY where source and target column types are the same */
+	if (src->connector->column_types)
+	{
+		List	   *types = src->connector->column_types(src, t);
+
+		StartTransactionCommand();
+		binary = tributary_copy_can_be_binary(t, types);
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(cxt);
+	}
+	ereport(LOG,
+			(errmsg("pg_tributary job \"%s\" copies source table [%s.%s] into %s in %s format",
+					job->name, t->source_nsp, t->source_rel,
+					quote_qualified_identifier(t->target_nsp, t->target_rel), binary ? "binary" : "text")));
 
 	errcb.callback = snapshot_error_context;
 	errcb.arg = &cctx;
@@ -138,8 +155,8 @@ snapshot_table(TributaryJob *job, TributaryTable *t, int64 chunk_rows,
 		if (chunk_no == 0)
 			tributary_truncate_target(t);
 		upto = src->connector->chunk_upper(src, t, after, chunk_rows);
-		src->connector->copy_begin(src, t, after, upto);
-		rows = tributary_copy_into(t, read_from_source, src);
+		src->connector->copy_begin(src, t, after, upto, binary);
+		rows = tributary_copy_into(t, read_from_source, src, binary);
 		record_chunk(t, chunk_no, after, upto, rows, final_state);
 
 		PopActiveSnapshot();

@@ -64,6 +64,10 @@ is(digest($target, 'SELECT * FROM mirror.types'), digest($source, 'SELECT * FROM
 is(digest($target, 'SELECT * FROM mirror.comp'), digest($source, 'SELECT * FROM public.comp'),
 	'composite-key table copied exactly across chunk boundaries');
 is(digest($target, 'SELECT * FROM mirror.empty'), '0:', 'an empty table is copied as empty');
+ok($target->log_contains('copies source table \[public.types\] into mirror.types in binary format'),
+	'same types on both sides: binary COPY');
+ok($target->log_contains('copies source table \[public.wide\] into mirror.wide_slim in text format'),
+	'expression columns: text COPY');
 is(digest($target, 'SELECT * FROM mirror.wide_slim'),
 	digest($source, 'SELECT id, price * qty, upper(note) FROM public.wide WHERE qty > 2'),
 	'column mapping with expressions and a row filter');

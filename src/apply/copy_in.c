@@ -26,6 +26,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "access/transam.h"
 
 #include "apply/copy_in.h"
 
@@ -113,12 +114,12 @@ tributary_truncate_target(TributaryTable *t)
 }
 
 /*
- * tributary_copy_into: COPY the rows that reader hands out (COPY text
- * format, in the order of t's columns) into the target.  Returns the
- * number of rows.
+ * tributary_copy_into: COPY the rows that reader hands out (COPY text or
+ * binary format, in the order of t's columns) into the target.  Returns
+ * the number of rows.
  */
 uint64
-tributary_copy_into(TributaryTable *t, TributaryCopyReader reader, void *arg)
+tributary_copy_into(TributaryTable *t, TributaryCopyReader reader, void *arg, bool binary)
 {
 	Relation	rel = open_target(t, RowExclusiveLock, ACL_INSERT);
 	ParseState *pstate = make_parsestate(NULL);
@@ -136,7 +137,8 @@ tributary_copy_into(TributaryTable *t, TributaryCopyReader reader, void *arg)
 	pending_len = 0;
 	PG_TRY();
 	{
-		cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, copy_data_source, attnames, NIL);
+		cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, copy_data_source, attnames,
+							   binary ? list_make1(makeDefElem("format", (Node *) makeString("binary"), -1)) : NIL);
 		rows = CopyFrom(cstate);
 		EndCopyFrom(cstate);
 	}
@@ -150,4 +152,41 @@ tributary_copy_into(TributaryTable *t, TributaryCopyReader reader, void *arg)
 
 	table_close(rel, NoLock);
 	return rows;
+}
+
+/*
+ * tributary_copy_can_be_binary: whether COPY's binary format can carry the
+ * table's rows: every copied column is a plain source column of a built-in
+ * type with the same type and typmod on the target (binary formats of
+ * built-in types are the same on both sides of one major version).
+ * source_types holds "oid name" per column, as the connector reports them.
+ */
+bool
+tributary_copy_can_be_binary(TributaryTable *t, List *source_types)
+{
+	Oid			relid = RangeVarGetRelid(makeRangeVar(t->target_nsp, t->target_rel, -1), NoLock, true);
+	Relation	rel;
+	bool		ok = OidIsValid(relid) && list_length(source_types) == t->ncolumns;
+
+	if (!ok)
+		return false;
+	rel = table_open(relid, AccessShareLock);
+	for (int i = 0; ok && i < t->ncolumns; i++)
+	{
+		char	   *src = (char *) list_nth(source_types, i);
+		AttrNumber	attno = attnameAttNum(rel, t->columns[i].target, false);
+		Form_pg_attribute att;
+		char	   *mine;
+
+		if (src == NULL || attno <= 0)
+		{
+			ok = false;
+			break;
+		}
+		att = TupleDescAttr(RelationGetDescr(rel), attno - 1);
+		mine = psprintf("%u %s", att->atttypid, format_type_with_typemod(att->atttypid, att->atttypmod));
+		ok = (att->atttypid < FirstNormalObjectId && strcmp(src, mine) == 0);
+	}
+	table_close(rel, AccessShareLock);
+	return ok;
 }

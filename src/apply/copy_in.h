@@ -14,6 +14,8 @@
 typedef int (*TributaryCopyReader) (void *arg, char **buf);
 
 extern void tributary_truncate_target(TributaryTable *t);
-extern uint64 tributary_copy_into(TributaryTable *t, TributaryCopyReader reader, void *arg);
+extern uint64 tributary_copy_into(TributaryTable *t, TributaryCopyReader reader, void *arg,
+								  bool binary);
+extern bool tributary_copy_can_be_binary(TributaryTable *t, List *source_types);
 
 #endif							/* TRIBUTARY_COPY_IN_H */

@@ -92,7 +92,13 @@ typedef struct TributaryConnector
 	char	   *(*chunk_upper) (TributarySource *src, struct TributaryTable *t,
 								const char *after, int64 rows);
 	void		(*copy_begin) (TributarySource *src, struct TributaryTable *t,
-							   const char *after, const char *upto);
+							   const char *after, const char *upto, bool binary);
+	/*
+	 * the type OID and name (format_type) of each copied column on the
+	 * source, or NULL where binary COPY is not possible; copy_begin may then
+	 * stream COPY's binary format
+	 */
+	List	   *(*column_types) (TributarySource *src, struct TributaryTable *t);
 	int			(*copy_read) (TributarySource *src, char **buf);
 
 	/*

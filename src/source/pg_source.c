@@ -492,7 +492,7 @@ pg_chunk_upper(TributarySource *src, TributaryTable *t, const char *after, int64
  * pg_copy_begin: COPY the chunk's rows out of the source.
  */
 static void
-pg_copy_begin(TributarySource *src, TributaryTable *t, const char *after, const char *upto)
+pg_copy_begin(TributarySource *src, TributaryTable *t, const char *after, const char *upto, bool binary)
 {
 	StringInfoData sql;
 	PGresult   *res;
@@ -508,13 +508,43 @@ pg_copy_begin(TributarySource *src, TributaryTable *t, const char *after, const 
 		else
 			appendStringInfo(&sql, "(%s)", t->columns[i].expr);
 	}
-	appendStringInfo(&sql, " FROM %s%s) TO STDOUT",
+	appendStringInfo(&sql, " FROM %s%s) TO STDOUT%s",
 					 quote_qualified_identifier(t->source_nsp, t->source_rel),
-					 pg_chunk_where(src, t, after, upto));
+					 pg_chunk_where(src, t, after, upto), binary ? " (FORMAT binary)" : "");
 	res = tributary_pq_exec(pg_conn(src), sql.data, 0, NULL, 0);
 	if (res == NULL || PQresultStatus(res) != PGRES_COPY_OUT)
 		tributary_pq_raise(pg_conn(src), res, src->name, "could not read a snapshot chunk");
 	PQclear(res);
+}
+
+/*
+ * pg_column_types: "oid name" of each copied source column (NULL for an
+ * expression), in the table's column order.
+ */
+static List *
+pg_column_types(TributarySource *src, TributaryTable *t)
+{
+	List	   *types = NIL;
+	char	   *relname = quote_qualified_identifier(t->source_nsp, t->source_rel);
+
+	for (int i = 0; i < t->ncolumns; i++)
+	{
+		const char *params[2] = {relname, t->columns[i].source};
+		PGresult   *res;
+
+		if (t->columns[i].source == NULL)
+		{
+			types = lappend(types, NULL);
+			continue;
+		}
+		res = tributary_pq_query(pg_conn(src), src->name,
+								 "SELECT atttypid || ' ' || pg_catalog.format_type(atttypid, atttypmod) "
+								 "FROM pg_catalog.pg_attribute WHERE attrelid = $1::regclass AND attname = $2",
+								 2, params);
+		types = lappend(types, PQntuples(res) == 1 ? pstrdup(PQgetvalue(res, 0, 0)) : NULL);
+		PQclear(res);
+	}
+	return types;
 }
 
 /*
@@ -568,6 +598,7 @@ const TributaryConnector tributary_pg_connector = {
 	.snapshot_end = pg_snapshot_end,
 	.chunk_upper = pg_chunk_upper,
 	.copy_begin = pg_copy_begin,
+	.column_types = pg_column_types,
 	.copy_read = pg_copy_read,
 	.stream_prepare = pg_stream_prepare,
 	.stream_create_slot = pg_stream_create_slot,
