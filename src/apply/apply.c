@@ -612,12 +612,16 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 
 	ao = apply_open(state, ar);
 	estate = ao->estate;
-	PushActiveSnapshot(GetTransactionSnapshot());
 
 	/* a strict insert into a plain table goes to the multi-insert buffer */
 	if (type == TRIB_MSG_INSERT && !state->idempotent && ao->multi)
 	{
 		TupleTableSlot *slot;
+		/* only CHECK constraints may run queries; skip the snapshot otherwise */
+		bool		snap = (ao->rel->rd_att->constr && ao->rel->rd_att->constr->num_check > 0);
+
+		if (snap)
+			PushActiveSnapshot(GetTransactionSnapshot());
 
 		if (ao->buffer[ao->nbuffered] == NULL)
 		{
@@ -635,9 +639,14 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 		if (ao->rel->rd_att->constr)
 			ExecConstraints(ao->rri, slot, estate);
 		ao->nbuffered++;
+		if (snap)
+			PopActiveSnapshot();
 		if (ao->nbuffered == MULTI_INSERT_ROWS)
+		{
+			PushActiveSnapshot(GetTransactionSnapshot());
 			flush_inserts(ao);
-		PopActiveSnapshot();
+			PopActiveSnapshot();
+		}
 		MemoryContextReset(state->change_cxt);
 		error_context_stack = errcb.previous;
 		ar->rows++;
@@ -646,6 +655,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 	}
 
 	/* anything else looks rows up: buffered inserts must be in the table */
+	PushActiveSnapshot(GetTransactionSnapshot());
 	flush_inserts(ao);
 	estate->es_output_cid = GetCurrentCommandId(true);
 	old = MemoryContextSwitchTo(state->change_cxt);
