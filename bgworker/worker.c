@@ -54,6 +54,7 @@
 #include "access/xlog.h"
 #include "catalog.h"
 #include "pg_tributary.h"
+#include "apply/copy_in.h"
 #include "snapshot.h"
 #include "stream.h"
 #include "utils/pg_lsn.h"
@@ -390,6 +391,39 @@ worker_is_retryable(ErrorData *edata)
 }
 
 /*
+ * worker_binary_values: whether the stream may carry values in binary:
+ * with tributary_decoder, when every copied column of every table has the
+ * same built-in type on both sides (as for binary COPY).
+ */
+static bool
+worker_binary_values(List *tables)
+{
+	TributarySource *src = MyJob->source;
+	MemoryContext cxt = CurrentMemoryContext;
+	ListCell   *lc;
+	bool		binary;
+
+	if (src->stream_decoder == NULL || strcmp(src->stream_decoder, "tributary_decoder") != 0 ||
+		src->connector->column_types == NULL)
+		return false;
+	binary = true;
+	foreach(lc, tables)
+	{
+		TributaryTable *t = (TributaryTable *) lfirst(lc);
+		List	   *types = src->connector->column_types(src, t);
+
+		StartTransactionCommand();
+		if (!tributary_copy_can_be_binary(t, types))
+			binary = false;
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(cxt);
+		if (!binary)
+			break;
+	}
+	return binary;
+}
+
+/*
  * worker_capture: a cdc or full+cdc job, from slot creation to a stop
  * request.
  */
@@ -462,6 +496,7 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 			tributary_stream_run(MyJob, tables, MyJob->slot, start_lsn,
 								 parse_lsn(MyJob->catchup_until),
 								 strcmp(MyJob->mode, "cdc") == 0,
+								 worker_binary_values(tables),
 								 MyJob->checkpoint_ms, MyJob->num_retained,
 								 worker_stream_progress, worker_sync_requested);
 			done = true;

@@ -337,7 +337,7 @@ handle_message(StreamState *st, StringInfo buf)
 void
 tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 					 XLogRecPtr start_lsn, XLogRecPtr catchup_until, bool always_idempotent,
-					 int checkpoint_ms, int num_retained, TributaryStreamProgress progress,
+					 bool binary, int checkpoint_ms, int num_retained, TributaryStreamProgress progress,
 					 TributaryStreamSyncCheck sync_check)
 {
 	TributarySource *src = job->source;
@@ -386,7 +386,10 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(run_cxt);
-	src->connector->stream_start(src, slot, start_lsn, names);
+	src->connector->stream_start(src, slot, start_lsn, names, binary);
+	ereport(LOG,
+			(errmsg("pg_tributary job \"%s\" streams from %X/%X of source \"%s\" with %s values",
+					job->name, LSN_FORMAT_ARGS(start_lsn), src->name, binary ? "binary" : "text")));
 	if (progress)
 		progress(start_lsn, start_lsn, 0, 0, st.caught_up ? "streaming" : "catchup");
 

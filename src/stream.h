@@ -24,7 +24,7 @@ typedef bool (*TributaryStreamSyncCheck) (void);
 
 extern void tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 								 XLogRecPtr start_lsn, XLogRecPtr catchup_until,
-								 bool always_idempotent, int checkpoint_ms, int num_retained,
+								 bool always_idempotent, bool binary, int checkpoint_ms, int num_retained,
 								 TributaryStreamProgress progress,
 								 TributaryStreamSyncCheck sync_check);
 

@@ -86,6 +86,8 @@ ok($target->poll_query_until('postgres', "SELECT phase IS NOT NULL FROM tributar
 $writer->quit;
 sync();
 same_data('full+cdc under concurrent writes');
+ok($target->log_contains('pg_tributary job "sync" streams from [0-9A-F]+/[0-9A-F]+ of source "src" with binary values'),
+	'same types on both sides: values are streamed in binary');
 is($target->safe_psql('postgres', q{SELECT state || ' ' || phase FROM tributary.jobs WHERE job_name = 'sync'}),
 	'running streaming', 'the job is streaming after catch-up');
 is($target->safe_psql('postgres', q{SELECT string_agg(state, ',' ORDER BY source_table) FROM tributary.tables WHERE job_name = 'sync'}),
@@ -241,6 +243,8 @@ $target->safe_psql('postgres', q{
 });
 ok($target->poll_query_until('postgres', "SELECT count(*) = 2 FROM tributary.jobs WHERE job_name IN ('tolerant', 'strict') AND phase = 'streaming'"),
 	'both dirty-data jobs stream');
+ok($target->log_contains('pg_tributary job "tolerant" streams from [0-9A-F]+/[0-9A-F]+ of source "src" with text values'),
+	'different types (numeric vs numeric(5,2)): values are streamed as text');
 $source->safe_psql('postgres', q{
 	INSERT INTO public.measure VALUES (1, 1.5, 'ok'), (2, -3, 'violates the check'), (3, 123456, 'overflows numeric(5,2)'), (4, 2.25, 'ok');
 	UPDATE public.measure SET v = 4.75 WHERE id = 4;

@@ -29,6 +29,11 @@
  * commit.  Targets with triggers get a fresh executor state per change,
  * so their triggers fire as for any single-row write.
  *
+ * Values arrive as text, or in binary (send format) when the stream was
+ * started with binary values, which the worker does only when every column
+ * has the same built-in type on both sides; a binary value for a column
+ * whose types differ (the source changed since) is an error.
+ *
  * The job's "dml" option can ignore inserts, updates or deletes per table
  * (soft deletes).  Values arrive as text and go through the target
  * columns' input functions; an error context names the job, the tables,
@@ -45,6 +50,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -83,6 +89,8 @@ typedef struct ApplyRel
 	int		   *attmap;			/* target attno - 1 -> source column, -1 = none */
 	FmgrInfo   *in_fns;			/* target input functions */
 	Oid		   *ioparams;
+	FmgrInfo   *recv_fns;		/* target receive functions, where binary values may come */
+	Oid		   *recv_ioparams;
 	int32	   *typmods;
 	Oid			keyidx;			/* index used to find rows */
 	int64		rows;			/* rows applied since the counters were saved */
@@ -255,6 +263,8 @@ tributary_apply_relation(TributaryApplyState *state, TribRelation *msg)
 	ar->attmap = palloc(sizeof(int) * Max(desc->natts, 1));
 	ar->in_fns = palloc0(sizeof(FmgrInfo) * Max(desc->natts, 1));
 	ar->ioparams = palloc0(sizeof(Oid) * Max(desc->natts, 1));
+	ar->recv_fns = palloc0(sizeof(FmgrInfo) * Max(desc->natts, 1));
+	ar->recv_ioparams = palloc0(sizeof(Oid) * Max(desc->natts, 1));
 	ar->typmods = palloc0(sizeof(int32) * Max(desc->natts, 1));
 	for (int i = 0; i < desc->natts; i++)
 	{
@@ -283,6 +293,14 @@ tributary_apply_relation(TributaryApplyState *state, TribRelation *msg)
 		getTypeInputInfo(att->atttypid, &infn, &ar->ioparams[i]);
 		fmgr_info_cxt(infn, &ar->in_fns[i], state->cxt);
 		ar->typmods[i] = att->atttypmod;
+		/* binary values are read only for the same built-in type on both sides */
+		if (msg->attrs[ar->attmap[i]].typoid == att->atttypid && att->atttypid < FirstNormalObjectId)
+		{
+			Oid			recvfn;
+
+			getTypeBinaryInputInfo(att->atttypid, &recvfn, &ar->recv_ioparams[i]);
+			fmgr_info_cxt(recvfn, &ar->recv_fns[i], state->cxt);
+		}
 	}
 	/* new rows get the target's defaults in columns the source does not fill */
 	ar->defaults = palloc0(sizeof(Expr *) * Max(desc->natts, 1));
@@ -346,13 +364,33 @@ fill_slot(ApplyRel *ar, ApplyErrorArg *errarg, TupleTableSlot *slot, TribTuple *
 			slot->tts_isnull[i] = true;
 			continue;
 		}
-		if (v->kind != TRIB_VALUE_TEXT)
+		errarg->attnum = i;
+		if (v->kind == TRIB_VALUE_TEXT)
+			slot->tts_values[i] = InputFunctionCall(&ar->in_fns[i], pnstrdup(v->data, v->len),
+													ar->ioparams[i], ar->typmods[i]);
+		else if (v->kind == TRIB_VALUE_BINARY && OidIsValid(ar->recv_fns[i].fn_oid))
+		{
+			/* the send format of the same built-in type (checked when mapped) */
+			StringInfoData buf;
+
+			/* receive functions want a NUL after the data (which may hold NULs) */
+			buf.data = palloc(v->len + 1);
+			memcpy(buf.data, v->data, v->len);
+			buf.data[v->len] = '\0';
+			buf.len = v->len;
+			buf.maxlen = v->len + 1;
+			buf.cursor = 0;
+			slot->tts_values[i] = ReceiveFunctionCall(&ar->recv_fns[i], &buf,
+													  ar->recv_ioparams[i], ar->typmods[i]);
+			if (buf.cursor != buf.len)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+						 errmsg("incorrect binary data format in the change stream")));
+		}
+		else
 			ereport(ERROR,
 					(errcode(ERRCODE_PROTOCOL_VIOLATION),
 					 errmsg("unexpected value kind '%c' in the change stream", v->kind)));
-		errarg->attnum = i;
-		slot->tts_values[i] = InputFunctionCall(&ar->in_fns[i], pnstrdup(v->data, v->len),
-												ar->ioparams[i], ar->typmods[i]);
 		slot->tts_isnull[i] = false;
 		errarg->attnum = -1;
 	}

@@ -119,7 +119,7 @@ typedef struct TributaryConnector
 	void		(*snapshot_use) (TributarySource *src, const char *snapshot);
 	XLogRecPtr	(*current_position) (TributarySource *src);
 	void		(*stream_start) (TributarySource *src, const char *slot, XLogRecPtr start_lsn,
-								 List *tables);
+								 List *tables, bool binary);
 	TributaryStreamEvent (*stream_next) (TributarySource *src, StringInfo msg,
 										 XLogRecPtr *lsn, bool *reply_requested);
 	void		(*stream_decode) (TributarySource *src, StringInfo msg, struct TribMessage *out);

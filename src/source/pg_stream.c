@@ -223,7 +223,8 @@ pg_current_position(TributarySource *src)
  * pg_stream_start: START_REPLICATION from start_lsn for the given tables.
  */
 void
-pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn, List *tables)
+pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn, List *tables,
+				bool binary)
 {
 	PGconn	   *conn = stream_conn(src);
 	StringInfoData list;
@@ -247,8 +248,8 @@ pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn, Li
 		foreach(lc, tables)
 			appendStringInfo(&list, "%s%s", foreach_current_index(lc) > 0 ? "," : "", (char *) lfirst(lc));
 		lit = PQescapeLiteral(conn, list.data, list.len);
-		appendStringInfo(&sql, "START_REPLICATION SLOT %s LOGICAL %X/%X (\"proto_version\" '1', \"tables\" %s)",
-						 quote_identifier(slot), LSN_FORMAT_ARGS(start_lsn), lit);
+		appendStringInfo(&sql, "START_REPLICATION SLOT %s LOGICAL %X/%X (\"proto_version\" '1', \"tables\" %s, \"binary\" '%s')",
+						 quote_identifier(slot), LSN_FORMAT_ARGS(start_lsn), lit, binary ? "true" : "false");
 	}
 	PQfreemem(lit);
 	res = tributary_pq_exec(conn, sql.data, 0, NULL, 0);

@@ -18,7 +18,7 @@ extern void pg_stream_decode(TributarySource *src, StringInfo msg, struct TribMe
 extern void pg_snapshot_use(TributarySource *src, const char *snapshot);
 extern XLogRecPtr pg_current_position(TributarySource *src);
 extern void pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
-							List *tables);
+							List *tables, bool binary);
 extern TributaryStreamEvent pg_stream_next(TributarySource *src, StringInfo msg,
 										   XLogRecPtr *lsn, bool *reply_requested);
 extern void pg_stream_feedback(TributarySource *src, XLogRecPtr write, XLogRecPtr flush,
