@@ -6,7 +6,7 @@
  *
  * Life of a worker (one run):
  *	1. attach to its slot (bgw_main_arg is the slot number), connect to the
- *	   database as the job's owner;
+ *	   database (as the bootstrap superuser), then act as the job's owner;
  *	2. in one transaction: close runs of this job left 'running' by a crash
  *	   as failed, insert this run's row;
  *	3. connect to the source with the source's connector (state 'running'
