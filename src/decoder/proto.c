@@ -209,6 +209,33 @@ trib_read_tuple_values(StringInfo in, TribTuple *tuple)
 }
 
 /*
+ * trib_read_relation_body: the fields of a RELATION message after its type
+ * (and stream xid): relid, namespace, name, replica identity, columns.
+ * Shared with the pgoutput reader, whose RELATION has the same layout.
+ */
+void
+trib_read_relation_body(StringInfo in, TribRelation *rel)
+{
+	rel->relid = pq_getmsgint(in, 4);
+	rel->nspname = (char *) pq_getmsgstring(in);
+	rel->relname = (char *) pq_getmsgstring(in);
+	rel->replident = pq_getmsgbyte(in);
+	rel->natts = pq_getmsgint(in, 2);
+	if (rel->natts > MaxTupleAttributeNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("invalid change stream message: relation with %d columns", rel->natts)));
+	rel->attrs = palloc(sizeof(TribAttribute) * Max(rel->natts, 1));
+	for (int i = 0; i < rel->natts; i++)
+	{
+		rel->attrs[i].flags = pq_getmsgbyte(in);
+		rel->attrs[i].name = (char *) pq_getmsgstring(in);
+		rel->attrs[i].typoid = pq_getmsgint(in, 4);
+		rel->attrs[i].typmod = pq_getmsgint(in, 4);
+	}
+}
+
+/*
  * read_tuple: a tuple tagged 'O' or 'N'.
  */
 static void
@@ -267,30 +294,9 @@ trib_read_message(StringInfo in, bool in_stream, TribMessage *msg)
 			msg->commit_ts = pq_getmsgint64(in);
 			break;
 		case TRIB_MSG_RELATION:
-			{
-				TribRelation *rel = &msg->relation;
-
-				msg->xid = read_stream_xid(in, in_stream);
-				rel->relid = pq_getmsgint(in, 4);
-				rel->nspname = (char *) pq_getmsgstring(in);
-				rel->relname = (char *) pq_getmsgstring(in);
-				rel->replident = pq_getmsgbyte(in);
-				rel->natts = pq_getmsgint(in, 2);
-				if (rel->natts > MaxTupleAttributeNumber)
-					ereport(ERROR,
-							(errcode(ERRCODE_PROTOCOL_VIOLATION),
-							 errmsg("invalid tributary_decoder message: relation with %d columns",
-									rel->natts)));
-				rel->attrs = palloc(sizeof(TribAttribute) * Max(rel->natts, 1));
-				for (int i = 0; i < rel->natts; i++)
-				{
-					rel->attrs[i].flags = pq_getmsgbyte(in);
-					rel->attrs[i].name = (char *) pq_getmsgstring(in);
-					rel->attrs[i].typoid = pq_getmsgint(in, 4);
-					rel->attrs[i].typmod = pq_getmsgint(in, 4);
-				}
-				break;
-			}
+			msg->xid = read_stream_xid(in, in_stream);
+			trib_read_relation_body(in, &msg->relation);
+			break;
 		case TRIB_MSG_INSERT:
 			msg->xid = read_stream_xid(in, in_stream);
 			msg->relid = pq_getmsgint(in, 4);

@@ -150,5 +150,6 @@ extern void trib_write_stream_abort(StringInfo out, TransactionId xid, Transacti
 /* reader (the connector; and the plugin's text rendering) */
 extern void trib_read_message(StringInfo in, bool in_stream, TribMessage *msg);
 extern void trib_read_tuple_values(StringInfo in, TribTuple *tuple);
+extern void trib_read_relation_body(StringInfo in, TribRelation *rel);
 
 #endif							/* TRIBUTARY_PROTO_H */

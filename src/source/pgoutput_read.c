@@ -25,7 +25,6 @@
  */
 #include "postgres.h"
 
-#include "access/htup_details.h"
 #include "libpq/pqformat.h"
 
 #include "source/pgoutput_read.h"
@@ -88,29 +87,9 @@ tributary_read_pgoutput(StringInfo in, TribMessage *msg)
 			msg->commit_ts = pq_getmsgint64(in);
 			break;
 		case 'R':
-			{
-				TribRelation *rel = &msg->relation;
-
-				msg->type = TRIB_MSG_RELATION;
-				rel->relid = pq_getmsgint(in, 4);
-				rel->nspname = (char *) pq_getmsgstring(in);
-				rel->relname = (char *) pq_getmsgstring(in);
-				rel->replident = pq_getmsgbyte(in);
-				rel->natts = pq_getmsgint(in, 2);
-				if (rel->natts > MaxTupleAttributeNumber)
-					ereport(ERROR,
-							(errcode(ERRCODE_PROTOCOL_VIOLATION),
-							 errmsg("invalid pgoutput message: relation with %d columns", rel->natts)));
-				rel->attrs = palloc(sizeof(TribAttribute) * Max(rel->natts, 1));
-				for (int i = 0; i < rel->natts; i++)
-				{
-					rel->attrs[i].flags = pq_getmsgbyte(in);
-					rel->attrs[i].name = (char *) pq_getmsgstring(in);
-					rel->attrs[i].typoid = pq_getmsgint(in, 4);
-					rel->attrs[i].typmod = pq_getmsgint(in, 4);
-				}
-				break;
-			}
+			msg->type = TRIB_MSG_RELATION;
+			trib_read_relation_body(in, &msg->relation);
+			break;
 		case 'I':
 			msg->type = TRIB_MSG_INSERT;
 			msg->relid = pq_getmsgint(in, 4);
