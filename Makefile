@@ -20,6 +20,7 @@ OBJS = \
 	src/conninfo.o \
 	src/check_source.o \
 	src/wait.o \
+	src/protocol_check.o \
 	src/snapshot.o \
 	src/apply/copy_in.o \
 	src/apply/apply.o \
@@ -47,7 +48,7 @@ PG_CPPFLAGS = -I$(srcdir)/src -I$(libpq_srcdir) $(MYSQL_CFLAGS)
 SHLIB_LINK_INTERNAL = $(libpq)
 SHLIB_LINK = $(MYSQL_LIBS)
 
-REGRESS = api options decoder
+REGRESS = api options decoder protocol
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/sql/regress.conf
 TAP_TESTS = 1
 

@@ -46,6 +46,9 @@ RETURNS void LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_conninfo_validat
 CREATE FUNCTION tributary._conninfo_mask(conninfo text)
 RETURNS text LANGUAGE C STRICT IMMUTABLE AS 'MODULE_PATHNAME', 'tributary_conninfo_mask';
 
+CREATE FUNCTION tributary._read_message(message bytea, in_stream boolean DEFAULT false)
+RETURNS text LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_read_message';
+
 CREATE FUNCTION tributary._drop_slot(source_name text, slot_name text)
 RETURNS boolean LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_drop_slot';
 
