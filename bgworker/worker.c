@@ -57,7 +57,6 @@
 #include "apply/copy_in.h"
 #include "snapshot.h"
 #include "stream.h"
-#include "utils/pg_lsn.h"
 
 static TributaryWorkerSlot *MySlot = NULL;
 
@@ -215,15 +214,6 @@ worker_full_copy(MemoryContext run_cxt)
 	worker_set_phase("");
 }
 
-/*
- * parse_lsn: an LSN in text form.
- */
-static XLogRecPtr
-parse_lsn(const char *text)
-{
-	return DatumGetLSN(DirectFunctionCall1(pg_lsn_in, CStringGetDatum(text)));
-}
-
 /* reconnect bookkeeping: set by the stream's first progress report */
 static bool stream_alive = false;
 
@@ -373,7 +363,7 @@ worker_record_snapshot_view(XLogRecPtr position)
 	catalog_exec("UPDATE tributary.job SET job_catchup_until = CASE "
 				 "WHEN job_catchup_until IS NULL OR job_catchup_until::pg_lsn < $2::pg_lsn THEN $2 "
 				 "ELSE job_catchup_until END WHERE job_id = $1::int", 2, values);
-	if (MyJob->catchup_until == NULL || parse_lsn(MyJob->catchup_until) < position)
+	if (MyJob->catchup_until == NULL || tributary_parse_lsn(MyJob->catchup_until) < position)
 		MyJob->catchup_until = MemoryContextStrdup(TopMemoryContext, values[1]);
 }
 
@@ -475,13 +465,13 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 			if (src->conn == NULL)
 				tributary_source_connect(src, appname);
 			if (MyJob->checkpoint)
-				start_lsn = parse_lsn(MyJob->checkpoint);
+				start_lsn = tributary_parse_lsn(MyJob->checkpoint);
 			else
 			{
-				start_lsn = parse_lsn(MyJob->stream_start);
+				start_lsn = tributary_parse_lsn(MyJob->stream_start);
 				if (MyJob->start_position)
 				{
-					XLogRecPtr	wanted = parse_lsn(MyJob->start_position);
+					XLogRecPtr	wanted = tributary_parse_lsn(MyJob->start_position);
 
 					if (wanted < start_lsn)
 						ereport(ERROR,
@@ -494,7 +484,7 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 			}
 			stream_alive = false;
 			tributary_stream_run(MyJob, tables, MyJob->slot, start_lsn,
-								 parse_lsn(MyJob->catchup_until),
+								 tributary_parse_lsn(MyJob->catchup_until),
 								 strcmp(MyJob->mode, "cdc") == 0,
 								 worker_binary_values(tables),
 								 MyJob->checkpoint_ms, MyJob->num_retained,

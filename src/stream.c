@@ -93,7 +93,6 @@ typedef struct StreamState
 	int			checkpoint_ms;
 	int			num_retained;
 	int64		checkpoint_seq; /* number of the last checkpoint written */
-	int64		rows_total;
 } StreamState;
 
 /*
@@ -203,7 +202,6 @@ local_commit(StreamState *st)
 		st->nflushes++;
 		st->committed = st->pending_end;
 	}
-	st->rows_total += st->apply->changes;
 	if (st->progress)
 		st->progress(st->committed > st->idle_end ? st->committed : st->idle_end,
 					 st->received, st->apply->changes, st->pending_commit_ts,

@@ -65,11 +65,7 @@ sub sync
 }
 
 # a writer that keeps changing the source while the job snapshots
-my $writer = $source->background_psql('postgres');
-$writer->query_until(qr/start/, q{
-	\echo start
-	DO $$
-	BEGIN
+my $writer = start_writer($source, q{
 		FOR i IN 1..3000 LOOP
 			UPDATE public.accounts SET balance = balance + 1, updated = now() WHERE id = (i * 7) % 20000 + 1;
 			INSERT INTO public.accounts (id, owner, balance) VALUES (100000 + i, 'new ' || i, i);
@@ -77,7 +73,6 @@ $writer->query_until(qr/start/, q{
 			UPDATE public.items SET qty = qty + 1 WHERE region = 'eu' AND id = (i * 2) % 5000;
 			COMMIT;
 		END LOOP;
-	END $$;
 });
 
 $target->safe_psql('postgres', "SELECT tributary.start_job('sync')");
@@ -146,17 +141,12 @@ sync();
 same_data('truncate');
 
 # kill -9 of the target while changes are applied
-$writer = $source->background_psql('postgres');
-$writer->query_until(qr/start/, q{
-	\echo start
-	DO $$
-	BEGIN
+$writer = start_writer($source, q{
 		FOR i IN 1..4000 LOOP
 			INSERT INTO public.accounts (id, owner, balance) VALUES (300000 + i, 'k' || i, i);
 			UPDATE public.accounts SET balance = balance * 2 WHERE id = 300000 + i / 2;
 			COMMIT;
 		END LOOP;
-	END $$;
 });
 ok($target->poll_query_until('postgres', 'SELECT count(*) > 200 FROM public.accounts WHERE id > 300000'),
 	'changes are being applied');

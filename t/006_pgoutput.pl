@@ -52,18 +52,13 @@ sub sync
 	is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('sync', '180 s')"), 't', 'wait_for_sync');
 }
 
-my $writer = $source->background_psql('postgres');
-$writer->query_until(qr/start/, q{
-	\echo start
-	DO $$
-	BEGIN
+my $writer = start_writer($source, q{
 		FOR i IN 1..1500 LOOP
 			UPDATE public.accounts SET balance = balance + 1 WHERE id = (i * 7) % 10000 + 1;
 			INSERT INTO public.accounts (id, owner) VALUES (50000 + i, 'new ' || i);
 			DELETE FROM public.accounts WHERE id = (i * 13) % 10000 + 1;
 			COMMIT;
 		END LOOP;
-	END $$;
 });
 $target->safe_psql('postgres', "SELECT tributary.start_job('sync')");
 $writer->quit;
@@ -91,17 +86,12 @@ $source->safe_psql('postgres', q{INSERT INTO public.items VALUES ('eu', 1, 1)});
 sync();
 same_data('truncate');
 
-$writer = $source->background_psql('postgres');
-$writer->query_until(qr/start/, q{
-	\echo start
-	DO $$
-	BEGIN
+$writer = start_writer($source, q{
 		FOR i IN 1..3000 LOOP
 			INSERT INTO public.accounts (id, owner, balance) VALUES (300000 + i, 'k' || i, i);
 			UPDATE public.accounts SET balance = balance * 2 WHERE id = 300000 + i / 2;
 			COMMIT;
 		END LOOP;
-	END $$;
 });
 ok($target->poll_query_until('postgres', 'SELECT count(*) > 100 FROM public.accounts WHERE id > 300000'),
 	'changes are being applied');

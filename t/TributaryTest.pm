@@ -8,7 +8,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(crash_instance digest target_node pg_conninfo check_row);
+our @EXPORT = qw(crash_instance digest target_node pg_conninfo check_row start_writer);
 
 # crash_instance: kill -9 every process of a running instance but the
 # postmaster (backends, background workers, checkpointer, WAL writer...),
@@ -76,6 +76,17 @@ sub check_row
 	return $target->safe_psql('postgres',
 		"SELECT CASE WHEN ok THEN 't' ELSE 'f' END || '|' || coalesce(detail, '') || '|' || coalesce(hint, '')
 		   FROM tributary.check_source('$source', $tables) WHERE check_name = '$name'");
+}
+
+# start_writer: run a PL/pgSQL body (a loop of small transactions, each
+# ended with COMMIT) on a node in the background; returns the session, to
+# be ended with ->quit (which waits for the body to finish)
+sub start_writer
+{
+	my ($node, $body) = @_;
+	my $writer = $node->background_psql('postgres');
+	$writer->query_until(qr/start/, "\\echo start\nDO \$\$\nBEGIN\n$body\nEND \$\$;\n");
+	return $writer;
 }
 
 1;

@@ -7,6 +7,10 @@
  */
 #include "postgres.h"
 
+#include "fmgr.h"
+#include "utils/fmgrprotos.h"
+#include "utils/pg_lsn.h"
+
 #include "source/connector.h"
 
 /*
@@ -38,4 +42,13 @@ tributary_source_disconnect(TributarySource *src)
 		src->connector->stream_close(src);
 	if (src->conn != NULL)
 		src->connector->disconnect(src);
+}
+
+/*
+ * tributary_parse_lsn: a position in its text form ("16/B374D848").
+ */
+XLogRecPtr
+tributary_parse_lsn(const char *text)
+{
+	return DatumGetLSN(DirectFunctionCall1(pg_lsn_in, CStringGetDatum(text)));
 }

@@ -141,5 +141,6 @@ extern TributarySource *tributary_source_load_by_id(int32 source_id);
 /* connector.c */
 extern void tributary_source_connect(TributarySource *src, const char *appname);
 extern void tributary_source_disconnect(TributarySource *src);
+extern XLogRecPtr tributary_parse_lsn(const char *text);
 
 #endif							/* TRIBUTARY_CONNECTOR_H */

@@ -525,25 +525,27 @@ static List *
 pg_column_types(TributarySource *src, TributaryTable *t)
 {
 	List	   *types = NIL;
-	char	   *relname = quote_qualified_identifier(t->source_nsp, t->source_rel);
+	StringInfoData names;
+	const char *params[2];
+	PGresult   *res;
 
+	/* one round trip: the column names joined by \001 ("" for an expression) */
+	initStringInfo(&names);
 	for (int i = 0; i < t->ncolumns; i++)
-	{
-		const char *params[2] = {relname, t->columns[i].source};
-		PGresult   *res;
-
-		if (t->columns[i].source == NULL)
-		{
-			types = lappend(types, NULL);
-			continue;
-		}
-		res = tributary_pq_query(pg_conn(src), src->name,
-								 "SELECT atttypid || ' ' || pg_catalog.format_type(atttypid, atttypmod) "
-								 "FROM pg_catalog.pg_attribute WHERE attrelid = $1::regclass AND attname = $2",
-								 2, params);
-		types = lappend(types, PQntuples(res) == 1 ? pstrdup(PQgetvalue(res, 0, 0)) : NULL);
-		PQclear(res);
-	}
+		appendStringInfo(&names, "%s%s", i > 0 ? "\001" : "",
+						 t->columns[i].source ? t->columns[i].source : "");
+	params[0] = quote_qualified_identifier(t->source_nsp, t->source_rel);
+	params[1] = names.data;
+	res = tributary_pq_query(pg_conn(src), src->name,
+							 "SELECT a.atttypid || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod) "
+							 "FROM unnest(pg_catalog.string_to_array($2, chr(1))) WITH ORDINALITY AS c(name, n) "
+							 "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = $1::regclass "
+							 " AND a.attname = c.name AND a.attnum > 0 AND NOT a.attisdropped "
+							 "ORDER BY c.n",
+							 2, params);
+	for (int i = 0; i < PQntuples(res); i++)
+		types = lappend(types, PQgetisnull(res, i, 0) ? NULL : pstrdup(PQgetvalue(res, i, 0)));
+	PQclear(res);
 	return types;
 }
 

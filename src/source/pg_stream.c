@@ -30,7 +30,6 @@
 #include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
-#include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
 
 #include "decoder/proto.h"
@@ -59,15 +58,6 @@ stream_conn(TributarySource *src)
 					 errhint("The source's user needs the REPLICATION privilege and pg_hba.conf must allow it; see tributary.check_source().")));
 	}
 	return (PGconn *) src->stream;
-}
-
-/*
- * parse_lsn: an LSN in its text form.
- */
-static XLogRecPtr
-parse_lsn(const char *text)
-{
-	return DatumGetLSN(DirectFunctionCall1(pg_lsn_in, CStringGetDatum(text)));
 }
 
 /*
@@ -126,7 +116,7 @@ create_slot_with(TributarySource *src, const char *slot, const char *decoder,
 
 	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
 	{
-		*start_lsn = parse_lsn(PQgetvalue(res, 0, 1));
+		*start_lsn = tributary_parse_lsn(PQgetvalue(res, 0, 1));
 		*snapshot = pstrdup(PQgetvalue(res, 0, 2));
 	}
 	else if (res == NULL || PQstatus(conn) == CONNECTION_BAD)
@@ -213,7 +203,7 @@ pg_current_position(TributarySource *src)
 {
 	PGresult   *res = tributary_pq_query((PGconn *) src->conn, src->name,
 										 "SELECT pg_catalog.pg_current_wal_insert_lsn()", 0, NULL);
-	XLogRecPtr	lsn = parse_lsn(PQgetvalue(res, 0, 0));
+	XLogRecPtr	lsn = tributary_parse_lsn(PQgetvalue(res, 0, 0));
 
 	PQclear(res);
 	return lsn;
