@@ -34,7 +34,8 @@ OBJS = \
 	src/source/mysql_source.o \
 	src/source/mysql_types.o \
 	bgworker/launcher.o \
-	bgworker/worker.o
+	bgworker/worker.o \
+	bgworker/snapshot_helper.o
 
 DECODER_OBJS = \
 	src/decoder/tributary_decoder.o \

@@ -9,7 +9,8 @@
 # measurement runs one side at a time.  Data: rows of (bigint, int,
 # text(40), timestamptz, numeric).
 #   1. initial copy of the table (native: CREATE SUBSCRIPTION until the
-#      table is ready; pg_tributary: a full job until it finished)
+#      table is ready; pg_tributary: a full job until it finished), then
+#      pg_tributary again with parallelism.default = 2
 #   2. apply-only catch-up: the changes are made while the subscriber/job is
 #      stopped, then it is started and timed until it has applied them all:
 #        a. inserts of `rows` rows in 10 transactions
@@ -88,15 +89,24 @@ t1=$(now)
 native_copy=$(rate "$ROWS" "$t0" "$t1")
 q $NAT -c "SET client_min_messages = warning" -c "DROP SUBSCRIPTION bench_sub"
 
-t0=$(now)
-q $TRB -c "SELECT tributary.create_job('copy', 'src', 'full', '{\"snapshot_chunk_rows\": 200000}');
-           SELECT tributary.add_table('copy', 'public.bench');" >/dev/null 2>&1
-q $TRB -c "SELECT tributary.start_job('copy')" >/dev/null
-q $TRB -c "SELECT tributary.wait_for_sync('copy', '30 min')" >/dev/null
-t1=$(now)
-trib_copy=$(rate "$ROWS" "$t0" "$t1")
-[ "$(q $TRB -c 'SELECT count(*) FROM public.bench')" = "$ROWS" ] || { echo "pg_tributary copied the wrong number of rows"; exit 1; }
+# trib_copy OPTIONS: rows/s of a full job copying public.bench
+trib_copy() {
+  local t0 t1
+  q $TRB -c "SELECT tributary.drop_job(job_name) FROM tributary.jobs WHERE job_name = 'copy'" >/dev/null
+  t0=$(now)
+  q $TRB -c "SELECT tributary.create_job('copy', 'src', 'full', '$1');
+             SELECT tributary.add_table('copy', 'public.bench');" >/dev/null 2>&1
+  q $TRB -c "SELECT tributary.start_job('copy')" >/dev/null
+  q $TRB -c "SELECT tributary.wait_for_sync('copy', '30 min')" >/dev/null
+  t1=$(now)
+  [ "$(q $TRB -c 'SELECT count(*) FROM public.bench')" = "$ROWS" ] || { echo "pg_tributary copied the wrong number of rows" >&2; exit 1; }
+  rate "$ROWS" "$t0" "$t1"
+}
+trib_copy=$(trib_copy '{"snapshot_chunk_rows": 200000}')
 printf '%-44s native %9s rows/s   pg_tributary %9s rows/s   ratio %s\n' "initial copy ($ROWS rows)" "$native_copy" "$trib_copy" "$(ratio "$trib_copy" "$native_copy")"
+# the same copy with parallelism.default = 2 (a helper reads chunks alongside the worker)
+trib_copy2=$(trib_copy '{"snapshot_chunk_rows": 200000, "parallelism.default": 2}')
+printf '%-44s native %9s rows/s   pg_tributary %9s rows/s   ratio %s\n' "initial copy, parallelism.default = 2" "$native_copy" "$trib_copy2" "$(ratio "$trib_copy2" "$native_copy")"
 
 # --- 2. apply-only catch-up on table public.stream
 q $NAT -c "SET client_min_messages = warning" -c "CREATE SUBSCRIPTION stream_sub CONNECTION 'host=$DIR port=$SRC dbname=postgres' PUBLICATION stream_pub WITH (copy_data = false)"

@@ -210,7 +210,7 @@ worker_full_copy(MemoryContext run_cxt)
 	List	   *tables = worker_load_tables(run_cxt);
 
 	worker_set_phase("snapshot");
-	tributary_snapshot_run(MyJob, tables, MyJob->chunk_rows, "done", NULL, NULL, worker_count_rows);
+	tributary_snapshot_run(MyJob, tables, "done", NULL, NULL, worker_count_rows);
 	worker_set_phase("");
 }
 
@@ -449,7 +449,7 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 	{
 		worker_set_phase("snapshot");
 		/* without the slot's snapshot, the stream is idempotent up to the new view */
-		tributary_snapshot_run(MyJob, tables, MyJob->chunk_rows, "catchup", exported,
+		tributary_snapshot_run(MyJob, tables, "catchup", exported,
 							   worker_record_snapshot_view, worker_count_rows);
 	}
 
@@ -577,12 +577,13 @@ worker_run(MemoryContext run_cxt)
 }
 
 /*
- * worker_become_owner: run as the job's owner from here on, so that the
- * worker can only write what its owner may write.  Transaction aborts
- * restore this identity, since it is set outside any transaction.
+ * tributary_worker_become_owner: run as the job's owner from here on, so
+ * that the worker (or snapshot helper) can only write what its owner may
+ * write.  Transaction aborts restore this identity, since it is set
+ * outside any transaction.
  */
-static void
-worker_become_owner(Oid owner)
+void
+tributary_worker_become_owner(Oid owner, int32 job_id)
 {
 	char	   *name;
 
@@ -592,7 +593,7 @@ worker_become_owner(Oid owner)
 	if (name == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("the owner of pg_tributary job %d no longer exists", MySlot->job_id),
+				 errmsg("the owner of pg_tributary job %d no longer exists", job_id),
 				 errhint("Drop the job and define it again as an existing role.")));
 	SetUserIdAndSecContext(owner, SECURITY_LOCAL_USERID_CHANGE);
 }
@@ -641,7 +642,7 @@ tributary_worker_main(Datum main_arg)
 	 * NOLOGIN owner (a member of tributary_admin) could not connect itself.
 	 */
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
-	worker_become_owner(owner);
+	tributary_worker_become_owner(owner, job_id);
 
 	run_cxt = AllocSetContextCreate(TopMemoryContext, "tributary worker run",
 									ALLOCSET_DEFAULT_SIZES);

@@ -166,7 +166,8 @@ tributary_job_load(int32 job_id)
 							  "(SELECT cp_position FROM tributary.checkpoint WHERE cp_job_id = job_id "
 							  " ORDER BY cp_seq DESC LIMIT 1), "
 							  "o->>'dirty_data' = 'skip', (o->>'dirty_data_limit')::int8, job_decoder, "
-							  "(SELECT max(cp_seq) FROM tributary.checkpoint WHERE cp_job_id = job_id) "
+							  "(SELECT max(cp_seq) FROM tributary.checkpoint WHERE cp_job_id = job_id), "
+							  "(o->>'parallelism.default')::int8 "
 							  "FROM tributary.job, LATERAL tributary.job_effective_options(job_name) o "
 							  "WHERE job_id = $1",
 							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
@@ -195,6 +196,7 @@ tributary_job_load(int32 job_id)
 		job->dirty_limit = spi_int8(tup, desc, 15, -1);
 		job->decoder = spi_text(tup, desc, 16, cxt);
 		job->checkpoint_seq = spi_int8(tup, desc, 17, 0);
+		job->parallelism = (int) spi_int8(tup, desc, 18, 1);
 	}
 	SPI_finish();
 
@@ -205,7 +207,7 @@ tributary_job_load(int32 job_id)
 
 /*
  * tributary_job_tables_load: the tables of a job, with their columns and
- * snapshot progress (the upper key of the last chunk committed).
+ * snapshot progress (whether chunks are planned, how many are left).
  */
 List *
 tributary_job_tables_load(int32 job_id)
@@ -218,11 +220,11 @@ tributary_job_tables_load(int32 job_id)
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT t.jt_id, t.jt_source_schema, t.jt_source_rel, t.jt_target_schema, "
 							  "       t.jt_target_rel, t.jt_filter, t.jt_state, "
-							  "       array_to_string(t.jt_key_columns, chr(1)), t.jt_chunks_done, "
-							  "       (SELECT s.ts_upper FROM tributary.table_state s WHERE s.ts_jt_id = t.jt_id "
-							  "         AND s.ts_done ORDER BY s.ts_chunk_no DESC LIMIT 1), "
-							  "       EXISTS (SELECT 1 FROM tributary.table_state s WHERE s.ts_jt_id = t.jt_id "
-							  "         AND s.ts_done AND s.ts_upper IS NULL), "
+							  "       array_to_string(t.jt_key_columns, chr(1)), "
+							  "       (SELECT count(*) FILTER (WHERE NOT s.ts_done)::int4 FROM tributary.table_state s "
+							  "         WHERE s.ts_jt_id = t.jt_id), "
+							  "       EXISTS (SELECT 1 FROM tributary.table_state s WHERE s.ts_jt_id = t.jt_id), "
+							  "       t.jt_state IN ('catchup', 'streaming', 'done'), "
 							  "       coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'insert', o->'dml'->>'insert') = 'ignore', "
 							  "       coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'update', o->'dml'->>'update') = 'ignore', "
 							  "       coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'delete', o->'dml'->>'delete') = 'ignore' "
@@ -252,9 +254,10 @@ tributary_job_tables_load(int32 job_id)
 			t->filter = spi_text(tup, desc, 6, cxt);
 			t->state = spi_text(tup, desc, 7, cxt);
 			keys = spi_text(tup, desc, 8, cxt);
-			t->chunks_done = DatumGetInt32(SPI_getbinval(tup, desc, 9, &isnull));
-			t->resume_after = spi_text(tup, desc, 10, cxt);
+			t->chunks_left = DatumGetInt32(SPI_getbinval(tup, desc, 9, &isnull));
+			t->planned = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
 			t->snapshot_done = DatumGetBool(SPI_getbinval(tup, desc, 11, &isnull));
+			t->copy_format = -1;
 			t->ignore_insert = DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull)) && !isnull;
 			t->ignore_update = DatumGetBool(SPI_getbinval(tup, desc, 13, &isnull)) && !isnull;
 			t->ignore_delete = DatumGetBool(SPI_getbinval(tup, desc, 14, &isnull)) && !isnull;

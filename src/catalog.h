@@ -19,6 +19,7 @@ typedef struct TributaryJob
 	char	   *options_json;	/* effective options, defaults filled in */
 	int32		generation;
 	int64		chunk_rows;		/* option snapshot_chunk_rows */
+	int			parallelism;	/* option parallelism.default */
 	int			checkpoint_ms;	/* option execution.checkpointing.interval */
 	int			num_retained;	/* option state.checkpoints.num-retained */
 	char	   *start_position; /* option start_position (cdc) */
@@ -54,9 +55,10 @@ typedef struct TributaryTable
 	List	   *key_columns;	/* source key column names (char *) */
 	int			ncolumns;
 	TributaryColumn *columns;
-	int32		chunks_done;	/* snapshot progress */
-	char	   *resume_after;	/* JSON array of the last copied key, or NULL */
-	bool		snapshot_done;
+	bool		planned;		/* its snapshot chunks are recorded */
+	int32		chunks_left;	/* chunks not copied yet */
+	bool		snapshot_done;	/* every chunk is copied */
+	int			copy_format;	/* this process: -1 not decided, 0 text, 1 binary */
 	bool		ignore_insert;	/* job option dml */
 	bool		ignore_update;
 	bool		ignore_delete;

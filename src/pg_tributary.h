@@ -97,5 +97,6 @@ extern void tributary_wakeup_launcher_now(void);
 extern void tributary_register_launcher(void);
 extern PGDLLEXPORT void tributary_launcher_main(Datum main_arg);
 extern PGDLLEXPORT void tributary_worker_main(Datum main_arg);
+extern void tributary_worker_become_owner(Oid owner, int32 job_id);
 
 #endif							/* PG_TRIBUTARY_H */

@@ -1,24 +1,33 @@
 /*-------------------------------------------------------------------------
  *
  * snapshot.c
- *		The snapshot phase of a job: every table not yet copied is read
- *		from the source in primary-key chunks and loaded into its target
- *		with COPY; each chunk is committed together with its progress row
- *		(tributary.table_state) and the table's counters, so a crash
- *		resumes with the first chunk not committed.
+ *		The snapshot phase of a job: every table not yet copied is planned
+ *		as primary-key chunks, and the chunks are read from the source and
+ *		loaded into their targets with COPY by the job worker and up to
+ *		parallelism.default - 1 snapshot helpers (bgworker/snapshot_helper.c)
+ *		at once.  Each chunk is committed together with its progress row, so
+ *		a crash loses only the chunks in flight.
  *
- * Per table:
- *	chunk 0			truncate the target (same transaction as the chunk)
- *	chunk n			upto = key of the snapshot_chunk_rows-th row after the
- *					last committed key (NULL: the rest of the table);
- *					COPY rows in (after, upto] into the target; record
- *					(after, upto, rows) as done
- *	last chunk		upto is NULL: the table's state becomes final_state
- *					('done' for full jobs)
+ * Per table (one tributary.table_state row per chunk):
+ *	plan	in one transaction: truncate the target, then insert every
+ *			chunk (lower, upper] as not done, walking the key with
+ *			chunk_upper in the run's view (upper NULL: to the end);
+ *			jt_state becomes 'snapshot', jt_chunks_total the count
+ *	copy	a process claims the first chunk that is neither done nor
+ *			locked (FOR UPDATE SKIP LOCKED), COPYs its rows into the target
+ *			and marks it done with its row count, in one transaction
+ *	finish	when no chunk is left, jt_state becomes final_state ('done' for
+ *			full jobs, 'catchup' for full+cdc)
+ *
+ * Views: every reader of a run reads in the same view of the source: the
+ * snapshot exported with the job's slot (the first run of a full+cdc job),
+ * else one the worker opens and exports (connector snapshot_export).  A
+ * source that cannot share its view gets no helpers.
  *
  * The source connector reads the chunks; the apply engine (apply/copy_in.c)
  * writes them, in COPY's binary format where every column has the same
- * built-in type on both sides, else in text.  An error context names the job, the tables and the chunk.
+ * built-in type on both sides, else in text.  An error context names the
+ * job, the tables and the chunk.
  *
  *-------------------------------------------------------------------------
  */
@@ -29,6 +38,8 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "postmaster/interrupt.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 
@@ -51,10 +62,13 @@ snapshot_error_context(void *arg)
 {
 	ChunkContext *c = (ChunkContext *) arg;
 
-	errcontext("pg_tributary job \"%s\": snapshot of source table [%s.%s] into %s, chunk %d",
-			   c->job->name, c->table->source_nsp, c->table->source_rel,
-			   quote_qualified_identifier(c->table->target_nsp, c->table->target_rel),
-			   c->chunk_no);
+	if (c->table == NULL)
+		errcontext("pg_tributary job \"%s\": snapshot", c->job->name);
+	else
+		errcontext("pg_tributary job \"%s\": snapshot of source table [%s.%s] into %s, chunk %d",
+				   c->job->name, c->table->source_nsp, c->table->source_rel,
+				   quote_qualified_identifier(c->table->target_nsp, c->table->target_rel),
+				   c->chunk_no);
 }
 
 /*
@@ -69,128 +83,295 @@ read_from_source(void *arg, char **buf)
 }
 
 /*
- * record_chunk: the chunk's progress row and the table's counters, in the
- * chunk's transaction.
+ * begin_catalog_xact / commit_catalog_xact: a transaction of the worker,
+ * with a snapshot for SPI.
  */
 static void
-record_chunk(TributaryTable *t, int32 chunk_no, const char *after, const char *upto,
-			 uint64 rows, const char *final_state)
+begin_catalog_xact(void)
 {
-	Oid			argtypes[6] = {INT4OID, INT4OID, TEXTOID, TEXTOID, INT8OID, TEXTOID};
-	Datum		args[6];
-	char		nulls[6] = "      ";
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
 
-	args[0] = Int32GetDatum(t->id);
-	args[1] = Int32GetDatum(chunk_no);
-	args[2] = after ? CStringGetTextDatum(after) : (Datum) 0;
-	nulls[2] = after ? ' ' : 'n';
-	args[3] = upto ? CStringGetTextDatum(upto) : (Datum) 0;
-	nulls[3] = upto ? ' ' : 'n';
-	args[4] = Int64GetDatum((int64) rows);
-	args[5] = CStringGetTextDatum(final_state);
+static void
+commit_catalog_xact(void)
+{
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/*
+ * snapshot_plan_table: truncate the target and record every chunk of the
+ * table, in one transaction.  The bounds are read in the run's view, so
+ * together the chunks hold every row of that view exactly once.
+ */
+static void
+snapshot_plan_table(TributaryJob *job, TributaryTable *t, ChunkContext *cctx)
+{
+	TributarySource *src = job->source;
+	Oid			argtypes[4] = {INT4OID, INT4OID, TEXTOID, TEXTOID};
+	char	   *after = NULL;
+	int32		chunk_no = 0;
+
+	cctx->table = t;
+	cctx->chunk_no = 0;
+	begin_catalog_xact();
+	pgstat_report_activity(STATE_RUNNING, psprintf("planning the snapshot of %s.%s",
+												   t->source_nsp, t->source_rel));
+	tributary_truncate_target(t);
+	SPI_connect();
+	for (;;)
+	{
+		char	   *upto;
+		Datum		args[4];
+		char		nulls[4] = "    ";
+
+		CHECK_FOR_INTERRUPTS();
+		upto = src->connector->chunk_upper(src, t, after, job->chunk_rows);
+		args[0] = Int32GetDatum(t->id);
+		args[1] = Int32GetDatum(chunk_no);
+		args[2] = after ? CStringGetTextDatum(after) : (Datum) 0;
+		nulls[2] = after ? ' ' : 'n';
+		args[3] = upto ? CStringGetTextDatum(upto) : (Datum) 0;
+		nulls[3] = upto ? ' ' : 'n';
+		if (SPI_execute_with_args("INSERT INTO tributary.table_state (ts_jt_id, ts_chunk_no, ts_lower, ts_upper) "
+								  "VALUES ($1, $2, $3, $4)", 4, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not record a snapshot chunk");
+		chunk_no++;
+		if (upto == NULL)
+			break;
+		after = upto;
+	}
+	{
+		Datum		args[2] = {Int32GetDatum(t->id), Int32GetDatum(chunk_no)};
+
+		if (SPI_execute_with_args("UPDATE tributary.job_table SET jt_state = 'snapshot', jt_chunks_total = $2, "
+								  "jt_chunks_done = 0, jt_rows_copied = 0 WHERE jt_id = $1",
+								  2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not record the snapshot plan");
+	}
+	SPI_finish();
+	commit_catalog_xact();
+	t->planned = true;
+	t->chunks_left = chunk_no;
+	ereport(LOG,
+			(errmsg("pg_tributary job \"%s\" copies source table [%s.%s] in %d chunks",
+					job->name, t->source_nsp, t->source_rel, chunk_no)));
+}
+
+/*
+ * snapshot_claim_chunk: lock the job's first chunk that is neither done
+ * nor being copied by another process.  Returns false when there is none.
+ * The bounds are copied into the caller's memory.
+ */
+static bool
+snapshot_claim_chunk(TributaryJob *job, int32 *jt_id, int32 *chunk_no,
+					 char **lower, char **upper)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			argtype = INT4OID;
+	Datum		arg = Int32GetDatum(job->id);
+	bool		found = false;
 
 	SPI_connect();
-	if (SPI_execute_with_args("INSERT INTO tributary.table_state (ts_jt_id, ts_chunk_no, ts_lower, ts_upper, ts_rows, ts_done) "
-							  "VALUES ($1, $2, $3, $4, $5, true)",
-							  6, argtypes, args, nulls, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not record snapshot progress");
-	if (SPI_execute_with_args("UPDATE tributary.job_table SET jt_rows_copied = jt_rows_copied + $5, "
-							  "jt_chunks_done = $2 + 1, "
-							  "jt_state = CASE WHEN $4 IS NULL THEN $6 ELSE 'snapshot' END, "
-							  "jt_chunks_total = CASE WHEN $4 IS NULL THEN $2 + 1 ELSE jt_chunks_total END "
-							  "WHERE jt_id = $1",
-							  6, argtypes, args, nulls, false, 0) != SPI_OK_UPDATE)
+	if (SPI_execute_with_args("SELECT s.ts_jt_id, s.ts_chunk_no, s.ts_lower, s.ts_upper "
+							  "  FROM tributary.table_state s JOIN tributary.job_table t ON t.jt_id = s.ts_jt_id "
+							  " WHERE t.jt_job_id = $1 AND NOT s.ts_done "
+							  " ORDER BY s.ts_jt_id, s.ts_chunk_no LIMIT 1 FOR UPDATE OF s SKIP LOCKED",
+							  1, &argtype, &arg, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not claim a snapshot chunk");
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *v;
+
+		*jt_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		*chunk_no = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+		v = SPI_getvalue(tup, desc, 3);
+		*lower = v ? MemoryContextStrdup(cxt, v) : NULL;
+		v = SPI_getvalue(tup, desc, 4);
+		*upper = v ? MemoryContextStrdup(cxt, v) : NULL;
+		found = true;
+	}
+	SPI_finish();
+	return found;
+}
+
+/*
+ * snapshot_chunk_done: mark a chunk copied, with the table's counters, in
+ * the chunk's transaction.
+ */
+static void
+snapshot_chunk_done(int32 jt_id, int32 chunk_no, uint64 rows)
+{
+	Oid			argtypes[3] = {INT4OID, INT4OID, INT8OID};
+	Datum		args[3] = {Int32GetDatum(jt_id), Int32GetDatum(chunk_no), Int64GetDatum((int64) rows)};
+
+	SPI_connect();
+	if (SPI_execute_with_args("UPDATE tributary.table_state SET ts_done = true, ts_rows = $3 "
+							  "WHERE ts_jt_id = $1 AND ts_chunk_no = $2",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE ||
+		SPI_execute_with_args("UPDATE tributary.job_table SET jt_rows_copied = jt_rows_copied + $3, "
+							  "jt_chunks_done = jt_chunks_done + 1 WHERE jt_id = $1",
+							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not record snapshot progress");
 	SPI_finish();
 }
 
 /*
- * snapshot_table: copy one table from where its last run stopped.
+ * snapshot_copy_format: whether this process copies table t in COPY's
+ * binary format (decided once per process and table).
  */
-static void
-snapshot_table(TributaryJob *job, TributaryTable *t, int64 chunk_rows,
-			   const char *final_state, TributarySnapshotProgress progress)
+static bool
+snapshot_copy_format(TributaryJob *job, TributaryTable *t)
 {
 	TributarySource *src = job->source;
-	MemoryContext cxt = CurrentMemoryContext;	/* outlives the chunks' transactions */
-	char	   *after = t->resume_after;
-	int32		chunk_no = t->chunks_done;
-	ChunkContext cctx = {job, t, chunk_no};
-	ErrorContextCallback errcb;
-	bool		binary = false;
 
-	/* binary COPY where source and target column types are the same */
-	if (src->connector->column_types)
+	if (t->copy_format < 0)
 	{
-		List	   *types = src->connector->column_types(src, t);
+		bool		binary = false;
 
-		StartTransactionCommand();
-		binary = tributary_copy_can_be_binary(t, types);
-		CommitTransactionCommand();
-		MemoryContextSwitchTo(cxt);
+		if (src->connector->column_types)
+			binary = tributary_copy_can_be_binary(t, src->connector->column_types(src, t));
+		t->copy_format = binary ? 1 : 0;
+		ereport(LOG,
+				(errmsg("pg_tributary job \"%s\" copies source table [%s.%s] into %s in %s format",
+						job->name, t->source_nsp, t->source_rel,
+						quote_qualified_identifier(t->target_nsp, t->target_rel),
+						binary ? "binary" : "text")));
 	}
-	ereport(LOG,
-			(errmsg("pg_tributary job \"%s\" copies source table [%s.%s] into %s in %s format",
-					job->name, t->source_nsp, t->source_rel,
-					quote_qualified_identifier(t->target_nsp, t->target_rel), binary ? "binary" : "text")));
+	return t->copy_format == 1;
+}
+
+/*
+ * tributary_snapshot_copy_chunks: copy chunks of the job's tables until
+ * none is left to claim.  Run by the job worker and by its snapshot
+ * helpers, each inside the view of the source it opened.  Returns the
+ * number of chunks this process copied.
+ */
+int
+tributary_snapshot_copy_chunks(TributaryJob *job, List *tables,
+							   TributarySnapshotProgress progress)
+{
+	TributarySource *src = job->source;
+	MemoryContext cxt = CurrentMemoryContext;
+	ChunkContext cctx = {job, NULL, 0};
+	ErrorContextCallback errcb;
+	int			copied = 0;
 
 	errcb.callback = snapshot_error_context;
 	errcb.arg = &cctx;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
 
-	for (;;)
+	while (!ShutdownRequestPending)
 	{
-		char	   *upto;
+		int32		jt_id;
+		char	   *lower;
+		char	   *upper;
 		uint64		rows;
+		bool		binary;
+		ListCell   *lc;
 
-		cctx.chunk_no = chunk_no;
 		CHECK_FOR_INTERRUPTS();
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
+		begin_catalog_xact();
+		cctx.table = NULL;
+		if (!snapshot_claim_chunk(job, &jt_id, &cctx.chunk_no, &lower, &upper))
+		{
+			commit_catalog_xact();
+			break;
+		}
+		foreach(lc, tables)
+			if (((TributaryTable *) lfirst(lc))->id == jt_id)
+				cctx.table = (TributaryTable *) lfirst(lc);
+		if (cctx.table == NULL)
+			elog(ERROR, "snapshot chunk of job table %d that this run does not copy", jt_id);
 		pgstat_report_activity(STATE_RUNNING, psprintf("snapshot of %s.%s, chunk %d",
-													   t->source_nsp, t->source_rel, chunk_no));
-
-		if (chunk_no == 0)
-			tributary_truncate_target(t);
-		upto = src->connector->chunk_upper(src, t, after, chunk_rows);
-		src->connector->copy_begin(src, t, after, upto, binary);
-		rows = tributary_copy_into(t, read_from_source, src, binary);
-		record_chunk(t, chunk_no, after, upto, rows, final_state);
-
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+													   cctx.table->source_nsp, cctx.table->source_rel,
+													   cctx.chunk_no));
+		binary = snapshot_copy_format(job, cctx.table);
+		src->connector->copy_begin(src, cctx.table, lower, upper, binary);
+		rows = tributary_copy_into(cctx.table, read_from_source, src, binary);
+		snapshot_chunk_done(jt_id, cctx.chunk_no, rows);
+		commit_catalog_xact();
+		MemoryContextSwitchTo(cxt);
+		copied++;
 		if (progress)
 			progress((int64) rows);
-		if (upto == NULL)
-			break;
-		if (after && after != t->resume_after)
-			pfree(after);
-		after = MemoryContextStrdup(cxt, upto);
-		chunk_no++;
 	}
-	t->snapshot_done = true;
 	error_context_stack = errcb.previous;
 	pgstat_report_activity(STATE_IDLE, NULL);
+	return copied;
+}
+
+/*
+ * snapshot_finish_tables: tables whose chunks are all copied take their
+ * final state.  Every table of the run must be finished by now.
+ */
+static void
+snapshot_finish_tables(List *tables, const char *final_state)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * list_length(tables));
+	Oid			argtypes[2] = {INT4ARRAYOID, TEXTOID};
+	Datum		args[2];
+	ListCell   *lc;
+	uint64		finished;
+
+	foreach(lc, tables)
+		ids[foreach_current_index(lc)] = Int32GetDatum(((TributaryTable *) lfirst(lc))->id);
+	begin_catalog_xact();
+	args[0] = PointerGetDatum(construct_array(ids, list_length(tables), INT4OID, 4, true, TYPALIGN_INT));
+	args[1] = CStringGetTextDatum(final_state);
+	SPI_connect();
+	if (SPI_execute_with_args("UPDATE tributary.job_table t SET jt_state = $2 "
+							  " WHERE t.jt_id = ANY ($1) AND t.jt_state = 'snapshot' "
+							  "   AND NOT EXISTS (SELECT 1 FROM tributary.table_state s "
+							  "                    WHERE s.ts_jt_id = t.jt_id AND NOT s.ts_done)",
+							  2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not record the end of the snapshot");
+	finished = SPI_processed;
+	SPI_finish();
+	if (finished != (uint64) list_length(tables))
+		elog(ERROR, "the snapshot left %d of %d tables not copied",
+			 list_length(tables) - (int) finished, list_length(tables));
+	commit_catalog_xact();
+	foreach(lc, tables)
+		((TributaryTable *) lfirst(lc))->snapshot_done = true;
 }
 
 /*
  * tributary_snapshot_run: copy every table of the job that is not copied
- * yet.  Tables whose snapshot is complete are skipped, so a restarted job
- * goes on where it stopped.  All chunks of the run are read in one view
- * of the source: the snapshot exported with the job's slot when given
- * (the first run of a full+cdc job), else a new one, whose position is
- * handed to on_view before any chunk is read.
+ * yet.  Tables whose snapshot is complete are skipped, and planned tables
+ * keep their plan, so a restarted job goes on where it stopped.  All
+ * chunks of the run are read in one view of the source: the snapshot
+ * exported with the job's slot when given (the first run of a full+cdc
+ * job), else a new one, whose position is handed to on_view before any
+ * chunk is read.  Up to parallelism.default - 1 helpers copy chunks
+ * alongside the worker; chunks a failed helper left are copied by the
+ * worker itself, so that their error, if any, is the run's.
  */
 void
-tributary_snapshot_run(TributaryJob *job, List *tables, int64 chunk_rows,
-					   const char *final_state, const char *exported_snapshot,
-					   TributarySnapshotView on_view, TributarySnapshotProgress progress)
+tributary_snapshot_run(TributaryJob *job, List *tables, const char *final_state,
+					   const char *exported_snapshot, TributarySnapshotView on_view,
+					   TributarySnapshotProgress progress)
 {
 	TributarySource *src = job->source;
+	List	   *pending = NIL;
+	const char *view = exported_snapshot;
+	ChunkContext cctx = {job, NULL, 0};
+	ErrorContextCallback errcb;
+	int			nchunks = 0;
+	int			nhelpers;
 	ListCell   *lc;
 
+	foreach(lc, tables)
+		if (!((TributaryTable *) lfirst(lc))->snapshot_done)
+			pending = lappend(pending, lfirst(lc));
+	if (pending == NIL)
+		return;
 	if (src->connector->chunk_upper == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -202,17 +383,42 @@ tributary_snapshot_run(TributaryJob *job, List *tables, int64 chunk_rows,
 	else
 	{
 		src->connector->snapshot_begin(src);
+		view = src->connector->snapshot_export ? src->connector->snapshot_export(src) : NULL;
 		/* the position of this view: read in it, so it covers all it sees */
 		if (on_view)
 			on_view(src->connector->current_position(src));
 	}
-	foreach(lc, tables)
+
+	errcb.callback = snapshot_error_context;
+	errcb.arg = &cctx;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	foreach(lc, pending)
 	{
 		TributaryTable *t = (TributaryTable *) lfirst(lc);
 
-		if (t->snapshot_done)
-			continue;
-		snapshot_table(job, t, chunk_rows, final_state, progress);
+		if (!t->planned)
+			snapshot_plan_table(job, t, &cctx);
+		nchunks += t->chunks_left;
 	}
+	error_context_stack = errcb.previous;
+
+	nhelpers = Min(job->parallelism - 1, nchunks - 1);
+	if (view == NULL)
+		nhelpers = 0;
+	if (nhelpers > 0)
+		tributary_snapshot_helpers_start(job, nhelpers, view);
+	tributary_snapshot_copy_chunks(job, pending, progress);
+	if (nhelpers > 0)
+	{
+		/* the view must outlive the helpers; then copy what a failed one left */
+		tributary_snapshot_helpers_wait();
+		tributary_snapshot_copy_chunks(job, pending, progress);
+	}
+	if (ShutdownRequestPending)
+		ereport(ERROR,
+				(errcode(ERRCODE_ADMIN_SHUTDOWN),
+				 errmsg("stop requested during the snapshot")));
+	snapshot_finish_tables(pending, final_state);
 	src->connector->snapshot_end(src);
 }

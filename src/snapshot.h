@@ -17,9 +17,16 @@ typedef void (*TributarySnapshotProgress) (int64 rows);
 /* called with the source position of a new view, before any chunk is read in it */
 typedef void (*TributarySnapshotView) (XLogRecPtr position);
 
-extern void tributary_snapshot_run(TributaryJob *job, List *tables, int64 chunk_rows,
+extern void tributary_snapshot_run(TributaryJob *job, List *tables,
 								   const char *final_state, const char *exported_snapshot,
 								   TributarySnapshotView on_view,
 								   TributarySnapshotProgress progress);
+extern int	tributary_snapshot_copy_chunks(TributaryJob *job, List *tables,
+										   TributarySnapshotProgress progress);
+
+/* bgworker/snapshot_helper.c */
+extern void tributary_snapshot_helpers_start(TributaryJob *job, int n, const char *view);
+extern void tributary_snapshot_helpers_wait(void);
+extern PGDLLEXPORT void tributary_snapshot_helper_main(Datum main_arg);
 
 #endif							/* TRIBUTARY_SNAPSHOT_H */

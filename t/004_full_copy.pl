@@ -130,6 +130,55 @@ is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('copy', '120 s
 is(digest($target, 'SELECT * FROM mirror.comp'), digest($source, 'SELECT * FROM public.comp'),
 	'the second copy has the new data');
 
+# --- parallelism.default: helpers copy chunks alongside the worker
+$source->safe_psql('postgres', q{
+	CREATE TABLE public.par (id int PRIMARY KEY, v text);
+	INSERT INTO public.par SELECT g, md5(g::text) FROM generate_series(1, 20000) g;
+});
+$target->safe_psql('postgres', q{
+	CREATE TABLE public.par (id int PRIMARY KEY, v text);
+	-- a gate: the first chunk waits for advisory lock 43
+	CREATE FUNCTION public.par_gate() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		IF NEW.id = 1 THEN PERFORM pg_advisory_xact_lock_shared(43); END IF;
+		RETURN NEW;
+	END $$;
+	CREATE TRIGGER gate BEFORE INSERT ON public.par FOR EACH ROW EXECUTE FUNCTION public.par_gate();
+	SELECT tributary.create_job('parcopy', 'src', 'full',
+		'{"snapshot_chunk_rows": 2000, "parallelism.default": 3}');
+	SELECT tributary.add_table('parcopy', 'public.par');
+});
+my $gate = $target->background_psql('postgres');
+$gate->query_safe('SELECT pg_advisory_lock(43)');
+my $log_offset = -s $target->logfile;
+$target->safe_psql('postgres', "SELECT tributary.start_job('parcopy')");
+ok( $target->poll_query_until('postgres',
+		"SELECT chunks_done = 10 AND chunks_total = 11 FROM tributary.tables WHERE job_name = 'parcopy'"),
+	'while one process waits in the first chunk, the other chunks are copied by other processes');
+is($target->safe_psql('postgres', 'SELECT count(*) FROM public.par'), '18000', 'with their rows');
+ok($target->log_contains(qr/job "parcopy" copies with 2 snapshot helpers/, $log_offset),
+	'two snapshot helpers were started');
+is($target->safe_psql('postgres', q{
+	SELECT count(*) FILTER (WHERE wait_event = 'advisory') || ' ' ||
+	       count(*) FILTER (WHERE backend_type = 'pg_tributary snapshot helper'
+	                          AND wait_event IS DISTINCT FROM 'advisory')
+	  FROM pg_stat_activity WHERE backend_type IN ('pg_tributary worker', 'pg_tributary snapshot helper')}),
+	'1 0', 'one process waits at the gate; the helpers with nothing left to copy have exited');
+$gate->query_safe('SELECT pg_advisory_unlock(43)');
+$gate->quit;
+is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('parcopy', '120 s')"), 't',
+	'the parallel snapshot finishes');
+is(digest($target, 'SELECT * FROM public.par'), digest($source, 'SELECT * FROM public.par'),
+	'source and target digests are equal after a parallel copy');
+is($target->safe_psql('postgres', q{
+	SELECT count(*) || ' ' || sum(ts_rows) || ' ' || count(*) FILTER (WHERE ts_done)
+	  FROM tributary.table_state s JOIN tributary.job_table t ON t.jt_id = s.ts_jt_id
+	  JOIN tributary.job j ON j.job_id = t.jt_job_id WHERE j.job_name = 'parcopy'}),
+	'11 20000 11', 'every chunk copied exactly once');
+is($target->safe_psql('postgres', q{
+	SELECT state || ' ' || rows_copied FROM tributary.tables WHERE job_name = 'parcopy'}),
+	'done 20000', 'the table is done');
+
 $target->stop;
 $source->stop;
 done_testing();

@@ -29,13 +29,15 @@ my $target = target_node('target', "max_wal_size = 4GB\n");
 my $src_conn = pg_conninfo($source);
 $target->safe_psql('postgres', qq{
 	SELECT tributary.create_source('src', 'postgresql', '$src_conn');
-	SELECT tributary.create_job('big', 'src', 'full+cdc', '{"snapshot_chunk_rows": 250000}');
+	SELECT tributary.create_job('big', 'src', 'full+cdc', '{"snapshot_chunk_rows": 250000, "parallelism.default": 2}');
 	SELECT tributary.add_table('big', 'public.big');
 	SELECT tributary.start_job('big');
 });
 is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('big', '10 min')"), 't', 'the 1M-row table is copied');
 is($target->safe_psql('postgres', "SELECT rows_copied || ' ' || chunks_done FROM tributary.tables WHERE job_name = 'big'"),
 	'1000000 5', 'in 5 chunks');
+ok($target->log_contains(qr/job "big" copies with 1 snapshot helper\b/),
+	'by the worker and a helper, both in the slot\'s exported snapshot');
 is(digest($target, 'SELECT * FROM public.big'), digest($source, 'SELECT * FROM public.big'), 'the copy is exact');
 
 # rss_anon: private resident memory of a process, in kB

@@ -88,6 +88,12 @@ typedef struct TributaryConnector
 	 * that data and its length, or -1 at the end.
 	 */
 	void		(*snapshot_begin) (TributarySource *src);
+	/*
+	 * the name under which other connections may read in the view that
+	 * snapshot_begin opened (snapshot_use), or NULL if the kind cannot share
+	 * views; valid until snapshot_end
+	 */
+	char	   *(*snapshot_export) (TributarySource *src);
 	void		(*snapshot_end) (TributarySource *src);
 	char	   *(*chunk_upper) (TributarySource *src, struct TributaryTable *t,
 								const char *after, int64 rows);

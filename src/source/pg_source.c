@@ -606,6 +606,7 @@ const TributaryConnector tributary_pg_connector = {
 	.stream_create_slot = pg_stream_create_slot,
 	.stream_decode = pg_stream_decode,
 	.snapshot_use = pg_snapshot_use,
+	.snapshot_export = pg_snapshot_export,
 	.current_position = pg_current_position,
 	.stream_start = pg_stream_start,
 	.stream_next = pg_stream_next,

@@ -195,6 +195,21 @@ pg_snapshot_use(TributarySource *src, const char *snapshot)
 }
 
 /*
+ * pg_snapshot_export: export the view of the snapshot transaction begun by
+ * snapshot_begin (pg_export_snapshot), so that snapshot helpers read in it.
+ */
+char *
+pg_snapshot_export(TributarySource *src)
+{
+	PGresult   *res = tributary_pq_query((PGconn *) src->conn, src->name,
+										 "SELECT pg_catalog.pg_export_snapshot()", 0, NULL);
+	char	   *name = pstrdup(PQgetvalue(res, 0, 0));
+
+	PQclear(res);
+	return name;
+}
+
+/*
  * pg_current_position: the source's WAL insert position: every transaction
  * committed (or visible) by now committed before it.
  */

@@ -16,6 +16,7 @@ extern void pg_stream_create_slot(TributarySource *src, const char *slot, List *
 								  XLogRecPtr *start_lsn, char **snapshot);
 extern void pg_stream_decode(TributarySource *src, StringInfo msg, struct TribMessage *out);
 extern void pg_snapshot_use(TributarySource *src, const char *snapshot);
+extern char *pg_snapshot_export(TributarySource *src);
 extern XLogRecPtr pg_current_position(TributarySource *src);
 extern void pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 							List *tables, bool binary);
