@@ -124,9 +124,24 @@ SELECT count(*) FILTER (WHERE data LIKE 'STREAM ABORT%') AS aborts,
        count(*) FILTER (WHERE data = 'STREAM COMMIT') AS commits
   FROM pg_logical_slot_get_changes('dec_slot', NULL, NULL, 'format', 'text', 'streaming', 'true');
 
+-- protocol version 2 batches the messages of a transaction into writes of
+-- up to 64 kB, each ending with a whole message; version 1 writes one each
+INSERT INTO dsrc.t VALUES (50000, 'a', 1), (50001, 'b', 2), (50002, NULL, 3);
+INSERT INTO dsrc.t SELECT g, repeat('x', 100), g FROM generate_series(60000, 61999) g;
+SELECT count(*) AS writes, sum(length(data)) AS bytes
+  FROM pg_logical_slot_peek_binary_changes('dec_slot', NULL, NULL, 'tables', 'dsrc.t');
+SELECT count(*) AS writes, sum(length(data)) AS bytes, max(length(data)) < 65536 + 200 AS bounded
+  FROM pg_logical_slot_peek_binary_changes('dec_slot', NULL, NULL, 'tables', 'dsrc.t', 'proto_version', '2');
+-- the connector's reader takes a batch apart
+SELECT regexp_replace(tributary._read_message(data, false, true), 'relid=\d+', 'relid=N', 'g') AS batch
+  FROM pg_logical_slot_peek_binary_changes('dec_slot', NULL, NULL, 'tables', 'dsrc.t', 'proto_version', '2')
+ LIMIT 1;
+SELECT sum(array_length(string_to_array(tributary._read_message(data, false, true), E'\n'), 1)) AS messages
+  FROM pg_logical_slot_get_binary_changes('dec_slot', NULL, NULL, 'tables', 'dsrc.t', 'proto_version', '2');
+
 -- options are validated
 SELECT data FROM pg_logical_slot_peek_changes('dec_slot', NULL, NULL, 'include-xids', '0');
-SELECT data FROM pg_logical_slot_peek_changes('dec_slot', NULL, NULL, 'proto_version', '2');
+SELECT data FROM pg_logical_slot_peek_changes('dec_slot', NULL, NULL, 'proto_version', '3');
 SELECT data FROM pg_logical_slot_peek_changes('dec_slot', NULL, NULL, 'binary', 'perhaps');
 SELECT data FROM pg_logical_slot_peek_changes('dec_slot', NULL, NULL, 'format', 'json');
 SELECT data FROM pg_logical_slot_peek_changes('dec_slot', NULL, NULL, 'tables', 'nodot');

@@ -46,7 +46,8 @@ RETURNS void LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_conninfo_validat
 CREATE FUNCTION tributary._conninfo_mask(conninfo text)
 RETURNS text LANGUAGE C STRICT IMMUTABLE AS 'MODULE_PATHNAME', 'tributary_conninfo_mask';
 
-CREATE FUNCTION tributary._read_message(message bytea, in_stream boolean DEFAULT false)
+CREATE FUNCTION tributary._read_message(message bytea, in_stream boolean DEFAULT false,
+										 batch boolean DEFAULT false)
 RETURNS text LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_read_message';
 
 CREATE FUNCTION tributary._drop_slot(source_name text, slot_name text)

@@ -282,6 +282,9 @@ handle_message(StreamState *st, StringInfo buf)
 						(errcode(ERRCODE_PROTOCOL_VIOLATION),
 						 errmsg("COMMIT outside a transaction in the stream of source \"%s\"", st->src->name)));
 			st->in_remote_xact = false;
+			/* batched writes carry no position: the commit's end is received */
+			if (msg.end_lsn > st->received)
+				st->received = msg.end_lsn;
 			if (st->skip_xact)
 				break;
 			if (IsTransactionState())
@@ -411,7 +414,10 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 		ev = src->connector->stream_next(src, &buf, &lsn, &reply);
 		if (ev == TSE_DATA)
 		{
-			handle_message(&st, &buf);
+			/* one CopyData may carry several messages (protocol version 2) */
+			do
+				handle_message(&st, &buf);
+			while (buf.cursor < buf.len);
 			/* handle_message may have started or ended a transaction */
 			MemoryContextSwitchTo(msg_cxt);
 			MemoryContextReset(msg_cxt);

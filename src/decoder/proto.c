@@ -270,12 +270,29 @@ read_stream_xid(StringInfo in, bool in_stream)
 }
 
 /*
- * trib_read_message: decode and validate one message.  in_stream says
- * whether the reader is between STREAM START and STREAM STOP.  Strings and
- * values point into the buffer, which must outlive the message.
+ * trib_read_message: decode and validate a buffer that holds exactly one
+ * message.  in_stream says whether the reader is between STREAM START and
+ * STREAM STOP.  Strings and values point into the buffer, which must
+ * outlive the message.
  */
 void
 trib_read_message(StringInfo in, bool in_stream, TribMessage *msg)
+{
+	trib_read_next_message(in, in_stream, msg);
+	if (in->cursor != in->len)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("invalid tributary_decoder message '%c': %d bytes left over",
+						msg->type, in->len - in->cursor)));
+}
+
+/*
+ * trib_read_next_message: decode and validate the message at the buffer's
+ * cursor, leaving the cursor after it (protocol version 2 batches several
+ * messages in one CopyData).
+ */
+void
+trib_read_next_message(StringInfo in, bool in_stream, TribMessage *msg)
 {
 	memset(msg, 0, sizeof(*msg));
 	msg->type = pq_getmsgbyte(in);
@@ -375,9 +392,4 @@ trib_read_message(StringInfo in, bool in_stream, TribMessage *msg)
 					 errmsg("invalid tributary_decoder message type 0x%02x",
 							(unsigned char) msg->type)));
 	}
-	if (in->cursor != in->len)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("invalid tributary_decoder message '%c': %d bytes left over",
-						msg->type, in->len - in->cursor)));
 }

@@ -48,7 +48,9 @@
 #include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
 
-#define TRIB_PROTO_VERSION			1
+#define TRIB_PROTO_VERSION			2
+/* version 2: one CopyData carries consecutive messages up to this size */
+#define TRIB_BATCH_BYTES			65536
 #define TRIB_PROTO_MIN_VERSION		1
 
 #define TRIB_MSG_BEGIN				'B'
@@ -149,6 +151,7 @@ extern void trib_write_stream_abort(StringInfo out, TransactionId xid, Transacti
 
 /* reader (the connector; and the plugin's text rendering) */
 extern void trib_read_message(StringInfo in, bool in_stream, TribMessage *msg);
+extern void trib_read_next_message(StringInfo in, bool in_stream, TribMessage *msg);
 extern void trib_read_tuple_values(StringInfo in, TribTuple *tuple);
 extern void trib_read_relation_body(StringInfo in, TribRelation *rel);
 

@@ -7,7 +7,10 @@
  *
  * Options (START_REPLICATION ... (name 'value', ...) or the options of
  * pg_logical_slot_get_changes):
- *	proto_version	protocol version the client reads (1; default 1)
+ *	proto_version	protocol version the client reads (1 or 2; default 1);
+ *					with 2, consecutive messages of a transaction share
+ *					one write (CopyData) of up to TRIB_BATCH_BYTES, which
+ *					saves the walsender a send() per change
  *	tables			comma-separated schema.table list; default all tables
  *	binary			send values with the types' send functions (default
  *					false: text output functions)
@@ -81,6 +84,8 @@ typedef struct DecoderData
 	bool		streaming;
 	bool		messages;
 	bool		text_format;
+	bool		batch;			/* protocol version 2: batched writes */
+	bool		batch_open;		/* a write is prepared and not yet sent */
 	List	   *tables;			/* list of "schema\0table" pairs, NIL = all */
 	bool		in_streaming;
 	bool		xact_begun;		/* BEGIN of the current transaction was sent */
@@ -225,6 +230,7 @@ dec_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("client asked for tributary_decoder protocol version %s, the server supports versions %d to %d",
 								val ? val : "(none)", TRIB_PROTO_MIN_VERSION, TRIB_PROTO_VERSION)));
+			data->batch = (version >= 2);
 		}
 		else if (strcmp(elem->defname, "tables") == 0)
 			data->tables = val ? parse_tables_option(val) : NIL;
@@ -254,6 +260,8 @@ dec_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
 					 errdetail("Valid options are: proto_version, tables, binary, streaming, messages, format.")));
 	}
 
+	if (data->text_format)
+		data->batch = false;	/* one readable row per message */
 	if (!is_init)
 		pin_output_settings(data);
 	opt->output_type = data->text_format ? OUTPUT_PLUGIN_TEXTUAL_OUTPUT : OUTPUT_PLUGIN_BINARY_OUTPUT;
@@ -298,13 +306,28 @@ dec_shutdown(LogicalDecodingContext *ctx)
 
 /*
  * begin_message / end_message: frame one protocol message.  In text format
- * the message goes to a scratch buffer and is rendered from there.
+ * the message goes to a scratch buffer and is rendered from there.  In
+ * batch mode (protocol version 2) a message is appended to the write
+ * already prepared, if any, and the write is sent by a message that ends
+ * a unit the client acts on (flush: COMMIT, STREAM STOP/COMMIT/ABORT, a
+ * non-transactional MESSAGE) or once it holds TRIB_BATCH_BYTES.  Batched
+ * writes are prepared as not-last, so the walsender puts no position in
+ * their header; the client takes positions from COMMIT messages.
  */
 static StringInfo
 begin_message(LogicalDecodingContext *ctx, bool last_write)
 {
 	DecoderData *data = ctx->output_plugin_private;
 
+	if (data->batch)
+	{
+		if (!data->batch_open)
+		{
+			OutputPluginPrepareWrite(ctx, false);
+			data->batch_open = true;
+		}
+		return ctx->out;
+	}
 	OutputPluginPrepareWrite(ctx, last_write);
 	if (data->text_format)
 	{
@@ -315,10 +338,19 @@ begin_message(LogicalDecodingContext *ctx, bool last_write)
 }
 
 static void
-end_message(LogicalDecodingContext *ctx, bool last_write)
+end_message(LogicalDecodingContext *ctx, bool last_write, bool flush)
 {
 	DecoderData *data = ctx->output_plugin_private;
 
+	if (data->batch)
+	{
+		if (flush || ctx->out->len >= TRIB_BATCH_BYTES)
+		{
+			OutputPluginWrite(ctx, last_write);
+			data->batch_open = false;
+		}
+		return;
+	}
 	if (data->text_format)
 	{
 		data->scratch.cursor = 0;
@@ -434,7 +466,7 @@ send_relation(LogicalDecodingContext *ctx, Relation relation, TransactionId stre
 	}
 	out = begin_message(ctx, false);
 	trib_write_relation(out, stream_xid, &rel);
-	end_message(ctx, false);
+	end_message(ctx, false, false);
 }
 
 /*
@@ -559,7 +591,7 @@ send_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 	data->xact_begun = true;
 	out = begin_message(ctx, true);
 	trib_write_begin(out, txn->xid, txn->final_lsn, txn->xact_time.commit_time);
-	end_message(ctx, true);
+	end_message(ctx, true, false);
 }
 
 /*
@@ -581,7 +613,7 @@ dec_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit
 	OutputPluginUpdateProgress(ctx, false);
 	out = begin_message(ctx, true);
 	trib_write_commit(out, commit_lsn, txn->end_lsn, txn->xact_time.commit_time);
-	end_message(ctx, true);
+	end_message(ctx, true, true);
 	data->xact_begun = false;
 }
 
@@ -619,7 +651,7 @@ dec_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			out = begin_message(ctx, true);
 			trib_write_change(out, TRIB_MSG_INSERT, sxid, RelationGetRelid(relation));
 			write_tuple(out, data, entry, desc, 'N', newtuple, NULL);
-			end_message(ctx, true);
+			end_message(ctx, true, false);
 			break;
 		case REORDER_BUFFER_CHANGE_UPDATE:
 			if (newtuple == NULL)
@@ -629,7 +661,7 @@ dec_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			if (oldtuple)
 				write_tuple(out, data, entry, desc, 'O', oldtuple, NULL);
 			write_tuple(out, data, entry, desc, 'N', newtuple, oldtuple);
-			end_message(ctx, true);
+			end_message(ctx, true, false);
 			break;
 		case REORDER_BUFFER_CHANGE_DELETE:
 			if (oldtuple == NULL)
@@ -637,7 +669,7 @@ dec_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			out = begin_message(ctx, true);
 			trib_write_change(out, TRIB_MSG_DELETE, sxid, RelationGetRelid(relation));
 			write_tuple(out, data, entry, desc, 'O', oldtuple, NULL);
-			end_message(ctx, true);
+			end_message(ctx, true, false);
 			break;
 		default:
 			Assert(false);
@@ -679,7 +711,7 @@ dec_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			flags |= TRIB_TRUNCATE_RESTART;
 		out = begin_message(ctx, true);
 		trib_write_truncate(out, sxid, flags, n, relids);
-		end_message(ctx, true);
+		end_message(ctx, true, false);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(data->change_cxt);
@@ -704,7 +736,7 @@ dec_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr lsn,
 		send_begin(ctx, txn);
 	out = begin_message(ctx, true);
 	trib_write_message(out, sxid, transactional, lsn, prefix, sz, message);
-	end_message(ctx, true);
+	end_message(ctx, true, !transactional);
 }
 
 /*
@@ -717,7 +749,7 @@ dec_stream_start(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 	StringInfo	out = begin_message(ctx, true);
 
 	trib_write_stream_start(out, txn->xid, !rbtxn_is_streamed(txn));
-	end_message(ctx, true);
+	end_message(ctx, true, false);
 	data->in_streaming = true;
 }
 
@@ -731,7 +763,7 @@ dec_stream_stop(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 	StringInfo	out = begin_message(ctx, true);
 
 	trib_write_stream_stop(out);
-	end_message(ctx, true);
+	end_message(ctx, true, true);
 	data->in_streaming = false;
 }
 
@@ -746,7 +778,7 @@ dec_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr 
 	StringInfo	out = begin_message(ctx, true);
 
 	trib_write_stream_abort(out, toptxn->xid, txn->xid);
-	end_message(ctx, true);
+	end_message(ctx, true, true);
 }
 
 /*
@@ -760,7 +792,7 @@ dec_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr
 	OutputPluginUpdateProgress(ctx, false);
 	out = begin_message(ctx, true);
 	trib_write_stream_commit(out, txn->xid, commit_lsn, txn->end_lsn, txn->xact_time.commit_time);
-	end_message(ctx, true);
+	end_message(ctx, true, true);
 }
 
 /*

@@ -175,7 +175,7 @@ pg_stream_decode(TributarySource *src, StringInfo msg, TribMessage *out)
 	if (src->stream_decoder && strcmp(src->stream_decoder, "pgoutput") == 0)
 		tributary_read_pgoutput(msg, out);
 	else
-		trib_read_message(msg, false, out);
+		trib_read_next_message(msg, false, out);
 }
 
 /*
@@ -253,7 +253,7 @@ pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn, Li
 		foreach(lc, tables)
 			appendStringInfo(&list, "%s%s", foreach_current_index(lc) > 0 ? "," : "", (char *) lfirst(lc));
 		lit = PQescapeLiteral(conn, list.data, list.len);
-		appendStringInfo(&sql, "START_REPLICATION SLOT %s LOGICAL %X/%X (\"proto_version\" '1', \"tables\" %s, \"binary\" '%s')",
+		appendStringInfo(&sql, "START_REPLICATION SLOT %s LOGICAL %X/%X (\"proto_version\" '2', \"tables\" %s, \"binary\" '%s')",
 						 quote_identifier(slot), LSN_FORMAT_ARGS(start_lsn), lit, binary ? "true" : "false");
 	}
 	PQfreemem(lit);
