@@ -33,6 +33,7 @@ OBJS = \
 	src/source/pgoutput_read.o \
 	src/source/mysql_source.o \
 	src/source/mysql_types.o \
+	src/source/mysql_snapshot.o \
 	bgworker/launcher.o \
 	bgworker/worker.o \
 	bgworker/snapshot_helper.o

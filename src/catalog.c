@@ -167,7 +167,7 @@ tributary_job_load(int32 job_id)
 							  " ORDER BY cp_seq DESC LIMIT 1), "
 							  "o->>'dirty_data' = 'skip', (o->>'dirty_data_limit')::int8, job_decoder, "
 							  "(SELECT max(cp_seq) FROM tributary.checkpoint WHERE cp_job_id = job_id), "
-							  "(o->>'parallelism.default')::int8 "
+							  "(o->>'parallelism.default')::int8, o->>'zero_date' "
 							  "FROM tributary.job, LATERAL tributary.job_effective_options(job_name) o "
 							  "WHERE job_id = $1",
 							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
@@ -197,11 +197,16 @@ tributary_job_load(int32 job_id)
 		job->decoder = spi_text(tup, desc, 16, cxt);
 		job->checkpoint_seq = spi_int8(tup, desc, 17, 0);
 		job->parallelism = (int) spi_int8(tup, desc, 18, 1);
+		job->zero_date = spi_text(tup, desc, 19, cxt);
 	}
 	SPI_finish();
 
 	if (job)
+	{
 		job->source = tributary_source_load_by_id(source_id);
+		if (job->source)
+			job->source->zero_date = job->zero_date;
+	}
 	return job;
 }
 

@@ -20,6 +20,7 @@ typedef struct TributaryJob
 	int32		generation;
 	int64		chunk_rows;		/* option snapshot_chunk_rows */
 	int			parallelism;	/* option parallelism.default */
+	char	   *zero_date;		/* option zero_date (MySQL sources) */
 	int			checkpoint_ms;	/* option execution.checkpointing.interval */
 	int			num_retained;	/* option state.checkpoints.num-retained */
 	char	   *start_position; /* option start_position (cdc) */

@@ -81,7 +81,7 @@ is($target->safe_psql('postgres', q{
 	  . 'd numeric(65,30), f real, db double precision, bits bit(5), c character(3), '
 	  . 'vc character varying(20), tx text, bin bytea, vb bytea, bl bytea, dt date, '
 	  . 'dtm timestamp(6) without time zone, ts timestamp(3) with time zone, tm time(2) without time zone, '
-	  . 'y smallint, e text, s text, j text, g bytea',
+	  . 'y smallint, e text, s text, j jsonb, g bytea',
 	'target columns follow the type mapping');
 is($target->safe_psql('postgres', q{
 	SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'mirror.orders'::regclass AND contype = 'p'}),

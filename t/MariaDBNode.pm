@@ -106,7 +106,7 @@ sub sql
 	my ($self, $sql) = @_;
 	my ($out, $err) = ('', '');
 	IPC::Run::run(['mariadb', '--no-defaults', '-h127.0.0.1', "-P$self->{port}",
-			'-uroot', '-N', '-B'], '<', \$sql, '>', \$out, '2>', \$err)
+			'-uroot', '-N', '-B', '--default-character-set=utf8mb4'], '<', \$sql, '>', \$out, '2>', \$err)
 	  or die "mariadb failed: $err\nwhile running: $sql";
 	chomp $out;
 	return $out;

@@ -38,6 +38,7 @@ typedef struct TributarySource
 	int			heartbeat_ms;	/* option heartbeat_interval */
 	int			connect_timeout;	/* option connect_timeout, seconds */
 	int			reconnect_ms;	/* option reconnect_timeout */
+	char	   *zero_date;		/* job option zero_date (MySQL): null, -infinity, error */
 	void	   *conn;			/* connector-private connection state */
 	void	   *stream;			/* connector-private change stream state */
 	char	   *stream_decoder; /* the decoder of the job's slot (PostgreSQL) */

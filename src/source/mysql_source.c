@@ -29,12 +29,13 @@
 
 #include "conninfo.h"
 #include "source/connector.h"
+#include "source/mysql_source.h"
 #include "source/mysql_types.h"
 
 /*
  * mysrc_conn: the open connection of a source, or an error if there is none.
  */
-static MYSQL *
+MYSQL *
 mysrc_conn(TributarySource *src)
 {
 	if (src->conn == NULL)
@@ -46,7 +47,7 @@ mysrc_conn(TributarySource *src)
  * mysrc_raise: raise the last error of the connection with its MySQL error
  * number and text.
  */
-static void
+void
 pg_attribute_noreturn()
 mysrc_raise(TributarySource *src, const char *what)
 {
@@ -129,7 +130,7 @@ mysrc_disconnect(TributarySource *src)
 /*
  * mysrc_query: run a query and return its whole (small) result, or raise.
  */
-static MYSQL_RES *
+MYSQL_RES *
 mysrc_query(TributarySource *src, const char *sql)
 {
 	MYSQL	   *conn = mysrc_conn(src);
@@ -162,7 +163,7 @@ mysrc_try_query(TributarySource *src, const char *sql)
  * mysrc_quote: a string literal for MySQL, escaped for the connection's
  * character set.
  */
-static char *
+char *
 mysrc_quote(TributarySource *src, const char *val)
 {
 	size_t		len = strlen(val);
@@ -206,6 +207,22 @@ mysrc_describe_table(TributarySource *src, const char *nsp, const char *rel)
 	MYSQL_ROW	row;
 	StringInfoData buf;
 	bool		first = true;
+	List	   *json_checks = NIL;
+
+	/*
+	 * MariaDB's JSON is LONGTEXT with a CHECK (json_valid(`col`)); MySQL's
+	 * CHECK_CONSTRAINTS has no TABLE_NAME, and its JSON is a type of its own.
+	 */
+	res = mysrc_try_query(src, psprintf("SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+										"WHERE CONSTRAINT_SCHEMA = %s AND TABLE_NAME = %s",
+										schema_lit, table_lit));
+	if (res)
+	{
+		while ((row = mysql_fetch_row(res)) != NULL)
+			if (row[0])
+				json_checks = lappend(json_checks, pstrdup(row[0]));
+		mysql_free_result(res);
+	}
 
 	res = mysrc_query(src, psprintf("SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, "
 								 "IFNULL(CHARACTER_MAXIMUM_LENGTH, 0), IFNULL(NUMERIC_PRECISION, 0), "
@@ -223,10 +240,16 @@ mysrc_describe_table(TributarySource *src, const char *nsp, const char *rel)
 	while ((row = mysql_fetch_row(res)) != NULL)
 	{
 		char	   *pg_type;
+		const char *data_type = row[1];
+		ListCell   *lc;
 
+		foreach(lc, json_checks)
+			if (strcmp(row[1], "longtext") == 0 &&
+				strcmp((char *) lfirst(lc), psprintf("json_valid(`%s`)", row[0])) == 0)
+				data_type = "json";
 		PG_TRY();
 		{
-			pg_type = tributary_mysql_pg_type(row[1], row[2], atol(row[3]), atoi(row[4]),
+			pg_type = tributary_mysql_pg_type(data_type, row[2], atol(row[3]), atoi(row[4]),
 											  atoi(row[5]), atoi(row[6]));
 		}
 		PG_CATCH();
@@ -443,4 +466,9 @@ const TributaryConnector tributary_mysql_connector = {
 	.disconnect = mysrc_disconnect,
 	.describe_table = mysrc_describe_table,
 	.run_checks = mysrc_run_checks,
+	.snapshot_begin = mysrc_snapshot_begin,
+	.snapshot_end = mysrc_snapshot_end,
+	.chunk_upper = mysrc_chunk_upper,
+	.copy_begin = mysrc_copy_begin,
+	.copy_read = mysrc_copy_read,
 };

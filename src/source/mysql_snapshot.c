@@ -1,0 +1,615 @@
+/*-------------------------------------------------------------------------
+ *
+ * mysql_snapshot.c
+ *		Snapshot reads from MySQL / MariaDB: primary-key chunk bounds and
+ *		the rows of a chunk, streamed with mysql_use_result and turned into
+ *		COPY text format for the local COPY (apply/copy_in.c).
+ *
+ * The view: one REPEATABLE READ transaction started WITH CONSISTENT
+ * SNAPSHOT, read only, in session time zone +00:00 (TIMESTAMP values are
+ * UTC in MySQL; they are passed on as UTC).  No FLUSH TABLES WITH READ
+ * LOCK and no table locks are taken.
+ *
+ * Keys: a chunk bound is a JSON object of the key columns' values as the
+ * server prints them; binary-string key columns (BINARY, VARBINARY, BLOB)
+ * are written in hex, since their bytes need not be UTF-8, and compared
+ * as X'..' literals.  "(k1, k2) > (v1, v2)" is expanded to
+ * "k1 > v1 OR (k1 = v1 AND k2 > v2)" so that every server uses the primary
+ * key's range access.
+ *
+ * Values (DESIGN §5), by the result's field types:
+ *	binary strings (charset 63)		bytea, \x hex
+ *	BIT(n)							bit string of n digits
+ *	GEOMETRY						bytea of the WKB (MySQL's 4-byte SRID
+ *									prefix dropped)
+ *	DATE, DATETIME, TIMESTAMP		zero dates ("0000-00-00", or a zero
+ *									month or day) follow zero_date: NULL,
+ *									-infinity, or an error; TIMESTAMP gets
+ *									"+00"
+ *	everything else					the server's text (utf8mb4: every
+ *									charset converted by the server)
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+
+#include "source/mysql_source.h"
+
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "postmaster/interrupt.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+
+#include "catalog.h"
+
+/* how a column's text becomes COPY text */
+typedef enum MyValueKind
+{
+	MYV_TEXT,
+	MYV_BYTEA,
+	MYV_BIT,
+	MYV_GEOMETRY,
+	MYV_DATE,
+	MYV_TIMESTAMP				/* DATETIME; TIMESTAMP adds a zone */
+} MyValueKind;
+
+/* the copy in progress (one per process) */
+typedef struct MyCopy
+{
+	MYSQL_RES  *res;
+	int			nfields;
+	MyValueKind *kinds;
+	bool	   *utc;			/* TIMESTAMP columns */
+	int		   *bits;			/* BIT(n) widths */
+	StringInfoData buf;
+	TributarySource *src;
+	const char *table;			/* db.table, for messages */
+} MyCopy;
+
+static MyCopy *copy_state = NULL;
+static MemoryContext copy_cxt = NULL;	/* holds copy_state; reset per chunk */
+
+#define COPY_BLOCK_BYTES	65536
+
+/*
+ * my_ident: a MySQL identifier in backquotes.
+ */
+static char *
+my_ident(const char *name)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '`');
+	for (const char *p = name; *p; p++)
+	{
+		if (*p == '`')
+			appendStringInfoChar(&buf, '`');
+		appendStringInfoChar(&buf, *p);
+	}
+	appendStringInfoChar(&buf, '`');
+	return buf.data;
+}
+
+/*
+ * my_exec: run a statement without a result.
+ */
+static void
+my_exec(TributarySource *src, const char *sql)
+{
+	MYSQL_RES  *res = mysrc_query(src, sql);
+
+	if (res)
+		mysql_free_result(res);
+}
+
+/*
+ * mysrc_snapshot_begin: open the consistent view all chunks of the run
+ * are read in.
+ */
+void
+mysrc_snapshot_begin(TributarySource *src)
+{
+	my_exec(src, "SET SESSION time_zone = '+00:00'");
+	my_exec(src, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+	my_exec(src, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
+}
+
+/*
+ * mysrc_snapshot_end: end the view.
+ */
+void
+mysrc_snapshot_end(TributarySource *src)
+{
+	my_exec(src, "COMMIT");
+}
+
+/*
+ * key_is_binary: for each key column of t, whether it is a binary string
+ * (so its bound is kept in hex).  Looked up once per table and process.
+ */
+static bool *
+key_is_binary(TributarySource *src, TributaryTable *t)
+{
+	static List *cache = NIL;	/* of KeyTypes, in TopMemoryContext */
+	typedef struct KeyTypes
+	{
+		int32		jt_id;
+		bool	   *binary;
+	} KeyTypes;
+	KeyTypes   *kt;
+	ListCell   *lc;
+	MemoryContext old;
+
+	foreach(lc, cache)
+	{
+		kt = (KeyTypes *) lfirst(lc);
+		if (kt->jt_id == t->id)
+			return kt->binary;
+	}
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	kt = palloc(sizeof(KeyTypes));
+	kt->jt_id = t->id;
+	kt->binary = palloc0(sizeof(bool) * list_length(t->key_columns));
+	cache = lappend(cache, kt);
+	MemoryContextSwitchTo(old);
+
+	foreach(lc, t->key_columns)
+	{
+		MYSQL_RES  *res;
+		MYSQL_ROW	row;
+
+		res = mysrc_query(src, psprintf("SELECT DATA_TYPE FROM information_schema.COLUMNS "
+										"WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND COLUMN_NAME = %s",
+										mysrc_quote(src, t->source_nsp), mysrc_quote(src, t->source_rel),
+										mysrc_quote(src, (char *) lfirst(lc))));
+		row = mysql_fetch_row(res);
+		if (row && row[0])
+			kt->binary[foreach_current_index(lc)] =
+				(strcmp(row[0], "binary") == 0 || strcmp(row[0], "varbinary") == 0 ||
+				 strstr(row[0], "blob") != NULL);
+		mysql_free_result(res);
+	}
+	return kt->binary;
+}
+
+/*
+ * key_literal: the MySQL literal of key column i of a bound.
+ */
+static char *
+key_literal(TributarySource *src, TributaryTable *t, const char *key, int i, bool binary)
+{
+	const char *col = (const char *) list_nth(t->key_columns, i);
+	text	   *val;
+	char	   *s;
+
+	val = DatumGetTextPP(DirectFunctionCall2(json_object_field_text,
+											 CStringGetTextDatum(key),
+											 CStringGetTextDatum(col)));
+	s = text_to_cstring(val);
+	if (binary)
+	{
+		for (char *p = s; *p; p++)
+			if (!isxdigit((unsigned char) *p))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("invalid binary key value \"%s\" in a snapshot bound", s)));
+		return psprintf("X'%s'", s);
+	}
+	return mysrc_quote(src, s);
+}
+
+/*
+ * key_bound: "(k1, k2) op (bound)" expanded into comparisons of single
+ * columns; op is ">" or "<=".
+ */
+static char *
+key_bound(TributarySource *src, TributaryTable *t, const char *op, const char *key)
+{
+	bool	   *binary = key_is_binary(src, t);
+	int			n = list_length(t->key_columns);
+	char	  **lits = palloc(sizeof(char *) * n);
+	StringInfoData buf;
+
+	for (int i = 0; i < n; i++)
+		lits[i] = key_literal(src, t, key, i, binary[i]);
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '(');
+	for (int i = 0; i < n; i++)
+	{
+		/* k1 = v1 AND ... AND k(i-1) = v(i-1) AND ki >|< vi */
+		bool		last = (i == n - 1);
+		const char *cmp = (strcmp(op, ">") == 0) ? ">" : (last ? "<=" : "<");
+
+		if (i > 0)
+			appendStringInfoString(&buf, " OR ");
+		appendStringInfoChar(&buf, '(');
+		for (int j = 0; j < i; j++)
+			appendStringInfo(&buf, "%s = %s AND ", my_ident((char *) list_nth(t->key_columns, j)), lits[j]);
+		appendStringInfo(&buf, "%s %s %s)", my_ident((char *) list_nth(t->key_columns, i)), cmp, lits[i]);
+	}
+	appendStringInfoChar(&buf, ')');
+	return buf.data;
+}
+
+/*
+ * chunk_where: " WHERE ..." of a chunk (after, upto], with the table's
+ * filter; "" for a whole unfiltered table.
+ */
+static char *
+chunk_where(TributarySource *src, TributaryTable *t, const char *after, const char *upto,
+			bool with_filter)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	if (after)
+		appendStringInfo(&buf, " WHERE %s", key_bound(src, t, ">", after));
+	if (upto)
+		appendStringInfo(&buf, "%s%s", buf.len ? " AND " : " WHERE ", key_bound(src, t, "<=", upto));
+	if (with_filter && t->filter)
+		appendStringInfo(&buf, "%s(%s)", buf.len ? " AND " : " WHERE ", t->filter);
+	return buf.data;
+}
+
+/*
+ * key_list: the quoted key columns, comma-separated.
+ */
+static char *
+key_list(TributaryTable *t)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, t->key_columns)
+		appendStringInfo(&buf, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
+						 my_ident((char *) lfirst(lc)));
+	return buf.data;
+}
+
+/*
+ * mysrc_chunk_upper: the key of the rows-th row after "after", as a JSON
+ * object, or NULL when fewer rows remain.
+ */
+char *
+mysrc_chunk_upper(TributarySource *src, TributaryTable *t, const char *after, int64 rows)
+{
+	bool	   *binary = key_is_binary(src, t);
+	StringInfoData sql;
+	StringInfoData obj;
+	MYSQL_RES  *res;
+	MYSQL_ROW	row;
+	unsigned long *lens;
+	ListCell   *lc;
+	char	   *key = NULL;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	foreach(lc, t->key_columns)
+	{
+		char	   *col = my_ident((char *) lfirst(lc));
+
+		appendStringInfo(&sql, "%s%s%s%s", foreach_current_index(lc) > 0 ? ", " : "",
+						 binary[foreach_current_index(lc)] ? "HEX(" : "", col,
+						 binary[foreach_current_index(lc)] ? ")" : "");
+	}
+	appendStringInfo(&sql, " FROM %s.%s%s ORDER BY %s LIMIT 1 OFFSET " INT64_FORMAT,
+					 my_ident(t->source_nsp), my_ident(t->source_rel),
+					 chunk_where(src, t, after, NULL, false), key_list(t), rows - 1);
+	res = mysrc_query(src, sql.data);
+	row = mysql_fetch_row(res);
+	if (row)
+	{
+		lens = mysql_fetch_lengths(res);
+		initStringInfo(&obj);
+		appendStringInfoChar(&obj, '{');
+		foreach(lc, t->key_columns)
+		{
+			int			i = foreach_current_index(lc);
+
+			if (i > 0)
+				appendStringInfoString(&obj, ", ");
+			escape_json(&obj, (char *) lfirst(lc));
+			appendStringInfoString(&obj, ": ");
+			escape_json(&obj, pnstrdup(row[i], lens[i]));
+		}
+		appendStringInfoChar(&obj, '}');
+		key = obj.data;
+	}
+	mysql_free_result(res);
+	return key;
+}
+
+/*
+ * mysrc_copy_begin: start streaming the copied columns of a chunk.  Only
+ * COPY text is produced (binary is never asked for: column_types is not
+ * provided).
+ */
+void
+mysrc_copy_begin(TributarySource *src, TributaryTable *t, const char *after, const char *upto,
+				 bool binary)
+{
+	MYSQL	   *conn = mysrc_conn(src);
+	StringInfoData sql;
+	MYSQL_FIELD *fields;
+	MyCopy	   *cs;
+	MemoryContext old;
+
+	Assert(!binary);
+	if (copy_state && copy_state->res)
+		mysql_free_result(copy_state->res);
+	copy_state = NULL;
+	if (copy_cxt == NULL)
+		copy_cxt = AllocSetContextCreate(TopMemoryContext, "tributary mysql copy",
+										 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(copy_cxt);
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	for (int i = 0; i < t->ncolumns; i++)
+	{
+		TributaryColumn *c = &t->columns[i];
+
+		appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "",
+						 c->source ? my_ident(c->source) : c->expr);
+	}
+	appendStringInfo(&sql, " FROM %s.%s%s", my_ident(t->source_nsp), my_ident(t->source_rel),
+					 chunk_where(src, t, after, upto, true));
+
+	CHECK_FOR_INTERRUPTS();
+	if (mysql_real_query(conn, sql.data, sql.len) != 0)
+		mysrc_raise(src, "could not read a snapshot chunk");
+
+	old = MemoryContextSwitchTo(copy_cxt);
+	cs = palloc0(sizeof(MyCopy));
+	cs->res = mysql_use_result(conn);
+	if (cs->res == NULL)
+		mysrc_raise(src, "could not read a snapshot chunk");
+	cs->src = src;
+	cs->table = psprintf("%s.%s", t->source_nsp, t->source_rel);
+	cs->nfields = mysql_num_fields(cs->res);
+	cs->kinds = palloc(sizeof(MyValueKind) * cs->nfields);
+	cs->utc = palloc0(sizeof(bool) * cs->nfields);
+	cs->bits = palloc0(sizeof(int) * cs->nfields);
+	fields = mysql_fetch_fields(cs->res);
+	for (int i = 0; i < cs->nfields; i++)
+	{
+		MYSQL_FIELD *f = &fields[i];
+
+		switch (f->type)
+		{
+			case MYSQL_TYPE_BIT:
+				cs->kinds[i] = MYV_BIT;
+				cs->bits[i] = Max((int) f->length, 1);
+				break;
+			case MYSQL_TYPE_GEOMETRY:
+				cs->kinds[i] = MYV_GEOMETRY;
+				break;
+			case MYSQL_TYPE_DATE:
+			case MYSQL_TYPE_NEWDATE:
+				cs->kinds[i] = MYV_DATE;
+				break;
+			case MYSQL_TYPE_TIMESTAMP:
+			case MYSQL_TYPE_TIMESTAMP2:
+				cs->utc[i] = true;
+				/* FALLTHROUGH */
+			case MYSQL_TYPE_DATETIME:
+			case MYSQL_TYPE_DATETIME2:
+				cs->kinds[i] = MYV_TIMESTAMP;
+				break;
+			case MYSQL_TYPE_STRING:
+			case MYSQL_TYPE_VAR_STRING:
+			case MYSQL_TYPE_VARCHAR:
+			case MYSQL_TYPE_TINY_BLOB:
+			case MYSQL_TYPE_MEDIUM_BLOB:
+			case MYSQL_TYPE_LONG_BLOB:
+			case MYSQL_TYPE_BLOB:
+				cs->kinds[i] = (f->charsetnr == 63 && !(f->flags & (ENUM_FLAG | SET_FLAG)))
+					? MYV_BYTEA : MYV_TEXT;
+				break;
+			default:
+				cs->kinds[i] = MYV_TEXT;
+		}
+	}
+	initStringInfo(&cs->buf);
+	copy_state = cs;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * append_copy_text: a value in COPY text format, escaped.
+ */
+static void
+append_copy_text(StringInfo out, const char *v, unsigned long len)
+{
+	const char *start = v;
+	const char *end = v + len;
+
+	for (const char *p = v; p < end; p++)
+	{
+		char		e = 0;
+
+		switch (*p)
+		{
+			case '\\':
+				e = '\\';
+				break;
+			case '\n':
+				e = 'n';
+				break;
+			case '\r':
+				e = 'r';
+				break;
+			case '\t':
+				e = 't';
+				break;
+			default:
+				continue;
+		}
+		appendBinaryStringInfo(out, start, p - start);
+		appendStringInfoChar(out, '\\');
+		appendStringInfoChar(out, e);
+		start = p + 1;
+	}
+	appendBinaryStringInfo(out, start, end - start);
+}
+
+/*
+ * append_hex: bytes as a bytea value in COPY text ("\\x" and hex digits).
+ */
+static void
+append_hex(StringInfo out, const unsigned char *v, unsigned long len)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	appendStringInfoString(out, "\\\\x");
+	enlargeStringInfo(out, len * 2);
+	for (unsigned long i = 0; i < len; i++)
+	{
+		out->data[out->len++] = hex[v[i] >> 4];
+		out->data[out->len++] = hex[v[i] & 0xF];
+	}
+	out->data[out->len] = '\0';
+}
+
+/*
+ * is_zero_date: whether a DATE/DATETIME/TIMESTAMP text has a zero year,
+ * month or day ("0000-00-00", "2024-00-10", ...).
+ */
+static bool
+is_zero_date(const char *v, unsigned long len)
+{
+	if (len < 10)
+		return false;
+	return strncmp(v, "0000", 4) == 0 || strncmp(v + 5, "00", 2) == 0 ||
+		strncmp(v + 8, "00", 2) == 0;
+}
+
+/*
+ * append_value: column i of the current row in COPY text format.
+ */
+static void
+append_value(MyCopy *cs, int i, const char *v, unsigned long len)
+{
+	StringInfo	out = &cs->buf;
+
+	switch (cs->kinds[i])
+	{
+		case MYV_TEXT:
+			append_copy_text(out, v, len);
+			break;
+		case MYV_BYTEA:
+			append_hex(out, (const unsigned char *) v, len);
+			break;
+		case MYV_GEOMETRY:
+			/* MySQL's internal form: a 4-byte SRID, then WKB */
+			if (len < 4)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+						 errmsg("invalid geometry value of %lu bytes in source table [%s]",
+								len, cs->table)));
+			append_hex(out, (const unsigned char *) v + 4, len - 4);
+			break;
+		case MYV_BIT:
+			{
+				/* big-endian bytes; the last n bits are the value */
+				int			n = cs->bits[i];
+
+				for (int b = n - 1; b >= 0; b--)
+				{
+					unsigned long byte = len - 1 - b / 8;
+					int			bit = (byte < len) ? (((unsigned char) v[byte]) >> (b % 8)) & 1 : 0;
+
+					appendStringInfoChar(out, bit ? '1' : '0');
+				}
+				break;
+			}
+		case MYV_DATE:
+		case MYV_TIMESTAMP:
+			if (is_zero_date(v, len))
+			{
+				const char *zd = cs->src->zero_date ? cs->src->zero_date : "null";
+
+				if (strcmp(zd, "-infinity") == 0)
+					appendStringInfoString(out, "-infinity");
+				else if (strcmp(zd, "error") == 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+							 errmsg("zero date \"%s\" in source table [%s]",
+									pnstrdup(v, len), cs->table),
+							 errhint("Set the job option zero_date to null or -infinity to accept zero dates.")));
+				else
+					appendStringInfoString(out, "\\N");
+				break;
+			}
+			appendBinaryStringInfo(out, v, len);
+			if (cs->utc[i])
+				appendStringInfoString(out, "+00");
+			break;
+	}
+}
+
+/*
+ * mysrc_copy_read: the next block of the chunk in COPY text format (whole
+ * rows, about COPY_BLOCK_BYTES), or -1 at its end.
+ */
+int
+mysrc_copy_read(TributarySource *src, char **buf)
+{
+	MyCopy	   *cs = copy_state;
+	MYSQL	   *conn = mysrc_conn(src);
+
+	if (cs == NULL || cs->res == NULL)
+		return -1;
+	resetStringInfo(&cs->buf);
+	while (cs->buf.len < COPY_BLOCK_BYTES)
+	{
+		MYSQL_ROW	row = mysql_fetch_row(cs->res);
+		unsigned long *lens;
+
+		if (row == NULL)
+		{
+			if (mysql_errno(conn) != 0)
+			{
+				char	   *msg = pstrdup(mysql_error(conn));
+				unsigned int err = mysql_errno(conn);
+
+				mysql_free_result(cs->res);
+				cs->res = NULL;
+				ereport(ERROR,
+						(errcode(err >= 2000 && err < 3000 ? ERRCODE_CONNECTION_FAILURE
+								 : ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+						 errmsg("snapshot read failed from source \"%s\": %s", src->name, msg),
+						 errdetail("MySQL error %u.", err)));
+			}
+			mysql_free_result(cs->res);
+			cs->res = NULL;
+			break;
+		}
+		lens = mysql_fetch_lengths(cs->res);
+		for (int i = 0; i < cs->nfields; i++)
+		{
+			if (i > 0)
+				appendStringInfoChar(&cs->buf, '\t');
+			if (row[i] == NULL)
+				appendStringInfoString(&cs->buf, "\\N");
+			else
+				append_value(cs, i, row[i], lens[i]);
+		}
+		appendStringInfoChar(&cs->buf, '\n');
+	}
+	CHECK_FOR_INTERRUPTS();
+	if (ShutdownRequestPending)
+		ereport(ERROR,
+				(errcode(ERRCODE_ADMIN_SHUTDOWN),
+				 errmsg("stop requested during the snapshot")));
+	if (cs->buf.len == 0)
+		return -1;
+	*buf = cs->buf.data;
+	return cs->buf.len;
+}

@@ -1,0 +1,33 @@
+/*-------------------------------------------------------------------------
+ *
+ * mysql_source.h
+ *		Shared parts of the MySQL / MariaDB connector: the query helpers of
+ *		mysql_source.c and the snapshot reader of mysql_snapshot.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TRIBUTARY_MYSQL_SOURCE_H
+#define TRIBUTARY_MYSQL_SOURCE_H
+
+#include "source/mysql_include.h"
+
+#include "source/connector.h"
+
+struct TributaryTable;
+
+/* mysql_source.c */
+extern MYSQL *mysrc_conn(TributarySource *src);
+extern void mysrc_raise(TributarySource *src, const char *what) pg_attribute_noreturn();
+extern MYSQL_RES *mysrc_query(TributarySource *src, const char *sql);
+extern char *mysrc_quote(TributarySource *src, const char *val);
+
+/* mysql_snapshot.c */
+extern void mysrc_snapshot_begin(TributarySource *src);
+extern void mysrc_snapshot_end(TributarySource *src);
+extern char *mysrc_chunk_upper(TributarySource *src, struct TributaryTable *t,
+							   const char *after, int64 rows);
+extern void mysrc_copy_begin(TributarySource *src, struct TributaryTable *t,
+							 const char *after, const char *upto, bool binary);
+extern int	mysrc_copy_read(TributarySource *src, char **buf);
+
+#endif							/* TRIBUTARY_MYSQL_SOURCE_H */
