@@ -47,6 +47,8 @@ $my->sql(q{
 	CREATE TABLE shop.comp (region VARCHAR(10), id INT, v TEXT, PRIMARY KEY (region, id));
 	INSERT INTO shop.comp
 	  SELECT ELT(seq % 4 + 1, 'eu', 'us', 'ap', 'Äsien'), seq, CONCAT('v', seq) FROM seq_1_to_3001;
+	CREATE TABLE shop.fl (id INT PRIMARY KEY, f FLOAT);
+	INSERT INTO shop.fl VALUES (1, 3.1415927), (2, 16777217), (3, 1.17549435e-38), (4, 3.40282e38), (5, 0.1), (6, -7.0064923e-45);
 	CREATE TABLE shop.bkey (k VARBINARY(16) PRIMARY KEY, v INT);
 	INSERT INTO shop.bkey VALUES (x'00', 1), (x'0000', 2), (x'00ff', 3), (x'27', 4), (x'5c', 5),
 		(x'ff', 6), (x'ff00', 7), ('abc', 8), (x'c3', 9), (x'0a0d09', 10);
@@ -62,6 +64,7 @@ $target->safe_psql('postgres', qq{
 	SELECT tributary.add_table('myfull', 'shop.bulk');
 	SELECT tributary.add_table('myfull', 'shop.comp');
 	SELECT tributary.add_table('myfull', 'shop.bkey');
+	SELECT tributary.add_table('myfull', 'shop.fl');
 	SELECT tributary.start_job('myfull');
 });
 is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('myfull', '120 s')"), 't', 'the MariaDB full job finishes');
@@ -69,7 +72,7 @@ is($target->safe_psql('postgres', q{
 	SELECT string_agg(source_table || ' ' || state || ' ' || rows_copied || ' ' || chunks_done || '/' || chunks_total, ', '
 	                  ORDER BY source_table)
 	  FROM tributary.tables WHERE job_name = 'myfull'}),
-	'shop.bkey done 10 1/1, shop.bulk done 20000 29/29, shop.comp done 3001 5/5, shop.types done 3 1/1, shop.zero done 3 1/1',
+	'shop.bkey done 10 1/1, shop.bulk done 20000 29/29, shop.comp done 3001 5/5, shop.fl done 6 1/1, shop.types done 3 1/1, shop.zero done 3 1/1',
 	'every table done, in chunks of at most 700 rows');
 
 # every type at its edges
@@ -100,6 +103,12 @@ is($target->safe_psql('postgres', q{
 	. 'bit(1),bit(64),character(5),character varying(20),text,character varying(20),bytea,bytea,bytea,'
 	. 'date,timestamp(6) without time zone,timestamp(3) with time zone,time(2) without time zone,smallint,text,text,jsonb,bytea',
 	'the auto-created target follows the type mapping');
+
+# FLOAT: every bit of the stored value (the server prints FLOAT with 6 digits)
+is($target->safe_psql('postgres', q{
+	SELECT string_agg(id || ':' || (f = ('{3.1415927,16777216,1.17549435e-38,3.40282e38,0.1,-7.0064923e-45}'::real[])[id])::text, ',' ORDER BY id)
+	  FROM mirror.fl}),
+	'1:true,2:true,3:true,4:true,5:true,6:true', 'FLOAT values arrive bit for bit, extremes and denormals included');
 
 # zero dates: NULL by default
 is($target->safe_psql('postgres', q{SELECT string_agg(concat_ws('|', id, coalesce(dt::text, 'NULL'), coalesce(dtm::text, 'NULL'),

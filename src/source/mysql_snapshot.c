@@ -19,6 +19,9 @@
  *
  * Values (DESIGN §5), by the result's field types:
  *	binary strings (charset 63)		bytea, \x hex
+ *	FLOAT							read as CAST(... AS DOUBLE): the server
+ *									prints FLOAT with 6 significant digits,
+ *									DOUBLE exactly
  *	BIT(n)							bit string of n digits
  *	GEOMETRY						bytea of the WKB (MySQL's 4-byte SRID
  *									prefix dropped)
@@ -129,53 +132,59 @@ mysrc_snapshot_end(TributarySource *src)
 	my_exec(src, "COMMIT");
 }
 
-/*
- * key_is_binary: for each key column of t, whether it is a binary string
- * (so its bound is kept in hex).  Looked up once per table and process.
- */
-static bool *
-key_is_binary(TributarySource *src, TributaryTable *t)
+/* what the reader needs to know of a table's column types */
+typedef struct TableTypes
 {
-	static List *cache = NIL;	/* of KeyTypes, in TopMemoryContext */
-	typedef struct KeyTypes
-	{
-		int32		jt_id;
-		bool	   *binary;
-	} KeyTypes;
-	KeyTypes   *kt;
+	int32		jt_id;
+	bool	   *key_binary;		/* per key column: a binary string */
+	List	   *float_columns;	/* names of FLOAT columns */
+} TableTypes;
+
+/*
+ * table_types: the column types of t that change how it is read, looked
+ * up once per table and process: binary-string key columns (bounds kept in
+ * hex) and FLOAT columns (read as DOUBLE: the server prints FLOAT with 6
+ * significant digits, DOUBLE exactly, and every FLOAT is a DOUBLE).
+ */
+static TableTypes *
+table_types(TributarySource *src, TributaryTable *t)
+{
+	static List *cache = NIL;	/* of TableTypes, in TopMemoryContext */
+	TableTypes *tt;
 	ListCell   *lc;
 	MemoryContext old;
+	MYSQL_RES  *res;
+	MYSQL_ROW	row;
 
 	foreach(lc, cache)
 	{
-		kt = (KeyTypes *) lfirst(lc);
-		if (kt->jt_id == t->id)
-			return kt->binary;
+		tt = (TableTypes *) lfirst(lc);
+		if (tt->jt_id == t->id)
+			return tt;
 	}
+	res = mysrc_query(src, psprintf("SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+									"WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+									mysrc_quote(src, t->source_nsp), mysrc_quote(src, t->source_rel)));
 	old = MemoryContextSwitchTo(TopMemoryContext);
-	kt = palloc(sizeof(KeyTypes));
-	kt->jt_id = t->id;
-	kt->binary = palloc0(sizeof(bool) * list_length(t->key_columns));
-	cache = lappend(cache, kt);
-	MemoryContextSwitchTo(old);
-
-	foreach(lc, t->key_columns)
+	tt = palloc0(sizeof(TableTypes));
+	tt->jt_id = t->id;
+	tt->key_binary = palloc0(sizeof(bool) * list_length(t->key_columns));
+	while ((row = mysql_fetch_row(res)) != NULL)
 	{
-		MYSQL_RES  *res;
-		MYSQL_ROW	row;
-
-		res = mysrc_query(src, psprintf("SELECT DATA_TYPE FROM information_schema.COLUMNS "
-										"WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND COLUMN_NAME = %s",
-										mysrc_quote(src, t->source_nsp), mysrc_quote(src, t->source_rel),
-										mysrc_quote(src, (char *) lfirst(lc))));
-		row = mysql_fetch_row(res);
-		if (row && row[0])
-			kt->binary[foreach_current_index(lc)] =
-				(strcmp(row[0], "binary") == 0 || strcmp(row[0], "varbinary") == 0 ||
-				 strstr(row[0], "blob") != NULL);
-		mysql_free_result(res);
+		if (row[0] == NULL || row[1] == NULL)
+			continue;
+		if (strcmp(row[1], "float") == 0)
+			tt->float_columns = lappend(tt->float_columns, pstrdup(row[0]));
+		foreach(lc, t->key_columns)
+			if (strcmp((char *) lfirst(lc), row[0]) == 0)
+				tt->key_binary[foreach_current_index(lc)] =
+					(strcmp(row[1], "binary") == 0 || strcmp(row[1], "varbinary") == 0 ||
+					 strstr(row[1], "blob") != NULL);
 	}
-	return kt->binary;
+	cache = lappend(cache, tt);
+	MemoryContextSwitchTo(old);
+	mysql_free_result(res);
+	return tt;
 }
 
 /*
@@ -211,7 +220,7 @@ key_literal(TributarySource *src, TributaryTable *t, const char *key, int i, boo
 static char *
 key_bound(TributarySource *src, TributaryTable *t, const char *op, const char *key)
 {
-	bool	   *binary = key_is_binary(src, t);
+	bool	   *binary = table_types(src, t)->key_binary;
 	int			n = list_length(t->key_columns);
 	char	  **lits = palloc(sizeof(char *) * n);
 	StringInfoData buf;
@@ -280,7 +289,7 @@ key_list(TributaryTable *t)
 char *
 mysrc_chunk_upper(TributarySource *src, TributaryTable *t, const char *after, int64 rows)
 {
-	bool	   *binary = key_is_binary(src, t);
+	bool	   *binary = table_types(src, t)->key_binary;
 	StringInfoData sql;
 	StringInfoData obj;
 	MYSQL_RES  *res;
@@ -340,6 +349,7 @@ mysrc_copy_begin(TributarySource *src, TributaryTable *t, const char *after, con
 	MYSQL_FIELD *fields;
 	MyCopy	   *cs;
 	MemoryContext old;
+	List	   *floats = table_types(src, t)->float_columns;
 
 	Assert(!binary);
 	if (copy_state && copy_state->res)
@@ -354,9 +364,17 @@ mysrc_copy_begin(TributarySource *src, TributaryTable *t, const char *after, con
 	for (int i = 0; i < t->ncolumns; i++)
 	{
 		TributaryColumn *c = &t->columns[i];
+		bool		is_float = false;
+		ListCell   *lc;
 
-		appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "",
-						 c->source ? my_ident(c->source) : c->expr);
+		foreach(lc, floats)
+			if (c->source && strcmp(c->source, (char *) lfirst(lc)) == 0)
+				is_float = true;
+		if (is_float)
+			appendStringInfo(&sql, "%sCAST(%s AS DOUBLE)", i > 0 ? ", " : "", my_ident(c->source));
+		else
+			appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "",
+							 c->source ? my_ident(c->source) : c->expr);
 	}
 	appendStringInfo(&sql, " FROM %s.%s%s", my_ident(t->source_nsp), my_ident(t->source_rel),
 					 chunk_where(src, t, after, upto, true));
