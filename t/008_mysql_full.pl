@@ -162,4 +162,5 @@ like($target->safe_psql('postgres', "SELECT message || ' / ' || context FROM tri
 	'naming the value, the table and the chunk');
 
 $target->stop;
+$my->stop;
 done_testing();
