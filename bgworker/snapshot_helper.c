@@ -241,7 +241,7 @@ tributary_snapshot_helper_main(Datum main_arg)
 	copied = tributary_snapshot_copy_chunks(job, tables, helper_count_rows);
 	job->source->connector->snapshot_end(job->source);
 	tributary_source_disconnect(job->source);
-	ereport(DEBUG1,
+	ereport(LOG,
 			(errmsg("pg_tributary job \"%s\" snapshot helper %d copied %d chunks",
 					job->name, args.number, copied)));
 	proc_exit(0);

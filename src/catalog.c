@@ -36,7 +36,7 @@ connector_for_kind(const char *kind)
 /*
  * spi_text: a text column of the current SPI row, copied to cxt, or NULL.
  */
-static char *
+char *
 spi_text(HeapTuple tup, TupleDesc desc, int col, MemoryContext cxt)
 {
 	bool		isnull;
@@ -157,6 +157,7 @@ tributary_job_load(int32 job_id)
 	Oid			argtype = INT4OID;
 	Datum		arg = Int32GetDatum(job_id);
 	int32		source_id = 0;
+	char	   *zero_date = NULL;	/* goes to the source: its snapshot reads act on it */
 
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT job_name, job_mode, job_source_id::int8, o::text, job_generation::int8, "
@@ -197,7 +198,7 @@ tributary_job_load(int32 job_id)
 		job->decoder = spi_text(tup, desc, 16, cxt);
 		job->checkpoint_seq = spi_int8(tup, desc, 17, 0);
 		job->parallelism = (int) spi_int8(tup, desc, 18, 1);
-		job->zero_date = spi_text(tup, desc, 19, cxt);
+		zero_date = spi_text(tup, desc, 19, cxt);
 	}
 	SPI_finish();
 
@@ -205,7 +206,7 @@ tributary_job_load(int32 job_id)
 	{
 		job->source = tributary_source_load_by_id(source_id);
 		if (job->source)
-			job->source->zero_date = job->zero_date;
+			job->source->zero_date = zero_date;
 	}
 	return job;
 }

@@ -8,6 +8,8 @@
 #ifndef TRIBUTARY_CATALOG_H
 #define TRIBUTARY_CATALOG_H
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
 #include "source/connector.h"
 
 /* a job as its worker sees it */
@@ -20,7 +22,6 @@ typedef struct TributaryJob
 	int32		generation;
 	int64		chunk_rows;		/* option snapshot_chunk_rows */
 	int			parallelism;	/* option parallelism.default */
-	char	   *zero_date;		/* option zero_date (MySQL sources) */
 	int			checkpoint_ms;	/* option execution.checkpointing.interval */
 	int			num_retained;	/* option state.checkpoints.num-retained */
 	char	   *start_position; /* option start_position (cdc) */
@@ -68,5 +69,6 @@ typedef struct TributaryTable
 extern TributaryJob *tributary_job_load(int32 job_id);
 extern List *tributary_job_tables_load(int32 job_id);
 extern List *tributary_table_names(List *tables);
+extern char *spi_text(HeapTuple tup, TupleDesc desc, int col, MemoryContext cxt);
 
 #endif							/* TRIBUTARY_CATALOG_H */

@@ -186,14 +186,11 @@ snapshot_claim_chunk(TributaryJob *job, int32 *jt_id, int32 *chunk_no,
 		HeapTuple	tup = SPI_tuptable->vals[0];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		char	   *v;
 
 		*jt_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
 		*chunk_no = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
-		v = SPI_getvalue(tup, desc, 3);
-		*lower = v ? MemoryContextStrdup(cxt, v) : NULL;
-		v = SPI_getvalue(tup, desc, 4);
-		*upper = v ? MemoryContextStrdup(cxt, v) : NULL;
+		*lower = spi_text(tup, desc, 3, cxt);
+		*upper = spi_text(tup, desc, 4, cxt);
 		found = true;
 	}
 	SPI_finish();

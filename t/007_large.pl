@@ -37,7 +37,9 @@ is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('big', '10 min
 is($target->safe_psql('postgres', "SELECT rows_copied || ' ' || chunks_done FROM tributary.tables WHERE job_name = 'big'"),
 	'1000000 5', 'in 5 chunks');
 ok($target->log_contains(qr/job "big" copies with 1 snapshot helper\b/),
-	'by the worker and a helper, both in the slot\'s exported snapshot');
+	'a snapshot helper is started');
+ok($target->log_contains(qr/job "big" snapshot helper 1 copied [1-4] chunks/),
+	'and copies chunks in the slot\'s exported snapshot, alongside the worker');
 is(digest($target, 'SELECT * FROM public.big'), digest($source, 'SELECT * FROM public.big'), 'the copy is exact');
 
 # rss_anon: private resident memory of a process, in kB

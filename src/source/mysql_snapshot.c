@@ -599,11 +599,7 @@ mysrc_copy_read(TributarySource *src, char **buf)
 
 				mysql_free_result(cs->res);
 				cs->res = NULL;
-				ereport(ERROR,
-						(errcode(err >= 2000 && err < 3000 ? ERRCODE_CONNECTION_FAILURE
-								 : ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-						 errmsg("snapshot read failed from source \"%s\": %s", src->name, msg),
-						 errdetail("MySQL error %u.", err)));
+				mysrc_raise_saved(src, "snapshot read failed", err, msg);
 			}
 			mysql_free_result(cs->res);
 			cs->res = NULL;

@@ -44,6 +44,20 @@ mysrc_conn(TributarySource *src)
 }
 
 /*
+ * mysrc_raise_saved: raise a MySQL error whose number and text were
+ * copied before the result or handle it came from was freed.
+ */
+void
+pg_attribute_noreturn()
+mysrc_raise_saved(TributarySource *src, const char *what, unsigned int err, const char *msg)
+{
+	ereport(ERROR,
+			(errcode(err >= 2000 && err < 3000 ? ERRCODE_CONNECTION_FAILURE : ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+			 errmsg("%s from source \"%s\": %s", what, src->name, msg),
+			 errdetail("MySQL error %u.", err)));
+}
+
+/*
  * mysrc_raise: raise the last error of the connection with its MySQL error
  * number and text.
  */
@@ -52,13 +66,8 @@ pg_attribute_noreturn()
 mysrc_raise(TributarySource *src, const char *what)
 {
 	MYSQL	   *conn = mysrc_conn(src);
-	char	   *msg = pstrdup(mysql_error(conn));
-	unsigned int err = mysql_errno(conn);
 
-	ereport(ERROR,
-			(errcode(err >= 2000 && err < 3000 ? ERRCODE_CONNECTION_FAILURE : ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-			 errmsg("%s from source \"%s\": %s", what, src->name, msg),
-			 errdetail("MySQL error %u.", err)));
+	mysrc_raise_saved(src, what, mysql_errno(conn), pstrdup(mysql_error(conn)));
 }
 
 /*

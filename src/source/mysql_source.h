@@ -18,6 +18,8 @@ struct TributaryTable;
 /* mysql_source.c */
 extern MYSQL *mysrc_conn(TributarySource *src);
 extern void mysrc_raise(TributarySource *src, const char *what) pg_attribute_noreturn();
+extern void mysrc_raise_saved(TributarySource *src, const char *what, unsigned int err,
+							  const char *msg) pg_attribute_noreturn();
 extern MYSQL_RES *mysrc_query(TributarySource *src, const char *sql);
 extern char *mysrc_quote(TributarySource *src, const char *val);
 
