@@ -34,6 +34,11 @@ OBJS = \
 	src/source/mysql_source.o \
 	src/source/mysql_types.o \
 	src/source/mysql_snapshot.o \
+	src/source/mysql_stream.o \
+	src/source/binlog_event.o \
+	src/source/binlog_rows.o \
+	src/source/binlog_json.o \
+	src/ddl.o \
 	bgworker/launcher.o \
 	bgworker/worker.o \
 	bgworker/snapshot_helper.o
@@ -48,7 +53,7 @@ MYSQL_LIBS := $(shell mariadb_config --libs 2>/dev/null || mysql_config --libs)
 
 PG_CPPFLAGS = -I$(srcdir)/src -I$(libpq_srcdir) $(MYSQL_CFLAGS)
 SHLIB_LINK_INTERNAL = $(libpq)
-SHLIB_LINK = $(MYSQL_LIBS)
+SHLIB_LINK = $(MYSQL_LIBS) -lzstd -lz
 
 REGRESS = api options decoder protocol
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/sql/regress.conf

@@ -227,8 +227,8 @@ worker_stream_progress(XLogRecPtr applied, XLogRecPtr received, int64 rows,
 	stream_alive = true;
 	LWLockAcquire(TributaryShmem->lock, LW_EXCLUSIVE);
 	MySlot->applied_lsn = applied;
-	snprintf(MySlot->applied_position, TRIBUTARY_POSITION_LEN, "%X/%X", LSN_FORMAT_ARGS(applied));
-	snprintf(MySlot->source_position, TRIBUTARY_POSITION_LEN, "%X/%X", LSN_FORMAT_ARGS(received));
+	strlcpy(MySlot->applied_position, tributary_position_out(MyJob->source, applied), TRIBUTARY_POSITION_LEN);
+	strlcpy(MySlot->source_position, tributary_position_out(MyJob->source, received), TRIBUTARY_POSITION_LEN);
 	MySlot->lag_bytes = received > applied ? (int64) (received - applied) : 0;
 	if (commit_ts != 0)
 		MySlot->lag_seconds = Max(0, (double) (GetCurrentTimestamp() - commit_ts) / USECS_PER_SEC);
@@ -326,7 +326,7 @@ worker_create_slot(MemoryContext run_cxt, List *tables)
 	src->connector->stream_create_slot(src, slot, tributary_table_names(tables), &p0, &snapshot);
 	MyJob->slot = slot;
 	MyJob->decoder = src->stream_decoder;
-	MyJob->stream_start = psprintf("%X/%X", LSN_FORMAT_ARGS(p0));
+	MyJob->stream_start = tributary_position_out(src, p0);
 	MyJob->catchup_until = MyJob->stream_start;
 	MemoryContextSwitchTo(old);
 
@@ -339,9 +339,14 @@ worker_create_slot(MemoryContext run_cxt, List *tables)
 	if (strcmp(MyJob->mode, "cdc") == 0)
 		catalog_exec("UPDATE tributary.job_table SET jt_state = 'streaming' WHERE jt_job_id = $1::int",
 					 1, values);
-	ereport(LOG,
-			(errmsg("pg_tributary job \"%s\" created slot \"%s\" with %s on source \"%s\" at %s",
-					MyJob->name, slot, MyJob->decoder, src->name, MyJob->stream_start)));
+	if (MyJob->decoder)
+		ereport(LOG,
+				(errmsg("pg_tributary job \"%s\" created slot \"%s\" with %s on source \"%s\" at %s",
+						MyJob->name, slot, MyJob->decoder, src->name, MyJob->stream_start)));
+	else
+		ereport(LOG,
+				(errmsg("pg_tributary job \"%s\" fixed its stream start on source \"%s\" at %s",
+						MyJob->name, src->name, MyJob->stream_start)));
 	return snapshot;
 }
 
@@ -357,14 +362,15 @@ worker_record_snapshot_view(XLogRecPtr position)
 	char		job_id[16];
 	const char *values[2];
 
+	/* positions are compared here: their text need not sort (MySQL files) */
+	if (MyJob->catchup_until != NULL &&
+		tributary_position_in(MyJob->source, MyJob->catchup_until) >= position)
+		return;
 	snprintf(job_id, sizeof(job_id), "%d", MyJob->id);
 	values[0] = job_id;
-	values[1] = psprintf("%X/%X", LSN_FORMAT_ARGS(position));
-	catalog_exec("UPDATE tributary.job SET job_catchup_until = CASE "
-				 "WHEN job_catchup_until IS NULL OR job_catchup_until::pg_lsn < $2::pg_lsn THEN $2 "
-				 "ELSE job_catchup_until END WHERE job_id = $1::int", 2, values);
-	if (MyJob->catchup_until == NULL || tributary_parse_lsn(MyJob->catchup_until) < position)
-		MyJob->catchup_until = MemoryContextStrdup(TopMemoryContext, values[1]);
+	values[1] = tributary_position_out(MyJob->source, position);
+	catalog_exec("UPDATE tributary.job SET job_catchup_until = $2 WHERE job_id = $1::int", 2, values);
+	MyJob->catchup_until = MemoryContextStrdup(TopMemoryContext, values[1]);
 }
 
 /*
@@ -465,13 +471,13 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 			if (src->conn == NULL)
 				tributary_source_connect(src, appname);
 			if (MyJob->checkpoint)
-				start_lsn = tributary_parse_lsn(MyJob->checkpoint);
+				start_lsn = tributary_position_in(src, MyJob->checkpoint);
 			else
 			{
-				start_lsn = tributary_parse_lsn(MyJob->stream_start);
+				start_lsn = tributary_position_in(src, MyJob->stream_start);
 				if (MyJob->start_position)
 				{
-					XLogRecPtr	wanted = tributary_parse_lsn(MyJob->start_position);
+					XLogRecPtr	wanted = tributary_position_in(src, MyJob->start_position);
 
 					if (wanted < start_lsn)
 						ereport(ERROR,
@@ -484,7 +490,7 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 			}
 			stream_alive = false;
 			tributary_stream_run(MyJob, tables, MyJob->slot, start_lsn,
-								 tributary_parse_lsn(MyJob->catchup_until),
+								 tributary_position_in(src, MyJob->catchup_until),
 								 strcmp(MyJob->mode, "cdc") == 0,
 								 worker_binary_values(tables),
 								 MyJob->checkpoint_ms, MyJob->num_retained,

@@ -125,6 +125,8 @@ CREATE TABLE tributary.job_table (
 	jt_chunks_done	integer NOT NULL DEFAULT 0,
 	jt_chunks_total	integer,
 	jt_rows_applied	bigint NOT NULL DEFAULT 0,
+	/* a source DDL statement on the table passed the job's ddl policy */
+	jt_ddl_accepted	boolean NOT NULL DEFAULT false,
 	jt_added_at		timestamptz NOT NULL DEFAULT now(),
 	UNIQUE (jt_job_id, jt_source_schema, jt_source_rel)
 );

@@ -233,7 +233,8 @@ tributary_job_tables_load(int32 job_id)
 							  "       t.jt_state IN ('catchup', 'streaming', 'done'), "
 							  "       coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'insert', o->'dml'->>'insert') = 'ignore', "
 							  "       coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'update', o->'dml'->>'update') = 'ignore', "
-							  "       coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'delete', o->'dml'->>'delete') = 'ignore' "
+							  "       coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'delete', o->'dml'->>'delete') = 'ignore', "
+							  "       t.jt_column_map IS NULL AND NOT t.jt_ddl_accepted "
 							  "  FROM tributary.job_table t JOIN tributary.job j ON j.job_id = t.jt_job_id, "
 							  "       LATERAL tributary.job_effective_options(j.job_name) o "
 							  " WHERE t.jt_job_id = $1 ORDER BY t.jt_id",
@@ -267,6 +268,7 @@ tributary_job_tables_load(int32 job_id)
 			t->ignore_insert = DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull)) && !isnull;
 			t->ignore_update = DatumGetBool(SPI_getbinval(tup, desc, 13, &isnull)) && !isnull;
 			t->ignore_delete = DatumGetBool(SPI_getbinval(tup, desc, 14, &isnull)) && !isnull;
+			t->all_columns = DatumGetBool(SPI_getbinval(tup, desc, 15, &isnull)) && !isnull;
 			old = MemoryContextSwitchTo(cxt);
 			for (char *k = strtok(keys, "\001"); k; k = strtok(NULL, "\001"))
 				t->key_columns = lappend(t->key_columns, pstrdup(k));

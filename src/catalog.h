@@ -64,6 +64,7 @@ typedef struct TributaryTable
 	bool		ignore_insert;	/* job option dml */
 	bool		ignore_update;
 	bool		ignore_delete;
+	bool		all_columns;	/* every source column is copied (no column map, no DDL passed) */
 } TributaryTable;
 
 extern TributaryJob *tributary_job_load(int32 job_id);

@@ -186,7 +186,8 @@ tributary_drop_slot(PG_FUNCTION_ARGS)
 	char	   *err;
 	bool		dropped = false;
 
-	if (src->connector->stream_start == NULL)
+	/* MySQL sources have no slot: the binlog position is ours alone */
+	if (src->connector->stream_start == NULL || src->connector->drop_slot == NULL)
 		PG_RETURN_BOOL(false);
 	err = src->connector->try_connect(src, "pg_tributary drop_job");
 	if (err == NULL)

@@ -53,6 +53,7 @@
 #include "utils/timestamp.h"
 
 #include "apply/apply.h"
+#include "ddl.h"
 #include "pg_tributary.h"
 #include "stream.h"
 
@@ -95,14 +96,6 @@ typedef struct StreamState
 	int64		checkpoint_seq; /* number of the last checkpoint written */
 } StreamState;
 
-/*
- * lsn_text: an LSN as text.
- */
-static char *
-lsn_text(XLogRecPtr lsn)
-{
-	return psprintf("%X/%X", LSN_FORMAT_ARGS(lsn));
-}
 
 /*
  * ensure_local_xact: open the local transaction that applied changes go
@@ -133,7 +126,7 @@ write_checkpoint(StreamState *st)
 	args[0] = Int32GetDatum(st->job->id);
 	args[1] = Int32GetDatum((int32) (st->checkpoint_seq % st->num_retained));
 	args[2] = Int64GetDatum(st->checkpoint_seq);
-	args[3] = CStringGetTextDatum(lsn_text(st->pending_end));
+	args[3] = CStringGetTextDatum(tributary_position_out(st->src, st->pending_end));
 	args[4] = TimestampTzGetDatum(st->pending_commit_ts);
 	SPI_connect();
 	/* planned once per process: thousands of local commits a second write this */
@@ -320,7 +313,19 @@ handle_message(StreamState *st, StringInfo buf)
 			tributary_apply_truncate(st->apply, msg.nrelids, msg.relids);
 			break;
 		case TRIB_MSG_MESSAGE:
-			/* logical messages (DDL capture) are not acted on yet */
+			/* DDL on a job table (MySQL sources); other messages are not acted on */
+			if (st->skip_xact || strcmp(msg.prefix, TRIBUTARY_DDL_PREFIX) != 0)
+				break;
+			if (!st->in_remote_xact)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROTOCOL_VIOLATION),
+						 errmsg("DDL message outside a transaction in the stream of source \"%s\"",
+								st->src->name)));
+			ensure_local_xact(st);
+			PushActiveSnapshot(GetTransactionSnapshot());
+			tributary_apply_end_xact(st->apply);
+			tributary_ddl_handle(st->apply, msg.content, msg.content_len, msg.lsn);
+			PopActiveSnapshot();
 			break;
 		default:
 			ereport(ERROR,
@@ -387,10 +392,12 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(run_cxt);
+	src->stream_tables = tables;
 	src->connector->stream_start(src, slot, start_lsn, names, binary);
 	ereport(LOG,
-			(errmsg("pg_tributary job \"%s\" streams from %X/%X of source \"%s\" with %s values",
-					job->name, LSN_FORMAT_ARGS(start_lsn), src->name, binary ? "binary" : "text")));
+			(errmsg("pg_tributary job \"%s\" streams from %s of source \"%s\" with %s values",
+					job->name, tributary_position_out(src, start_lsn), src->name,
+					binary ? "binary" : "text")));
 	if (progress)
 		progress(start_lsn, start_lsn, 0, 0, st.caught_up ? "streaming" : "catchup");
 

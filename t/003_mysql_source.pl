@@ -93,16 +93,16 @@ is($ret, 0, 'a partial mapping gets the key columns by name');
 is($target->safe_psql('postgres', q{SELECT key_columns FROM tributary.tables WHERE target_table = 'mirror.items_slim'}),
 	'{order_id,line}', 'composite key kept in order');
 
-# the worker connects to MariaDB; the MySQL data path is not built yet, and
-# the run says so instead of pretending to sync
+# the worker connects to MariaDB, copies and streams (t/009 tests the data)
 $target->safe_psql('postgres', "SELECT tributary.start_job('shop_sync')");
 ok( $target->poll_query_until('postgres',
-		"SELECT state = 'failed' FROM tributary.jobs WHERE job_name = 'shop_sync'"),
-	'a MySQL job fails clearly for now');
-is($target->safe_psql('postgres', "SELECT sqlstate || ' ' || message FROM tributary.errors WHERE job_name = 'shop_sync'"),
-	'0A000 change capture from mysql sources is not supported yet', 'with a feature_not_supported error');
+		"SELECT state = 'running' AND phase = 'streaming' FROM tributary.jobs WHERE job_name = 'shop_sync'"),
+	'a MySQL full+cdc job copies and streams');
 ok($target->log_contains('pg_tributary job "shop_sync" connected to source "shop"'),
 	'after its worker connected to MariaDB');
+$target->safe_psql('postgres', "SELECT tributary.stop_job('shop_sync')");
+ok( $target->poll_query_until('postgres',
+		"SELECT state = 'stopped' FROM tributary.jobs WHERE job_name = 'shop_sync'"), 'and stops');
 
 # a server that cannot be reached: start_job refuses with the client's error
 $my->stop;
@@ -110,7 +110,7 @@ $my->stop;
 like($err, qr/ERROR:  could not connect to source "shop": Can't connect to server on '127.0.0.1'/,
 	'start_job reports an unreachable MariaDB with the client\'s error text');
 is($target->safe_psql('postgres', "SELECT state FROM tributary.jobs WHERE job_name = 'shop_sync'"),
-	'failed', 'and leaves the job as it was');
+	'stopped', 'and leaves the job as it was');
 
 $target->stop;
 $nolog->stop;

@@ -112,6 +112,31 @@ sub sql
 	return $out;
 }
 
+# background: run SQL in a client of its own, reading a file (the client
+# starts at once, without the harness pumping its input); returns the
+# IPC::Run handle (->finish waits for it)
+sub background
+{
+	my ($self, $sql) = @_;
+	my $file = "$self->{dir}/background_" . ++$self->{nbackground} . '.sql';
+	open my $fh, '>', $file or die "cannot write $file: $!";
+	print $fh $sql;
+	close $fh;
+	return IPC::Run::start(['mariadb', '--no-defaults', '-h127.0.0.1', "-P$self->{port}",
+			'-uroot', '-N', '-B', '--default-character-set=utf8mb4'], '<', $file,
+		'>', "$file.out", '2>&1');
+}
+
+# kill9: kill the server hard (no shutdown)
+sub kill9
+{
+	my ($self) = @_;
+	return unless $self->{proc};
+	$self->{proc}->kill_kill(grace => 0);
+	$self->{proc}->finish;
+	delete $self->{proc};
+}
+
 sub DESTROY
 {
 	my ($self) = @_;

@@ -151,11 +151,11 @@ apply_error_context(void *arg)
 			RelationClose(rel);
 		}
 	}
-	errcontext("pg_tributary job \"%s\": %s of source table [%s] into %s%s%s%s, source transaction committed at %X/%X",
+	errcontext("pg_tributary job \"%s\": %s of source table [%s] into %s%s%s%s, source transaction at %s",
 			   a->state->job->name, a->op, a->rel->source_name,
 			   quote_qualified_identifier(a->rel->table->target_nsp, a->rel->table->target_rel),
 			   column ? ", column \"" : "", column ? column : "", column ? "\"" : "",
-			   LSN_FORMAT_ARGS(a->state->position));
+			   tributary_position_out(a->state->job->source, a->state->position));
 }
 
 /*
@@ -829,7 +829,7 @@ record_dirty_row(TributaryApplyState *state, ApplyRel *ar, TribTuple *tuple, Err
 
 	args[0] = Int32GetDatum(state->job->id);
 	args[1] = CStringGetTextDatum(ar->source_name);
-	args[2] = CStringGetTextDatum(psprintf("%X/%X", LSN_FORMAT_ARGS(state->position)));
+	args[2] = CStringGetTextDatum(tributary_position_out(state->job->source, state->position));
 	args[3] = CStringGetTextDatum(row_json(ar, tuple));
 	args[4] = CStringGetTextDatum(edata->message);
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -843,8 +843,9 @@ record_dirty_row(TributaryApplyState *state, ApplyRel *ar, TribTuple *tuple, Err
 	SPI_finish();
 	PopActiveSnapshot();
 	ereport(LOG,
-			(errmsg("pg_tributary job \"%s\" skipped a row of source table [%s] at %X/%X: %s",
-					state->job->name, ar->source_name, LSN_FORMAT_ARGS(state->position), edata->message)));
+			(errmsg("pg_tributary job \"%s\" skipped a row of source table [%s] at %s: %s",
+					state->job->name, ar->source_name,
+					tributary_position_out(state->job->source, state->position), edata->message)));
 	if (state->job->dirty_limit >= 0 && count > state->job->dirty_limit)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),

@@ -52,3 +52,27 @@ tributary_parse_lsn(const char *text)
 {
 	return DatumGetLSN(DirectFunctionCall1(pg_lsn_in, CStringGetDatum(text)));
 }
+
+/*
+ * tributary_position_out: a source position as its kind writes it (an LSN,
+ * or a MySQL binlog file and offset).
+ */
+char *
+tributary_position_out(TributarySource *src, XLogRecPtr pos)
+{
+	if (src->connector->position_out)
+		return src->connector->position_out(src, pos);
+	return psprintf("%X/%X", LSN_FORMAT_ARGS(pos));
+}
+
+/*
+ * tributary_position_in: a source position's text as the number the
+ * worker orders positions by.
+ */
+XLogRecPtr
+tributary_position_in(TributarySource *src, const char *text)
+{
+	if (src->connector->position_in)
+		return src->connector->position_in(src, text);
+	return tributary_parse_lsn(text);
+}

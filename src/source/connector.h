@@ -42,6 +42,7 @@ typedef struct TributarySource
 	void	   *conn;			/* connector-private connection state */
 	void	   *stream;			/* connector-private change stream state */
 	char	   *stream_decoder; /* the decoder of the job's slot (PostgreSQL) */
+	List	   *stream_tables;	/* TributaryTable of the stream (set by stream.c) */
 } TributarySource;
 
 /* what stream_next found */
@@ -136,6 +137,14 @@ typedef struct TributaryConnector
 	void		(*stream_close) (TributarySource *src);
 	/* drop a slot (ending its walsender); NULL or the source's error */
 	char	   *(*drop_slot) (TributarySource *src, const char *slot);
+
+	/*
+	 * positions as text and back (NULL: PostgreSQL LSNs, "16/B374D848");
+	 * inside the worker every position is a 64-bit number ordered like the
+	 * source's own positions
+	 */
+	char	   *(*position_out) (TributarySource *src, XLogRecPtr pos);
+	XLogRecPtr	(*position_in) (TributarySource *src, const char *text);
 } TributaryConnector;
 
 extern const TributaryConnector tributary_pg_connector;
@@ -149,5 +158,7 @@ extern TributarySource *tributary_source_load_by_id(int32 source_id);
 extern void tributary_source_connect(TributarySource *src, const char *appname);
 extern void tributary_source_disconnect(TributarySource *src);
 extern XLogRecPtr tributary_parse_lsn(const char *text);
+extern char *tributary_position_out(TributarySource *src, XLogRecPtr pos);
+extern XLogRecPtr tributary_position_in(TributarySource *src, const char *text);
 
 #endif							/* TRIBUTARY_CONNECTOR_H */

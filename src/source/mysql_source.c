@@ -71,11 +71,12 @@ mysrc_raise(TributarySource *src, const char *what)
 }
 
 /*
- * mysrc_try_connect: connect with the conninfo's host, port, user, password,
- * dbname and TLS settings.  Returns NULL or the server's error text.
+ * mysrc_open: a new connection with the conninfo's host, port, user,
+ * password, dbname and TLS settings, or NULL with the server's error text
+ * in *errp.  The binlog dump opens a second one for itself.
  */
-static char *
-mysrc_try_connect(TributarySource *src, const char *appname)
+MYSQL *
+mysrc_open(TributarySource *src, const char *appname, char **errp)
 {
 	PQconninfoOption *opts = tributary_conninfo_parse(src->conninfo, "mysql");
 	const char *host = tributary_conninfo_get(opts, "host");
@@ -93,7 +94,8 @@ mysrc_try_connect(TributarySource *src, const char *appname)
 	if (conn == NULL)
 	{
 		PQconninfoFree(opts);
-		return pstrdup("out of memory");
+		*errp = pstrdup("out of memory");
+		return NULL;
 	}
 	mysql_options(conn, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
 	mysql_options(conn, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
@@ -121,7 +123,20 @@ mysrc_try_connect(TributarySource *src, const char *appname)
 		conn = NULL;
 	}
 	PQconninfoFree(opts);
-	src->conn = conn;
+	*errp = err;
+	return conn;
+}
+
+/*
+ * mysrc_try_connect: open the source's query connection.  Returns NULL or
+ * the server's error text.
+ */
+static char *
+mysrc_try_connect(TributarySource *src, const char *appname)
+{
+	char	   *err = NULL;
+
+	src->conn = mysrc_open(src, appname, &err);
 	return err;
 }
 
@@ -480,4 +495,15 @@ const TributaryConnector tributary_mysql_connector = {
 	.chunk_upper = mysrc_chunk_upper,
 	.copy_begin = mysrc_copy_begin,
 	.copy_read = mysrc_copy_read,
+	.stream_prepare = mysrc_stream_prepare,
+	.stream_create_slot = mysrc_stream_create_slot,
+	.current_position = mysrc_current_position,
+	.stream_start = mysrc_stream_start,
+	.stream_next = mysrc_stream_next,
+	.stream_decode = mysrc_stream_decode,
+	.stream_feedback = mysrc_stream_feedback,
+	.stream_socket = mysrc_stream_socket,
+	.stream_close = mysrc_stream_close,
+	.position_out = mysrc_position_out,
+	.position_in = mysrc_position_in,
 };

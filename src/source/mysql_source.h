@@ -16,6 +16,7 @@
 struct TributaryTable;
 
 /* mysql_source.c */
+extern MYSQL *mysrc_open(TributarySource *src, const char *appname, char **errp);
 extern MYSQL *mysrc_conn(TributarySource *src);
 extern void mysrc_raise(TributarySource *src, const char *what) pg_attribute_noreturn();
 extern void mysrc_raise_saved(TributarySource *src, const char *what, unsigned int err,
@@ -31,5 +32,23 @@ extern char *mysrc_chunk_upper(TributarySource *src, struct TributaryTable *t,
 extern void mysrc_copy_begin(TributarySource *src, struct TributaryTable *t,
 							 const char *after, const char *upto, bool binary);
 extern int	mysrc_copy_read(TributarySource *src, char **buf);
+
+/* mysql_stream.c */
+struct TribMessage;
+extern char *mysrc_position_out(TributarySource *src, XLogRecPtr pos);
+extern XLogRecPtr mysrc_position_in(TributarySource *src, const char *text);
+extern XLogRecPtr mysrc_current_position(TributarySource *src);
+extern void mysrc_stream_create_slot(TributarySource *src, const char *slot, List *tables,
+									 XLogRecPtr *start_lsn, char **snapshot);
+extern void mysrc_stream_prepare(TributarySource *src, const char *slot, List *tables);
+extern void mysrc_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
+							   List *names, bool binary);
+extern TributaryStreamEvent mysrc_stream_next(TributarySource *src, StringInfo msg,
+											  XLogRecPtr *lsn, bool *reply_requested);
+extern void mysrc_stream_decode(TributarySource *src, StringInfo msg, struct TribMessage *out);
+extern void mysrc_stream_feedback(TributarySource *src, XLogRecPtr write, XLogRecPtr flush,
+								  bool reply);
+extern pgsocket mysrc_stream_socket(TributarySource *src);
+extern void mysrc_stream_close(TributarySource *src);
 
 #endif							/* TRIBUTARY_MYSQL_SOURCE_H */

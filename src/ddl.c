@@ -1,0 +1,265 @@
+/*-------------------------------------------------------------------------
+ *
+ * ddl.c
+ *		Schema changes on the source, by the job's ddl policy.
+ *
+ * A connector that sees DDL on a job table in its change stream passes it
+ * on as a transactional MESSAGE "tributary.ddl" whose content is the kind,
+ * the source table and the statement, NUL-separated.  The kinds are those
+ * of the job option ddl: create_table, drop_table, rename_table,
+ * truncate_table, add_column, drop_column, rename_column,
+ * alter_column_type, other.  The option is one policy for every kind or an
+ * object by kind; a kind it does not name is 'error':
+ *
+ *	error	stop the job: an error naming the table, the statement and the
+ *			source position (the default: nothing is ever silently lost)
+ *	ignore	go on; the target keeps its columns
+ *	alert	go on, with a WARNING and a tributary.errors row
+ *	apply	add_column / drop_column: the target gets the same change
+ *			(the new column's type is mapped from the source's current
+ *			definition) and the job's column list follows; truncate_table:
+ *			the target is truncated.  Other kinds cannot be applied.
+ *
+ * Runs in the local transaction that also holds the source transaction's
+ * checkpoint, so an applied change happens exactly once.  A table whose DDL
+ * passed is marked (jt_ddl_accepted): columns the job does not copy are
+ * from then on expected in its change stream.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "ddl.h"
+#include "pg_tributary.h"
+
+/*
+ * ddl_policy: the job's policy for a kind of DDL.
+ */
+static char *
+ddl_policy(TributaryJob *job, const char *kind)
+{
+	Oid			types[2] = {INT4OID, TEXTOID};
+	Datum		args[2] = {Int32GetDatum(job->id), CStringGetTextDatum(kind)};
+	char	   *policy = NULL;
+
+	if (SPI_execute_with_args("SELECT CASE jsonb_typeof(job_options->'ddl') "
+							  "WHEN 'string' THEN job_options->>'ddl' "
+							  "ELSE job_options->'ddl'->>$2 END "
+							  "FROM tributary.job WHERE job_id = $1",
+							  2, types, args, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+		policy = spi_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, CurrentMemoryContext);
+	return policy ? policy : pstrdup("error");
+}
+
+/*
+ * find_job_table: the job table of a "db.table" name.
+ */
+static TributaryTable *
+find_job_table(TributaryApplyState *apply, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, apply->tables)
+	{
+		TributaryTable *t = (TributaryTable *) lfirst(lc);
+
+		if (strcmp(psprintf("%s.%s", t->source_nsp, t->source_rel), name) == 0)
+			return t;
+	}
+	return NULL;
+}
+
+/*
+ * exec: a statement that must succeed.
+ */
+static void
+exec(const char *sql, int nargs, Oid *types, Datum *args)
+{
+	if (SPI_execute_with_args(sql, nargs, types, args, NULL, false, 0) < 0)
+		elog(ERROR, "statement failed: %s", sql);
+}
+
+/*
+ * apply_columns: add_column / drop_column: make the target's columns and
+ * the job's column list follow the source table's current columns.
+ */
+static void
+apply_columns(TributaryApplyState *apply, TributaryTable *t, const char *kind)
+{
+	TributarySource *src = apply->job->source;
+	char	   *json = src->connector->describe_table(src, t->source_nsp, t->source_rel);
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		args[2];
+	MemoryContext cxt = apply->cxt;
+	List	   *names = NIL;
+	List	   *pgtypes = NIL;
+	int			n;
+
+	if (json == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("source table [%s.%s] does not exist any more", t->source_nsp, t->source_rel)));
+	args[0] = CStringGetTextDatum(json);
+	if (SPI_execute_with_args("SELECT c->>'name', c->>'pg_type' FROM jsonb_array_elements($1::jsonb->'columns') c",
+							  1, types, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the source table's description");
+	n = (int) SPI_processed;
+	for (int i = 0; i < n; i++)
+	{
+		names = lappend(names, spi_text(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, CurrentMemoryContext));
+		pgtypes = lappend(pgtypes, spi_text(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, CurrentMemoryContext));
+	}
+
+	if (strcmp(kind, "add_column") == 0)
+	{
+		ListCell   *ln;
+		ListCell   *lt;
+
+		forboth(ln, names, lt, pgtypes)
+		{
+			char	   *name = lfirst(ln);
+			bool		known = false;
+
+			for (int c = 0; c < t->ncolumns && !known; c++)
+				known = (t->columns[c].source && strcmp(t->columns[c].source, name) == 0);
+			if (known)
+				continue;
+			exec(psprintf("ALTER TABLE %s ADD COLUMN %s %s",
+						  quote_qualified_identifier(t->target_nsp, t->target_rel),
+						  quote_identifier(name), (char *) lfirst(lt)), 0, NULL, NULL);
+			args[0] = CStringGetTextDatum(name);
+			args[1] = Int32GetDatum(t->id);
+			exec("UPDATE tributary.job_table SET jt_columns = jt_columns || "
+				 "jsonb_build_array(jsonb_build_object('target', $1, 'source', $1)) WHERE jt_id = $2",
+				 2, types, args);
+			t->columns = repalloc(t->columns, sizeof(TributaryColumn) * (t->ncolumns + 1));
+			t->columns[t->ncolumns].target = MemoryContextStrdup(cxt, name);
+			t->columns[t->ncolumns].source = MemoryContextStrdup(cxt, name);
+			t->columns[t->ncolumns].expr = NULL;
+			t->ncolumns++;
+			ereport(LOG,
+					(errmsg("pg_tributary job \"%s\" added column \"%s\" to %s", apply->job->name, name,
+							quote_qualified_identifier(t->target_nsp, t->target_rel))));
+		}
+	}
+	else
+	{
+		int			keep = 0;
+
+		for (int c = 0; c < t->ncolumns; c++)
+		{
+			ListCell   *ln;
+			bool		exists = (t->columns[c].source == NULL);
+
+			foreach(ln, names)
+				if (t->columns[c].source && strcmp(t->columns[c].source, lfirst(ln)) == 0)
+					exists = true;
+			if (exists)
+			{
+				t->columns[keep++] = t->columns[c];
+				continue;
+			}
+			if (list_member(t->key_columns, makeString(t->columns[c].source)))
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("source table [%s.%s] dropped its key column \"%s\"",
+								t->source_nsp, t->source_rel, t->columns[c].source),
+						 errhint("Resynchronize the table: drop it from the job and add it again.")));
+			exec(psprintf("ALTER TABLE %s DROP COLUMN %s",
+						  quote_qualified_identifier(t->target_nsp, t->target_rel),
+						  quote_identifier(t->columns[c].target)), 0, NULL, NULL);
+			args[0] = CStringGetTextDatum(t->columns[c].target);
+			args[1] = Int32GetDatum(t->id);
+			exec("UPDATE tributary.job_table SET jt_columns = (SELECT coalesce(jsonb_agg(c ORDER BY o), '[]') "
+				 "FROM jsonb_array_elements(jt_columns) WITH ORDINALITY x(c, o) WHERE c->>'target' <> $1) "
+				 "WHERE jt_id = $2", 2, types, args);
+			ereport(LOG,
+					(errmsg("pg_tributary job \"%s\" dropped column \"%s\" of %s", apply->job->name,
+							t->columns[c].target,
+							quote_qualified_identifier(t->target_nsp, t->target_rel))));
+		}
+		t->ncolumns = keep;
+	}
+}
+
+/*
+ * tributary_ddl_handle: act on a DDL message by the job's ddl policy.
+ * Runs inside the local transaction.
+ */
+void
+tributary_ddl_handle(TributaryApplyState *apply, const char *content, uint32 len, XLogRecPtr position)
+{
+	TributaryJob *job = apply->job;
+	const char *kind = content;
+	const char *table;
+	const char *statement;
+	char	   *policy;
+	char	   *where;
+	TributaryTable *t;
+
+	/* kind \0 table \0 statement */
+	if (len == 0 || content[len - 1] == '\0' || memchr(content, '\0', len) == NULL)
+		elog(ERROR, "malformed DDL message");
+	table = content + strlen(content) + 1;
+	if (table >= content + len || memchr(table, '\0', content + len - table) == NULL)
+		elog(ERROR, "malformed DDL message");
+	statement = pnstrdup(table + strlen(table) + 1, content + len - (table + strlen(table) + 1));
+	where = tributary_position_out(job->source, position);
+	t = find_job_table(apply, table);
+
+	SPI_connect();
+	policy = ddl_policy(job, kind);
+	if (strcmp(policy, "apply") == 0 &&
+		strcmp(kind, "add_column") != 0 && strcmp(kind, "drop_column") != 0 &&
+		strcmp(kind, "truncate_table") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("source table [%s] changed: %s", table, statement),
+				 errdetail("The job's ddl policy for %s is apply, which pg_tributary can do for add_column, drop_column and truncate_table only. Source position %s.",
+						   kind, where),
+				 errhint("Set the job option ddl for %s to ignore or alert, or resynchronize the table.", kind)));
+	if (strcmp(policy, "error") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source table [%s] changed: %s", table, statement),
+				 errdetail("The statement is a %s at source position %s; the job's ddl policy for it is error.",
+						   kind, where),
+				 errhint("Set the job option ddl (for example {\"ddl\": {\"%s\": \"ignore\"}}) and start the job again, or resynchronize the table.",
+						 kind)));
+	if (strcmp(policy, "alert") == 0)
+	{
+		Oid			types[3] = {INT4OID, TEXTOID, TEXTOID};
+		Datum		args[3] = {Int32GetDatum(job->id),
+			CStringGetTextDatum(psprintf("source table [%s] changed: %s", table, statement)),
+		CStringGetTextDatum(psprintf("A %s at source position %s, passed by the job's ddl policy alert.", kind, where))};
+
+		ereport(WARNING,
+				(errmsg("pg_tributary job \"%s\": source table [%s] changed: %s", job->name, table, statement),
+				 errdetail("A %s at source position %s; the job goes on (ddl policy alert).", kind, where)));
+		exec("INSERT INTO tributary.error_log (err_job_id, err_run_id, err_sqlstate, err_message, err_detail) "
+			 "VALUES ($1, (SELECT max(run_id) FROM tributary.run WHERE run_job_id = $1), '01000', $2, $3)",
+			 3, types, args);
+	}
+	else if (strcmp(policy, "apply") == 0 && t != NULL)
+	{
+		if (strcmp(kind, "truncate_table") == 0)
+			exec(psprintf("TRUNCATE %s", quote_qualified_identifier(t->target_nsp, t->target_rel)),
+				 0, NULL, NULL);
+		else
+			apply_columns(apply, t, kind);
+	}
+	if (t != NULL)
+	{
+		Oid			type = INT4OID;
+		Datum		arg = Int32GetDatum(t->id);
+
+		exec("UPDATE tributary.job_table SET jt_ddl_accepted = true WHERE jt_id = $1", 1, &type, &arg);
+		t->all_columns = false;
+	}
+	SPI_finish();
+}

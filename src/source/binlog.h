@@ -1,0 +1,218 @@
+/*-------------------------------------------------------------------------
+ *
+ * binlog.h
+ *		The MySQL / MariaDB binary log: event framing (binlog_event.c), row
+ *		images and their values (binlog_rows.c) and MySQL binary JSON
+ *		(binlog_json.c).
+ *
+ * These decoders read bytes only: no server, no catalog, no ereport.  Every
+ * function validates what it reads and returns false with a message in
+ * *err on anything malformed, so that the connector (mysql_stream.c) can
+ * raise a proper error and the fuzz target (fuzz/binlog_fuzz.c) can feed
+ * them arbitrary input.  They compile in the backend and, with FRONTEND
+ * defined, against libpgcommon.
+ *
+ * An event is its 19-byte common header (timestamp u32, type u8,
+ * server_id u32, event_size u32, log_pos u32, flags u16; little endian),
+ * a post-header whose length the FORMAT_DESCRIPTION event gives per type,
+ * a body, and a 4-byte CRC32 when the format says checksums are on.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TRIBUTARY_BINLOG_H
+#define TRIBUTARY_BINLOG_H
+
+#include "lib/stringinfo.h"
+
+/* event types (MySQL's Log_event_type; 160+ are MariaDB's) */
+#define BL_QUERY					2
+#define BL_STOP						3
+#define BL_ROTATE					4
+#define BL_INTVAR					5
+#define BL_RAND						13
+#define BL_USER_VAR					14
+#define BL_FORMAT_DESCRIPTION		15
+#define BL_XID						16
+#define BL_TABLE_MAP				19
+#define BL_WRITE_ROWS_V1			23
+#define BL_UPDATE_ROWS_V1			24
+#define BL_DELETE_ROWS_V1			25
+#define BL_INCIDENT					26
+#define BL_HEARTBEAT				27
+#define BL_ROWS_QUERY				29
+#define BL_WRITE_ROWS				30
+#define BL_UPDATE_ROWS				31
+#define BL_DELETE_ROWS				32
+#define BL_GTID						33
+#define BL_ANONYMOUS_GTID			34
+#define BL_PREVIOUS_GTIDS			35
+#define BL_TRANSACTION_CONTEXT		36
+#define BL_VIEW_CHANGE				37
+#define BL_XA_PREPARE				38
+#define BL_PARTIAL_UPDATE_ROWS		39
+#define BL_TRANSACTION_PAYLOAD		40
+#define BL_HEARTBEAT_V2				41
+#define BL_GTID_TAGGED				42
+#define BL_MARIA_ANNOTATE_ROWS		160
+#define BL_MARIA_BINLOG_CHECKPOINT	161
+#define BL_MARIA_GTID				162
+#define BL_MARIA_GTID_LIST			163
+#define BL_MARIA_START_ENCRYPTION	164
+#define BL_MARIA_QUERY_COMPRESSED	165
+#define BL_MARIA_WRITE_ROWS_COMPRESSED		166
+#define BL_MARIA_UPDATE_ROWS_COMPRESSED		167
+#define BL_MARIA_DELETE_ROWS_COMPRESSED		168
+#define BL_MARIA_WRITE_ROWS_COMPRESSED_V1	169
+#define BL_MARIA_UPDATE_ROWS_COMPRESSED_V1	170
+#define BL_MARIA_DELETE_ROWS_COMPRESSED_V1	171
+
+#define BL_HEADER_LEN				19
+#define BL_CHECKSUM_LEN				4
+#define BL_FLAG_ARTIFICIAL			0x0020
+#define BL_MARIA_GTID_STANDALONE	0x01
+
+/* column types of TABLE_MAP (MySQL's enum_field_types) */
+#define MT_DECIMAL		0
+#define MT_TINY			1
+#define MT_SHORT		2
+#define MT_LONG			3
+#define MT_FLOAT		4
+#define MT_DOUBLE		5
+#define MT_NULL			6
+#define MT_TIMESTAMP	7
+#define MT_LONGLONG		8
+#define MT_INT24		9
+#define MT_DATE			10
+#define MT_TIME			11
+#define MT_DATETIME		12
+#define MT_YEAR			13
+#define MT_NEWDATE		14
+#define MT_VARCHAR		15
+#define MT_BIT			16
+#define MT_TIMESTAMP2	17
+#define MT_DATETIME2	18
+#define MT_TIME2		19
+#define MT_TYPED_ARRAY	20
+#define MT_VECTOR		242
+#define MT_INVALID		243
+#define MT_BOOL			244
+#define MT_JSON			245
+#define MT_NEWDECIMAL	246
+#define MT_ENUM			247
+#define MT_SET			248
+#define MT_TINY_BLOB	249
+#define MT_MEDIUM_BLOB	250
+#define MT_LONG_BLOB	251
+#define MT_BLOB			252
+#define MT_VAR_STRING	253
+#define MT_STRING		254
+#define MT_GEOMETRY		255
+
+#define BL_COLLATION_BINARY	63
+
+/* the stream's format, from its FORMAT_DESCRIPTION event */
+typedef struct BinlogFormat
+{
+	bool		known;			/* a FORMAT_DESCRIPTION was read */
+	bool		checksum;		/* events end with a CRC32 */
+	bool		mariadb;
+	int			binlog_version;
+	char		server_version[51];
+	int			npost_header;
+	uint8		post_header[256];	/* by event type */
+} BinlogFormat;
+
+/* an event's common header, and where its body is */
+typedef struct BinlogEvent
+{
+	uint32		timestamp;
+	uint8		type;
+	uint32		server_id;
+	uint32		size;			/* the whole event, checksum included */
+	uint32		log_pos;		/* position after the event; 0 = artificial */
+	uint16		flags;
+	const uint8 *data;			/* post-header and body, checksum removed */
+	uint32		len;
+} BinlogEvent;
+
+/* one column of a TABLE_MAP, with what the optional metadata tells */
+typedef struct BinlogColumn
+{
+	uint8		type;			/* MT_*, for STRING columns the real type */
+	uint16		meta;			/* type metadata */
+	bool		nullable;
+	bool		is_unsigned;	/* from SIGNEDNESS, or set by the caller */
+	bool		has_signedness;
+	int			collation;		/* 0 = unknown; 63 = binary */
+	char	   *name;			/* from COLUMN_NAME, or NULL */
+	int			nlabels;		/* ENUM / SET labels */
+	char	  **labels;
+} BinlogColumn;
+
+typedef struct BinlogTableMap
+{
+	uint64		table_id;
+	char	   *db;
+	char	   *table;
+	int			ncolumns;
+	BinlogColumn *columns;
+	bool		has_names;		/* COLUMN_NAME metadata was present */
+	int			nkey;			/* SIMPLE_PRIMARY_KEY, -1 if absent */
+	int		   *key;
+} BinlogTableMap;
+
+/* the framing of a rows event; rows themselves are read by bl_read_row */
+typedef struct BinlogRows
+{
+	uint8		kind;			/* 'I', 'U' or 'D' */
+	uint64		table_id;
+	uint16		flags;
+	int			ncolumns;
+	const uint8 *present;		/* columns-present bitmap (before image) */
+	const uint8 *present_after; /* update: after image */
+	const uint8 *rows;			/* the row images */
+	uint32		rows_len;
+	char	   *uncompressed;	/* palloc'd body of a compressed event */
+} BinlogRows;
+
+/* a decoded value: NULL, or text in PostgreSQL input syntax */
+typedef struct BinlogValue
+{
+	bool		isnull;
+	bool		needs_charset;	/* string bytes in the column's charset */
+	bool		is_zero_date;	/* a zero or partial date, text is MySQL's */
+	char	   *data;
+	uint32		len;
+} BinlogValue;
+
+/* binlog_event.c */
+extern bool bl_read_header(const uint8 *buf, size_t len, const BinlogFormat *fmt,
+						   BinlogEvent *ev, char **err);
+extern bool bl_read_format(const BinlogEvent *ev, BinlogFormat *fmt, char **err);
+extern bool bl_read_rotate(const BinlogEvent *ev, const BinlogFormat *fmt, uint64 *pos,
+						   char **file, char **err);
+extern bool bl_read_query(const BinlogEvent *ev, const BinlogFormat *fmt, char **db,
+						  char **query, char **err);
+extern bool bl_read_xid(const BinlogEvent *ev, const BinlogFormat *fmt, uint64 *xid, char **err);
+extern bool bl_read_gtid(const BinlogEvent *ev, const BinlogFormat *fmt, char **gtid,
+						 uint8 *flags, char **err);
+extern bool bl_read_table_map(const BinlogEvent *ev, const BinlogFormat *fmt,
+							  BinlogTableMap *map, char **err);
+extern bool bl_is_rows_event(uint8 type);
+extern bool bl_read_rows(const BinlogEvent *ev, const BinlogFormat *fmt, BinlogRows *rows,
+						 char **err);
+extern bool bl_read_payload(const BinlogEvent *ev, const BinlogFormat *fmt, char **events,
+							size_t *len, char **err);
+extern bool bl_uncompress(const uint8 *src, size_t srclen, char **dst, size_t *dstlen,
+						  char **err);
+extern bool bl_read_lenenc(const uint8 **p, const uint8 *end, uint64 *val);
+
+/* binlog_rows.c */
+extern bool bl_read_row(const BinlogTableMap *map, const uint8 *present, const uint8 **p,
+						const uint8 *end, BinlogValue *values, char **err);
+extern const char *bl_type_name(uint8 type);
+
+/* binlog_json.c */
+extern bool bl_json_to_text(const uint8 *data, size_t len, StringInfo out, char **err);
+
+#endif							/* TRIBUTARY_BINLOG_H */

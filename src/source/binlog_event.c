@@ -1,0 +1,862 @@
+/*-------------------------------------------------------------------------
+ *
+ * binlog_event.c
+ *		Framing of MySQL / MariaDB binary log events: the common header and
+ *		checksum, FORMAT_DESCRIPTION, ROTATE, QUERY, XID, GTID (MariaDB
+ *		domain-server-seq and MySQL uuid:n), TABLE_MAP with its optional
+ *		metadata, rows events v1 and v2, MariaDB compressed events and
+ *		MySQL 8 TRANSACTION_PAYLOAD.
+ *
+ * Formats read (all integers little endian unless said otherwise):
+ *
+ *	FORMAT_DESCRIPTION	binlog_version u16, server_version char[50],
+ *						create_timestamp u32, header_length u8,
+ *						post_header_length u8 per event type, checksum
+ *						algorithm u8 (0 off, 1 CRC32)
+ *	ROTATE				position u64, next file name (to the end)
+ *	QUERY				thread_id u32, exec_time u32, db_len u8, error u16,
+ *						status_vars_len u16, status vars, db, NUL, query
+ *						(MariaDB QUERY_COMPRESSED: the query is compressed)
+ *	XID					xid u64
+ *	MariaDB GTID		seq_no u64, domain_id u32, flags u8 [1 standalone]
+ *	MySQL GTID			flags u8, source uuid [16], gno i64, ...
+ *	TABLE_MAP			table_id u48, flags u16, db (u8 length, bytes,
+ *						NUL), table (same), column count (length-encoded),
+ *						types [n], metadata (length-encoded size, bytes),
+ *						null bitmap, optional metadata (type u8,
+ *						length-encoded size, value)*
+ *	rows				table_id u48, flags u16, [v2: extra length u16
+ *						counting itself, extra], column count, present
+ *						bitmap, [update: present-after bitmap], row images
+ *						(MariaDB *_COMPRESSED: the row images are
+ *						compressed)
+ *	TRANSACTION_PAYLOAD	fields (type, length, value; length-encoded) up to
+ *						an end mark 0: 1 payload size, 2 compression (0
+ *						zstd, 255 none), 3 uncompressed size; then the
+ *						payload: whole events without checksums
+ *
+ * MariaDB compression: a header byte 0x80 | n, the uncompressed length in n
+ * bytes big endian, then a zlib stream.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifdef FRONTEND
+#include "postgres_fe.h"
+#else
+#include "postgres.h"
+#endif
+
+#include <zlib.h>
+#include <zstd.h>
+
+#include "common/string.h"
+#include "source/binlog.h"
+
+/* more than any event the server sends (max_allowed_packet is 1 GB) */
+#define BL_MAX_UNCOMPRESSED		(1024U * 1024U * 1024U)
+
+/*
+ * fail: set the error message; returns false for "return fail(...)".
+ */
+static bool
+fail(char **err, const char *msg)
+{
+	*err = pstrdup(msg);
+	return false;
+}
+
+static inline uint16
+rd16(const uint8 *p)
+{
+	return (uint16) (p[0] | (p[1] << 8));
+}
+
+static inline uint32
+rd32(const uint8 *p)
+{
+	return (uint32) p[0] | ((uint32) p[1] << 8) | ((uint32) p[2] << 16) | ((uint32) p[3] << 24);
+}
+
+static inline uint64
+rd48(const uint8 *p)
+{
+	return (uint64) rd32(p) | ((uint64) rd16(p + 4) << 32);
+}
+
+static inline uint64
+rd64(const uint8 *p)
+{
+	return (uint64) rd32(p) | ((uint64) rd32(p + 4) << 32);
+}
+
+/*
+ * bl_read_lenenc: a length-encoded integer (1, 3, 4 or 9 bytes), advancing
+ * *p; false when it runs past end or uses the NULL marker 0xfb.
+ */
+bool
+bl_read_lenenc(const uint8 **p, const uint8 *end, uint64 *val)
+{
+	const uint8 *s = *p;
+
+	if (s >= end)
+		return false;
+	if (*s < 0xfb)
+	{
+		*val = *s;
+		*p = s + 1;
+		return true;
+	}
+	if (*s == 0xfc && end - s >= 3)
+	{
+		*val = rd16(s + 1);
+		*p = s + 3;
+		return true;
+	}
+	if (*s == 0xfd && end - s >= 4)
+	{
+		*val = rd32(s + 1) & 0xffffff;
+		*p = s + 4;
+		return true;
+	}
+	if (*s == 0xfe && end - s >= 9)
+	{
+		*val = rd64(s + 1);
+		*p = s + 9;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * bl_read_header: the common header of one event of exactly len bytes;
+ * checks its size field and, when the format says so, its CRC32, which is
+ * then left out of ev->data.
+ */
+bool
+bl_read_header(const uint8 *buf, size_t len, const BinlogFormat *fmt, BinlogEvent *ev, char **err)
+{
+	if (len < BL_HEADER_LEN)
+		return fail(err, "binlog event shorter than its header");
+	ev->timestamp = rd32(buf);
+	ev->type = buf[4];
+	ev->server_id = rd32(buf + 5);
+	ev->size = rd32(buf + 9);
+	ev->log_pos = rd32(buf + 13);
+	ev->flags = rd16(buf + 17);
+	if (ev->size != len)
+	{
+		*err = psprintf("binlog event of type %u says it has %u bytes but has %zu",
+						ev->type, ev->size, len);
+		return false;
+	}
+	ev->data = buf + BL_HEADER_LEN;
+	ev->len = len - BL_HEADER_LEN;
+	if (fmt->checksum)
+	{
+		uint32		want;
+		uint32		got;
+
+		if (ev->len < BL_CHECKSUM_LEN)
+			return fail(err, "binlog event too short for its checksum");
+		ev->len -= BL_CHECKSUM_LEN;
+		want = rd32(buf + len - BL_CHECKSUM_LEN);
+		got = (uint32) crc32(0L, buf, len - BL_CHECKSUM_LEN);
+		if (want != got)
+		{
+			*err = psprintf("binlog event of type %u at end position %u has checksum %08X, expected %08X",
+							ev->type, ev->log_pos, got, want);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * bl_read_format: a FORMAT_DESCRIPTION event.  Its checksum algorithm byte
+ * is read but not acted on: the caller fixes fmt->checksum from the
+ * server's binlog_checksum before the stream starts.
+ */
+bool
+bl_read_format(const BinlogEvent *ev, BinlogFormat *fmt, char **err)
+{
+	const uint8 *p = ev->data;
+	int			n;
+
+	if (ev->len < 2 + 50 + 4 + 1 + 1)
+		return fail(err, "FORMAT_DESCRIPTION event too short");
+	fmt->binlog_version = rd16(p);
+	if (fmt->binlog_version != 4)
+	{
+		*err = psprintf("binlog version %d is not supported (only 4)", fmt->binlog_version);
+		return false;
+	}
+	memcpy(fmt->server_version, p + 2, 50);
+	fmt->server_version[50] = '\0';
+	fmt->mariadb = (strstr(fmt->server_version, "MariaDB") != NULL);
+	if (p[56] != BL_HEADER_LEN)
+	{
+		*err = psprintf("binlog common header length %d is not supported (only 19)", p[56]);
+		return false;
+	}
+	/* the post-header lengths, then the checksum algorithm byte */
+	n = ev->len - 57 - 1;
+	memset(fmt->post_header, 0, sizeof(fmt->post_header));
+	/* entry i is for event type i + 1 */
+	for (int i = 0; i < n && i < 255; i++)
+		fmt->post_header[i + 1] = p[57 + i];
+	fmt->npost_header = n;
+	fmt->known = true;
+	return true;
+}
+
+/*
+ * post_header: the post-header length of an event type, with the usual
+ * value when no FORMAT_DESCRIPTION told it (the artificial ROTATE that
+ * starts a stream comes first).
+ */
+static int
+post_header(const BinlogFormat *fmt, uint8 type)
+{
+	if (fmt->known && type <= fmt->npost_header)
+		return fmt->post_header[type];
+	switch (type)
+	{
+		case BL_ROTATE:
+		case BL_TABLE_MAP:
+			return 8;
+		case BL_QUERY:
+			return 13;
+		case BL_WRITE_ROWS:
+		case BL_UPDATE_ROWS:
+		case BL_DELETE_ROWS:
+			return 10;
+		case BL_MARIA_GTID:
+			return 19;
+		case BL_GTID:
+		case BL_ANONYMOUS_GTID:
+			return 42;
+		default:
+			if (bl_is_rows_event(type))
+				return 8;
+			return 0;
+	}
+}
+
+/*
+ * bl_read_rotate: ROTATE: the next file and the position in it.
+ */
+bool
+bl_read_rotate(const BinlogEvent *ev, const BinlogFormat *fmt, uint64 *pos, char **file, char **err)
+{
+	int			ph = post_header(fmt, ev->type);
+
+	if (ph < 8 || ev->len < (uint32) ph + 1)
+		return fail(err, "ROTATE event too short");
+	*pos = rd64(ev->data);
+	*file = pnstrdup((const char *) ev->data + ph, ev->len - ph);
+	if (strlen(*file) != ev->len - ph || strchr(*file, '/') != NULL)
+		return fail(err, "ROTATE event names an invalid file");
+	return true;
+}
+
+/*
+ * bl_uncompress: a MariaDB compressed block (header byte 0x80 | n, length
+ * in n bytes big endian, zlib data) into a palloc'd buffer.
+ */
+bool
+bl_uncompress(const uint8 *src, size_t srclen, char **dst, size_t *dstlen, char **err)
+{
+	int			lenlen;
+	uint64		want = 0;
+	uLongf		got;
+	char	   *buf;
+	int			rc;
+
+	if (srclen < 1 || (src[0] & 0x80) == 0)
+		return fail(err, "compressed binlog data lacks its header");
+	lenlen = src[0] & 0x07;
+	if (lenlen < 1 || lenlen > 4 || srclen < (size_t) lenlen + 1)
+		return fail(err, "compressed binlog data has a bad length header");
+	for (int i = 1; i <= lenlen; i++)
+		want = (want << 8) | src[i];
+	if (want > BL_MAX_UNCOMPRESSED)
+		return fail(err, "compressed binlog data claims more than 1 GB");
+	buf = palloc(want + 1);
+	got = (uLongf) want;
+	rc = uncompress((Bytef *) buf, &got, src + 1 + lenlen, srclen - 1 - lenlen);
+	if (rc != Z_OK || got != want)
+	{
+		pfree(buf);
+		*err = psprintf("compressed binlog data does not uncompress (zlib %d)", rc);
+		return false;
+	}
+	buf[want] = '\0';
+	*dst = buf;
+	*dstlen = want;
+	return true;
+}
+
+/*
+ * bl_read_query: QUERY (and MariaDB QUERY_COMPRESSED): default database and
+ * statement text.
+ */
+bool
+bl_read_query(const BinlogEvent *ev, const BinlogFormat *fmt, char **db, char **query, char **err)
+{
+	int			ph = post_header(fmt, ev->type == BL_MARIA_QUERY_COMPRESSED ? BL_QUERY : ev->type);
+	const uint8 *p = ev->data;
+	const uint8 *end = ev->data + ev->len;
+	uint8		db_len;
+	uint16		vars_len = 0;
+
+	if (fmt->known && ev->type == BL_MARIA_QUERY_COMPRESSED)
+		ph = post_header(fmt, ev->type);
+	if (ph < 11 || ev->len < (uint32) ph)
+		return fail(err, "QUERY event too short");
+	db_len = p[8];
+	if (ph >= 13)
+		vars_len = rd16(p + 11);
+	p += ph;
+	if (end - p < (ptrdiff_t) vars_len + db_len + 1)
+		return fail(err, "QUERY event too short for its database name");
+	p += vars_len;
+	*db = pnstrdup((const char *) p, db_len);
+	p += db_len + 1;
+	if (ev->type == BL_MARIA_QUERY_COMPRESSED)
+	{
+		char	   *text;
+		size_t		len;
+
+		if (!bl_uncompress(p, end - p, &text, &len, err))
+			return false;
+		*query = text;
+	}
+	else
+		*query = pnstrdup((const char *) p, end - p);
+	return true;
+}
+
+/*
+ * bl_read_xid: XID, the commit of a transaction.
+ */
+bool
+bl_read_xid(const BinlogEvent *ev, const BinlogFormat *fmt, uint64 *xid, char **err)
+{
+	if (ev->len < 8)
+		return fail(err, "XID event too short");
+	*xid = rd64(ev->data + post_header(fmt, ev->type));
+	return true;
+}
+
+/*
+ * bl_read_gtid: the GTID of the transaction that follows: MariaDB's
+ * domain-server-seq (flags: 1 = a standalone statement, no BEGIN/COMMIT)
+ * or MySQL's uuid:gno; *gtid is NULL for MySQL's anonymous GTIDs.
+ */
+bool
+bl_read_gtid(const BinlogEvent *ev, const BinlogFormat *fmt, char **gtid, uint8 *flags, char **err)
+{
+	const uint8 *p = ev->data;
+
+	*gtid = NULL;
+	*flags = 0;
+	if (ev->type == BL_MARIA_GTID)
+	{
+		if (ev->len < 13)
+			return fail(err, "GTID event too short");
+		*gtid = psprintf("%u-%u-" UINT64_FORMAT, rd32(p + 8), ev->server_id, rd64(p));
+		*flags = p[12];
+		return true;
+	}
+	if (ev->type == BL_GTID || ev->type == BL_ANONYMOUS_GTID)
+	{
+		if (ev->len < 25)
+			return fail(err, "GTID event too short");
+		if (ev->type == BL_GTID)
+			*gtid = psprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x:" INT64_FORMAT,
+							 p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10],
+							 p[11], p[12], p[13], p[14], p[15], p[16], (int64) rd64(p + 17));
+		return true;
+	}
+	/* GTID_TAGGED (MySQL 8.4): a transaction starts; its GTID is not decoded */
+	return true;
+}
+
+/*
+ * read_lenenc_string: a length-encoded string of optional metadata.
+ */
+static bool
+read_lenenc_string(const uint8 **p, const uint8 *end, char **out)
+{
+	uint64		len;
+
+	if (!bl_read_lenenc(p, end, &len) || (uint64) (end - *p) < len)
+		return false;
+	*out = pnstrdup((const char *) *p, len);
+	*p += len;
+	return true;
+}
+
+static bool
+is_numeric_type(uint8 t)
+{
+	return t == MT_TINY || t == MT_SHORT || t == MT_INT24 || t == MT_LONG || t == MT_LONGLONG ||
+		t == MT_FLOAT || t == MT_DOUBLE || t == MT_NEWDECIMAL || t == MT_DECIMAL;
+}
+
+static bool
+is_character_type(uint8 t)
+{
+	return t == MT_STRING || t == MT_VAR_STRING || t == MT_VARCHAR || t == MT_BLOB ||
+		t == MT_TINY_BLOB || t == MT_MEDIUM_BLOB || t == MT_LONG_BLOB;
+}
+
+/*
+ * read_column_meta: the type metadata of one column, normalising STRING
+ * columns to their real type (CHAR, ENUM or SET) and length.
+ */
+static bool
+read_column_meta(BinlogColumn *col, const uint8 **p, const uint8 *end)
+{
+	const uint8 *s = *p;
+
+	switch (col->type)
+	{
+		case MT_FLOAT:
+		case MT_DOUBLE:
+		case MT_BLOB:
+		case MT_TINY_BLOB:
+		case MT_MEDIUM_BLOB:
+		case MT_LONG_BLOB:
+		case MT_GEOMETRY:
+		case MT_JSON:
+		case MT_TIMESTAMP2:
+		case MT_DATETIME2:
+		case MT_TIME2:
+		case MT_VECTOR:
+			if (end - s < 1)
+				return false;
+			col->meta = s[0];
+			*p = s + 1;
+			return true;
+		case MT_VARCHAR:
+		case MT_VAR_STRING:
+		case MT_BIT:
+		case MT_NEWDECIMAL:
+			if (end - s < 2)
+				return false;
+			col->meta = rd16(s);
+			*p = s + 2;
+			return true;
+		case MT_STRING:
+		case MT_ENUM:
+		case MT_SET:
+			{
+				uint8		real;
+				int			len;
+
+				if (end - s < 2)
+					return false;
+				real = s[0];
+				len = s[1];
+				*p = s + 2;
+				if (real != 0 && (real & 0x30) != 0x30)
+				{
+					/* CHAR longer than 255 bytes keeps two length bits here */
+					len |= ((real & 0x30) ^ 0x30) << 4;
+					real |= 0x30;
+				}
+				if (real == MT_ENUM || real == MT_SET)
+					col->type = real;
+				col->meta = len;
+				return true;
+			}
+		default:
+			col->meta = 0;
+			return true;
+	}
+}
+
+/*
+ * read_labels: ENUM_STR_VALUE / SET_STR_VALUE: the labels of each column
+ * of the kind, in column order.
+ */
+static bool
+read_labels(BinlogTableMap *map, uint8 kind, const uint8 **p, const uint8 *end)
+{
+	for (int i = 0; i < map->ncolumns; i++)
+	{
+		BinlogColumn *col = &map->columns[i];
+		uint64		n;
+
+		if (col->type != kind)
+			continue;
+		if (!bl_read_lenenc(p, end, &n) || n > (uint64) (end - *p))
+			return false;
+		col->nlabels = (int) n;
+		col->labels = palloc0(sizeof(char *) * Max(n, 1));
+		for (uint64 k = 0; k < n; k++)
+			if (!read_lenenc_string(p, end, &col->labels[k]))
+				return false;
+	}
+	return true;
+}
+
+/*
+ * read_optional_metadata: the TLVs of binlog_row_metadata after the null
+ * bitmap.  Unknown types are skipped (newer servers add some).
+ */
+static bool
+read_optional_metadata(BinlogTableMap *map, const uint8 *p, const uint8 *end, char **err)
+{
+	while (p < end)
+	{
+		uint8		type = *p++;
+		uint64		len;
+		const uint8 *v;
+		const uint8 *vend;
+
+		if (!bl_read_lenenc(&p, end, &len) || len > (uint64) (end - p))
+			return fail(err, "TABLE_MAP optional metadata is truncated");
+		v = p;
+		vend = p + len;
+		p = vend;
+		switch (type)
+		{
+			case 1:				/* SIGNEDNESS: a bit per numeric column, MSB first */
+				{
+					int			bit = 0;
+
+					for (int i = 0; i < map->ncolumns; i++)
+					{
+						BinlogColumn *col = &map->columns[i];
+
+						if (!is_numeric_type(col->type))
+							continue;
+						if (v + bit / 8 >= vend)
+							return fail(err, "TABLE_MAP signedness metadata is truncated");
+						col->is_unsigned = (v[bit / 8] & (0x80 >> (bit % 8))) != 0;
+						col->has_signedness = true;
+						bit++;
+					}
+					break;
+				}
+			case 2:				/* DEFAULT_CHARSET: default, then (index, collation)* */
+			case 10:			/* ENUM_AND_SET_DEFAULT_CHARSET */
+				{
+					uint64		def;
+					int			nth = 0;
+					bool		enumset = (type == 10);
+
+					if (!bl_read_lenenc(&v, vend, &def))
+						return fail(err, "TABLE_MAP charset metadata is truncated");
+					for (int i = 0; i < map->ncolumns; i++)
+					{
+						BinlogColumn *col = &map->columns[i];
+
+						if (enumset ? (col->type == MT_ENUM || col->type == MT_SET) : is_character_type(col->type))
+							col->collation = (int) def;
+					}
+					while (v < vend)
+					{
+						uint64		idx;
+						uint64		coll;
+
+						if (!bl_read_lenenc(&v, vend, &idx) || !bl_read_lenenc(&v, vend, &coll))
+							return fail(err, "TABLE_MAP charset metadata is truncated");
+						nth = 0;
+						for (int i = 0; i < map->ncolumns; i++)
+						{
+							BinlogColumn *col = &map->columns[i];
+
+							if (!(enumset ? (col->type == MT_ENUM || col->type == MT_SET) : is_character_type(col->type)))
+								continue;
+							if ((uint64) nth++ == idx)
+								col->collation = (int) coll;
+						}
+					}
+					break;
+				}
+			case 3:				/* COLUMN_CHARSET: a collation per character column */
+			case 11:			/* ENUM_AND_SET_COLUMN_CHARSET */
+				for (int i = 0; i < map->ncolumns; i++)
+				{
+					BinlogColumn *col = &map->columns[i];
+					uint64		coll;
+
+					if (!(type == 11 ? (col->type == MT_ENUM || col->type == MT_SET) : is_character_type(col->type)))
+						continue;
+					if (!bl_read_lenenc(&v, vend, &coll))
+						return fail(err, "TABLE_MAP charset metadata is truncated");
+					col->collation = (int) coll;
+				}
+				break;
+			case 4:				/* COLUMN_NAME */
+				for (int i = 0; i < map->ncolumns; i++)
+					if (!read_lenenc_string(&v, vend, &map->columns[i].name))
+						return fail(err, "TABLE_MAP column name metadata is truncated");
+				map->has_names = true;
+				break;
+			case 5:				/* SET_STR_VALUE */
+				if (!read_labels(map, MT_SET, &v, vend))
+					return fail(err, "TABLE_MAP SET metadata is truncated");
+				break;
+			case 6:				/* ENUM_STR_VALUE */
+				if (!read_labels(map, MT_ENUM, &v, vend))
+					return fail(err, "TABLE_MAP ENUM metadata is truncated");
+				break;
+			case 8:				/* SIMPLE_PRIMARY_KEY */
+				{
+					int			n = 0;
+					int			cap = 4;
+
+					map->key = palloc(sizeof(int) * cap);
+					while (v < vend)
+					{
+						uint64		idx;
+
+						if (!bl_read_lenenc(&v, vend, &idx) || idx >= (uint64) map->ncolumns)
+							return fail(err, "TABLE_MAP primary key metadata is invalid");
+						if (n == cap)
+						{
+							cap *= 2;
+							map->key = repalloc(map->key, sizeof(int) * cap);
+						}
+						map->key[n++] = (int) idx;
+					}
+					map->nkey = n;
+					break;
+				}
+			default:
+				break;
+		}
+	}
+	return true;
+}
+
+/*
+ * bl_read_table_map: TABLE_MAP: which table a table id means for the rows
+ * events that follow, with the column types and their metadata.
+ */
+bool
+bl_read_table_map(const BinlogEvent *ev, const BinlogFormat *fmt, BinlogTableMap *map, char **err)
+{
+	int			ph = post_header(fmt, ev->type);
+	const uint8 *p = ev->data;
+	const uint8 *end = ev->data + ev->len;
+	uint64		n;
+	uint64		metalen;
+	const uint8 *meta;
+	const uint8 *metaend;
+	int			len;
+
+	memset(map, 0, sizeof(*map));
+	map->nkey = -1;
+	if ((ph != 6 && ph != 8) || ev->len < (uint32) ph + 4)
+		return fail(err, "TABLE_MAP event too short");
+	map->table_id = (ph == 6) ? rd32(p) : rd48(p);
+	p += ph;
+	len = *p++;
+	if (end - p < len + 2)
+		return fail(err, "TABLE_MAP event too short for its database name");
+	map->db = pnstrdup((const char *) p, len);
+	p += len + 1;
+	len = *p++;
+	if (end - p < len + 1)
+		return fail(err, "TABLE_MAP event too short for its table name");
+	map->table = pnstrdup((const char *) p, len);
+	p += len + 1;
+	if (!bl_read_lenenc(&p, end, &n) || n == 0 || n > 4096 || (uint64) (end - p) < n)
+		return fail(err, "TABLE_MAP event has a bad column count");
+	map->ncolumns = (int) n;
+	map->columns = palloc0(sizeof(BinlogColumn) * n);
+	for (int i = 0; i < map->ncolumns; i++)
+		map->columns[i].type = *p++;
+	if (!bl_read_lenenc(&p, end, &metalen) || (uint64) (end - p) < metalen)
+		return fail(err, "TABLE_MAP event has a bad metadata length");
+	meta = p;
+	metaend = p + metalen;
+	for (int i = 0; i < map->ncolumns; i++)
+		if (!read_column_meta(&map->columns[i], &meta, metaend))
+			return fail(err, "TABLE_MAP column metadata is truncated");
+	p = metaend;
+	if ((uint64) (end - p) < (n + 7) / 8)
+		return fail(err, "TABLE_MAP event lacks its null bitmap");
+	for (int i = 0; i < map->ncolumns; i++)
+		map->columns[i].nullable = (p[i / 8] & (1 << (i % 8))) != 0;
+	p += (n + 7) / 8;
+	return read_optional_metadata(map, p, end, err);
+}
+
+/*
+ * bl_is_rows_event: whether an event type carries row images.
+ */
+bool
+bl_is_rows_event(uint8 type)
+{
+	return (type >= BL_WRITE_ROWS_V1 && type <= BL_DELETE_ROWS_V1) ||
+		(type >= BL_WRITE_ROWS && type <= BL_DELETE_ROWS) ||
+		type == BL_PARTIAL_UPDATE_ROWS ||
+		(type >= BL_MARIA_WRITE_ROWS_COMPRESSED && type <= BL_MARIA_DELETE_ROWS_COMPRESSED_V1);
+}
+
+/*
+ * bl_read_rows: the framing of a rows event (v1, v2 or MariaDB
+ * compressed): table id, column bitmaps and the row images.
+ */
+bool
+bl_read_rows(const BinlogEvent *ev, const BinlogFormat *fmt, BinlogRows *rows, char **err)
+{
+	int			ph = post_header(fmt, ev->type);
+	const uint8 *p = ev->data;
+	const uint8 *end = ev->data + ev->len;
+	uint64		n;
+	int			bitmap_len;
+	bool		compressed = (ev->type >= BL_MARIA_WRITE_ROWS_COMPRESSED);
+
+	memset(rows, 0, sizeof(*rows));
+	switch (ev->type)
+	{
+		case BL_WRITE_ROWS_V1:
+		case BL_WRITE_ROWS:
+		case BL_MARIA_WRITE_ROWS_COMPRESSED:
+		case BL_MARIA_WRITE_ROWS_COMPRESSED_V1:
+			rows->kind = 'I';
+			break;
+		case BL_UPDATE_ROWS_V1:
+		case BL_UPDATE_ROWS:
+		case BL_MARIA_UPDATE_ROWS_COMPRESSED:
+		case BL_MARIA_UPDATE_ROWS_COMPRESSED_V1:
+			rows->kind = 'U';
+			break;
+		case BL_DELETE_ROWS_V1:
+		case BL_DELETE_ROWS:
+		case BL_MARIA_DELETE_ROWS_COMPRESSED:
+		case BL_MARIA_DELETE_ROWS_COMPRESSED_V1:
+			rows->kind = 'D';
+			break;
+		case BL_PARTIAL_UPDATE_ROWS:
+			return fail(err, "PARTIAL_UPDATE_ROWS event: the source logs JSON updates as diffs (binlog_row_value_options = PARTIAL_JSON)");
+		default:
+			return fail(err, "not a rows event");
+	}
+	if ((ph != 6 && ph != 8 && ph != 10) || ev->len < (uint32) ph)
+		return fail(err, "rows event too short");
+	rows->table_id = (ph == 6) ? rd32(p) : rd48(p);
+	rows->flags = rd16(p + ph - (ph == 10 ? 4 : 2));
+	p += ph;
+	if (ph == 10)
+	{
+		uint16		extra = rd16(p - 2);
+
+		if (extra < 2 || end - p < extra - 2)
+			return fail(err, "rows event has a bad extra data length");
+		p += extra - 2;
+	}
+	if (!bl_read_lenenc(&p, end, &n) || n == 0 || n > 4096)
+		return fail(err, "rows event has a bad column count");
+	rows->ncolumns = (int) n;
+	bitmap_len = (int) ((n + 7) / 8);
+	if (end - p < bitmap_len * (rows->kind == 'U' ? 2 : 1))
+		return fail(err, "rows event lacks its column bitmaps");
+	rows->present = p;
+	p += bitmap_len;
+	if (rows->kind == 'U')
+	{
+		rows->present_after = p;
+		p += bitmap_len;
+	}
+	if (compressed)
+	{
+		size_t		len;
+
+		if (!bl_uncompress(p, end - p, &rows->uncompressed, &len, err))
+			return false;
+		rows->rows = (const uint8 *) rows->uncompressed;
+		rows->rows_len = (uint32) len;
+	}
+	else
+	{
+		rows->rows = p;
+		rows->rows_len = end - p;
+	}
+	return true;
+}
+
+/*
+ * bl_read_payload: MySQL 8 TRANSACTION_PAYLOAD: the events it holds,
+ * uncompressed (whole events without checksums, back to back).
+ */
+bool
+bl_read_payload(const BinlogEvent *ev, const BinlogFormat *fmt, char **events, size_t *len, char **err)
+{
+	const uint8 *p = ev->data + post_header(fmt, ev->type);
+	const uint8 *end = ev->data + ev->len;
+	uint64		payload_size = 0;
+	uint64		compression = 0;
+	uint64		uncompressed = 0;
+	bool		have_size = false;
+
+	if (p > end)
+		return fail(err, "TRANSACTION_PAYLOAD event too short");
+	for (;;)
+	{
+		uint64		field;
+		uint64		flen;
+		const uint8 *v;
+		uint64		val;
+
+		if (!bl_read_lenenc(&p, end, &field))
+			return fail(err, "TRANSACTION_PAYLOAD header is truncated");
+		if (field == 0)
+			break;
+		if (!bl_read_lenenc(&p, end, &flen) || flen > (uint64) (end - p))
+			return fail(err, "TRANSACTION_PAYLOAD header is truncated");
+		v = p;
+		p += flen;
+		if (field > 3)
+			continue;			/* a field of a newer server */
+		if (!bl_read_lenenc(&v, p, &val))
+			return fail(err, "TRANSACTION_PAYLOAD header field is invalid");
+		if (field == 1)
+		{
+			payload_size = val;
+			have_size = true;
+		}
+		else if (field == 2)
+			compression = val;
+		else
+			uncompressed = val;
+	}
+	if (!have_size || payload_size != (uint64) (end - p))
+		return fail(err, "TRANSACTION_PAYLOAD size does not match the event");
+	if (compression == 255)
+	{
+		*events = palloc(payload_size + 1);
+		memcpy(*events, p, payload_size);
+		*len = payload_size;
+		return true;
+	}
+	if (compression != 0)
+	{
+		*err = psprintf("TRANSACTION_PAYLOAD compression type " UINT64_FORMAT " is not supported", compression);
+		return false;
+	}
+	if (uncompressed > BL_MAX_UNCOMPRESSED)
+		return fail(err, "TRANSACTION_PAYLOAD claims more than 1 GB");
+	{
+		char	   *buf = palloc(uncompressed + 1);
+		size_t		got = ZSTD_decompress(buf, uncompressed, p, payload_size);
+
+		if (ZSTD_isError(got) || got != uncompressed)
+		{
+			pfree(buf);
+			*err = psprintf("TRANSACTION_PAYLOAD does not uncompress: %s",
+							ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong size");
+			return false;
+		}
+		*events = buf;
+		*len = got;
+	}
+	return true;
+}

@@ -1,0 +1,732 @@
+/*-------------------------------------------------------------------------
+ *
+ * binlog_rows.c
+ *		Row images of binlog rows events, value by value, into the text
+ *		that PostgreSQL's input functions read (DESIGN §5).
+ *
+ * A row image is a null bitmap over the columns present in the event,
+ * then each present non-NULL value in its storage format:
+ *
+ *	TINY/SHORT/INT24/LONG/LONGLONG	1/2/3/4/8 bytes little endian, signed
+ *						or not (SIGNEDNESS metadata or information_schema)
+ *	FLOAT, DOUBLE		IEEE 754, 4/8 bytes; printed shortest-exact
+ *	NEWDECIMAL			MySQL's packed decimal: groups of 9 digits in 4
+ *						bytes big endian, leftover digits in 1-4 bytes, sign
+ *						in the top bit, negative values bit-inverted
+ *	YEAR				1 byte, 1900 + n (0 stays 0)
+ *	DATE				3 bytes: day 5 bits, month 4 bits, year above
+ *	DATETIME2			5 bytes big endian (sign, year*13+month 17 bits,
+ *						day 5, hour 5, minute 6, second 6), then the
+ *						fraction in (fsp+1)/2 bytes big endian
+ *	TIMESTAMP2			seconds since the epoch, 4 bytes big endian, then the
+ *						fraction; printed as UTC with +00
+ *	TIME2				3 bytes big endian offset by 0x800000 (sign, hour 10
+ *						bits, minute 6, second 6), then the fraction
+ *	VARCHAR, CHAR		length in 1 byte (max length < 256) or 2, bytes
+ *	BLOB kinds, JSON, GEOMETRY	length in (metadata) bytes, bytes
+ *	BIT(n)				(n+7)/8 bytes big endian
+ *	ENUM				index in 1 or 2 bytes; SET: bitmask in 1-8 bytes
+ *
+ * Strings of a binary collation become bytea text (\x...), BINARY padded
+ * back to its length with zero bytes (the binlog strips them); other
+ * strings are returned raw with needs_charset set, for the caller to
+ * convert from the column's character set.  Zero and partial dates are
+ * returned as MySQL prints them with is_zero_date set, for the caller's
+ * zero_date policy.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifdef FRONTEND
+#include "postgres_fe.h"
+#else
+#include "postgres.h"
+#endif
+
+#include <math.h>
+
+#include "common/shortest_dec.h"
+#include "source/binlog.h"
+
+static const int dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
+
+/*
+ * be_uint: n bytes big endian.
+ */
+static uint64
+be_uint(const uint8 *p, int n)
+{
+	uint64		v = 0;
+
+	for (int i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/*
+ * le_uint: n bytes little endian.
+ */
+static uint64
+le_uint(const uint8 *p, int n)
+{
+	uint64		v = 0;
+
+	for (int i = n - 1; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/*
+ * bl_type_name: a column type's name, for messages.
+ */
+const char *
+bl_type_name(uint8 type)
+{
+	switch (type)
+	{
+		case MT_TINY: return "TINYINT";
+		case MT_SHORT: return "SMALLINT";
+		case MT_INT24: return "MEDIUMINT";
+		case MT_LONG: return "INT";
+		case MT_LONGLONG: return "BIGINT";
+		case MT_FLOAT: return "FLOAT";
+		case MT_DOUBLE: return "DOUBLE";
+		case MT_NEWDECIMAL: return "DECIMAL";
+		case MT_YEAR: return "YEAR";
+		case MT_DATE: case MT_NEWDATE: return "DATE";
+		case MT_TIME: case MT_TIME2: return "TIME";
+		case MT_DATETIME: case MT_DATETIME2: return "DATETIME";
+		case MT_TIMESTAMP: case MT_TIMESTAMP2: return "TIMESTAMP";
+		case MT_VARCHAR: case MT_VAR_STRING: return "VARCHAR";
+		case MT_STRING: return "CHAR";
+		case MT_BLOB: case MT_TINY_BLOB: case MT_MEDIUM_BLOB: case MT_LONG_BLOB: return "BLOB";
+		case MT_JSON: return "JSON";
+		case MT_GEOMETRY: return "GEOMETRY";
+		case MT_BIT: return "BIT";
+		case MT_ENUM: return "ENUM";
+		case MT_SET: return "SET";
+		case MT_NULL: return "NULL";
+		default: return "unknown";
+	}
+}
+
+/*
+ * bytea_text: bytes as bytea's hex input, zero-padded to pad bytes.
+ */
+static void
+bytea_text(BinlogValue *v, const uint8 *p, uint32 len, uint32 pad)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint32		n = Max(len, pad);
+	char	   *s = palloc(2 + n * 2 + 1);
+
+	s[0] = '\\';
+	s[1] = 'x';
+	for (uint32 i = 0; i < n; i++)
+	{
+		uint8		b = i < len ? p[i] : 0;
+
+		s[2 + i * 2] = hex[b >> 4];
+		s[3 + i * 2] = hex[b & 15];
+	}
+	s[2 + n * 2] = '\0';
+	v->data = s;
+	v->len = 2 + n * 2;
+}
+
+/*
+ * set_text: a value from a palloc'd string.
+ */
+static void
+set_text(BinlogValue *v, char *s)
+{
+	v->data = s;
+	v->len = strlen(s);
+}
+
+/*
+ * decimal_text: MySQL's packed DECIMAL(prec, scale) of size bytes.
+ */
+static bool
+decimal_text(BinlogValue *v, const uint8 *p, int prec, int scale, int size, char **err)
+{
+	int			intg = prec - scale;
+	int			intg0 = intg / 9;
+	int			intg0x = intg % 9;
+	int			frac0 = scale / 9;
+	int			frac0x = scale % 9;
+	uint8		buf[40];
+	bool		neg = (p[0] & 0x80) == 0;
+	char	   *out = palloc(prec + 4);
+	char	   *o = out;
+	const uint8 *q = buf;
+	bool		started = false;
+
+	if (size > (int) sizeof(buf))
+	{
+		*err = pstrdup("DECIMAL value too long");
+		return false;
+	}
+	memcpy(buf, p, size);
+	buf[0] ^= 0x80;
+	if (neg)
+		for (int i = 0; i < size; i++)
+			buf[i] ^= 0xff;
+	if (neg)
+		*o++ = '-';
+	/* integer part: leftover digits first, then groups of 9 */
+	if (intg0x > 0)
+	{
+		uint64		d = be_uint(q, dig2bytes[intg0x]);
+
+		q += dig2bytes[intg0x];
+		if (d > 999999999)
+		{
+			*err = pstrdup("DECIMAL value has an invalid digit group");
+			return false;
+		}
+		if (d != 0)
+		{
+			o += sprintf(o, "%u", (unsigned) d);
+			started = true;
+		}
+	}
+	for (int i = 0; i < intg0; i++)
+	{
+		uint64		d = be_uint(q, 4);
+
+		q += 4;
+		if (d > 999999999)
+		{
+			*err = pstrdup("DECIMAL value has an invalid digit group");
+			return false;
+		}
+		if (started)
+			o += sprintf(o, "%09u", (unsigned) d);
+		else if (d != 0)
+		{
+			o += sprintf(o, "%u", (unsigned) d);
+			started = true;
+		}
+	}
+	if (!started)
+		*o++ = '0';
+	if (scale > 0)
+	{
+		*o++ = '.';
+		for (int i = 0; i < frac0; i++)
+		{
+			uint64		d = be_uint(q, 4);
+
+			q += 4;
+			if (d > 999999999)
+			{
+				*err = pstrdup("DECIMAL value has an invalid digit group");
+				return false;
+			}
+			o += sprintf(o, "%09u", (unsigned) d);
+		}
+		if (frac0x > 0)
+		{
+			uint64		d = be_uint(q, dig2bytes[frac0x]);
+
+			if (d >= 1000000000)
+			{
+				*err = pstrdup("DECIMAL value has an invalid digit group");
+				return false;
+			}
+			o += sprintf(o, "%0*u", frac0x, (unsigned) d);
+		}
+	}
+	*o = '\0';
+	set_text(v, out);
+	return true;
+}
+
+/*
+ * frac_usec: the fraction of a temporal value with fsp digits, stored in
+ * (fsp+1)/2 bytes big endian, as microseconds.
+ */
+static uint32
+frac_usec(const uint8 *p, int fsp)
+{
+	switch ((fsp + 1) / 2)
+	{
+		case 1:
+			return (uint32) p[0] * 10000;
+		case 2:
+			return (uint32) be_uint(p, 2) * 100;
+		case 3:
+			return (uint32) be_uint(p, 3);
+		default:
+			return 0;
+	}
+}
+
+/*
+ * append_frac: ".ffffff" (fsp digits) when the column has a fraction.
+ */
+static char *
+frac_text(uint32 usec, int fsp)
+{
+	char		buf[16];
+
+	if (fsp <= 0)
+		return pstrdup("");
+	snprintf(buf, sizeof(buf), ".%06u", usec);
+	buf[1 + fsp] = '\0';
+	return pstrdup(buf);
+}
+
+/*
+ * civil_from_days: the proleptic Gregorian date of a day count since
+ * 1970-01-01.
+ */
+static void
+civil_from_days(int64 z, int *y, int *m, int *d)
+{
+	int64		era;
+	int64		doe;
+	int64		yoe;
+	int64		doy;
+	int64		mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (int) (doy - (153 * mp + 2) / 5 + 1);
+	*m = (int) (mp < 10 ? mp + 3 : mp - 9);
+	*y = (int) (yoe + era * 400 + (*m <= 2));
+}
+
+/*
+ * value_width: how many bytes a non-NULL value of a column takes, reading
+ * a length prefix where there is one; -1 when the data is too short.
+ */
+static int64
+value_width(const BinlogColumn *col, const uint8 *p, const uint8 *end, int *prefix)
+{
+	int64		avail = end - p;
+
+	*prefix = 0;
+	switch (col->type)
+	{
+		case MT_TINY: return 1;
+		case MT_SHORT: return 2;
+		case MT_INT24: return 3;
+		case MT_LONG: return 4;
+		case MT_LONGLONG: return 8;
+		case MT_FLOAT: return 4;
+		case MT_DOUBLE: return 8;
+		case MT_YEAR: return 1;
+		case MT_DATE: case MT_NEWDATE: return 3;
+		case MT_TIME: return 3;
+		case MT_TIMESTAMP: return 4;
+		case MT_DATETIME: return 8;
+		case MT_TIMESTAMP2: return 4 + (col->meta + 1) / 2;
+		case MT_DATETIME2: return 5 + (col->meta + 1) / 2;
+		case MT_TIME2: return 3 + (col->meta + 1) / 2;
+		case MT_NEWDECIMAL:
+			{
+				int			prec = col->meta & 0xff;
+				int			scale = col->meta >> 8;
+				int			intg = prec - scale;
+
+				if (prec < 1 || prec > 65 || scale > 30 || scale > prec)
+					return -1;
+				return (intg / 9) * 4 + dig2bytes[intg % 9] + (scale / 9) * 4 + dig2bytes[scale % 9];
+			}
+		case MT_BIT:
+			return (col->meta >> 8) + ((col->meta & 0xff) ? 1 : 0);
+		case MT_ENUM:
+			return col->meta;
+		case MT_SET:
+			return col->meta;
+		case MT_VARCHAR:
+		case MT_VAR_STRING:
+		case MT_STRING:
+			*prefix = col->meta < 256 ? 1 : 2;
+			if (avail < *prefix)
+				return -1;
+			return *prefix + (int64) le_uint(p, *prefix);
+		case MT_BLOB:
+		case MT_TINY_BLOB:
+		case MT_MEDIUM_BLOB:
+		case MT_LONG_BLOB:
+		case MT_JSON:
+		case MT_GEOMETRY:
+			*prefix = col->meta;
+			if (*prefix < 1 || *prefix > 4 || avail < *prefix)
+				return -1;
+			return *prefix + (int64) le_uint(p, *prefix);
+		default:
+			return -1;
+	}
+}
+
+/*
+ * decode_value: one non-NULL value of width w (prefix bytes of length).
+ */
+static bool
+decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, BinlogValue *v, char **err)
+{
+	char		buf[64];
+
+	switch (col->type)
+	{
+		case MT_TINY:
+			snprintf(buf, sizeof(buf), "%d", col->is_unsigned ? (int) p[0] : (int) (int8) p[0]);
+			break;
+		case MT_SHORT:
+			snprintf(buf, sizeof(buf), "%d", col->is_unsigned ? (int) le_uint(p, 2) : (int) (int16) le_uint(p, 2));
+			break;
+		case MT_INT24:
+			{
+				uint32		u = (uint32) le_uint(p, 3);
+				int32		s = (u & 0x800000) ? (int32) (u | 0xff000000) : (int32) u;
+
+				snprintf(buf, sizeof(buf), "%d", col->is_unsigned ? (int32) u : s);
+				break;
+			}
+		case MT_LONG:
+			if (col->is_unsigned)
+				snprintf(buf, sizeof(buf), "%u", (uint32) le_uint(p, 4));
+			else
+				snprintf(buf, sizeof(buf), "%d", (int32) le_uint(p, 4));
+			break;
+		case MT_LONGLONG:
+			if (col->is_unsigned)
+				snprintf(buf, sizeof(buf), UINT64_FORMAT, le_uint(p, 8));
+			else
+				snprintf(buf, sizeof(buf), INT64_FORMAT, (int64) le_uint(p, 8));
+			break;
+		case MT_FLOAT:
+			{
+				uint32		u = (uint32) le_uint(p, 4);
+				float		f;
+
+				memcpy(&f, &u, 4);
+				if (isnan(f) || isinf(f))
+					snprintf(buf, sizeof(buf), "%s", isnan(f) ? "NaN" : (f > 0 ? "Infinity" : "-Infinity"));
+				else
+					float_to_shortest_decimal_buf(f, buf);
+				break;
+			}
+		case MT_DOUBLE:
+			{
+				uint64		u = le_uint(p, 8);
+				double		d;
+
+				memcpy(&d, &u, 8);
+				if (isnan(d) || isinf(d))
+					snprintf(buf, sizeof(buf), "%s", isnan(d) ? "NaN" : (d > 0 ? "Infinity" : "-Infinity"));
+				else
+					double_to_shortest_decimal_buf(d, buf);
+				break;
+			}
+		case MT_NEWDECIMAL:
+			return decimal_text(v, p, col->meta & 0xff, col->meta >> 8, (int) w, err);
+		case MT_YEAR:
+			snprintf(buf, sizeof(buf), "%d", p[0] == 0 ? 0 : 1900 + p[0]);
+			break;
+		case MT_DATE:
+		case MT_NEWDATE:
+			{
+				uint32		u = (uint32) le_uint(p, 3);
+				int			day = u & 31;
+				int			month = (u >> 5) & 15;
+				int			year = u >> 9;
+
+				snprintf(buf, sizeof(buf), "%04d-%02d-%02d", year, month, day);
+				v->is_zero_date = (year == 0 || month == 0 || day == 0);
+				break;
+			}
+		case MT_DATETIME2:
+			{
+				int64		intpart = (int64) be_uint(p, 5) - INT64CONST(0x8000000000);
+				uint32		usec = frac_usec(p + 5, col->meta);
+				int64		ymd;
+				int64		ym;
+				int64		hms;
+				int			year;
+				int			month;
+				int			day;
+
+				if (intpart < 0)
+				{
+					*err = pstrdup("negative DATETIME value");
+					return false;
+				}
+				ymd = intpart >> 17;
+				ym = ymd >> 5;
+				hms = intpart % (1 << 17);
+				day = (int) (ymd % 32);
+				month = (int) (ym % 13);
+				year = (int) (ym / 13);
+				snprintf(buf, sizeof(buf), "%04d-%02d-%02d %02d:%02d:%02d%s", year, month, day,
+						 (int) (hms >> 12), (int) ((hms >> 6) % 64), (int) (hms % 64),
+						 frac_text(usec, col->meta));
+				v->is_zero_date = (year == 0 || month == 0 || day == 0);
+				break;
+			}
+		case MT_DATETIME:
+			{
+				uint64		u = le_uint(p, 8);
+				uint64		d = u / 1000000;
+				uint64		t = u % 1000000;
+
+				snprintf(buf, sizeof(buf), "%04d-%02d-%02d %02d:%02d:%02d",
+						 (int) (d / 10000), (int) (d / 100 % 100), (int) (d % 100),
+						 (int) (t / 10000), (int) (t / 100 % 100), (int) (t % 100));
+				v->is_zero_date = (d / 10000 == 0 || d / 100 % 100 == 0 || d % 100 == 0);
+				break;
+			}
+		case MT_TIMESTAMP2:
+		case MT_TIMESTAMP:
+			{
+				int64		secs = col->type == MT_TIMESTAMP2 ? (int64) be_uint(p, 4) : (int64) le_uint(p, 4);
+				uint32		usec = col->type == MT_TIMESTAMP2 ? frac_usec(p + 4, col->meta) : 0;
+				int			fsp = col->type == MT_TIMESTAMP2 ? col->meta : 0;
+				int			y;
+				int			m;
+				int			d;
+
+				if (secs == 0 && usec == 0)
+				{
+					snprintf(buf, sizeof(buf), "0000-00-00 00:00:00");
+					v->is_zero_date = true;
+					break;
+				}
+				civil_from_days(secs / 86400, &y, &m, &d);
+				snprintf(buf, sizeof(buf), "%04d-%02d-%02d %02d:%02d:%02d%s+00", y, m, d,
+						 (int) (secs % 86400 / 3600), (int) (secs % 3600 / 60), (int) (secs % 60),
+						 frac_text(usec, fsp));
+				break;
+			}
+		case MT_TIME2:
+			{
+				int			fsp = col->meta;
+				int64		intpart = (int64) be_uint(p, 3) - 0x800000;
+				int64		packed;
+				int64		hms;
+				bool		neg;
+
+				switch ((fsp + 1) / 2)
+				{
+					case 1:
+						{
+							int			frac = (int8) p[3];
+
+							if (intpart < 0 && frac)
+							{
+								intpart++;
+								frac -= 0x100;
+							}
+							packed = (intpart << 24) + frac * 10000;
+							break;
+						}
+					case 2:
+						{
+							int			frac = (int16) be_uint(p + 3, 2);
+
+							if (intpart < 0 && frac)
+							{
+								intpart++;
+								frac -= 0x10000;
+							}
+							packed = (intpart << 24) + frac * 100;
+							break;
+						}
+					case 3:
+						packed = (int64) be_uint(p, 6) - INT64CONST(0x800000000000);
+						break;
+					default:
+						packed = intpart << 24;
+						break;
+				}
+				neg = packed < 0;
+				if (neg)
+					packed = -packed;
+				hms = packed >> 24;
+				snprintf(buf, sizeof(buf), "%s%02d:%02d:%02d%s", neg ? "-" : "",
+						 (int) ((hms >> 12) % 1024), (int) ((hms >> 6) % 64), (int) (hms % 64),
+						 frac_text((uint32) (packed % (1 << 24)), fsp));
+				break;
+			}
+		case MT_TIME:
+			{
+				uint32		u = (uint32) le_uint(p, 3);
+				int32		s = (u & 0x800000) ? (int32) (u | 0xff000000) : (int32) u;
+				bool		neg = s < 0;
+
+				if (neg)
+					s = -s;
+				snprintf(buf, sizeof(buf), "%s%02d:%02d:%02d", neg ? "-" : "",
+						 s / 10000, s / 100 % 100, s % 100);
+				break;
+			}
+		case MT_BIT:
+			{
+				int			nbits = (col->meta >> 8) * 8 + (col->meta & 0xff);
+				char	   *s = palloc(nbits + 1);
+
+				for (int i = 0; i < nbits; i++)
+				{
+					int			bit = nbits - 1 - i;	/* from the most significant */
+					int			byte = (int) w - 1 - bit / 8;
+
+					s[i] = (p[byte] & (1 << (bit % 8))) ? '1' : '0';
+				}
+				s[nbits] = '\0';
+				set_text(v, s);
+				return true;
+			}
+		case MT_ENUM:
+			{
+				uint32		idx = (uint32) le_uint(p, (int) w);
+
+				if (idx == 0)
+				{
+					set_text(v, pstrdup(""));
+					return true;
+				}
+				if (col->labels == NULL || idx > (uint32) col->nlabels)
+				{
+					*err = psprintf("ENUM index %u has no label", idx);
+					return false;
+				}
+				v->needs_charset = true;
+				set_text(v, pstrdup(col->labels[idx - 1]));
+				return true;
+			}
+		case MT_SET:
+			{
+				uint64		mask = le_uint(p, (int) w);
+				StringInfoData s;
+
+				initStringInfo(&s);
+				for (int i = 0; i < 64 && mask != 0; i++, mask >>= 1)
+				{
+					if ((mask & 1) == 0)
+						continue;
+					if (col->labels == NULL || i >= col->nlabels)
+					{
+						*err = psprintf("SET member %d has no label", i + 1);
+						return false;
+					}
+					if (s.len > 0)
+						appendStringInfoChar(&s, ',');
+					appendStringInfoString(&s, col->labels[i]);
+				}
+				v->needs_charset = true;
+				v->data = s.data;
+				v->len = s.len;
+				return true;
+			}
+		case MT_JSON:
+			{
+				StringInfoData s;
+
+				initStringInfo(&s);
+				if (w - prefix == 0)
+					appendStringInfoString(&s, "null");
+				else if (!bl_json_to_text(p + prefix, w - prefix, &s, err))
+					return false;
+				v->data = s.data;
+				v->len = s.len;
+				return true;
+			}
+		case MT_GEOMETRY:
+			if (w - prefix < 4)
+			{
+				*err = pstrdup("GEOMETRY value shorter than its SRID");
+				return false;
+			}
+			bytea_text(v, p + prefix + 4, (uint32) (w - prefix - 4), 0);
+			return true;
+		case MT_VARCHAR:
+		case MT_VAR_STRING:
+		case MT_STRING:
+		case MT_BLOB:
+		case MT_TINY_BLOB:
+		case MT_MEDIUM_BLOB:
+		case MT_LONG_BLOB:
+			if (col->collation == BL_COLLATION_BINARY)
+			{
+				bytea_text(v, p + prefix, (uint32) (w - prefix), col->type == MT_STRING ? col->meta : 0);
+				return true;
+			}
+			v->needs_charset = true;
+			v->data = pnstrdup((const char *) p + prefix, w - prefix);
+			v->len = (uint32) (w - prefix);
+			return true;
+		default:
+			*err = psprintf("column type %u is not supported", col->type);
+			return false;
+	}
+	set_text(v, pstrdup(buf));
+	return true;
+}
+
+/*
+ * bl_read_row: one row image of a rows event, advancing *p past it.
+ * values has one entry per column of the table map; columns not present
+ * in the image come back as NULL.
+ */
+bool
+bl_read_row(const BinlogTableMap *map, const uint8 *present, const uint8 **p, const uint8 *end,
+			BinlogValue *values, char **err)
+{
+	const uint8 *s = *p;
+	const uint8 *nulls;
+	int			npresent = 0;
+	int			k = 0;
+
+	for (int i = 0; i < map->ncolumns; i++)
+		if (present[i / 8] & (1 << (i % 8)))
+			npresent++;
+	if (end - s < (npresent + 7) / 8)
+	{
+		*err = pstrdup("row image lacks its null bitmap");
+		return false;
+	}
+	nulls = s;
+	s += (npresent + 7) / 8;
+	for (int i = 0; i < map->ncolumns; i++)
+	{
+		const BinlogColumn *col = &map->columns[i];
+		BinlogValue *v = &values[i];
+		int64		w;
+		int			prefix;
+
+		memset(v, 0, sizeof(*v));
+		v->isnull = true;
+		if ((present[i / 8] & (1 << (i % 8))) == 0)
+			continue;
+		if (nulls[k / 8] & (1 << (k % 8)))
+		{
+			k++;
+			continue;
+		}
+		k++;
+		w = value_width(col, s, end, &prefix);
+		if (w < 0 || w > end - s)
+		{
+			*err = psprintf("row image is truncated in column %d (%s)", i + 1, bl_type_name(col->type));
+			return false;
+		}
+		v->isnull = false;
+		if (!decode_value(col, s, w, prefix, v, err))
+		{
+			char	   *inner = *err;
+
+			*err = psprintf("column %d (%s): %s", i + 1, bl_type_name(col->type), inner);
+			return false;
+		}
+		s += w;
+	}
+	*p = s;
+	return true;
+}
