@@ -38,6 +38,8 @@ OBJS = \
 	src/source/binlog_event.o \
 	src/source/binlog_rows.o \
 	src/source/binlog_json.o \
+	src/source/binlog_render.o \
+	src/binlog_check.o \
 	src/ddl.o \
 	bgworker/launcher.o \
 	bgworker/worker.o \
@@ -55,7 +57,7 @@ PG_CPPFLAGS = -I$(srcdir)/src -I$(libpq_srcdir) $(MYSQL_CFLAGS)
 SHLIB_LINK_INTERNAL = $(libpq)
 SHLIB_LINK = $(MYSQL_LIBS) -lzstd -lz
 
-REGRESS = api options decoder protocol
+REGRESS = api options decoder protocol binlog
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/sql/regress.conf
 TAP_TESTS = 1
 

@@ -15,6 +15,9 @@ PKGS=(
   mariadb-client
   libzstd-dev
   zlib1g-dev
+  zstd
+  clang
+  libclang-rt-14-dev
 )
 
 missing=()

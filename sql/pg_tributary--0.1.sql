@@ -50,6 +50,9 @@ CREATE FUNCTION tributary._read_message(message bytea, in_stream boolean DEFAULT
 										 batch boolean DEFAULT false)
 RETURNS text LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_read_message';
 
+CREATE FUNCTION tributary._binlog_render(events bytea, checksum boolean DEFAULT true)
+RETURNS text LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_binlog_render';
+
 CREATE FUNCTION tributary._drop_slot(source_name text, slot_name text)
 RETURNS boolean LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_drop_slot';
 
@@ -823,6 +826,38 @@ BEGIN
 	RETURNING job_id INTO id;
 	PERFORM tributary._record_job_version(id, 'create_job');
 	RETURN id;
+END
+$$;
+
+/*
+ * alter_job: change a job's options: the given keys replace the job's (a
+ * JSON null removes a key), validated like create_job's.  A running job
+ * reads them at its next start (restart_job applies them at once).
+ */
+CREATE FUNCTION tributary.alter_job(job_name text, options jsonb)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	j tributary.job;
+	merged jsonb;
+BEGIN
+	SELECT * INTO j FROM tributary.job WHERE tributary.job.job_name = alter_job.job_name FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'job "%" does not exist', job_name
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'tributary.jobs lists the jobs.';
+	END IF;
+	IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+		RAISE EXCEPTION 'job options must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	merged := jsonb_strip_nulls(j.job_options || options);
+	merged := tributary._validate_job_options(merged);
+	IF j.job_mode <> 'cdc' AND merged ? 'start_position' THEN
+		RAISE EXCEPTION 'job option "start_position" needs mode cdc'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	UPDATE tributary.job SET job_options = merged WHERE job_id = j.job_id;
+	PERFORM tributary._record_job_version(j.job_id, 'alter_job');
 END
 $$;
 

@@ -98,6 +98,7 @@ apply_columns(TributaryApplyState *apply, TributaryTable *t, const char *kind)
 	MemoryContext cxt = apply->cxt;
 	List	   *names = NIL;
 	List	   *pgtypes = NIL;
+	List	   *defaults = NIL;
 	int			n;
 
 	if (json == NULL)
@@ -105,7 +106,7 @@ apply_columns(TributaryApplyState *apply, TributaryTable *t, const char *kind)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("source table [%s.%s] does not exist any more", t->source_nsp, t->source_rel)));
 	args[0] = CStringGetTextDatum(json);
-	if (SPI_execute_with_args("SELECT c->>'name', c->>'pg_type' FROM jsonb_array_elements($1::jsonb->'columns') c",
+	if (SPI_execute_with_args("SELECT c->>'name', c->>'pg_type', c->>'default' FROM jsonb_array_elements($1::jsonb->'columns') c",
 							  1, types, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the source table's description");
 	n = (int) SPI_processed;
@@ -113,25 +114,51 @@ apply_columns(TributaryApplyState *apply, TributaryTable *t, const char *kind)
 	{
 		names = lappend(names, spi_text(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, CurrentMemoryContext));
 		pgtypes = lappend(pgtypes, spi_text(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, CurrentMemoryContext));
+		defaults = lappend(defaults, spi_text(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, CurrentMemoryContext));
 	}
 
 	if (strcmp(kind, "add_column") == 0)
 	{
 		ListCell   *ln;
 		ListCell   *lt;
+		ListCell   *ld;
 
-		forboth(ln, names, lt, pgtypes)
+		forthree(ln, names, lt, pgtypes, ld, defaults)
 		{
 			char	   *name = lfirst(ln);
 			bool		known = false;
+			char	   *def = lfirst(ld);
+			char	   *def_sql = "";
 
 			for (int c = 0; c < t->ncolumns && !known; c++)
 				known = (t->columns[c].source && strcmp(t->columns[c].source, name) == 0);
 			if (known)
 				continue;
-			exec(psprintf("ALTER TABLE %s ADD COLUMN %s %s",
+
+			/*
+			 * The source fills existing rows with the column's default and
+			 * logs no row for it: the target must do the same.  Constants
+			 * only; an expression default needs a resync.
+			 */
+			if (def != NULL && pg_strcasecmp(def, "NULL") != 0)
+			{
+				bool		number = (strspn(def, "-+.0123456789eE") == strlen(def));
+				size_t		dl = strlen(def);
+
+				if (number)
+					def_sql = psprintf(" DEFAULT %s", def);
+				else if (dl >= 2 && def[0] == '\'' && def[dl - 1] == '\'')
+					def_sql = psprintf(" DEFAULT %s", quote_literal_cstr(pnstrdup(def + 1, dl - 2)));
+				else
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("cannot apply the new column \"%s\" of source table [%s.%s]: its default is the expression %s",
+									name, t->source_nsp, t->source_rel, def),
+							 errhint("Resynchronize the table, or set the job option ddl for add_column to ignore.")));
+			}
+			exec(psprintf("ALTER TABLE %s ADD COLUMN %s %s%s",
 						  quote_qualified_identifier(t->target_nsp, t->target_rel),
-						  quote_identifier(name), (char *) lfirst(lt)), 0, NULL, NULL);
+						  quote_identifier(name), (char *) lfirst(lt), def_sql), 0, NULL, NULL);
 			args[0] = CStringGetTextDatum(name);
 			args[1] = Int32GetDatum(t->id);
 			exec("UPDATE tributary.job_table SET jt_columns = jt_columns || "

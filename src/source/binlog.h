@@ -212,6 +212,9 @@ extern bool bl_read_row(const BinlogTableMap *map, const uint8 *present, const u
 						const uint8 *end, BinlogValue *values, char **err);
 extern const char *bl_type_name(uint8 type);
 
+/* binlog_render.c */
+extern bool bl_render(const uint8 *buf, size_t len, bool checksum, StringInfo out, char **err);
+
 /* binlog_json.c */
 extern bool bl_json_to_text(const uint8 *data, size_t len, StringInfo out, char **err);
 

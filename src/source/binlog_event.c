@@ -342,9 +342,11 @@ bl_read_query(const BinlogEvent *ev, const BinlogFormat *fmt, char **db, char **
 bool
 bl_read_xid(const BinlogEvent *ev, const BinlogFormat *fmt, uint64 *xid, char **err)
 {
-	if (ev->len < 8)
+	int			ph = post_header(fmt, ev->type);
+
+	if (ev->len < (uint32) ph + 8)
 		return fail(err, "XID event too short");
-	*xid = rd64(ev->data + post_header(fmt, ev->type));
+	*xid = rd64(ev->data + ph);
 	return true;
 }
 

@@ -517,33 +517,34 @@ decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binlo
 				{
 					case 1:
 						{
-							int			frac = (int8) p[3];
+							/* negative values keep the fraction in reverse order */
+							int			frac = p[3];
 
 							if (intpart < 0 && frac)
 							{
 								intpart++;
 								frac -= 0x100;
 							}
-							packed = (intpart << 24) + frac * 10000;
+							packed = intpart * INT64CONST(16777216) + frac * 10000;
 							break;
 						}
 					case 2:
 						{
-							int			frac = (int16) be_uint(p + 3, 2);
+							int			frac = (int) be_uint(p + 3, 2);
 
 							if (intpart < 0 && frac)
 							{
 								intpart++;
 								frac -= 0x10000;
 							}
-							packed = (intpart << 24) + frac * 100;
+							packed = intpart * INT64CONST(16777216) + frac * 100;
 							break;
 						}
 					case 3:
 						packed = (int64) be_uint(p, 6) - INT64CONST(0x800000000000);
 						break;
 					default:
-						packed = intpart << 24;
+						packed = intpart * INT64CONST(16777216);
 						break;
 				}
 				neg = packed < 0;

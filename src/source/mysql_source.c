@@ -250,7 +250,7 @@ mysrc_describe_table(TributarySource *src, const char *nsp, const char *rel)
 
 	res = mysrc_query(src, psprintf("SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, "
 								 "IFNULL(CHARACTER_MAXIMUM_LENGTH, 0), IFNULL(NUMERIC_PRECISION, 0), "
-								 "IFNULL(NUMERIC_SCALE, 0), IFNULL(DATETIME_PRECISION, 0), IS_NULLABLE "
+								 "IFNULL(NUMERIC_SCALE, 0), IFNULL(DATETIME_PRECISION, 0), IS_NULLABLE, COLUMN_DEFAULT "
 								 "FROM information_schema.COLUMNS "
 								 "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
 								 schema_lit, table_lit));
@@ -291,7 +291,13 @@ mysrc_describe_table(TributarySource *src, const char *nsp, const char *rel)
 		escape_json(&buf, pg_type);
 		appendStringInfoString(&buf, ", \"mysql_type\": ");
 		escape_json(&buf, row[2]);
-		appendStringInfo(&buf, ", \"not_null\": %s}", strcmp(row[7], "NO") == 0 ? "true" : "false");
+		appendStringInfo(&buf, ", \"not_null\": %s", strcmp(row[7], "NO") == 0 ? "true" : "false");
+		if (row[8] != NULL)
+		{
+			appendStringInfoString(&buf, ", \"default\": ");
+			escape_json(&buf, row[8]);
+		}
+		appendStringInfoChar(&buf, '}');
 	}
 	mysql_free_result(res);
 

@@ -405,7 +405,9 @@ mysrc_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 		e = hash_search(st->tables, key, HASH_ENTER, &found);
 		e->t = t;
 		e->relid = st->next_relid++;
+		e->lenient = false;
 		e->nschema = -1;
+		e->schema = NULL;
 	}
 
 	st->conn = mysrc_open(src, "pg_tributary binlog", &err);

@@ -1,0 +1,102 @@
+# 010_mysql_ddl.pl -- schema changes on a MariaDB source: the ddl policy
+# (error by default, apply, ignore, alert), a TABLE_MAP that changed with
+# no DDL in the binlog, and bad connection settings.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use TributaryTest;
+use MariaDBNode;
+
+my $my = MariaDBNode->new('ddl', 'binlog-row-metadata' => 'FULL');
+$my->sql(q{
+	CREATE DATABASE shop;
+	CREATE TABLE shop.d (id INT PRIMARY KEY, a INT, s VARCHAR(10));
+	INSERT INTO shop.d VALUES (1, 10, 'one'), (2, 20, 'two');
+	CREATE TABLE shop.keep (id INT PRIMARY KEY, v INT);
+	CREATE TABLE shop.m (id INT PRIMARY KEY, v INT);
+});
+my $target = target_node('target');
+my $conn = $my->conninfo(undef, 'root');
+$target->safe_psql('postgres', qq{
+	SELECT tributary.create_source('maria', 'mysql', '$conn');
+	SELECT tributary.create_job('ddl', 'maria', 'full+cdc', '{"target_schema": "mirror"}');
+	SELECT tributary.add_table('ddl', 'shop.d');
+	SELECT tributary.add_table('ddl', 'shop.keep');
+	SELECT tributary.add_table('ddl', 'shop.m');
+	SELECT tributary.start_job('ddl');
+});
+is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('ddl', '60 s')"), 't', 'the job syncs');
+
+# default policy: error, naming the table, the statement and the position
+$my->sql(q{ALTER TABLE shop.d ADD COLUMN b INT NOT NULL DEFAULT 7; INSERT INTO shop.d VALUES (3, 30, 'three', 8);});
+ok($target->poll_query_until('postgres', "SELECT state = 'failed' FROM tributary.jobs WHERE job_name = 'ddl'"),
+	'an ALTER TABLE on a synced table stops the job');
+my $err = $target->safe_psql('postgres', "SELECT message || ' / ' || detail FROM tributary.errors WHERE job_name = 'ddl' ORDER BY at DESC LIMIT 1");
+like($err, qr/^source table \[shop.d\] changed: ALTER TABLE shop.d ADD COLUMN b INT NOT NULL DEFAULT 7 \/ The statement is a add_column at source position binlog\.\d+:\d+/,
+	'the error names the table, the statement, its kind and the binlog position');
+is($target->safe_psql('postgres', "SELECT count(*) FROM mirror.d"), '2', 'nothing after the statement was applied');
+
+# apply: the target follows ADD COLUMN (with the default for existing rows), DROP COLUMN, TRUNCATE
+$target->safe_psql('postgres', q{
+	SELECT tributary.alter_job('ddl', '{"ddl": {"add_column": "apply", "drop_column": "apply", "truncate_table": "apply", "rename_table": "alert", "other": "ignore"}}');
+	SELECT tributary.start_job('ddl');
+});
+is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('ddl', '60 s')"), 't', 'with ddl apply the job resumes');
+is($target->safe_psql('postgres', "SELECT string_agg(concat_ws('|', id, a, s, b), ',' ORDER BY id) FROM mirror.d"),
+	'1|10|one|7,2|20|two|7,3|30|three|8', 'the new column is added, existing rows get its default, new rows their value');
+$my->sql(q{ALTER TABLE shop.d DROP COLUMN a; INSERT INTO shop.d VALUES (4, 'four', 9); UPDATE shop.d SET s = 'uno' WHERE id = 1;});
+is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('ddl', '60 s')"), 't', 'synced after DROP COLUMN');
+is($target->safe_psql('postgres', q{SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute
+	WHERE attrelid = 'mirror.d'::regclass AND attnum > 0 AND NOT attisdropped}), 'id,s,b', 'the column is dropped on the target');
+is($target->safe_psql('postgres', "SELECT string_agg(concat_ws('|', id, s, b), ',' ORDER BY id) FROM mirror.d"),
+	'1|uno|7,2|two|7,3|three|8,4|four|9', 'rows go on syncing without it');
+is($target->safe_psql('postgres', q{SELECT jt_columns::text FROM tributary.job_table WHERE jt_source_rel = 'd'}),
+	'[{"source": "id", "target": "id"}, {"source": "s", "target": "s"}, {"source": "b", "target": "b"}]',
+	'the job\'s column list follows');
+$my->sql(q{TRUNCATE TABLE shop.d; INSERT INTO shop.d VALUES (5, 'five', 1);});
+is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('ddl', '60 s')"), 't', 'synced after TRUNCATE');
+is($target->safe_psql('postgres', "SELECT string_agg(id::text, ',') FROM mirror.d"), '5', 'TRUNCATE applied in order');
+
+# ignore and alert: the job goes on
+$my->sql(q{ALTER TABLE shop.keep ADD INDEX iv (v); INSERT INTO shop.keep VALUES (1, 1);});
+is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('ddl', '60 s')"), 't', 'ignored DDL: the job goes on');
+$my->sql(q{RENAME TABLE shop.keep TO shop.kept; INSERT INTO shop.m VALUES (1, 1);});
+is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('ddl', '60 s')"), 't', 'alerted DDL: the job goes on');
+like($target->safe_psql('postgres', "SELECT message || ' / ' || detail FROM tributary.errors WHERE job_name = 'ddl' AND sqlstate = '01000'"),
+	qr/^source table \[shop.keep\] changed: RENAME TABLE shop.keep TO shop.kept \/ A rename_table at source position binlog\.\d+:\d+/,
+	'an alert is recorded in tributary.errors');
+ok($target->log_contains('WARNING:  pg_tributary job "ddl": source table \[shop.keep\] changed: RENAME TABLE'),
+	'and logged as a WARNING');
+is($target->safe_psql('postgres', "SELECT count(*) FROM mirror.m"), '1', 'other tables keep syncing');
+
+# a changed table with no DDL in the binlog (sql_log_bin = 0) stops the job
+$my->sql(q{SET SESSION sql_log_bin = 0; ALTER TABLE shop.m ADD COLUMN z INT; SET SESSION sql_log_bin = 1;
+	INSERT INTO shop.m VALUES (2, 2, 2);});
+ok($target->poll_query_until('postgres', "SELECT state = 'failed' FROM tributary.jobs WHERE job_name = 'ddl'"),
+	'a TABLE_MAP with a column the job does not know stops the job');
+like($target->safe_psql('postgres', "SELECT message || ' / ' || detail FROM tributary.errors WHERE job_name = 'ddl' ORDER BY at DESC LIMIT 1"),
+	qr/^source table \[shop.m\] changed without a DDL statement in the binlog \/ The binlog has column "z", which the job does not know/,
+	'naming the table and the column');
+is($target->safe_psql('postgres', "SELECT count(*) FROM mirror.m"), '1', 'the row was not applied');
+
+# bad connection settings: a clear error, no crash
+my $badconn = $my->conninfo(undef, 'root', 'wrong');
+$target->safe_psql('postgres', qq{
+	SELECT tributary.create_source('badpw', 'mysql', '$badconn');
+	SELECT tributary.create_source('badport', 'mysql', 'host=127.0.0.1 port=1 user=root');
+	SELECT tributary.create_job('bad', 'badpw', 'cdc');
+});
+like(check_row($target, 'badpw', 'connection'), qr/^f\|.*Access denied for user 'root'/, 'check_source reports a wrong password');
+like(check_row($target, 'badport', 'connection'), qr/^f\|.*Can't connect to server on '127.0.0.1'/, 'and an unreachable port');
+my ($ret, $out, $stderr) = $target->psql('postgres', "SELECT tributary.add_table('bad', 'shop.m')");
+like($stderr, qr/ERROR:  could not connect to source "badpw": Access denied/, 'add_table refuses with the server\'s error');
+unlike($stderr, qr/wrong/, 'without the password');
+is($target->safe_psql('postgres', 'SELECT 1'), '1', 'the target is fine');
+
+$target->stop;
+$my->stop;
+done_testing();
