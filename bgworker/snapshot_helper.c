@@ -238,6 +238,9 @@ tributary_snapshot_helper_main(Datum main_arg)
 	tributary_source_connect(job->source, psprintf("pg_tributary job %s snapshot helper %d",
 													job->name, args.number));
 	job->source->connector->snapshot_use(job->source, args.view);
+	/* a view of its own: the stream must be idempotent up to its position */
+	if (job->source->connector->own_views && strcmp(job->mode, "full") != 0)
+		tributary_snapshot_record_view(job, job->source->connector->current_position(job->source));
 	copied = tributary_snapshot_copy_chunks(job, tables, helper_count_rows);
 	job->source->connector->snapshot_end(job->source);
 	tributary_source_disconnect(job->source);

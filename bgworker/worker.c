@@ -359,18 +359,7 @@ worker_create_slot(MemoryContext run_cxt, List *tables)
 static void
 worker_record_snapshot_view(XLogRecPtr position)
 {
-	char		job_id[16];
-	const char *values[2];
-
-	/* positions are compared here: their text need not sort (MySQL files) */
-	if (MyJob->catchup_until != NULL &&
-		tributary_position_in(MyJob->source, MyJob->catchup_until) >= position)
-		return;
-	snprintf(job_id, sizeof(job_id), "%d", MyJob->id);
-	values[0] = job_id;
-	values[1] = tributary_position_out(MyJob->source, position);
-	catalog_exec("UPDATE tributary.job SET job_catchup_until = $2 WHERE job_id = $1::int", 2, values);
-	MyJob->catchup_until = MemoryContextStrdup(TopMemoryContext, values[1]);
+	tributary_snapshot_record_view(MyJob, position);
 }
 
 /*
@@ -457,6 +446,19 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 		/* without the slot's snapshot, the stream is idempotent up to the new view */
 		tributary_snapshot_run(MyJob, tables, "catchup", exported,
 							   worker_record_snapshot_view, worker_count_rows);
+		/* helpers with views of their own may have raised the catch-up bound */
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		{
+			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+			TributaryJob *fresh = tributary_job_load(MyJob->id);
+
+			if (fresh && fresh->catchup_until)
+				MyJob->catchup_until = pstrdup(fresh->catchup_until);
+			MemoryContextSwitchTo(old);
+		}
+		PopActiveSnapshot();
+		CommitTransactionCommand();
 	}
 
 	/* stream, reconnecting for a while when the source goes away */

@@ -21,8 +21,12 @@
  *
  * Views: every reader of a run reads in the same view of the source: the
  * snapshot exported with the job's slot (the first run of a full+cdc job),
- * else one the worker opens and exports (connector snapshot_export).  A
- * source that cannot share its view gets no helpers.
+ * else one the worker opens and exports (connector snapshot_export).
+ * Sources that cannot share a view (MySQL: connector own_views) give every
+ * reader a view of its own, whose position each records as a catch-up
+ * bound before reading (tributary_snapshot_record_view): chunks read at
+ * different times converge once the stream has been applied,
+ * idempotently, past the latest of them.
  *
  * The source connector reads the chunks; the apply engine (apply/copy_in.c)
  * writes them, in COPY's binary format where every column has the same
@@ -41,6 +45,7 @@
 #include "postmaster/interrupt.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
 #include "apply/copy_in.h"
@@ -337,6 +342,46 @@ snapshot_finish_tables(List *tables, const char *final_state)
 	commit_catalog_xact();
 	foreach(lc, tables)
 		((TributaryTable *) lfirst(lc))->snapshot_done = true;
+}
+
+/*
+ * tributary_snapshot_record_view: a reader of the snapshot opened a view
+ * of the source as of "position": the stream must be applied idempotently
+ * up to there.  Raises the job's catch-up bound to it (readers of sources
+ * that cannot share a view each record their own, in any order: the bound
+ * is compared and raised under a row lock, by the connector's ordering of
+ * positions).  Committed before the reader reads any chunk.
+ */
+void
+tributary_snapshot_record_view(TributaryJob *job, XLogRecPtr position)
+{
+	Oid			types[2] = {INT4OID, TEXTOID};
+	Datum		args[2];
+	char	   *current = NULL;
+	char	   *text = tributary_position_out(job->source, position);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	SPI_connect();
+	args[0] = Int32GetDatum(job->id);
+	if (SPI_execute_with_args("SELECT job_catchup_until FROM tributary.job WHERE job_id = $1 FOR UPDATE",
+							  1, types, args, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the job's catch-up bound");
+	if (SPI_processed == 1)
+		current = spi_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, CurrentMemoryContext);
+	if (current == NULL || tributary_position_in(job->source, current) < position)
+	{
+		args[1] = CStringGetTextDatum(text);
+		if (SPI_execute_with_args("UPDATE tributary.job SET job_catchup_until = $2 WHERE job_id = $1",
+								  2, types, args, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not record the job's catch-up bound");
+		current = text;
+	}
+	job->catchup_until = MemoryContextStrdup(TopMemoryContext, current);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
 }
 
 /*

@@ -21,6 +21,7 @@ extern void tributary_snapshot_run(TributaryJob *job, List *tables,
 								   const char *final_state, const char *exported_snapshot,
 								   TributarySnapshotView on_view,
 								   TributarySnapshotProgress progress);
+extern void tributary_snapshot_record_view(TributaryJob *job, XLogRecPtr position);
 extern int	tributary_snapshot_copy_chunks(TributaryJob *job, List *tables,
 										   TributarySnapshotProgress progress);
 

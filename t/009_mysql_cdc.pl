@@ -53,7 +53,7 @@ my $target = target_node('target');
 my $conn = $my->conninfo(undef, 'root');
 $target->safe_psql('postgres', qq{
 	SELECT tributary.create_source('maria', 'mysql', '$conn', '{"heartbeat_interval": 1000}');
-	SELECT tributary.create_job('mycdc', 'maria', 'full+cdc', '{"snapshot_chunk_rows": 3000, "target_schema": "mirror"}');
+	SELECT tributary.create_job('mycdc', 'maria', 'full+cdc', '{"snapshot_chunk_rows": 3000, "target_schema": "mirror", "parallelism.default": 2}');
 	SELECT tributary.add_table('mycdc', 'shop.types');
 	SELECT tributary.add_table('mycdc', 'shop.acct');
 	SELECT tributary.add_table('mycdc', 'shop.comp');
@@ -105,6 +105,10 @@ sub acct_equal
 		$what);
 }
 acct_equal('snapshot plus binlog under 3,000 concurrent transactions: digests equal');
+ok($target->log_contains('pg_tributary job "mycdc" snapshot helper 1 copied [1-9]'),
+	'a snapshot helper with a view of its own copied chunks (parallelism.default 2)');
+is($target->safe_psql('postgres', "SELECT count(*) FROM tributary.table_state s JOIN tributary.job_table t ON t.jt_id = s.ts_jt_id WHERE t.jt_source_rel = 'acct' AND s.ts_done"),
+	'7', 'every chunk of the 20,000-row table copied once');
 is($target->safe_psql('postgres', q{SELECT md5(string_agg(concat_ws('|', region, id, v), E'\n' ORDER BY id)) FROM mirror.comp}),
 	my_digest(q{SELECT MD5(CONVERT(GROUP_CONCAT(CONCAT_WS('|', region, id, v) ORDER BY id SEPARATOR '\n') USING utf8mb4)) FROM shop.comp}),
 	'composite-key table equal');

@@ -96,6 +96,11 @@ typedef struct TributaryConnector
 	 * views; valid until snapshot_end
 	 */
 	char	   *(*snapshot_export) (TributarySource *src);
+	/*
+	 * the kind cannot share a view: snapshot_use opens a new view of its
+	 * own, whose position each reader records as a catch-up bound
+	 */
+	bool		own_views;
 	void		(*snapshot_end) (TributarySource *src);
 	char	   *(*chunk_upper) (TributarySource *src, struct TributaryTable *t,
 								const char *after, int64 rows);

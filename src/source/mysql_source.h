@@ -27,6 +27,8 @@ extern char *mysrc_quote(TributarySource *src, const char *val);
 /* mysql_snapshot.c */
 extern void mysrc_snapshot_begin(TributarySource *src);
 extern void mysrc_snapshot_end(TributarySource *src);
+extern char *mysrc_snapshot_export(TributarySource *src);
+extern void mysrc_snapshot_use(TributarySource *src, const char *view);
 extern char *mysrc_chunk_upper(TributarySource *src, struct TributaryTable *t,
 							   const char *after, int64 rows);
 extern void mysrc_copy_begin(TributarySource *src, struct TributaryTable *t,
