@@ -694,6 +694,16 @@ $$;
  * seed's errors: primary key, REPLICA IDENTITY FULL and wal_level (the last
  * two only for PostgreSQL sources of jobs that capture changes).
  */
+/*
+ * _target_type: the type of an auto-created target column: the source
+ * description's, except MySQL TIME as interval under option mysql_time.
+ */
+CREATE FUNCTION tributary._target_type(col jsonb, opts jsonb)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE WHEN opts ->> 'mysql_time' = 'interval' AND col ->> 'mysql_type' ~ '^time(\(\d\))?$'
+				THEN 'interval' ELSE col ->> 'pg_type' END
+$$;
+
 CREATE FUNCTION tributary._check_remote_table(s tributary.source, mode text, nsp text, rel text, info jsonb)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
@@ -706,6 +716,30 @@ BEGIN
 				  HINT = CASE s.source_kind
 					WHEN 'postgresql' THEN format('Add a primary key on the source: ALTER TABLE %I.%I ADD PRIMARY KEY (...);', nsp, rel)
 					ELSE format('Add a primary key on the source: ALTER TABLE `%s`.`%s` ADD PRIMARY KEY (...);', nsp, rel) END;
+	END IF;
+	IF s.source_kind = 'mysql' AND mode <> 'full' THEN
+		IF upper(coalesce(info ->> 'log_bin', 'OFF')) <> 'ON' THEN
+			RAISE EXCEPTION 'source [%] has no binary log (log_bin is %), change capture needs it', qname, coalesce(info ->> 'log_bin', 'OFF')
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  HINT = 'Start the server with log-bin (and binlog_format=ROW, binlog_row_image=FULL) in my.cnf.';
+		END IF;
+		IF upper(info ->> 'binlog_format') <> 'ROW' THEN
+			RAISE EXCEPTION 'source [%] binlog format is %, should be set to ROW', qname, info ->> 'binlog_format'
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  DETAIL = 'Change capture decodes row events; statement events cannot be applied exactly.',
+					  HINT = 'On the source run SET GLOBAL binlog_format = ''ROW''; and set binlog_format=ROW in my.cnf.';
+		END IF;
+		IF upper(info ->> 'binlog_row_image') <> 'FULL' THEN
+			RAISE EXCEPTION 'source [%] binlog row image is %, should be set to FULL', qname, info ->> 'binlog_row_image'
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  DETAIL = 'Full row images are needed to apply updates and deletes exactly.',
+					  HINT = 'On the source run SET GLOBAL binlog_row_image = ''FULL''; and set binlog_row_image=FULL in my.cnf.';
+		END IF;
+		IF upper(coalesce(info ->> 'binlog_row_value_options', '')) = 'PARTIAL_JSON' THEN
+			RAISE EXCEPTION 'source [%] logs JSON updates as partial diffs (binlog_row_value_options = PARTIAL_JSON)', qname
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  HINT = 'On the source run SET GLOBAL binlog_row_value_options = ''''; and remove it from my.cnf.';
+		END IF;
 	END IF;
 	IF s.source_kind = 'postgresql' AND mode <> 'full' THEN
 		IF info ->> 'wal_level' <> 'logical' THEN
@@ -1005,7 +1039,7 @@ BEGIN
 		/* build the target from the source definition */
 		FOR col IN SELECT c FROM jsonb_array_elements(info -> 'columns') c LOOP
 			IF cmap IS NULL THEN
-				coldefs := coldefs || format('%I %s', col ->> 'name', col ->> 'pg_type');
+				coldefs := coldefs || format('%I %s', col ->> 'name', tributary._target_type(col, opts));
 			END IF;
 		END LOOP;
 		IF cmap IS NOT NULL THEN
@@ -1020,7 +1054,7 @@ BEGIN
 						USING ERRCODE = 'invalid_parameter_value',
 							  HINT = 'Create the target table yourself before adding the table to the job.';
 				END IF;
-				coldefs := coldefs || format('%I %s', m.key, col ->> 'pg_type');
+				coldefs := coldefs || format('%I %s', m.key, tributary._target_type(col, opts));
 			END LOOP;
 		END IF;
 		coldefs := coldefs || format('PRIMARY KEY (%s)', (

@@ -260,7 +260,23 @@ mysrc_describe_table(TributarySource *src, const char *nsp, const char *rel)
 		return NULL;
 	}
 	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"replident\": \"f\", \"wal_level\": \"logical\", \"columns\": [");
+	appendStringInfoString(&buf, "{\"replident\": \"f\", \"wal_level\": \"logical\", ");
+	/* the binlog settings change capture needs (checked by start_job) */
+	{
+		MYSQL_RES  *vres = mysrc_query(src, "SHOW GLOBAL VARIABLES WHERE Variable_name IN "
+									   "('log_bin', 'binlog_format', 'binlog_row_image', 'binlog_row_value_options')");
+		MYSQL_ROW	vrow;
+
+		while ((vrow = mysql_fetch_row(vres)) != NULL)
+		{
+			escape_json(&buf, vrow[0]);
+			appendStringInfoString(&buf, ": ");
+			escape_json(&buf, vrow[1] ? vrow[1] : "");
+			appendStringInfoString(&buf, ", ");
+		}
+		mysql_free_result(vres);
+	}
+	appendStringInfoString(&buf, "\"columns\": [");
 	while ((row = mysql_fetch_row(res)) != NULL)
 	{
 		char	   *pg_type;

@@ -1,0 +1,97 @@
+# 011_mysql_resume.pl -- a MariaDB full+cdc job resumes chunk by chunk
+# after kill -9 of the target during its snapshot, while the source takes
+# writes; start_job refuses binlog settings change capture cannot use;
+# mysql_time = interval.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use TributaryTest;
+use MariaDBNode;
+
+my $my = MariaDBNode->new('resume', 'binlog-row-metadata' => 'FULL');
+$my->sql(q{
+	CREATE DATABASE shop;
+	USE shop;
+	CREATE TABLE shop.big (id INT PRIMARY KEY, v VARCHAR(40), n INT);
+	INSERT INTO shop.big SELECT seq, MD5(seq), 0 FROM seq_1_to_20000;
+	CREATE TABLE shop.tm (id INT PRIMARY KEY, t TIME(1));
+	INSERT INTO shop.tm VALUES (1, '-838:59:59'), (2, '100:00:00.5'), (3, '12:00:00');
+});
+my $target = target_node('target');
+my $conn = $my->conninfo(undef, 'root');
+$target->safe_psql('postgres', qq{
+	SELECT tributary.create_source('maria', 'mysql', '$conn');
+	CREATE SCHEMA mirror;
+	CREATE TABLE mirror.big (id int PRIMARY KEY, v varchar(40), n int);
+	-- a gate: the insert of row 15001 waits for advisory lock 42
+	CREATE FUNCTION mirror.gate() RETURNS trigger LANGUAGE plpgsql AS \$\$
+	BEGIN
+		IF NEW.id = 15001 THEN PERFORM pg_advisory_xact_lock_shared(42); END IF;
+		RETURN NEW;
+	END \$\$;
+	CREATE TRIGGER gate BEFORE INSERT ON mirror.big FOR EACH ROW EXECUTE FUNCTION mirror.gate();
+	SELECT tributary.create_job('resume', 'maria', 'full+cdc', '{"snapshot_chunk_rows": 5000, "target_schema": "mirror"}');
+	SELECT tributary.add_table('resume', 'shop.big');
+});
+my $holder = $target->background_psql('postgres');
+$holder->query_safe('SELECT pg_advisory_lock(42)');
+$target->safe_psql('postgres', "SELECT tributary.start_job('resume')");
+ok( $target->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 42 AND NOT granted"),
+	'the snapshot is blocked in its fourth chunk');
+is($target->safe_psql('postgres', "SELECT chunks_done || ' ' || rows_copied FROM tributary.tables WHERE job_name = 'resume'"),
+	'3 15000', 'three chunks are committed');
+
+# the source changes rows of copied and uncopied chunks meanwhile
+$my->sql(q{USE shop; UPDATE shop.big SET n = n + 1 WHERE id % 7 = 0; DELETE FROM shop.big WHERE id % 11 = 0;
+	INSERT INTO shop.big SELECT 20000 + seq, 'new', 1 FROM seq_1_to_500;});
+
+ok(crash_instance($target) > 0, 'kill -9 of every process of the target during the snapshot');
+$holder->{run}->kill_kill;
+$my->sql(q{UPDATE shop.big SET v = 'after crash' WHERE id % 13 = 0;});
+$target->safe_psql('postgres', 'DROP TRIGGER gate ON mirror.big');
+is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('resume', '120 s')"), 't',
+	'the job resumes after kill -9 and catches up');
+is($target->safe_psql('postgres', q{SELECT count(*) || ':' || md5(string_agg(concat_ws('|', id, v, n), E'\n' ORDER BY id)) FROM mirror.big}),
+	$my->sql(q{SET SESSION group_concat_max_len = 1073741824;
+		SELECT CONCAT(COUNT(*), ':', MD5(GROUP_CONCAT(CONCAT_WS('|', id, v, n) ORDER BY id SEPARATOR '\n'))) FROM shop.big}),
+	'source and target digests are equal');
+is($target->safe_psql('postgres', q{
+	SELECT count(*) || ' ' || count(DISTINCT ts_chunk_no) || ' ' || count(*) FILTER (WHERE ts_done)
+	  FROM tributary.table_state s JOIN tributary.job_table t ON t.jt_id = s.ts_jt_id WHERE t.jt_source_rel = 'big'}),
+	'5 5 5', 'every chunk (four of 5,000 rows and the open-ended last one) was copied once');
+is($target->safe_psql('postgres', q{SELECT string_agg(status, ',' ORDER BY run_id) FROM tributary.runs WHERE job_name = 'resume'}),
+	'failed,running', 'the crashed run is failed, the resumed one runs');
+
+# start_job refuses binlog settings change capture cannot work with
+$target->safe_psql('postgres', q{
+	SELECT tributary.create_job('tm', 'maria', 'full+cdc', '{"mysql_time": "interval", "target_schema": "tm"}');
+	SELECT tributary.add_table('tm', 'shop.tm');
+});
+$my->sql(q{SET GLOBAL binlog_format = 'STATEMENT'});
+my ($ret, $out, $err) = $target->psql('postgres', "SELECT tributary.start_job('tm')");
+like($err, qr/ERROR:  source \[shop.tm\] binlog format is STATEMENT, should be set to ROW.*HINT:  On the source run SET GLOBAL binlog_format = 'ROW'/s,
+	'start_job refuses binlog_format = STATEMENT, with the fix');
+$my->sql(q{SET GLOBAL binlog_format = 'ROW'; SET GLOBAL binlog_row_image = 'MINIMAL'});
+($ret, $out, $err) = $target->psql('postgres', "SELECT tributary.start_job('tm')");
+like($err, qr/ERROR:  source \[shop.tm\] binlog row image is MINIMAL, should be set to FULL/, 'and binlog_row_image = MINIMAL');
+$my->sql(q{SET GLOBAL binlog_row_image = 'FULL'});
+
+# mysql_time = interval: TIME outside 00:00-24:00 through both paths
+$target->safe_psql('postgres', "SELECT tributary.start_job('tm')");
+is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('tm', '60 s')"), 't', 'the mysql_time job syncs');
+$my->sql(q{INSERT INTO shop.tm VALUES (4, '-12:30:00.5'), (5, '838:59:59')});
+is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('tm', '60 s')"), 't', 'and streams');
+is($target->safe_psql('postgres', q{SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'tm.tm'::regclass AND attname = 't'}),
+	'interval', 'TIME maps to interval');
+is($target->safe_psql('postgres', "SELECT string_agg(id || '=' || t, ', ' ORDER BY id) FROM tm.tm"),
+	'1=-838:59:59, 2=100:00:00.5, 3=12:00:00, 4=-12:30:00.5, 5=838:59:59',
+	'TIME values of the whole range arrive exactly, from the snapshot and from the binlog');
+
+$target->stop;
+$my->stop;
+done_testing();
