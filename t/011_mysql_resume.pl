@@ -20,6 +20,8 @@ $my->sql(q{
 	INSERT INTO shop.big SELECT seq, MD5(seq), 0 FROM seq_1_to_20000;
 	CREATE TABLE shop.tm (id INT PRIMARY KEY, t TIME(1));
 	INSERT INTO shop.tm VALUES (1, '-838:59:59'), (2, '100:00:00.5'), (3, '12:00:00');
+	CREATE TABLE shop.nm (id INT UNSIGNED PRIMARY KEY, e ENUM('x', 'y''z'), s SET('a', 'b', 'c'),
+		l VARCHAR(10) CHARACTER SET latin1, b BIGINT UNSIGNED, ti TINYINT UNSIGNED) DEFAULT CHARSET utf8mb4;
 });
 my $target = target_node('target');
 my $conn = $my->conninfo(undef, 'root');
@@ -71,6 +73,7 @@ is($target->safe_psql('postgres', q{SELECT string_agg(status, ',' ORDER BY run_i
 $target->safe_psql('postgres', q{
 	SELECT tributary.create_job('tm', 'maria', 'full+cdc', '{"mysql_time": "interval", "target_schema": "tm"}');
 	SELECT tributary.add_table('tm', 'shop.tm');
+	SELECT tributary.add_table('tm', 'shop.nm');
 });
 $my->sql(q{SET GLOBAL binlog_format = 'STATEMENT'});
 my ($ret, $out, $err) = $target->psql('postgres', "SELECT tributary.start_job('tm')");
@@ -91,6 +94,17 @@ is($target->safe_psql('postgres', q{SELECT format_type(atttypid, atttypmod) FROM
 is($target->safe_psql('postgres', "SELECT string_agg(id || '=' || t, ', ' ORDER BY id) FROM tm.tm"),
 	'1=-838:59:59, 2=100:00:00.5, 3=12:00:00, 4=-12:30:00.5, 5=838:59:59',
 	'TIME values of the whole range arrive exactly, from the snapshot and from the binlog');
+
+# without column metadata in the binlog (binlog_row_metadata = NO_LOG):
+# names, signedness, charsets and labels come from information_schema
+$my->sql(q{SET GLOBAL binlog_row_metadata = 'NO_LOG'});
+$my->sql(q{INSERT INTO shop.nm VALUES (4294967295, 'y''z', 'a,c', 'café', 18446744073709551615, 255),
+	(1, 'x', '', 'x', 0, 0)});
+is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('tm', '60 s')"), 't', 'synced without binlog column metadata');
+is($target->safe_psql('postgres', "SELECT string_agg(concat_ws('|', id, e, s, l, b, ti), ', ' ORDER BY id) FROM tm.nm"),
+	"1|x||x|0|0, 4294967295|y'z|a,c|café|18446744073709551615|255",
+	'unsigned maxima, ENUM and SET labels and latin1 text decoded from information_schema');
+$my->sql(q{SET GLOBAL binlog_row_metadata = 'FULL'});
 
 $target->stop;
 $my->stop;
