@@ -33,6 +33,13 @@
  * Exactly once.  The stream restarts after the last checkpoint; a source
  * transaction whose commit is not after it is skipped.
  *
+ * Idle jobs.  When nothing is pending and the source's position has moved
+ * past the last checkpoint (changes of other tables, a binlog rotation),
+ * a checkpoint of that position is written every IDLE_CHECKPOINT_FACTOR
+ * checkpoint intervals: a restart then does not read what it already
+ * passed, and a MySQL job never points at binlog files the server may
+ * have purged.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -59,6 +66,8 @@
 
 #define MAX_CHANGES_PER_COMMIT	100000
 #define FEEDBACK_INTERVAL_MS	1000
+/* an idle job writes its position every this many checkpoint intervals */
+#define IDLE_CHECKPOINT_FACTOR	10
 
 static SPIPlanPtr checkpoint_plan = NULL;
 
@@ -90,6 +99,7 @@ typedef struct StreamState
 	int			nflushes;
 	int			maxflushes;
 	TimestampTz last_feedback;
+	TimestampTz last_checkpoint;	/* last local commit with a checkpoint */
 	TimestampTz last_beat;		/* last keepalive request of an idle stream */
 	int			checkpoint_ms;
 	int			num_retained;
@@ -121,6 +131,7 @@ write_checkpoint(StreamState *st)
 {
 	Oid			argtypes[5] = {INT4OID, INT4OID, INT8OID, TEXTOID, TIMESTAMPTZOID};
 	Datum		args[5];
+	char		nulls[6] = "    n";
 
 	st->checkpoint_seq++;
 	args[0] = Int32GetDatum(st->job->id);
@@ -140,7 +151,10 @@ write_checkpoint(StreamState *st)
 		if (checkpoint_plan == NULL || SPI_keepplan(checkpoint_plan) != 0)
 			elog(ERROR, "could not prepare the checkpoint statement");
 	}
-	if (SPI_execute_plan(checkpoint_plan, args, NULL, false, 0) != SPI_OK_INSERT)
+	/* an idle checkpoint before any applied transaction has no commit time */
+	if (st->pending_commit_ts != 0)
+		nulls[4] = ' ';
+	if (SPI_execute_plan(checkpoint_plan, args, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write the checkpoint");
 	SPI_finish();
 }
@@ -194,6 +208,7 @@ local_commit(StreamState *st)
 		st->flushes[st->nflushes].remote_end = st->pending_end;
 		st->nflushes++;
 		st->committed = st->pending_end;
+		st->last_checkpoint = GetCurrentTimestamp();
 	}
 	if (st->progress)
 		st->progress(st->committed > st->idle_end ? st->committed : st->idle_end,
@@ -240,6 +255,33 @@ send_feedback(StreamState *st, bool force, bool reply_requested)
 	st->last_feedback = now;
 	if (st->progress && st->nflushes == 0 && !st->in_remote_xact && !IsTransactionState())
 		st->progress(st->durable, st->received, 0, 0, st->caught_up ? "streaming" : "catchup");
+}
+
+/*
+ * idle_checkpoint: nothing is pending and the source reported a position
+ * past the last checkpoint: everything before it is applied or held
+ * nothing for the job.  Record it, at most every IDLE_CHECKPOINT_FACTOR
+ * checkpoint intervals.
+ */
+static void
+idle_checkpoint(StreamState *st)
+{
+	if (IsTransactionState() || st->in_remote_xact || st->nflushes > 0 ||
+		st->durable <= st->committed ||
+		!TimestampDifferenceExceeds(st->last_checkpoint, GetCurrentTimestamp(),
+									Max(st->checkpoint_ms, 100) * IDLE_CHECKPOINT_FACTOR))
+		return;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	st->pending_end = st->durable;
+	write_checkpoint(st);
+	if (!st->caught_up && st->pending_end > st->catchup_until)
+		mark_caught_up(st);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	st->committed = st->pending_end;
+	st->last_checkpoint = GetCurrentTimestamp();
 }
 
 /*
@@ -367,6 +409,7 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	st.checkpoint_ms = checkpoint_ms;
 	st.num_retained = Max(num_retained, 1);
 	st.checkpoint_seq = job->checkpoint_seq;
+	st.last_checkpoint = GetCurrentTimestamp();
 	st.maxflushes = 64;
 	st.flushes = palloc(sizeof(FlushPosition) * st.maxflushes);
 	st.apply = tributary_apply_create(job, tables);
@@ -459,6 +502,7 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 			send_feedback(&st, beat, beat && idle);
 			if (beat)
 				st.last_beat = GetCurrentTimestamp();
+			idle_checkpoint(&st);
 		}
 		(void) WaitLatchOrSocket(MyLatch,
 								 WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

@@ -202,6 +202,15 @@ is($target->safe_psql('postgres', "SELECT state || ' ' || phase FROM tributary.j
 like($target->safe_psql('postgres', "SELECT position FROM tributary.checkpoints WHERE job_name = 'mycdc'"),
 	qr/^binlog\.\d{6}:\d+ gtid 0-1-\d+$/, 'checkpoints hold binlog file, offset and GTID');
 
+# an idle job: changes of other tables and rotations move its checkpoint on
+my $cp_before = $target->safe_psql('postgres', "SELECT position FROM tributary.checkpoints WHERE job_name = 'mycdc'");
+$my->sql(q{INSERT INTO shop.other VALUES (100000, 1); FLUSH BINARY LOGS; INSERT INTO shop.other VALUES (100001, 1);});
+my ($file_now) = split(/\t/, $my->sql("SHOW MASTER STATUS"));
+ok($target->poll_query_until('postgres', "SELECT position LIKE '$file_now:%' FROM tributary.checkpoints WHERE job_name = 'mycdc'"),
+	'an idle job checkpoints the source position it passed');
+is($target->safe_psql('postgres', "SELECT count(*) FROM mirror.acct"), $my->sql("SELECT COUNT(*) FROM shop.acct"),
+	'and applies nothing for it');
+
 $target->stop;
 $my->stop;
 done_testing();
