@@ -35,6 +35,7 @@ OBJS = \
 	src/source/mysql_types.o \
 	src/source/mysql_snapshot.o \
 	src/source/mysql_stream.o \
+	src/source/mysql_ddl.o \
 	src/source/binlog_event.o \
 	src/source/binlog_rows.o \
 	src/source/binlog_json.o \

@@ -229,7 +229,7 @@ worker_stream_progress(XLogRecPtr applied, XLogRecPtr received, int64 rows,
 	MySlot->applied_lsn = applied;
 	strlcpy(MySlot->applied_position, tributary_position_out(MyJob->source, applied), TRIBUTARY_POSITION_LEN);
 	strlcpy(MySlot->source_position, tributary_position_out(MyJob->source, received), TRIBUTARY_POSITION_LEN);
-	MySlot->lag_bytes = received > applied ? (int64) (received - applied) : 0;
+	MySlot->lag_bytes = tributary_position_bytes(MyJob->source, applied, received);
 	if (commit_ts != 0)
 		MySlot->lag_seconds = Max(0, (double) (GetCurrentTimestamp() - commit_ts) / USECS_PER_SEC);
 	else if (MySlot->lag_bytes == 0)

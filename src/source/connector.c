@@ -76,3 +76,17 @@ tributary_position_in(TributarySource *src, const char *text)
 		return src->connector->position_in(src, text);
 	return tributary_parse_lsn(text);
 }
+
+/*
+ * tributary_position_bytes: how many bytes of the source's log lie between
+ * two positions (0 when "to" is not later).
+ */
+int64
+tributary_position_bytes(TributarySource *src, XLogRecPtr from, XLogRecPtr to)
+{
+	if (to <= from)
+		return 0;
+	if (src->connector->position_bytes)
+		return src->connector->position_bytes(src, from, to);
+	return (int64) (to - from);
+}

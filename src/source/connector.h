@@ -150,6 +150,8 @@ typedef struct TributaryConnector
 	 */
 	char	   *(*position_out) (TributarySource *src, XLogRecPtr pos);
 	XLogRecPtr	(*position_in) (TributarySource *src, const char *text);
+	/* bytes of the source's log from one position to a later one (NULL: LSN difference) */
+	int64		(*position_bytes) (TributarySource *src, XLogRecPtr from, XLogRecPtr to);
 } TributaryConnector;
 
 extern const TributaryConnector tributary_pg_connector;
@@ -165,5 +167,6 @@ extern void tributary_source_disconnect(TributarySource *src);
 extern XLogRecPtr tributary_parse_lsn(const char *text);
 extern char *tributary_position_out(TributarySource *src, XLogRecPtr pos);
 extern XLogRecPtr tributary_position_in(TributarySource *src, const char *text);
+extern int64 tributary_position_bytes(TributarySource *src, XLogRecPtr from, XLogRecPtr to);
 
 #endif							/* TRIBUTARY_CONNECTOR_H */

@@ -531,4 +531,5 @@ const TributaryConnector tributary_mysql_connector = {
 	.stream_close = mysrc_stream_close,
 	.position_out = mysrc_position_out,
 	.position_in = mysrc_position_in,
+	.position_bytes = mysrc_position_bytes,
 };

@@ -35,10 +35,14 @@ extern void mysrc_copy_begin(TributarySource *src, struct TributaryTable *t,
 							 const char *after, const char *upto, bool binary);
 extern int	mysrc_copy_read(TributarySource *src, char **buf);
 
+/* mysql_ddl.c */
+extern const char *mysrc_classify_ddl(const char *query, const char *db, List **tables);
+
 /* mysql_stream.c */
 struct TribMessage;
 extern char *mysrc_position_out(TributarySource *src, XLogRecPtr pos);
 extern XLogRecPtr mysrc_position_in(TributarySource *src, const char *text);
+extern int64 mysrc_position_bytes(TributarySource *src, XLogRecPtr from, XLogRecPtr to);
 extern XLogRecPtr mysrc_current_position(TributarySource *src);
 extern void mysrc_stream_create_slot(TributarySource *src, const char *slot, List *tables,
 									 XLogRecPtr *start_lsn, char **snapshot);

@@ -31,7 +31,7 @@
  * change.  Rows events become INSERT/UPDATE/DELETE with every value as
  * text (binlog_rows.c); strings are converted from the column's charset.
  *
- * Schema changes.  A QUERY event that is DDL on a job table (ALTER, RENAME,
+ * Schema changes.  A QUERY event that is DDL on a job table (mysql_ddl.c: ALTER, RENAME,
  * DROP, TRUNCATE) becomes a transactional MESSAGE "tributary.ddl" (kind,
  * table, statement) for stream.c to act on by the job's ddl policy.  A
  * TABLE_MAP that does not match what the job knows (a column the job does
@@ -243,6 +243,19 @@ bad:
 			 errmsg("invalid binlog position \"%s\"", text),
 			 errhint("A MySQL position is a binlog file and an offset, like binlog.000003:1234.")));
 	return InvalidXLogRecPtr;	/* keep the compiler quiet */
+}
+
+/*
+ * mysrc_position_bytes: binlog bytes between two positions: exact in one
+ * file; across files the sizes of the earlier files are not known here, so
+ * the bytes of the later file count (a lower bound, never zero).
+ */
+int64
+mysrc_position_bytes(TributarySource *src, XLogRecPtr from, XLogRecPtr to)
+{
+	if ((from >> 32) == (to >> 32))
+		return (int64) ((uint32) to - (uint32) from);
+	return Max((int64) (uint32) to, 1);
 }
 
 /*
@@ -989,245 +1002,6 @@ on_rows(TributarySource *src, MyStream *st, BinlogEvent *ev, StringInfo out)
 }
 
 /*
- * skip_space: past blanks and comments of a statement.
- */
-static const char *
-skip_space(const char *p)
-{
-	for (;;)
-	{
-		while (*p && isspace((unsigned char) *p))
-			p++;
-		if (p[0] == '/' && p[1] == '*')
-		{
-			const char *e = strstr(p + 2, "*/");
-
-			if (e == NULL)
-				return p + strlen(p);
-			p = e + 2;
-		}
-		else if ((p[0] == '-' && p[1] == '-') || p[0] == '#')
-		{
-			while (*p && *p != '\n')
-				p++;
-		}
-		else
-			return p;
-	}
-}
-
-/*
- * take_word: whether the statement continues with a keyword (then skipped).
- */
-static bool
-take_word(const char **p, const char *word)
-{
-	size_t		n = strlen(word);
-	const char *s = skip_space(*p);
-
-	if (pg_strncasecmp(s, word, n) == 0 && !isalnum((unsigned char) s[n]) && s[n] != '_')
-	{
-		*p = s + n;
-		return true;
-	}
-	return false;
-}
-
-/*
- * take_ident: an identifier, backquoted or plain.
- */
-static char *
-take_ident(const char **p)
-{
-	const char *s = skip_space(*p);
-	StringInfoData id;
-
-	initStringInfo(&id);
-	if (*s == '`')
-	{
-		s++;
-		while (*s)
-		{
-			if (s[0] == '`' && s[1] == '`')
-			{
-				appendStringInfoChar(&id, '`');
-				s += 2;
-			}
-			else if (*s == '`')
-			{
-				s++;
-				break;
-			}
-			else
-				appendStringInfoChar(&id, *s++);
-		}
-	}
-	else
-		while (*s && (isalnum((unsigned char) *s) || *s == '_' || *s == '$' || (unsigned char) *s >= 0x80))
-			appendStringInfoChar(&id, *s++);
-	*p = s;
-	return id.len > 0 ? id.data : NULL;
-}
-
-/*
- * take_table: a table name, qualified or in the statement's database.
- */
-static char *
-take_table(const char **p, const char *db)
-{
-	char	   *a = take_ident(p);
-	const char *s;
-
-	if (a == NULL)
-		return NULL;
-	s = skip_space(*p);
-	if (*s == '.')
-	{
-		char	   *b;
-
-		*p = s + 1;
-		b = take_ident(p);
-		return b ? psprintf("%s.%s", a, b) : NULL;
-	}
-	return psprintf("%s.%s", db ? db : "", a);
-}
-
-/*
- * ddl_kind: the kind of an ALTER TABLE's first action.
- */
-static const char *
-alter_kind(const char *p)
-{
-	if (take_word(&p, "ADD"))
-	{
-		if (take_word(&p, "COLUMN") || !(take_word(&p, "INDEX") || take_word(&p, "KEY") ||
-										  take_word(&p, "UNIQUE") || take_word(&p, "PRIMARY") ||
-										  take_word(&p, "CONSTRAINT") || take_word(&p, "FOREIGN") ||
-										  take_word(&p, "FULLTEXT") || take_word(&p, "SPATIAL") ||
-										  take_word(&p, "PARTITION") || take_word(&p, "CHECK")))
-			return "add_column";
-		return "other";
-	}
-	if (take_word(&p, "DROP"))
-	{
-		if (take_word(&p, "COLUMN") || !(take_word(&p, "INDEX") || take_word(&p, "KEY") ||
-										  take_word(&p, "PRIMARY") || take_word(&p, "FOREIGN") ||
-										  take_word(&p, "CONSTRAINT") || take_word(&p, "CHECK") ||
-										  take_word(&p, "PARTITION")))
-			return "drop_column";
-		return "other";
-	}
-	if (take_word(&p, "RENAME"))
-	{
-		if (take_word(&p, "COLUMN"))
-			return "rename_column";
-		if (take_word(&p, "INDEX") || take_word(&p, "KEY"))
-			return "other";
-		return "rename_table";
-	}
-	if (take_word(&p, "CHANGE"))
-		return "rename_column";
-	if (take_word(&p, "MODIFY"))
-		return "alter_column_type";
-	return "other";
-}
-
-/*
- * classify_ddl: the kind of a DDL statement and the tables it names, or
- * NULL when it is not DDL on tables.
- */
-static const char *
-classify_ddl(const char *query, const char *db, List **tables)
-{
-	const char *p = query;
-
-	*tables = NIL;
-	if (take_word(&p, "ALTER"))
-	{
-		char	   *t;
-
-		(void) (take_word(&p, "ONLINE") || take_word(&p, "IGNORE"));
-		if (!take_word(&p, "TABLE"))
-			return NULL;
-		(void) (take_word(&p, "IF") && take_word(&p, "EXISTS"));
-		t = take_table(&p, db);
-		if (t == NULL)
-			return NULL;
-		*tables = list_make1(t);
-		return alter_kind(p);
-	}
-	if (take_word(&p, "RENAME"))
-	{
-		if (!take_word(&p, "TABLE"))
-			return NULL;
-		for (;;)
-		{
-			char	   *t = take_table(&p, db);
-
-			if (t == NULL)
-				break;
-			*tables = lappend(*tables, t);
-			if (!take_word(&p, "TO"))
-				break;
-			t = take_table(&p, db);
-			if (t)
-				*tables = lappend(*tables, t);
-			p = skip_space(p);
-			if (*p != ',')
-				break;
-			p++;
-		}
-		return "rename_table";
-	}
-	if (take_word(&p, "DROP"))
-	{
-		(void) take_word(&p, "TEMPORARY");
-		if (!take_word(&p, "TABLE"))
-			return NULL;
-		(void) (take_word(&p, "IF") && take_word(&p, "EXISTS"));
-		for (;;)
-		{
-			char	   *t = take_table(&p, db);
-
-			if (t == NULL)
-				break;
-			*tables = lappend(*tables, t);
-			p = skip_space(p);
-			if (*p != ',')
-				break;
-			p++;
-		}
-		return "drop_table";
-	}
-	if (take_word(&p, "TRUNCATE"))
-	{
-		char	   *t;
-
-		(void) take_word(&p, "TABLE");
-		t = take_table(&p, db);
-		if (t)
-			*tables = list_make1(t);
-		return "truncate_table";
-	}
-	if (take_word(&p, "CREATE"))
-	{
-		(void) (take_word(&p, "OR") && take_word(&p, "REPLACE"));
-		(void) take_word(&p, "TEMPORARY");
-		if (!take_word(&p, "TABLE"))
-			return NULL;
-		(void) (take_word(&p, "IF") && take_word(&p, "NOT") && take_word(&p, "EXISTS"));
-		{
-			char	   *t = take_table(&p, db);
-
-			if (t)
-				*tables = list_make1(t);
-		}
-		return "create_table";
-	}
-	return NULL;
-}
-
-/*
  * begin_xact: a source transaction starts.
  */
 static void
@@ -1285,7 +1059,7 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 		return;
 	}
 
-	kind = classify_ddl(query, db, &tables);
+	kind = mysrc_classify_ddl(query, db, &tables);
 	foreach(lc, tables)
 	{
 		StreamTable *e = hash_search(st->tables, lfirst(lc), HASH_FIND, NULL);
