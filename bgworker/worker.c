@@ -230,7 +230,9 @@ worker_stream_progress(XLogRecPtr applied, XLogRecPtr received, int64 rows,
 	strlcpy(MySlot->applied_position, tributary_position_out(MyJob->source, applied), TRIBUTARY_POSITION_LEN);
 	strlcpy(MySlot->source_position, tributary_position_out(MyJob->source, received), TRIBUTARY_POSITION_LEN);
 	MySlot->lag_bytes = tributary_position_bytes(MyJob->source, applied, received);
-	if (commit_ts != 0)
+	if (MySlot->lag_bytes == 0 && received != InvalidXLogRecPtr)
+		MySlot->lag_seconds = 0;	/* caught up (MySQL commit times have whole seconds) */
+	else if (commit_ts != 0)
 		MySlot->lag_seconds = Max(0, (double) (GetCurrentTimestamp() - commit_ts) / USECS_PER_SEC);
 	else if (MySlot->lag_bytes == 0)
 		MySlot->lag_seconds = 0;

@@ -6,7 +6,10 @@
 # defines a source and a full+cdc job, checks the source's prerequisites,
 # starts the job while a writer inserts rows on the source and shows the
 # table syncing live in the status views, compares source and target,
-# stops the job and removes everything.  Run as root or with sudo.
+# stops the job.  Then the same from a throwaway MariaDB (port 54323):
+# a full+cdc job from its binlog while a writer runs, and a schema change
+# handled by the job's ddl policy.  Removes everything at the end.  Run
+# as root or with sudo.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +25,7 @@ BIN=/usr/lib/postgresql/15/bin
 DIR=/tmp/pg_tributary_demo
 SRC_PORT=54321
 TGT_PORT=54322
+MY_PORT=54323
 
 as_pg() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi
@@ -30,8 +34,11 @@ src() { as_pg $BIN/psql -X -q -h $DIR -p $SRC_PORT -d postgres "$@"; }
 tgt() { as_pg $BIN/psql -X -h $DIR -p $TGT_PORT -d postgres "$@"; }
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
+my() { mariadb --no-defaults -h127.0.0.1 -P$MY_PORT -uroot -N -B "$@"; }
+
 cleanup() {
   [ -n "${writer:-}" ] && kill "$writer" 2>/dev/null || true
+  [ -f $DIR/maria/mysqld.pid ] && kill "$(cat $DIR/maria/mysqld.pid)" 2>/dev/null && sleep 1 || true
   as_pg $BIN/pg_ctl -D $DIR/target -m fast stop >/dev/null 2>&1 || true
   as_pg $BIN/pg_ctl -D $DIR/source -m fast stop >/dev/null 2>&1 || true
   $SUDO rm -rf $DIR
@@ -123,4 +130,73 @@ done
 tgt -c "SELECT job_name, run_id, status, message, ended_at IS NOT NULL AS ended FROM tributary.runs"
 say "job versions record every definition change"
 tgt -c "SELECT job_name, version, change, at FROM tributary.job_versions"
+
+say "MariaDB: a throwaway server with a ROW binlog, a table, and a writer"
+as_pg mkdir -p $DIR/maria/data
+as_pg tee $DIR/maria/my.cnf >/dev/null <<EOC
+[mysqld]
+datadir = $DIR/maria/data
+socket = $DIR/maria/mysqld.sock
+port = $MY_PORT
+bind-address = 127.0.0.1
+pid-file = $DIR/maria/mysqld.pid
+log-error = $DIR/maria/error.log
+log-bin = $DIR/maria/binlog
+server-id = 1
+binlog-format = ROW
+binlog-row-image = FULL
+binlog-row-metadata = FULL
+skip-name-resolve
+EOC
+as_pg mariadb-install-db --defaults-file=$DIR/maria/my.cnf --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
+as_pg bash -c "mariadbd --defaults-file=$DIR/maria/my.cnf > $DIR/maria/stdout.log 2>&1 &"
+until my -e 'SELECT 1' >/dev/null 2>&1; do sleep 0.2; done
+my -e "CREATE DATABASE shop; USE shop;
+  CREATE TABLE shop.orders (id BIGINT AUTO_INCREMENT PRIMARY KEY, customer VARCHAR(40) NOT NULL,
+                            amount DECIMAL(12,2), status ENUM('new','paid'), created DATETIME(3) DEFAULT NOW(3));
+  INSERT INTO shop.orders (customer, amount, status) SELECT CONCAT('customer ', seq), seq * 1.25, 'new' FROM seq_1_to_5000;"
+( while true; do
+    my -e "INSERT INTO shop.orders (customer, amount, status) VALUES ('live', 1, 'new'), ('live', 2, 'paid');
+           UPDATE shop.orders SET status = 'paid' WHERE id = FLOOR(1 + RAND() * 5000)" >/dev/null 2>&1 || exit 0
+    sleep 0.2
+  done ) &
+writer=$!
+
+say "target: a MySQL source and a full+cdc job; MySQL types follow the design's mapping"
+tgt -v ON_ERROR_STOP=1 <<SQL
+SELECT tributary.create_source('maria', 'mysql', 'host=127.0.0.1 port=$MY_PORT user=root dbname=shop');
+SELECT check_name, ok, detail FROM tributary.check_source('maria', ARRAY['shop.orders']);
+SELECT tributary.create_job('maria_sync', 'maria', 'full+cdc', '{"execution.checkpointing.interval": 500}');
+SELECT tributary.add_table('maria_sync', 'shop.orders');
+\d shop.orders
+SELECT tributary.start_job('maria_sync');
+SQL
+for i in 1 2 3 4; do
+  sleep 1
+  printf 'MariaDB rows: %s   target rows: %s\n' "$(my -e 'SELECT COUNT(*) FROM shop.orders')" \
+    "$(tgt -Atc 'SELECT count(*) FROM shop.orders')"
+  tgt -Atc "SELECT format('  job %s: state=%s phase=%s applied=%s lag=%s bytes, %s s, rows=%s', job_name, state, phase,
+                   applied_position, lag_bytes, round(lag_seconds::numeric, 3), rows_applied)
+              FROM tributary.jobs WHERE job_name = 'maria_sync'"
+done
+kill "$writer" 2>/dev/null || true; wait "$writer" 2>/dev/null || true; writer=""
+tgt -c "SELECT tributary.wait_for_sync('maria_sync', '60 s')"
+printf 'MariaDB: %s\ntarget:  %s\n' \
+  "$(my -e "SELECT CONCAT(COUNT(*), ' rows, amount ', SUM(amount), ', paid ', SUM(status = 'paid')) FROM shop.orders")" \
+  "$(tgt -Atc "SELECT count(*) || ' rows, amount ' || sum(amount) || ', paid ' || count(*) FILTER (WHERE status = 'paid') FROM shop.orders")"
+tgt -c "SELECT job_name, position, committed_at FROM tributary.checkpoints WHERE job_name = 'maria_sync'"
+
+say "a schema change on MariaDB stops the job (ddl policy error, the default)"
+my -e "ALTER TABLE shop.orders ADD COLUMN note VARCHAR(20) DEFAULT 'none'; INSERT INTO shop.orders (customer, note) VALUES ('after alter', 'hello')"
+for i in $(seq 1 50); do
+  [ "$(tgt -Atc "SELECT state FROM tributary.jobs WHERE job_name = 'maria_sync'")" = "failed" ] && break
+  sleep 0.1
+done
+tgt -x -c "SELECT job_name, sqlstate, message, detail FROM tributary.errors WHERE job_name = 'maria_sync'"
+say "alter_job: apply ADD COLUMN; the job resumes from its checkpoint and the target gets the column"
+tgt -c "SELECT tributary.alter_job('maria_sync', '{\"ddl\": {\"add_column\": \"apply\"}}')" >/dev/null
+tgt -c "SELECT tributary.start_job('maria_sync')" >/dev/null
+tgt -c "SELECT tributary.wait_for_sync('maria_sync', '60 s')"
+tgt -c "SELECT id, customer, note FROM shop.orders ORDER BY id DESC LIMIT 3"
+tgt -c "SELECT tributary.stop_job('maria_sync')" >/dev/null
 say "done; servers stopped and removed"

@@ -254,7 +254,7 @@ tributary_ddl_handle(TributaryApplyState *apply, const char *content, uint32 len
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("source table [%s] changed: %s", table, statement),
-				 errdetail("The statement is a %s at source position %s; the job's ddl policy for it is error.",
+				 errdetail("The statement (%s) is at source position %s; the job's ddl policy for it is error.",
 						   kind, where),
 				 errhint("Set the job option ddl (for example {\"ddl\": {\"%s\": \"ignore\"}}) and start the job again, or resynchronize the table.",
 						 kind)));
@@ -263,11 +263,11 @@ tributary_ddl_handle(TributaryApplyState *apply, const char *content, uint32 len
 		Oid			types[3] = {INT4OID, TEXTOID, TEXTOID};
 		Datum		args[3] = {Int32GetDatum(job->id),
 			CStringGetTextDatum(psprintf("source table [%s] changed: %s", table, statement)),
-		CStringGetTextDatum(psprintf("A %s at source position %s, passed by the job's ddl policy alert.", kind, where))};
+		CStringGetTextDatum(psprintf("The statement (%s) is at source position %s; the job's ddl policy for it is alert.", kind, where))};
 
 		ereport(WARNING,
 				(errmsg("pg_tributary job \"%s\": source table [%s] changed: %s", job->name, table, statement),
-				 errdetail("A %s at source position %s; the job goes on (ddl policy alert).", kind, where)));
+				 errdetail("The statement (%s) is at source position %s; the job goes on (ddl policy alert).", kind, where)));
 		exec("INSERT INTO tributary.error_log (err_job_id, err_run_id, err_sqlstate, err_message, err_detail) "
 			 "VALUES ($1, (SELECT max(run_id) FROM tributary.run WHERE run_job_id = $1), '01000', $2, $3)",
 			 3, types, args);
