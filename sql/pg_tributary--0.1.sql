@@ -1195,6 +1195,51 @@ END
 $$;
 
 /*
+ * resync_table: copy one table of a job again.  Its target is emptied and
+ * copied anew in chunks by the job's next run (at once when the job is
+ * running: its worker restarts, copies the table in a new source view and
+ * resumes the stream from its checkpoint, idempotently up to that view, so
+ * the table converges and the other tables lose nothing).  A finished full
+ * job is started again for it.
+ */
+CREATE FUNCTION tributary.resync_table(job_name text, source_table text)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	j tributary.job := tributary._job_row(job_name);
+	s tributary.source;
+	src record;
+	t tributary.job_table;
+BEGIN
+	SELECT * INTO s FROM tributary.source WHERE source_id = j.job_source_id;
+	src := tributary._split_table_name(s.source_kind, source_table);
+	SELECT * INTO t FROM tributary.job_table
+	 WHERE jt_job_id = j.job_id AND jt_source_schema = src.nsp AND jt_source_rel = src.rel
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'source table [%] is not part of job "%"', src.nsp || '.' || src.rel, j.job_name
+			USING ERRCODE = 'undefined_table',
+				  HINT = 'tributary.tables lists the tables of each job.';
+	END IF;
+	IF j.job_mode = 'cdc' THEN
+		RAISE EXCEPTION 'job "%" does not copy tables (mode cdc)', j.job_name
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Copy the table by other means, or use a full+cdc job.';
+	END IF;
+	DELETE FROM tributary.table_state WHERE ts_jt_id = t.jt_id;
+	UPDATE tributary.job_table
+	   SET jt_state = 'init', jt_rows_copied = 0, jt_chunks_done = 0, jt_chunks_total = NULL
+	 WHERE jt_id = t.jt_id;
+	PERFORM tributary._record_job_version(j.job_id, 'resync_table ' || src.nsp || '.' || src.rel);
+	IF j.job_state = 'running' THEN
+		UPDATE tributary.job SET job_generation = job_generation + 1, job_enabled_at = now()
+		 WHERE job_id = j.job_id;
+	ELSIF j.job_mode = 'full' AND j.job_state = 'finished' THEN
+		PERFORM tributary.start_job(job_name);
+	END IF;
+END
+$$;
+
+/*
  * drop_job: remove a job, its tables, positions and history, and its
  * replication slot on the source (a warning says how to drop it by hand
  * when the source cannot be reached).  A running worker is stopped by the

@@ -175,6 +175,22 @@ $target->safe_psql('postgres', "SELECT tributary.start_job('sync')");
 sync();
 same_data('changes made while the job was stopped');
 
+# resync_table: a drifted target table is copied again while the source
+# takes writes; the other tables stream on from the checkpoint
+$target->safe_psql('postgres', 'DELETE FROM public.items WHERE id % 4 = 0');
+my $resync_writer = start_writer($source, q{
+	FOR i IN 1..300 LOOP
+		UPDATE public.items SET qty = qty + 1 WHERE id = 1 + (i * 13) % 1000;
+		UPDATE public.accounts SET balance = balance + 1 WHERE id = i;
+		COMMIT;
+	END LOOP;});
+$target->safe_psql('postgres', "SELECT tributary.resync_table('sync', 'public.items')");
+$resync_writer->quit;
+sync();
+same_data('after resync_table under writes');
+is($target->safe_psql('postgres', "SELECT state FROM tributary.tables WHERE job_name = 'sync' AND source_table = 'public.items'"),
+	'streaming', 'the resynced table streams again');
+
 # cdc mode: changes from now, applied as upserts; dml policy ignores deletes
 $source->safe_psql('postgres', q{
 	CREATE TABLE public.log (id int PRIMARY KEY, v text);

@@ -13,6 +13,7 @@ use TributaryTest;
 use MariaDBNode;
 
 my $my = MariaDBNode->new('resume', 'binlog-row-metadata' => 'FULL');
+my ($ret, $out, $err);
 $my->sql(q{
 	CREATE DATABASE shop;
 	USE shop;
@@ -69,6 +70,36 @@ is($target->safe_psql('postgres', q{
 is($target->safe_psql('postgres', q{SELECT string_agg(status, ',' ORDER BY run_id) FROM tributary.runs WHERE job_name = 'resume'}),
 	'failed,running', 'the crashed run is failed, the resumed one runs');
 
+# resync_table: the target drifted (rows deleted by hand); the table is
+# copied again while the source takes writes, and the stream resumes
+$target->safe_psql('postgres', 'DELETE FROM mirror.big WHERE id % 3 = 0');
+my $churn = $my->background(q{
+	USE shop;
+	DELIMITER //
+	CREATE PROCEDURE churn()
+	BEGIN
+	  DECLARE i INT DEFAULT 0;
+	  WHILE i < 2000 DO
+	    UPDATE shop.big SET n = n + 1 WHERE id = 1 + (i * 37) % 20000;
+	    INSERT INTO shop.big VALUES (30000 + i, 'resync', i);
+	    SET i = i + 1;
+	  END WHILE;
+	END //
+	DELIMITER ;
+	CALL churn();
+});
+$target->safe_psql('postgres', "SELECT tributary.resync_table('resume', 'shop.big')");
+$churn->finish;
+is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('resume', '120 s')"), 't', 'resync_table: the job copies the table again and catches up');
+is($target->safe_psql('postgres', q{SELECT count(*) || ':' || md5(string_agg(concat_ws('|', id, v, n), E'\n' ORDER BY id)) FROM mirror.big}),
+	$my->sql(q{SET SESSION group_concat_max_len = 1073741824;
+		SELECT CONCAT(COUNT(*), ':', MD5(GROUP_CONCAT(CONCAT_WS('|', id, v, n) ORDER BY id SEPARATOR '\n'))) FROM shop.big}),
+	'after the resync under writes source and target digests are equal');
+is($target->safe_psql('postgres', "SELECT state || ' ' || (rows_copied > 0)::text FROM tributary.tables WHERE job_name = 'resume'"),
+	'streaming true', 'the table is copied and streams again');
+($ret, $out, $err) = $target->psql('postgres', "SELECT tributary.resync_table('resume', 'shop.nothere')");
+like($err, qr/ERROR:  source table \[shop.nothere\] is not part of job "resume"/, 'resync_table names an unknown table');
+
 # start_job refuses binlog settings change capture cannot work with
 $target->safe_psql('postgres', q{
 	SELECT tributary.create_job('tm', 'maria', 'full+cdc', '{"mysql_time": "interval", "target_schema": "tm"}');
@@ -76,7 +107,7 @@ $target->safe_psql('postgres', q{
 	SELECT tributary.add_table('tm', 'shop.nm');
 });
 $my->sql(q{SET GLOBAL binlog_format = 'STATEMENT'});
-my ($ret, $out, $err) = $target->psql('postgres', "SELECT tributary.start_job('tm')");
+($ret, $out, $err) = $target->psql('postgres', "SELECT tributary.start_job('tm')");
 like($err, qr/ERROR:  source \[shop.tm\] binlog format is STATEMENT, should be set to ROW.*HINT:  On the source run SET GLOBAL binlog_format = 'ROW'/s,
 	'start_job refuses binlog_format = STATEMENT, with the fix');
 $my->sql(q{SET GLOBAL binlog_format = 'ROW'; SET GLOBAL binlog_row_image = 'MINIMAL'});
