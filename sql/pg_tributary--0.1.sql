@@ -50,6 +50,9 @@ CREATE FUNCTION tributary._read_message(message bytea, in_stream boolean DEFAULT
 										 batch boolean DEFAULT false)
 RETURNS text LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_read_message';
 
+CREATE FUNCTION tributary._remote_tables(source_name text)
+RETURNS TABLE (schema_name text, table_name text) LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_remote_tables';
+
 CREATE FUNCTION tributary._binlog_render(events bytea, checksum boolean DEFAULT true)
 RETURNS text LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_binlog_render';
 
@@ -1191,6 +1194,93 @@ BEGIN
 	END IF;
 	UPDATE tributary.job SET job_generation = job_generation + 1, job_enabled_at = now()
 	 WHERE job_id = j.job_id;
+END
+$$;
+
+/*
+ * add_tables: add every source table whose qualified name ("schema.table"
+ * or "database.table") matches the regular expression source_pattern
+ * (anchored at both ends) and not exclude, each with add_table.  The
+ * target schema is target_schema, else the job's target_schema, else the
+ * source's schema or database name.  The target table name follows
+ * name_rule, as the seeds' name-mapping rules do:
+ *	"pattern => replacement"	the source table name rewritten with a
+ *							regular expression (\1 for groups), e.g.
+ *							'doc_(.*) => pre_\1'
+ *	${db_table_name_src_transed} (or ${table})	the rewritten name (the
+ *							source name without a rewrite), ${db_name_src_transed}
+ *							(or ${schema}) the target schema, ${ds_name_src} (or
+ *							${source}) the source's name; text around them is
+ *							kept: 'pre_${table}_post'
+ * Both may be combined: 'doc_(.*) => ${ds_name_src}_\1'.  Returns the
+ * number of tables added; tables without a primary key fail the whole
+ * call, like add_table.  Several source tables into one target table are
+ * refused (not supported yet).
+ */
+CREATE FUNCTION tributary.add_tables(job_name text, source_pattern text, target_schema text DEFAULT NULL,
+									  name_rule text DEFAULT NULL, exclude text DEFAULT NULL)
+RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+	j tributary.job := tributary._job_row(job_name);
+	s tributary.source;
+	opts jsonb := tributary.job_effective_options(job_name);
+	r record;
+	tgt_schema text;
+	tgt_name text;
+	pattern text;
+	replacement text;
+	targets text[] := '{}';
+	n integer := 0;
+BEGIN
+	SELECT * INTO s FROM tributary.source WHERE source_id = j.job_source_id;
+	IF source_pattern IS NULL OR source_pattern = '' THEN
+		RAISE EXCEPTION 'source_pattern must be a regular expression'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF name_rule LIKE '%=>%' THEN
+		pattern := btrim(split_part(name_rule, '=>', 1));
+		replacement := btrim(substr(name_rule, strpos(name_rule, '=>') + 2));
+	END IF;
+	FOR r IN SELECT t.schema_name, t.table_name FROM tributary._remote_tables(s.source_name) t
+			  WHERE (t.schema_name || '.' || t.table_name) ~ ('^(?:' || source_pattern || ')$')
+			    AND (exclude IS NULL OR NOT (t.schema_name || '.' || t.table_name) ~ ('^(?:' || exclude || ')$'))
+			    AND NOT EXISTS (SELECT 1 FROM tributary.job_table jt WHERE jt.jt_job_id = j.job_id
+			                       AND jt.jt_source_schema = t.schema_name AND jt.jt_source_rel = t.table_name)
+			  ORDER BY 1, 2 LOOP
+		tgt_schema := coalesce(target_schema, opts ->> 'target_schema', r.schema_name);
+		tgt_name := r.table_name;
+		IF pattern IS NOT NULL THEN
+			tgt_name := regexp_replace(tgt_name, '^(?:' || pattern || ')$', replacement);
+		END IF;
+		IF name_rule IS NOT NULL AND name_rule NOT LIKE '%=>%' THEN
+			tgt_name := name_rule;
+		END IF;
+		tgt_name := replace(replace(replace(replace(replace(replace(tgt_name,
+			'${db_table_name_src_transed}', CASE WHEN pattern IS NOT NULL
+				THEN regexp_replace(r.table_name, '^(?:' || pattern || ')$', replacement) ELSE r.table_name END),
+			'${table}', r.table_name),
+			'${db_name_src_transed}', tgt_schema), '${schema}', tgt_schema),
+			'${ds_name_src}', s.source_name), '${source}', s.source_name);
+		IF (tgt_schema || '.' || tgt_name) = ANY (targets) OR EXISTS (
+				SELECT 1 FROM tributary.job_table jt WHERE jt.jt_job_id = j.job_id
+				   AND jt.jt_target_schema = tgt_schema AND jt.jt_target_rel = tgt_name) THEN
+			RAISE EXCEPTION 'several source tables map to target table %.% (source table [%.%] among them)',
+							tgt_schema, tgt_name, r.schema_name, r.table_name
+				USING ERRCODE = 'feature_not_supported',
+					  DETAIL = 'Merging several source tables into one target table is not supported yet.',
+					  HINT = 'Give each source table its own target name (name_rule), or exclude some tables.';
+		END IF;
+		targets := targets || (tgt_schema || '.' || tgt_name);
+		PERFORM tributary.add_table(job_name,
+			CASE s.source_kind WHEN 'postgresql' THEN format('%I.%I', r.schema_name, r.table_name)
+				 ELSE '`' || replace(r.schema_name, '`', '``') || '`.`' || replace(r.table_name, '`', '``') || '`' END,
+			format('%I.%I', tgt_schema, tgt_name));
+		n := n + 1;
+	END LOOP;
+	IF n = 0 THEN
+		RAISE NOTICE 'no source table of "%" matches "%"', s.source_name, source_pattern;
+	END IF;
+	RETURN n;
 END
 $$;
 

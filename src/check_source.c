@@ -169,6 +169,47 @@ tributary_remote_table_info(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 }
 
+PG_FUNCTION_INFO_V1(tributary_remote_tables);
+
+/*
+ * tributary_remote_tables: the source's tables (schema or database, name),
+ * for add_tables.
+ */
+Datum
+tributary_remote_tables(PG_FUNCTION_ARGS)
+{
+	char	   *source_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	TributarySource *src = tributary_source_load(source_name);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	List	   *tables = NIL;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (src->connector->list_tables == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("listing the tables of %s sources is not supported", src->kind)));
+	tributary_source_connect(src, "pg_tributary");
+	PG_TRY();
+	{
+		tables = src->connector->list_tables(src);
+	}
+	PG_FINALLY();
+	{
+		tributary_source_disconnect(src);
+	}
+	PG_END_TRY();
+	foreach(lc, tables)
+	{
+		char	  **pair = (char **) lfirst(lc);
+		Datum		values[2] = {CStringGetTextDatum(pair[0]), CStringGetTextDatum(pair[1])};
+		bool		nulls[2] = {false, false};
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
 PG_FUNCTION_INFO_V1(tributary_drop_slot);
 
 /*

@@ -177,19 +177,22 @@ same_data('changes made while the job was stopped');
 
 # resync_table: a drifted target table is copied again while the source
 # takes writes; the other tables stream on from the checkpoint
+# (resync first: a strict stream would stop on an update of a missing row)
 $target->safe_psql('postgres', 'DELETE FROM public.items WHERE id % 4 = 0');
+$target->safe_psql('postgres', "SELECT tributary.resync_table('sync', 'public.items')");
+ok($target->poll_query_until('postgres', "SELECT state <> 'init' FROM tributary.tables WHERE job_name = 'sync' AND source_table = 'public.items'"),
+	'a new worker plans the copy (the old one is gone)');
 my $resync_writer = start_writer($source, q{
 	FOR i IN 1..300 LOOP
 		UPDATE public.items SET qty = qty + 1 WHERE id = 1 + (i * 13) % 1000;
 		UPDATE public.accounts SET balance = balance + 1 WHERE id = i;
 		COMMIT;
 	END LOOP;});
-$target->safe_psql('postgres', "SELECT tributary.resync_table('sync', 'public.items')");
 $resync_writer->quit;
 sync();
 same_data('after resync_table under writes');
-is($target->safe_psql('postgres', "SELECT state FROM tributary.tables WHERE job_name = 'sync' AND source_table = 'public.items'"),
-	'streaming', 'the resynced table streams again');
+ok($target->poll_query_until('postgres', "SELECT state = 'streaming' FROM tributary.tables WHERE job_name = 'sync' AND source_table = 'public.items'"),
+	'the resynced table streams again once the stream passed its new view');
 
 # cdc mode: changes from now, applied as upserts; dml policy ignores deletes
 $source->safe_psql('postgres', q{
@@ -291,6 +294,13 @@ is($source->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots WHE
 
 is($target->safe_psql('postgres', q{SELECT count(*) FROM tributary.errors WHERE job_name = 'sync'}), '0',
 	'no run of the job failed (crashes aside)');
+
+# add_tables over a PostgreSQL source: a pattern, an exclusion, a name template
+$target->safe_psql('postgres', q{SELECT tributary.create_job('bypattern', 'src', 'full+cdc')});
+is($target->safe_psql('postgres', q{SELECT tributary.add_tables('bypattern', 'public\.(accounts|items|docs)', 'pat', 'copy_${table}', 'public\.docs')}),
+	'2', 'add_tables adds the matching PostgreSQL tables');
+is($target->safe_psql('postgres', "SELECT string_agg(source_table || ' -> ' || target_table, ', ' ORDER BY source_table) FROM tributary.tables WHERE job_name = 'bypattern'"),
+	'public.accounts -> pat.copy_accounts, public.items -> pat.copy_items', 'named by the template, the excluded table left out');
 
 $target->stop;
 $source->stop;

@@ -20,6 +20,7 @@ $my->sql(q{
 	CREATE TABLE shop.m (id INT PRIMARY KEY, v INT);
 });
 my $target = target_node('target');
+my ($ret, $out, $stderr);
 my $conn = $my->conninfo(undef, 'root');
 $target->safe_psql('postgres', qq{
 	SELECT tributary.create_source('maria', 'mysql', '$conn');
@@ -83,6 +84,27 @@ like($target->safe_psql('postgres', "SELECT message || ' / ' || detail FROM trib
 	'naming the table and the column');
 is($target->safe_psql('postgres', "SELECT count(*) FROM mirror.m"), '1', 'the row was not applied');
 
+# add_tables: a whole database by pattern, with exclusions and a name rule
+$my->sql(q{CREATE DATABASE crm;
+	CREATE TABLE crm.doc_a (id INT PRIMARY KEY, v INT); CREATE TABLE crm.doc_b (id INT PRIMARY KEY, v INT);
+	CREATE TABLE crm.tmp_x (id INT PRIMARY KEY); CREATE TABLE crm.nokey (v INT);
+	INSERT INTO crm.doc_a VALUES (1, 1); INSERT INTO crm.doc_b VALUES (2, 2);});
+$target->safe_psql('postgres', q{SELECT tributary.create_job('crm', 'maria', 'full+cdc')});
+is($target->safe_psql('postgres', q{SELECT tributary.add_tables('crm', 'crm\.doc_.*', 'crm_copy', 'doc_(.*) => pre_\1_${ds_name_src}')}),
+	'2', 'add_tables adds the matching tables');
+is($target->safe_psql('postgres', "SELECT string_agg(source_table || ' -> ' || target_table, ', ' ORDER BY source_table) FROM tributary.tables WHERE job_name = 'crm'"),
+	'crm.doc_a -> crm_copy.pre_a_maria, crm.doc_b -> crm_copy.pre_b_maria', 'named by the rule, in the given schema');
+($ret, $out, $stderr) = $target->psql('postgres', q{SELECT tributary.add_tables('crm', 'crm\..*', NULL, NULL, 'crm\.doc_.*|crm\.tmp_.*')});
+like($stderr, qr/ERROR:  source table \[crm.nokey\] do not contain any primary key/, 'a table without a key fails add_tables');
+$target->safe_psql('postgres', q{SELECT tributary.create_job('crm2', 'maria', 'full+cdc')});
+($ret, $out, $stderr) = $target->psql('postgres', q{SELECT tributary.add_tables('crm2', 'crm\.doc_.*', 'crm_copy', 'all_in_one')});
+like($stderr, qr/ERROR:  several source tables map to target table crm_copy.all_in_one/, 'merging tables into one is refused clearly');
+is($target->safe_psql('postgres', "SELECT count(*) FROM tributary.tables WHERE job_name = 'crm2'"), '0', 'and adds nothing');
+$target->safe_psql('postgres', "SELECT tributary.start_job('crm')");
+is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('crm', '60 s')"), 't', 'the added tables sync');
+is($target->safe_psql('postgres', "SELECT (SELECT v FROM crm_copy.pre_a_maria) || ',' || (SELECT v FROM crm_copy.pre_b_maria)"), '1,2',
+	'with their rows');
+
 # bad connection settings: a clear error, no crash
 my $badconn = $my->conninfo(undef, 'root', 'wrong');
 $target->safe_psql('postgres', qq{
@@ -92,7 +114,7 @@ $target->safe_psql('postgres', qq{
 });
 like(check_row($target, 'badpw', 'connection'), qr/^f\|.*Access denied for user 'root'/, 'check_source reports a wrong password');
 like(check_row($target, 'badport', 'connection'), qr/^f\|.*Can't connect to server on '127.0.0.1'/, 'and an unreachable port');
-my ($ret, $out, $stderr) = $target->psql('postgres', "SELECT tributary.add_table('bad', 'shop.m')");
+($ret, $out, $stderr) = $target->psql('postgres', "SELECT tributary.add_table('bad', 'shop.m')");
 like($stderr, qr/ERROR:  could not connect to source "badpw": Access denied/, 'add_table refuses with the server\'s error');
 unlike($stderr, qr/wrong/, 'without the password');
 is($target->safe_psql('postgres', 'SELECT 1'), '1', 'the target is fine');

@@ -74,6 +74,12 @@ typedef struct TributaryConnector
 	 */
 	char	   *(*describe_table) (TributarySource *src, const char *nsp, const char *rel);
 
+	/*
+	 * the source's tables as a list of two-element char * arrays {schema,
+	 * table}, system schemas left out (add_tables)
+	 */
+	List	   *(*list_tables) (TributarySource *src);
+
 	/* the prerequisite checks of check_source, connection already made */
 	void		(*run_checks) (TributarySource *src, List *tables,
 							   TributaryCheckEmit emit, void *arg);

@@ -335,6 +335,31 @@ mysrc_describe_table(TributarySource *src, const char *nsp, const char *rel)
 }
 
 /*
+ * mysrc_list_tables: the base tables outside the system databases.
+ */
+static List *
+mysrc_list_tables(TributarySource *src)
+{
+	MYSQL_RES  *res = mysrc_query(src, "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
+								  "WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN "
+								  "('mysql', 'information_schema', 'performance_schema', 'sys') "
+								  "ORDER BY 1, 2");
+	MYSQL_ROW	row;
+	List	   *tables = NIL;
+
+	while ((row = mysql_fetch_row(res)) != NULL)
+	{
+		char	  **pair = palloc(sizeof(char *) * 2);
+
+		pair[0] = pstrdup(row[0]);
+		pair[1] = pstrdup(row[1]);
+		tables = lappend(tables, pair);
+	}
+	mysql_free_result(res);
+	return tables;
+}
+
+/*
  * check_variable: emit a check that a server variable has a wanted value.
  */
 static void
@@ -511,6 +536,7 @@ const TributaryConnector tributary_mysql_connector = {
 	.try_connect = mysrc_try_connect,
 	.disconnect = mysrc_disconnect,
 	.describe_table = mysrc_describe_table,
+	.list_tables = mysrc_list_tables,
 	.run_checks = mysrc_run_checks,
 	.snapshot_begin = mysrc_snapshot_begin,
 	.snapshot_export = mysrc_snapshot_export,

@@ -89,6 +89,34 @@ static const char *describe_sql =
 " WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')";
 
 /*
+ * pg_list_tables: the ordinary and partitioned tables outside the system
+ * schemas.
+ */
+static List *
+pg_list_tables(TributarySource *src)
+{
+	PGresult   *res = tributary_pq_query(pg_conn(src), src->name,
+										 "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c "
+										 "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+										 "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
+										 "AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+										 "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' "
+										 "ORDER BY 1, 2", 0, NULL);
+	List	   *tables = NIL;
+
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		char	  **pair = palloc(sizeof(char *) * 2);
+
+		pair[0] = pstrdup(PQgetvalue(res, i, 0));
+		pair[1] = pstrdup(PQgetvalue(res, i, 1));
+		tables = lappend(tables, pair);
+	}
+	PQclear(res);
+	return tables;
+}
+
+/*
  * pg_describe_table: a table's columns (with their PostgreSQL type names),
  * primary key, replica identity and the server's wal_level, as JSON text;
  * NULL when there is no such table.
@@ -595,6 +623,7 @@ const TributaryConnector tributary_pg_connector = {
 	.try_connect = pg_try_connect,
 	.disconnect = pg_disconnect,
 	.describe_table = pg_describe_table,
+	.list_tables = pg_list_tables,
 	.run_checks = pg_run_checks,
 	.snapshot_begin = pg_snapshot_begin,
 	.snapshot_end = pg_snapshot_end,
