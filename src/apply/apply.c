@@ -17,7 +17,9 @@
  *	idempotent (catch-up: the snapshot may already hold the change)
  *		INSERT	upsert of the full new row
  *		UPDATE	as strict, but a missing row is inserted from the full new
- *				row image
+ *				row image; an update that changes the key deletes the row
+ *				of the old key if it is there and upserts the new row (the
+ *				snapshot may already hold the row under its new key)
  *		DELETE	a missing row is a no-op
  * Every change carries full row images (REPLICA IDENTITY FULL), which is
  * what makes the idempotent forms exact.
@@ -616,6 +618,34 @@ tributary_apply_abort_xact(TributaryApplyState *state)
 }
 
 /*
+ * key_changed: whether an update's old and new row images differ in a
+ * source key column.
+ */
+static bool
+key_changed(ApplyRel *ar, TribTuple *oldtuple, TribTuple *newtuple)
+{
+	ListCell   *lc;
+
+	foreach(lc, ar->table->key_columns)
+	{
+		const char *key = (const char *) lfirst(lc);
+
+		for (int s = 0; s < ar->nsource && s < oldtuple->natts && s < newtuple->natts; s++)
+		{
+			TribValue  *a = &oldtuple->values[s];
+			TribValue  *b = &newtuple->values[s];
+
+			if (strcmp(ar->source_names[s], key) != 0)
+				continue;
+			if (a->kind != b->kind || a->len != b->len ||
+				(a->len > 0 && memcmp(a->data, b->data, a->len) != 0))
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
  * apply_one: apply one INSERT, UPDATE or DELETE.  Runs in the caller's
  * local transaction (or subtransaction).
  */
@@ -729,6 +759,19 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 			}
 			break;
 		case TRIB_MSG_UPDATE:
+			if (state->idempotent && oldtuple != NULL && key_changed(ar, oldtuple, newtuple))
+			{
+				/* the row moves: drop the old key, then upsert the new row */
+				if (found)
+				{
+					EvalPlanQualSetSlot(&ao->epqstate, ao->local);
+					ExecSimpleRelationDelete(ao->rri, estate, &ao->epqstate, ao->local);
+				}
+				ExecClearTuple(ao->local);
+				fill_slot(ar, &errarg, ao->search, newtuple, NULL, &missing);
+				found = RelationFindReplTupleByIndex(ao->rel, ar->keyidx, LockTupleExclusive,
+													 ao->search, ao->local);
+			}
 			if (found)
 			{
 				fill_slot(ar, &errarg, ao->remote, newtuple, ao->local, &missing);
