@@ -120,7 +120,7 @@ bl_read_lenenc(const uint8 **p, const uint8 *end, uint64 *val)
 	}
 	if (*s == 0xfd && end - s >= 4)
 	{
-		*val = rd32(s + 1) & 0xffffff;
+		*val = (uint64) s[1] | ((uint64) s[2] << 8) | ((uint64) s[3] << 16);
 		*p = s + 4;
 		return true;
 	}

@@ -20,7 +20,10 @@
  *				"base64:typeN:...")
  *
  * int16/uint16 (and int32/uint32 in large containers) and literals are
- * stored inline in their value entry.  Nesting is bounded.
+ * stored inline in their value entry.  Nesting is bounded, and so is the
+ * text: entries of a valid document point at distinct values, so a
+ * document whose text grows beyond 64 bytes per byte of input (entries
+ * sharing sub-documents) is refused rather than expanded exponentially.
  *
  *-------------------------------------------------------------------------
  */
@@ -37,6 +40,10 @@
 #include "source/binlog.h"
 
 #define JSON_MAX_DEPTH	100
+#define JSON_MAX_GROWTH	64
+
+/* the longest the text of the document being printed may grow */
+static int	json_limit;
 
 static bool json_value(uint8 type, const uint8 *data, size_t len, StringInfo out, int depth,
 					   char **err);
@@ -183,6 +190,8 @@ container(const uint8 *data, size_t len, bool large, bool object, StringInfo out
 
 	if (depth > JSON_MAX_DEPTH)
 		return json_fail(err, "nested too deeply");
+	if (out->len > json_limit)
+		return json_fail(err, "document expands beyond its size (shared entries)");
 	if (len < (size_t) 2 * w)
 		return json_fail(err, "container too short");
 	count = rd(data, large);
@@ -417,5 +426,8 @@ bl_json_to_text(const uint8 *data, size_t len, StringInfo out, char **err)
 {
 	if (len < 1)
 		return json_fail(err, "empty document");
+	if (len > (size_t) (0x3fffffff / JSON_MAX_GROWTH))
+		return json_fail(err, "document too large");
+	json_limit = out->len + (int) len * JSON_MAX_GROWTH + 1024;
 	return json_value(data[0], data + 1, len - 1, out, 0, err);
 }

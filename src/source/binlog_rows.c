@@ -48,6 +48,8 @@
 #include "source/binlog.h"
 
 static const int dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
+static const uint64 pow10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
+100000000, 1000000000};
 
 /*
  * be_uint: n bytes big endian.
@@ -156,7 +158,8 @@ decimal_text(BinlogValue *v, const uint8 *p, int prec, int scale, int size, char
 	int			frac0x = scale % 9;
 	uint8		buf[40];
 	bool		neg = (p[0] & 0x80) == 0;
-	char	   *out = palloc(prec + 4);
+	/* sign, digit groups, point, NUL: room even for groups out of range */
+	char	   *out = palloc(2 + (intg0 + 1 + frac0 + 1) * 10 + 2);
 	char	   *o = out;
 	const uint8 *q = buf;
 	bool		started = false;
@@ -179,7 +182,7 @@ decimal_text(BinlogValue *v, const uint8 *p, int prec, int scale, int size, char
 		uint64		d = be_uint(q, dig2bytes[intg0x]);
 
 		q += dig2bytes[intg0x];
-		if (d > 999999999)
+		if (d >= pow10[intg0x])
 		{
 			*err = pstrdup("DECIMAL value has an invalid digit group");
 			return false;
@@ -229,7 +232,7 @@ decimal_text(BinlogValue *v, const uint8 *p, int prec, int scale, int size, char
 		{
 			uint64		d = be_uint(q, dig2bytes[frac0x]);
 
-			if (d >= 1000000000)
+			if (d >= pow10[frac0x])
 			{
 				*err = pstrdup("DECIMAL value has an invalid digit group");
 				return false;
@@ -688,6 +691,12 @@ bl_read_row(const BinlogTableMap *map, const uint8 *present, const uint8 **p, co
 	for (int i = 0; i < map->ncolumns; i++)
 		if (present[i / 8] & (1 << (i % 8)))
 			npresent++;
+	/* an image of no column takes no bytes: a reader would never get past it */
+	if (npresent == 0)
+	{
+		*err = pstrdup("row image has no columns");
+		return false;
+	}
 	if (end - s < (npresent + 7) / 8)
 	{
 		*err = pstrdup("row image lacks its null bitmap");
