@@ -54,24 +54,28 @@ untrack(void *p)
 	abort();
 }
 
+/* palloc: malloc, tracked for this input. */
 void *
 palloc(Size size)
 {
 	return track(malloc(size ? size : 1));
 }
 
+/* palloc0: calloc, tracked for this input. */
 void *
 palloc0(Size size)
 {
 	return track(calloc(1, size ? size : 1));
 }
 
+/* palloc_extended: zeroed memory (the flags ask for no less). */
 void *
 palloc_extended(Size size, int flags)
 {
 	return palloc0(size);
 }
 
+/* repalloc: realloc, keeping the tracking slot. */
 void *
 repalloc(void *pointer, Size size)
 {
@@ -84,6 +88,7 @@ repalloc(void *pointer, Size size)
 	return q;
 }
 
+/* pfree: free and forget. */
 void
 pfree(void *pointer)
 {
@@ -93,6 +98,7 @@ pfree(void *pointer)
 	free(pointer);
 }
 
+/* pstrdup: a tracked copy of a string. */
 char *
 pstrdup(const char *in)
 {
@@ -103,6 +109,7 @@ pstrdup(const char *in)
 	return p;
 }
 
+/* pnstrdup: a tracked copy of at most size bytes of a string. */
 char *
 pnstrdup(const char *in, Size size)
 {

@@ -71,24 +71,28 @@ fail(char **err, const char *msg)
 	return false;
 }
 
+/* rd16: a little-endian uint16 (the binlog's byte order). */
 static inline uint16
 rd16(const uint8 *p)
 {
 	return (uint16) (p[0] | (p[1] << 8));
 }
 
+/* rd32: a little-endian uint32. */
 static inline uint32
 rd32(const uint8 *p)
 {
 	return (uint32) p[0] | ((uint32) p[1] << 8) | ((uint32) p[2] << 16) | ((uint32) p[3] << 24);
 }
 
+/* rd48: a little-endian 6-byte integer (table ids). */
 static inline uint64
 rd48(const uint8 *p)
 {
 	return (uint64) rd32(p) | ((uint64) rd16(p + 4) << 32);
 }
 
+/* rd64: a little-endian uint64. */
 static inline uint64
 rd64(const uint8 *p)
 {
@@ -405,6 +409,9 @@ read_lenenc_string(const uint8 **p, const uint8 *end, char **out)
 	return true;
 }
 
+/*
+ * is_numeric_type: whether a column gets a bit in SIGNEDNESS metadata.
+ */
 static bool
 is_numeric_type(uint8 t)
 {
@@ -412,6 +419,10 @@ is_numeric_type(uint8 t)
 		t == MT_FLOAT || t == MT_DOUBLE || t == MT_NEWDECIMAL || t == MT_DECIMAL;
 }
 
+/*
+ * is_character_type: whether a column gets a collation in the charset
+ * metadata (strings and BLOB kinds; ENUM and SET have their own).
+ */
 static bool
 is_character_type(uint8 t)
 {

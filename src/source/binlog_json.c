@@ -48,6 +48,10 @@ static int	json_limit;
 static bool json_value(uint8 type, const uint8 *data, size_t len, StringInfo out, int depth,
 					   char **err);
 
+/*
+ * rd: an offset or count of a small (2 bytes) or large (4 bytes)
+ * container, little endian.
+ */
 static uint32
 rd(const uint8 *p, bool large)
 {
@@ -128,7 +132,7 @@ append_json_string(StringInfo out, const char *s, size_t len)
 }
 
 /*
- * inline_size: whether a value of this type sits in its entry.
+ * is_inline: whether a value of this type sits in its entry.
  */
 static bool
 is_inline(uint8 type, bool large)

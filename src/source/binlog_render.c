@@ -34,7 +34,7 @@ static bool render_events(RenderState *rs, const uint8 *buf, size_t len, bool ch
 						  const char *indent, StringInfo out, char **err);
 
 /*
- * render_row: one row image's values.
+ * render_values: one row image's values, "(name='text', ...)".
  */
 static void
 render_values(const BinlogTableMap *map, const BinlogValue *values, StringInfo out)

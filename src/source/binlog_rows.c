@@ -266,7 +266,8 @@ frac_usec(const uint8 *p, int fsp)
 }
 
 /*
- * append_frac: ".ffffff" (fsp digits) when the column has a fraction.
+ * frac_text: ".ffffff" cut to fsp digits, or "" when the column has no
+ * fraction.
  */
 static char *
 frac_text(uint32 usec, int fsp)
