@@ -24,6 +24,7 @@ set -euo pipefail
 ROWS=${1:-1000000}
 UPDATES=$((ROWS / 5))
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/scripts/mariadb-throwaway.sh"
 BIN=/usr/lib/postgresql/15/bin
 DIR=/tmp/pg_tributary_mbench
 MYPORT=55441; PGPORT=55442
@@ -38,8 +39,7 @@ ratio() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.2f", x / y }'; }
 
 cleanup() {
   as_pg $BIN/pg_ctl -D $DIR/target -m immediate stop >/dev/null 2>&1 || true
-  [ -f $DIR/maria/mysqld.pid ] && kill "$(cat $DIR/maria/mysqld.pid)" 2>/dev/null || true
-  sleep 1
+  mariadb_throwaway_stop $DIR/maria
   $SUDO rm -rf $DIR
 }
 trap cleanup EXIT
@@ -50,32 +50,13 @@ for p in pgloader postgresql-15-mysql-fdw; do
 done
 (cd "$here" && make -s -j2 >/dev/null 2>&1 && $SUDO make -s install >/dev/null)
 cleanup
-$SUDO mkdir -p $DIR/maria/data && $SUDO chown -R postgres $DIR
+$SUDO mkdir -p $DIR && $SUDO chown -R postgres $DIR
 
 # MariaDB
-cat > /tmp/mbench_my.cnf <<EOF
-[mysqld]
-datadir = $DIR/maria/data
-socket = $DIR/maria/mysqld.sock
-port = $MYPORT
-bind-address = 127.0.0.1
-pid-file = $DIR/maria/mysqld.pid
-log-error = $DIR/maria/error.log
-log-bin = $DIR/maria/binlog
-server-id = 1
-binlog-format = ROW
-binlog-row-image = FULL
-binlog-row-metadata = FULL
-innodb-buffer-pool-size = 2G
+mariadb_throwaway_start $DIR/maria $MYPORT "innodb-buffer-pool-size = 2G
 innodb-flush-log-at-trx-commit = 2
 sync-binlog = 0
-max-binlog-size = 1G
-skip-name-resolve
-EOF
-$SUDO cp /tmp/mbench_my.cnf $DIR/maria/my.cnf && $SUDO chown postgres $DIR/maria/my.cnf
-as_pg mariadb-install-db --defaults-file=$DIR/maria/my.cnf --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
-as_pg bash -c "mariadbd --defaults-file=$DIR/maria/my.cnf > $DIR/maria/stdout.log 2>&1 &"
-until my -e 'SELECT 1' >/dev/null 2>&1; do sleep 0.2; done
+max-binlog-size = 1G"
 
 # target
 as_pg $BIN/initdb -D $DIR/target -A trust >/dev/null

@@ -14,6 +14,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
+. scripts/mariadb-throwaway.sh
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
@@ -38,7 +39,7 @@ my() { mariadb --no-defaults -h127.0.0.1 -P$MY_PORT -uroot -N -B "$@"; }
 
 cleanup() {
   [ -n "${writer:-}" ] && kill "$writer" 2>/dev/null || true
-  [ -f $DIR/maria/mysqld.pid ] && kill "$(cat $DIR/maria/mysqld.pid)" 2>/dev/null && sleep 1 || true
+  mariadb_throwaway_stop $DIR/maria
   as_pg $BIN/pg_ctl -D $DIR/target -m fast stop >/dev/null 2>&1 || true
   as_pg $BIN/pg_ctl -D $DIR/source -m fast stop >/dev/null 2>&1 || true
   $SUDO rm -rf $DIR
@@ -132,25 +133,7 @@ say "job versions record every definition change"
 tgt -c "SELECT job_name, version, change, at FROM tributary.job_versions"
 
 say "MariaDB: a throwaway server with a ROW binlog, a table, and a writer"
-as_pg mkdir -p $DIR/maria/data
-as_pg tee $DIR/maria/my.cnf >/dev/null <<EOC
-[mysqld]
-datadir = $DIR/maria/data
-socket = $DIR/maria/mysqld.sock
-port = $MY_PORT
-bind-address = 127.0.0.1
-pid-file = $DIR/maria/mysqld.pid
-log-error = $DIR/maria/error.log
-log-bin = $DIR/maria/binlog
-server-id = 1
-binlog-format = ROW
-binlog-row-image = FULL
-binlog-row-metadata = FULL
-skip-name-resolve
-EOC
-as_pg mariadb-install-db --defaults-file=$DIR/maria/my.cnf --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
-as_pg bash -c "mariadbd --defaults-file=$DIR/maria/my.cnf > $DIR/maria/stdout.log 2>&1 &"
-until my -e 'SELECT 1' >/dev/null 2>&1; do sleep 0.2; done
+mariadb_throwaway_start $DIR/maria $MY_PORT
 my -e "CREATE DATABASE shop; USE shop;
   CREATE TABLE shop.orders (id BIGINT AUTO_INCREMENT PRIMARY KEY, customer VARCHAR(40) NOT NULL,
                             amount DECIMAL(12,2), status ENUM('new','paid'), created DATETIME(3) DEFAULT NOW(3));
