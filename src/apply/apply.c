@@ -93,6 +93,15 @@ typedef struct ApplyRel
 	Oid		   *ioparams;
 	FmgrInfo   *recv_fns;		/* target receive functions, where binary values may come */
 	Oid		   *recv_ioparams;
+	/*
+	 * source type's receive and output functions, where binary values of
+	 * another built-in type than the target column's may come (MySQL
+	 * sources send binary values by the design's type mapping; a target
+	 * column of another type reads them through their text)
+	 */
+	FmgrInfo   *src_recv_fns;
+	Oid		   *src_recv_ioparams;
+	FmgrInfo   *src_out_fns;
 	int32	   *typmods;
 	Oid			keyidx;			/* index used to find rows */
 	int64		rows;			/* rows applied since the counters were saved */
@@ -267,6 +276,9 @@ tributary_apply_relation(TributaryApplyState *state, TribRelation *msg)
 	ar->ioparams = palloc0(sizeof(Oid) * Max(desc->natts, 1));
 	ar->recv_fns = palloc0(sizeof(FmgrInfo) * Max(desc->natts, 1));
 	ar->recv_ioparams = palloc0(sizeof(Oid) * Max(desc->natts, 1));
+	ar->src_recv_fns = palloc0(sizeof(FmgrInfo) * Max(desc->natts, 1));
+	ar->src_recv_ioparams = palloc0(sizeof(Oid) * Max(desc->natts, 1));
+	ar->src_out_fns = palloc0(sizeof(FmgrInfo) * Max(desc->natts, 1));
 	ar->typmods = palloc0(sizeof(int32) * Max(desc->natts, 1));
 	for (int i = 0; i < desc->natts; i++)
 	{
@@ -302,6 +314,18 @@ tributary_apply_relation(TributaryApplyState *state, TribRelation *msg)
 
 			getTypeBinaryInputInfo(att->atttypid, &recvfn, &ar->recv_ioparams[i]);
 			fmgr_info_cxt(recvfn, &ar->recv_fns[i], state->cxt);
+		}
+		else if (OidIsValid(msg->attrs[ar->attmap[i]].typoid) &&
+				 msg->attrs[ar->attmap[i]].typoid < FirstNormalObjectId)
+		{
+			Oid			srctype = msg->attrs[ar->attmap[i]].typoid;
+			Oid			fn;
+			bool		varlena;
+
+			getTypeBinaryInputInfo(srctype, &fn, &ar->src_recv_ioparams[i]);
+			fmgr_info_cxt(fn, &ar->src_recv_fns[i], state->cxt);
+			getTypeOutputInfo(srctype, &fn, &varlena);
+			fmgr_info_cxt(fn, &ar->src_out_fns[i], state->cxt);
 		}
 	}
 	/* new rows get the target's defaults in columns the source does not fill */
@@ -370,6 +394,23 @@ fill_slot(ApplyRel *ar, ApplyErrorArg *errarg, TupleTableSlot *slot, TribTuple *
 		if (v->kind == TRIB_VALUE_TEXT)
 			slot->tts_values[i] = InputFunctionCall(&ar->in_fns[i], pnstrdup(v->data, v->len),
 													ar->ioparams[i], ar->typmods[i]);
+		else if (v->kind == TRIB_VALUE_BINARY && !OidIsValid(ar->recv_fns[i].fn_oid) &&
+				 OidIsValid(ar->src_recv_fns[i].fn_oid))
+		{
+			/* another built-in type on the source: through its text */
+			StringInfoData buf;
+			Datum		d;
+
+			buf.data = palloc(v->len + 1);
+			memcpy(buf.data, v->data, v->len);
+			buf.data[v->len] = '\0';
+			buf.len = v->len;
+			buf.maxlen = v->len + 1;
+			buf.cursor = 0;
+			d = ReceiveFunctionCall(&ar->src_recv_fns[i], &buf, ar->src_recv_ioparams[i], -1);
+			slot->tts_values[i] = InputFunctionCall(&ar->in_fns[i], OutputFunctionCall(&ar->src_out_fns[i], d),
+													ar->ioparams[i], ar->typmods[i]);
+		}
 		else if (v->kind == TRIB_VALUE_BINARY && OidIsValid(ar->recv_fns[i].fn_oid))
 		{
 			/* the send format of the same built-in type (checked when mapped) */

@@ -147,6 +147,7 @@ typedef struct BinlogColumn
 	char	   *name;			/* from COLUMN_NAME, or NULL */
 	int			nlabels;		/* ENUM / SET labels */
 	char	  **labels;
+	bool		want_binary;	/* decode to PostgreSQL's send format where the type allows */
 } BinlogColumn;
 
 typedef struct BinlogTableMap
@@ -179,6 +180,7 @@ typedef struct BinlogRows
 typedef struct BinlogValue
 {
 	bool		isnull;
+	bool		binary;			/* data is the send format of bl_binary_type's type */
 	bool		needs_charset;	/* string bytes in the column's charset */
 	bool		is_zero_date;	/* a zero or partial date, text is MySQL's */
 	char	   *data;
@@ -211,6 +213,7 @@ extern bool bl_read_lenenc(const uint8 **p, const uint8 *end, uint64 *val);
 extern bool bl_read_row(const BinlogTableMap *map, const uint8 *present, const uint8 **p,
 						const uint8 *end, BinlogValue *values, char **err);
 extern const char *bl_type_name(uint8 type);
+extern Oid	bl_binary_type(const BinlogColumn *col);
 
 /* binlog_render.c */
 extern bool bl_render(const uint8 *buf, size_t len, bool checksum, StringInfo out, char **err);

@@ -27,6 +27,13 @@
  *	BIT(n)				(n+7)/8 bytes big endian
  *	ENUM				index in 1 or 2 bytes; SET: bitmask in 1-8 bytes
  *
+ * Columns marked want_binary whose type maps to a PostgreSQL type with a
+ * simple send format (bl_binary_type: int2/int4/int8, float4/float8,
+ * date, timestamp, timestamptz, bytea) are decoded to that send format
+ * instead (big endian; dates and timestamps from 2000-01-01); a value the
+ * target type could not hold (an invalid or zero date) stays text, so
+ * that the target's input function judges it.
+ *
  * Strings of a binary collation become bytea text (\x...), BINARY padded
  * back to its length with zero bytes (the binlog strips them); other
  * strings are returned raw with needs_charset set, for the caller to
@@ -43,6 +50,8 @@
 #endif
 
 #include <math.h>
+
+#include "catalog/pg_type_d.h"
 
 #include "common/shortest_dec.h"
 #include "source/binlog.h"
@@ -371,6 +380,215 @@ value_width(const BinlogColumn *col, const uint8 *p, const uint8 *end, int *pref
 }
 
 /*
+ * bl_binary_type: the PostgreSQL type (DESIGN §5) whose send format a
+ * column's values can be decoded to, or InvalidOid for text.
+ */
+Oid
+bl_binary_type(const BinlogColumn *col)
+{
+	switch (col->type)
+	{
+		case MT_TINY:
+		case MT_YEAR:
+			return INT2OID;
+		case MT_SHORT:
+			return col->is_unsigned ? INT4OID : INT2OID;
+		case MT_INT24:
+			return INT4OID;
+		case MT_LONG:
+			return col->is_unsigned ? INT8OID : INT4OID;
+		case MT_LONGLONG:
+			return col->is_unsigned ? InvalidOid : INT8OID;
+		case MT_FLOAT:
+			return FLOAT4OID;
+		case MT_DOUBLE:
+			return FLOAT8OID;
+		case MT_DATE:
+		case MT_NEWDATE:
+			return DATEOID;
+		case MT_DATETIME2:
+			return TIMESTAMPOID;
+		case MT_TIMESTAMP2:
+			return TIMESTAMPTZOID;
+		case MT_VARCHAR:
+		case MT_VAR_STRING:
+		case MT_STRING:
+		case MT_BLOB:
+		case MT_TINY_BLOB:
+		case MT_MEDIUM_BLOB:
+		case MT_LONG_BLOB:
+			return col->collation == BL_COLLATION_BINARY ? BYTEAOID : InvalidOid;
+		default:
+			return InvalidOid;
+	}
+}
+
+/*
+ * days_from_civil: days from 1970-01-01 to a proleptic Gregorian date.
+ */
+static int64
+days_from_civil(int y, int m, int d)
+{
+	int64		era;
+	int64		yoe;
+	int64		doy;
+	int64		doe;
+
+	y -= (m <= 2);
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/*
+ * valid_date: whether a year, month and day make a real date.
+ */
+static bool
+valid_date(int y, int m, int d)
+{
+	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int			last;
+
+	if (y < 1 || m < 1 || m > 12 || d < 1)
+		return false;
+	last = mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
+	return d <= last;
+}
+
+/*
+ * set_be: an n-byte big-endian value as the value's data.
+ */
+static void
+set_be(BinlogValue *v, uint64 x, int n)
+{
+	char	   *s = palloc(n);
+
+	for (int i = n - 1; i >= 0; i--, x >>= 8)
+		s[i] = (char) (x & 0xff);
+	v->data = s;
+	v->len = n;
+	v->binary = true;
+}
+
+/* days from 1970-01-01 to PostgreSQL's epoch, 2000-01-01 */
+#define PG_EPOCH_DAYS	10957
+
+/*
+ * decode_binary: a value in the send format of bl_binary_type, when the
+ * column asks for it and the value fits; false leaves it to the text path.
+ */
+static bool
+decode_binary(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, BinlogValue *v)
+{
+	Oid			type;
+
+	if (!col->want_binary || (type = bl_binary_type(col)) == InvalidOid)
+		return false;
+	switch (col->type)
+	{
+		case MT_TINY:
+			set_be(v, (uint64) (int64) (col->is_unsigned ? (int) p[0] : (int) (int8) p[0]), 2);
+			return true;
+		case MT_YEAR:
+			set_be(v, (uint64) (p[0] == 0 ? 0 : 1900 + p[0]), 2);
+			return true;
+		case MT_SHORT:
+			if (col->is_unsigned)
+				set_be(v, le_uint(p, 2), 4);
+			else
+				set_be(v, (uint64) (int64) (int16) le_uint(p, 2), 2);
+			return true;
+		case MT_INT24:
+			{
+				uint32		u = (uint32) le_uint(p, 3);
+				int32		s = (u & 0x800000) && !col->is_unsigned ? (int32) (u | 0xff000000) : (int32) u;
+
+				set_be(v, (uint64) (int64) s, 4);
+				return true;
+			}
+		case MT_LONG:
+			if (col->is_unsigned)
+				set_be(v, le_uint(p, 4), 8);
+			else
+				set_be(v, (uint64) (int64) (int32) le_uint(p, 4), 4);
+			return true;
+		case MT_LONGLONG:
+			set_be(v, le_uint(p, 8), 8);
+			return true;
+		case MT_FLOAT:
+			set_be(v, le_uint(p, 4), 4);
+			return true;
+		case MT_DOUBLE:
+			set_be(v, le_uint(p, 8), 8);
+			return true;
+		case MT_DATE:
+		case MT_NEWDATE:
+			{
+				uint32		u = (uint32) le_uint(p, 3);
+				int			day = u & 31;
+				int			month = (u >> 5) & 15;
+				int			year = u >> 9;
+
+				if (!valid_date(year, month, day))
+					return false;
+				set_be(v, (uint64) (int64) (days_from_civil(year, month, day) - PG_EPOCH_DAYS), 4);
+				return true;
+			}
+		case MT_DATETIME2:
+			{
+				int64		intpart = (int64) be_uint(p, 5) - INT64CONST(0x8000000000);
+				int64		ymd;
+				int64		ym;
+				int64		hms;
+				int			hour;
+				int			minute;
+				int			second;
+
+				if (intpart < 0)
+					return false;
+				ymd = intpart >> 17;
+				ym = ymd >> 5;
+				hms = intpart % (1 << 17);
+				hour = (int) (hms >> 12);
+				minute = (int) ((hms >> 6) % 64);
+				second = (int) (hms % 64);
+				if (!valid_date((int) (ym / 13), (int) (ym % 13), (int) (ymd % 32)) ||
+					hour > 23 || minute > 59 || second > 59)
+					return false;
+				set_be(v, (uint64) ((days_from_civil((int) (ym / 13), (int) (ym % 13), (int) (ymd % 32)) - PG_EPOCH_DAYS) * INT64CONST(86400000000) +
+									(int64) (hour * 3600 + minute * 60 + second) * 1000000 +
+									frac_usec(p + 5, col->meta)), 8);
+				return true;
+			}
+		case MT_TIMESTAMP2:
+			{
+				int64		secs = (int64) be_uint(p, 4);
+				uint32		usec = frac_usec(p + 4, col->meta);
+
+				if (secs == 0 && usec == 0)
+					return false;	/* the zero timestamp: zero_date decides */
+				set_be(v, (uint64) ((secs - (int64) PG_EPOCH_DAYS * 86400) * 1000000 + usec), 8);
+				return true;
+			}
+		default:
+			{
+				/* bytea: the bytes themselves, BINARY padded back with zeros */
+				uint32		n = (uint32) (w - prefix);
+				uint32		pad = col->type == MT_STRING ? col->meta : 0;
+				char	   *s = palloc0(Max(n, pad) + 1);
+
+				memcpy(s, p + prefix, n);
+				v->data = s;
+				v->len = Max(n, pad);
+				v->binary = true;
+				return true;
+			}
+	}
+}
+
+/*
  * decode_value: one non-NULL value of width w (prefix bytes of length).
  */
 static bool
@@ -378,6 +596,8 @@ decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binlo
 {
 	char		buf[64];
 
+	if (decode_binary(col, p, w, prefix, v))
+		return true;
 	switch (col->type)
 	{
 		case MT_TINY:

@@ -28,8 +28,11 @@
  * optional metadata (binlog_row_metadata = FULL) or, where absent, from
  * information_schema (looked up on the query connection, refreshed after
  * DDL on the table).  A RELATION message is sent when a table's columns
- * change.  Rows events become INSERT/UPDATE/DELETE with every value as
- * text (binlog_rows.c); strings are converted from the column's charset.
+ * change.  Rows events become INSERT/UPDATE/DELETE (binlog_rows.c): values
+ * of integer, float, date, timestamp and binary-string columns in the send
+ * format of their DESIGN §5 type (the RELATION message names it; apply.c
+ * reads a target column of another type through the value's text), the
+ * others as text, strings converted from the column's charset.
  *
  * Schema changes.  A QUERY event that is DDL on a job table (mysql_ddl.c: ALTER, RENAME,
  * DROP, TRUNCATE) becomes a transactional MESSAGE "tributary.ddl" (kind,
@@ -774,6 +777,7 @@ complete_map(TributarySource *src, MyStream *st, MapEntry *m)
 
 		m->encodings[i] = sc ? sc->encoding : -1;
 		prepare_conversion(m->encodings[i]);
+		col->want_binary = true;
 		if (!col->has_signedness && sc)
 			col->is_unsigned = sc->is_unsigned;
 		if (col->collation == 0 && sc)
@@ -873,7 +877,8 @@ announce(MyStream *st, MapEntry *m, StringInfo out)
 		ListCell   *lc;
 
 		rel.attrs[i].name = m->map.columns[i].name;
-		rel.attrs[i].typoid = InvalidOid;
+		/* values of these types come in their send format (apply.c reads them) */
+		rel.attrs[i].typoid = bl_binary_type(&m->map.columns[i]);
 		rel.attrs[i].typmod = -1;
 		foreach(lc, t->key_columns)
 			if (strcmp((char *) lfirst(lc), rel.attrs[i].name) == 0)
@@ -931,7 +936,7 @@ write_tuple(TributarySource *src, MyStream *st, MapEntry *m, char tag, BinlogVal
 			v->data = conv;
 			v->len = strlen(conv);
 		}
-		trib_write_value(out, TRIB_VALUE_TEXT, v->data, v->len);
+		trib_write_value(out, v->binary ? TRIB_VALUE_BINARY : TRIB_VALUE_TEXT, v->data, v->len);
 	}
 }
 
