@@ -452,6 +452,12 @@ read_column_meta(BinlogColumn *col, const uint8 **p, const uint8 *end)
 		case MT_TIMESTAMP2:
 		case MT_DATETIME2:
 		case MT_TIME2:
+			/* fractional digits: 0 to 6 */
+			if (end - s < 1 || s[0] > 6)
+				return false;
+			col->meta = s[0];
+			*p = s + 1;
+			return true;
 		case MT_VECTOR:
 			if (end - s < 1)
 				return false;
@@ -697,7 +703,7 @@ bl_read_table_map(const BinlogEvent *ev, const BinlogFormat *fmt, BinlogTableMap
 	metaend = p + metalen;
 	for (int i = 0; i < map->ncolumns; i++)
 		if (!read_column_meta(&map->columns[i], &meta, metaend))
-			return fail(err, "TABLE_MAP column metadata is truncated");
+			return fail(err, "TABLE_MAP column metadata is truncated or out of range");
 	p = metaend;
 	if ((uint64) (end - p) < (n + 7) / 8)
 		return fail(err, "TABLE_MAP event lacks its null bitmap");

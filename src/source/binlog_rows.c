@@ -285,7 +285,8 @@ frac_text(uint32 usec, int fsp)
 
 	if (fsp <= 0)
 		return pstrdup("");
-	snprintf(buf, sizeof(buf), ".%06u", usec);
+	fsp = Min(fsp, 6);			/* TABLE_MAP refuses more; be safe anyway */
+	snprintf(buf, sizeof(buf), ".%06u", usec % 1000000);
 	buf[1 + fsp] = '\0';
 	return pstrdup(buf);
 }
@@ -883,9 +884,12 @@ decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binlo
 				bytea_text(v, p + prefix, (uint32) (w - prefix), col->type == MT_STRING ? col->meta : 0);
 				return true;
 			}
+			/* the bytes as they are (pnstrdup would stop at a NUL byte) */
 			v->needs_charset = true;
-			v->data = pnstrdup((const char *) p + prefix, w - prefix);
 			v->len = (uint32) (w - prefix);
+			v->data = palloc(v->len + 1);
+			memcpy(v->data, p + prefix, v->len);
+			v->data[v->len] = '\0';
 			return true;
 		default:
 			*err = psprintf("column type %u is not supported", col->type);
