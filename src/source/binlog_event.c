@@ -441,14 +441,6 @@ read_column_meta(BinlogColumn *col, const uint8 **p, const uint8 *end)
 
 	switch (col->type)
 	{
-		case MT_FLOAT:
-		case MT_DOUBLE:
-		case MT_BLOB:
-		case MT_TINY_BLOB:
-		case MT_MEDIUM_BLOB:
-		case MT_LONG_BLOB:
-		case MT_GEOMETRY:
-		case MT_JSON:
 		case MT_TIMESTAMP2:
 		case MT_DATETIME2:
 		case MT_TIME2:
@@ -458,6 +450,14 @@ read_column_meta(BinlogColumn *col, const uint8 **p, const uint8 *end)
 			col->meta = s[0];
 			*p = s + 1;
 			return true;
+		case MT_FLOAT:
+		case MT_DOUBLE:
+		case MT_BLOB:
+		case MT_TINY_BLOB:
+		case MT_MEDIUM_BLOB:
+		case MT_LONG_BLOB:
+		case MT_GEOMETRY:
+		case MT_JSON:
 		case MT_VECTOR:
 			if (end - s < 1)
 				return false;

@@ -368,8 +368,9 @@ static void
 pg_attribute_noreturn()
 stream_error(TributarySource *src, MyStream *st, uint32 pos, const char *err)
 {
+	/* not a lost connection: reading the event again would fail the same way */
 	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
+			(errcode(ERRCODE_DATA_CORRUPTED),
 			 errmsg("invalid binlog event from source \"%s\": %s", src->name, err),
 			 errdetail("The event ends at %s:%u.", file_name(st->file_seq), pos)));
 }
