@@ -143,20 +143,25 @@ $my->sql(q{SET GLOBAL binlog_row_metadata = 'FULL'});
 # binary values of the binlog into target columns of other types than the
 # mapping's: read through their text, as the snapshot's values are
 $my->sql(q{CREATE TABLE shop.fb (id INT PRIMARY KEY, n INT, u INT UNSIGNED, d DATETIME(3), dt DATE, f DOUBLE, b VARBINARY(4));
-	INSERT INTO shop.fb VALUES (1, -5, 4294967295, '2024-02-29 12:34:56.789', '2024-02-29', 0.1, x'0102')});
+	INSERT INTO shop.fb VALUES (1, -5, 4294967295, '2024-02-29 12:34:56.789', '2024-02-29', 0.1, x'0102');
+	CREATE TABLE shop.gl (id INT PRIMARY KEY, g GEOMETRY, l VARCHAR(10) CHARACTER SET latin1, u VARCHAR(10)) DEFAULT CHARSET utf8mb4;});
 $target->safe_psql('postgres', q{
 	CREATE SCHEMA other;
 	CREATE TABLE other.fb (id bigint PRIMARY KEY, n numeric, u text, d text, dt text, f numeric, b text);
 	SELECT tributary.create_job('fb', 'maria', 'full+cdc');
 	SELECT tributary.add_table('fb', 'shop.fb', 'other.fb');
+	SELECT tributary.add_table('fb', 'shop.gl', 'other.gl');
 	SELECT tributary.start_job('fb');
 });
 is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('fb', '60 s')"), 't', 'a job into differently typed target columns syncs');
-$my->sql(q{INSERT INTO shop.fb VALUES (2, -5, 4294967295, '2024-02-29 12:34:56.789', '2024-02-29', 0.1, x'0102')});
+$my->sql(q{INSERT INTO shop.fb VALUES (2, -5, 4294967295, '2024-02-29 12:34:56.789', '2024-02-29', 0.1, x'0102');
+	INSERT INTO shop.gl VALUES (1, ST_GeomFromText('POINT(1 2)'), 'café', 'ünï')});
 is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('fb', '60 s')"), 't', 'and streams');
 is($target->safe_psql('postgres', "SELECT string_agg(concat_ws('|', id, n, u, d, dt, f, b), ', ' ORDER BY id) FROM other.fb"),
 	'1|-5|4294967295|2024-02-29 12:34:56.789|2024-02-29|0.1|\\x0102, 2|-5|4294967295|2024-02-29 12:34:56.789|2024-02-29|0.1|\\x0102',
 	'binlog values (row 2) equal snapshot values (row 1) in text, numeric and bigint targets');
+is($target->safe_psql('postgres', "SELECT l || ' ' || u || ' ' || length(g) FROM other.gl"), 'café ünï 21',
+	'a latin1 column after a GEOMETRY column keeps its charset (GEOMETRY counts in the charset metadata)');
 
 $target->stop;
 $my->stop;

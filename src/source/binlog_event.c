@@ -421,13 +421,15 @@ is_numeric_type(uint8 t)
 
 /*
  * is_character_type: whether a column gets a collation in the charset
- * metadata (strings and BLOB kinds; ENUM and SET have their own).
+ * metadata: strings, BLOB kinds and GEOMETRY (a BLOB underneath, with the
+ * binary collation; leaving it out shifts the collations of the columns
+ * after it).  ENUM and SET have metadata of their own.
  */
 static bool
 is_character_type(uint8 t)
 {
 	return t == MT_STRING || t == MT_VAR_STRING || t == MT_VARCHAR || t == MT_BLOB ||
-		t == MT_TINY_BLOB || t == MT_MEDIUM_BLOB || t == MT_LONG_BLOB;
+		t == MT_TINY_BLOB || t == MT_MEDIUM_BLOB || t == MT_LONG_BLOB || t == MT_GEOMETRY;
 }
 
 /*
