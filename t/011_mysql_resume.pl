@@ -163,6 +163,15 @@ is($target->safe_psql('postgres', "SELECT string_agg(concat_ws('|', id, n, u, d,
 is($target->safe_psql('postgres', "SELECT l || ' ' || u || ' ' || length(g) FROM other.gl"), 'café ünï 21',
 	'a latin1 column after a GEOMETRY column keeps its charset (GEOMETRY counts in the charset metadata)');
 
+# a NUL character cannot be stored in PostgreSQL text: the job stops, naming the column
+$my->sql(q{INSERT INTO shop.gl VALUES (2, NULL, 'x', CONCAT('a', CHAR(0), 'b'))});
+ok($target->poll_query_until('postgres', "SELECT state = 'failed' FROM tributary.jobs WHERE job_name = 'fb'"),
+	'a string with a NUL byte stops the job');
+like($target->safe_psql('postgres', "SELECT message FROM tributary.errors WHERE job_name = 'fb' ORDER BY at DESC LIMIT 1"),
+	qr/^column "u" of source table \[shop.gl\] holds a NUL character, which PostgreSQL text cannot store/,
+	'naming the column and the table');
+is($target->safe_psql('postgres', "SELECT count(*) FROM other.gl"), '1', 'the row is not applied');
+
 $target->stop;
 $my->stop;
 done_testing();
