@@ -452,11 +452,11 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		{
-			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+			MemoryContext old = MemoryContextSwitchTo(run_cxt);
 			TributaryJob *fresh = tributary_job_load(MyJob->id);
 
 			if (fresh && fresh->catchup_until)
-				MyJob->catchup_until = pstrdup(fresh->catchup_until);
+				MyJob->catchup_until = MemoryContextStrdup(TopMemoryContext, fresh->catchup_until);
 			MemoryContextSwitchTo(old);
 		}
 		PopActiveSnapshot();

@@ -32,13 +32,7 @@ $my->sql(q{
 	SET SESSION time_zone = '+00:00';
 	CREATE DATABASE shop;
 	USE shop;
-	CREATE TABLE shop.types (
-		id INT PRIMARY KEY, ti TINYINT, si SMALLINT UNSIGNED, mi MEDIUMINT, i INT, iu INT UNSIGNED,
-		bi BIGINT, bu BIGINT UNSIGNED, dec65 DECIMAL(65,30), d10 DECIMAL(10,2), f FLOAT, dbl DOUBLE,
-		b1 BIT(1), b64 BIT(64), c CHAR(5), vc VARCHAR(20), tx TEXT,
-		l1 VARCHAR(20) CHARACTER SET latin1, bin BINARY(4), vb VARBINARY(10), bl BLOB,
-		dt DATE, dtm DATETIME(6), ts TIMESTAMP(3) NULL DEFAULT NULL, tm TIME(2), yr YEAR,
-		en ENUM('a','b','c'), st SET('x','y','z'), js JSON, g GEOMETRY,
+	CREATE TABLE shop.types (} . MariaDBNode::types_columns() . q{,
 		dsm DECIMAL(20,10), f2 FLOAT, tm0 TIME) DEFAULT CHARSET utf8mb4;
 	INSERT INTO shop.types VALUES } . sprintf($types_values, 1, 2, 3) . q{;
 	CREATE TABLE shop.acct (id INT PRIMARY KEY, owner VARCHAR(40), balance DECIMAL(14,2), touched DATETIME(3));

@@ -112,6 +112,19 @@ sub sql
 	return $out;
 }
 
+# types_columns: the columns of the tests' every-type table (DESIGN §5),
+# one of each MySQL type with its edge-relevant attributes
+sub types_columns
+{
+	return q{
+		id INT PRIMARY KEY, ti TINYINT, si SMALLINT UNSIGNED, mi MEDIUMINT, i INT, iu INT UNSIGNED,
+		bi BIGINT, bu BIGINT UNSIGNED, dec65 DECIMAL(65,30), d10 DECIMAL(10,2), f FLOAT, dbl DOUBLE,
+		b1 BIT(1), b64 BIT(64), c CHAR(5), vc VARCHAR(20), tx TEXT,
+		l1 VARCHAR(20) CHARACTER SET latin1, bin BINARY(4), vb VARBINARY(10), bl BLOB,
+		dt DATE, dtm DATETIME(6), ts TIMESTAMP(3) NULL DEFAULT NULL, tm TIME(2), yr YEAR,
+		en ENUM('a','b','c'), st SET('x','y','z'), js JSON, g GEOMETRY};
+}
+
 # background: run SQL in a client of its own, reading a file (the client
 # starts at once, without the harness pumping its input); returns the
 # IPC::Run handle (->finish waits for it)

@@ -108,6 +108,7 @@ typedef struct ApplyRel
 	struct ApplyOpen *open;		/* executor state in the open local transaction */
 	int			nsource;		/* source columns, for dirty rows */
 	char	  **source_names;
+	bool	   *source_is_key;	/* per source column: part of the primary key */
 	Expr	  **defaults;		/* per target attribute: default of an unmapped column */
 	bool		has_defaults;
 } ApplyRel;
@@ -246,6 +247,15 @@ tributary_apply_relation(TributaryApplyState *state, TribRelation *msg)
 		MemoryContextSwitchTo(old);
 		return;
 	}
+	ar->source_is_key = palloc0(sizeof(bool) * Max(msg->natts, 1));
+	for (int i = 0; i < msg->natts; i++)
+	{
+		ListCell   *lc;
+
+		foreach(lc, t->key_columns)
+			if (strcmp(msg->attrs[i].name, (char *) lfirst(lc)) == 0)
+				ar->source_is_key[i] = true;
+	}
 
 	for (int i = 0; i < t->ncolumns; i++)
 		if (t->columns[i].source == NULL)
@@ -358,6 +368,31 @@ tributary_apply_relation(TributaryApplyState *state, TribRelation *msg)
 }
 
 /*
+ * receive_value: a binary value through a receive function, which must
+ * consume it whole.
+ */
+static Datum
+receive_value(FmgrInfo *fn, Oid ioparam, int32 typmod, TribValue *v)
+{
+	StringInfoData buf;
+	Datum		d;
+
+	/* receive functions want a NUL after the data (which may hold NULs) */
+	buf.data = palloc(v->len + 1);
+	memcpy(buf.data, v->data, v->len);
+	buf.data[v->len] = '\0';
+	buf.len = v->len;
+	buf.maxlen = v->len + 1;
+	buf.cursor = 0;
+	d = ReceiveFunctionCall(fn, &buf, ioparam, typmod);
+	if (buf.cursor != buf.len)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("incorrect binary data format in the change stream")));
+	return d;
+}
+
+/*
  * fill_slot: a target row from a source row image.  Unmapped columns and
  * unchanged TOASTed values ('u') are taken from base (the row found on the
  * target) when given, else left NULL; *missing says whether a 'u' had no
@@ -394,41 +429,19 @@ fill_slot(ApplyRel *ar, ApplyErrorArg *errarg, TupleTableSlot *slot, TribTuple *
 		if (v->kind == TRIB_VALUE_TEXT)
 			slot->tts_values[i] = InputFunctionCall(&ar->in_fns[i], pnstrdup(v->data, v->len),
 													ar->ioparams[i], ar->typmods[i]);
-		else if (v->kind == TRIB_VALUE_BINARY && !OidIsValid(ar->recv_fns[i].fn_oid) &&
-				 OidIsValid(ar->src_recv_fns[i].fn_oid))
-		{
-			/* another built-in type on the source: through its text */
-			StringInfoData buf;
-			Datum		d;
-
-			buf.data = palloc(v->len + 1);
-			memcpy(buf.data, v->data, v->len);
-			buf.data[v->len] = '\0';
-			buf.len = v->len;
-			buf.maxlen = v->len + 1;
-			buf.cursor = 0;
-			d = ReceiveFunctionCall(&ar->src_recv_fns[i], &buf, ar->src_recv_ioparams[i], -1);
-			slot->tts_values[i] = InputFunctionCall(&ar->in_fns[i], OutputFunctionCall(&ar->src_out_fns[i], d),
-													ar->ioparams[i], ar->typmods[i]);
-		}
 		else if (v->kind == TRIB_VALUE_BINARY && OidIsValid(ar->recv_fns[i].fn_oid))
 		{
 			/* the send format of the same built-in type (checked when mapped) */
-			StringInfoData buf;
+			slot->tts_values[i] = receive_value(&ar->recv_fns[i], ar->recv_ioparams[i],
+												ar->typmods[i], v);
+		}
+		else if (v->kind == TRIB_VALUE_BINARY && OidIsValid(ar->src_recv_fns[i].fn_oid))
+		{
+			/* another built-in type on the source: through its text */
+			Datum		d = receive_value(&ar->src_recv_fns[i], ar->src_recv_ioparams[i], -1, v);
 
-			/* receive functions want a NUL after the data (which may hold NULs) */
-			buf.data = palloc(v->len + 1);
-			memcpy(buf.data, v->data, v->len);
-			buf.data[v->len] = '\0';
-			buf.len = v->len;
-			buf.maxlen = v->len + 1;
-			buf.cursor = 0;
-			slot->tts_values[i] = ReceiveFunctionCall(&ar->recv_fns[i], &buf,
-													  ar->recv_ioparams[i], ar->typmods[i]);
-			if (buf.cursor != buf.len)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-						 errmsg("incorrect binary data format in the change stream")));
+			slot->tts_values[i] = InputFunctionCall(&ar->in_fns[i], OutputFunctionCall(&ar->src_out_fns[i], d),
+													ar->ioparams[i], ar->typmods[i]);
 		}
 		else
 			ereport(ERROR,
@@ -665,23 +678,16 @@ tributary_apply_abort_xact(TributaryApplyState *state)
 static bool
 key_changed(ApplyRel *ar, TribTuple *oldtuple, TribTuple *newtuple)
 {
-	ListCell   *lc;
-
-	foreach(lc, ar->table->key_columns)
+	for (int s = 0; s < ar->nsource && s < oldtuple->natts && s < newtuple->natts; s++)
 	{
-		const char *key = (const char *) lfirst(lc);
+		TribValue  *a = &oldtuple->values[s];
+		TribValue  *b = &newtuple->values[s];
 
-		for (int s = 0; s < ar->nsource && s < oldtuple->natts && s < newtuple->natts; s++)
-		{
-			TribValue  *a = &oldtuple->values[s];
-			TribValue  *b = &newtuple->values[s];
-
-			if (strcmp(ar->source_names[s], key) != 0)
-				continue;
-			if (a->kind != b->kind || a->len != b->len ||
-				(a->len > 0 && memcmp(a->data, b->data, a->len) != 0))
-				return true;
-		}
+		if (!ar->source_is_key[s])
+			continue;
+		if (a->kind != b->kind || a->len != b->len ||
+			(a->len > 0 && memcmp(a->data, b->data, a->len) != 0))
+			return true;
 	}
 	return false;
 }

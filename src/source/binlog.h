@@ -187,7 +187,19 @@ typedef struct BinlogValue
 	uint32		len;
 } BinlogValue;
 
+/* the fields of a DATE or DATETIME value */
+typedef struct BinlogDateTime
+{
+	int			year;
+	int			month;
+	int			day;
+	int			hour;
+	int			minute;
+	int			second;
+} BinlogDateTime;
+
 /* binlog_event.c */
+extern bool bl_next_event(const uint8 *buf, size_t len, size_t off, uint32 *size, char **err);
 extern bool bl_read_header(const uint8 *buf, size_t len, const BinlogFormat *fmt,
 						   BinlogEvent *ev, char **err);
 extern bool bl_read_format(const BinlogEvent *ev, BinlogFormat *fmt, char **err);
@@ -214,6 +226,7 @@ extern bool bl_read_row(const BinlogTableMap *map, const uint8 *present, const u
 						const uint8 *end, BinlogValue *values, char **err);
 extern const char *bl_type_name(uint8 type);
 extern Oid	bl_binary_type(const BinlogColumn *col);
+extern void bl_unpack_datetime(int64 intpart, BinlogDateTime *dt);
 
 /* binlog_render.c */
 extern bool bl_render(const uint8 *buf, size_t len, bool checksum, StringInfo out, char **err);

@@ -138,6 +138,28 @@ bl_read_lenenc(const uint8 **p, const uint8 *end, uint64 *val)
 }
 
 /*
+ * bl_next_event: the size of the event at off in a buffer of events back to
+ * back (a binlog file's contents, a TRANSACTION_PAYLOAD), checked to lie
+ * within the buffer.
+ */
+bool
+bl_next_event(const uint8 *buf, size_t len, size_t off, uint32 *size, char **err)
+{
+	if (len - off < BL_HEADER_LEN)
+	{
+		*err = pstrdup("input ends inside an event header");
+		return false;
+	}
+	*size = rd32(buf + off + 9);
+	if (*size < BL_HEADER_LEN || *size > len - off)
+	{
+		*err = psprintf("event at offset %zu has a bad size %u", off, *size);
+		return false;
+	}
+	return true;
+}
+
+/*
  * bl_read_header: the common header of one event of exactly len bytes;
  * checks its size field and, when the format says so, its CRC32, which is
  * then left out of ev->data.

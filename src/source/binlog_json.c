@@ -294,22 +294,18 @@ opaque_value(uint8 mtype, const uint8 *p, uint32 len, StringInfo out, char **err
 		}
 		else
 		{
-			int64		ymd;
-			int64		hms;
+			BinlogDateTime dt;
 
 			if (packed < 0)
 				return json_fail(err, "negative date");
 			ip = packed >> 24;
 			usec = (uint32) (packed % (1 << 24));
-			ymd = ip >> 17;
-			hms = ip % (1 << 17);
+			bl_unpack_datetime(ip, &dt);
 			if (mtype == MT_DATE)
-				snprintf(buf, sizeof(buf), "%04d-%02d-%02d", (int) (ymd >> 5) / 13,
-						 (int) ((ymd >> 5) % 13), (int) (ymd % 32));
+				snprintf(buf, sizeof(buf), "%04d-%02d-%02d", dt.year, dt.month, dt.day);
 			else
-				snprintf(buf, sizeof(buf), "%04d-%02d-%02d %02d:%02d:%02d", (int) (ymd >> 5) / 13,
-						 (int) ((ymd >> 5) % 13), (int) (ymd % 32), (int) (hms >> 12),
-						 (int) ((hms >> 6) % 64), (int) (hms % 64));
+				snprintf(buf, sizeof(buf), "%04d-%02d-%02d %02d:%02d:%02d", dt.year, dt.month, dt.day,
+						 dt.hour, dt.minute, dt.second);
 		}
 		if (usec != 0)
 			snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ".%06u", usec);

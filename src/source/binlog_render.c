@@ -278,18 +278,8 @@ render_events(RenderState *rs, const uint8 *buf, size_t len, bool checksum, cons
 	{
 		uint32		size;
 
-		if (len - off < BL_HEADER_LEN)
-		{
-			*err = pstrdup("input ends inside an event header");
+		if (!bl_next_event(buf, len, off, &size, err))
 			return false;
-		}
-		size = (uint32) buf[off + 9] | ((uint32) buf[off + 10] << 8) |
-			((uint32) buf[off + 11] << 16) | ((uint32) buf[off + 12] << 24);
-		if (size < BL_HEADER_LEN || size > len - off)
-		{
-			*err = psprintf("event at offset %zu has a bad size %u", off, size);
-			return false;
-		}
 		if (!render_event(rs, buf + off, size, checksum, indent, out, err))
 			return false;
 		off += size;

@@ -425,6 +425,40 @@ bl_binary_type(const BinlogColumn *col)
 }
 
 /*
+ * bl_unpack_datetime: the fields of DATETIME2's integer part (also the
+ * integer part of the packed temporal values inside binary JSON):
+ * year*13+month 17 bits, day 5, hour 5, minute 6, second 6.
+ */
+void
+bl_unpack_datetime(int64 intpart, BinlogDateTime *dt)
+{
+	int64		ymd = intpart >> 17;
+	int64		ym = ymd >> 5;
+	int64		hms = intpart % (1 << 17);
+
+	dt->year = (int) (ym / 13);
+	dt->month = (int) (ym % 13);
+	dt->day = (int) (ymd % 32);
+	dt->hour = (int) (hms >> 12);
+	dt->minute = (int) ((hms >> 6) % 64);
+	dt->second = (int) (hms % 64);
+}
+
+/*
+ * unpack_date: the fields of a 3-byte DATE (day 5 bits, month 4, year).
+ */
+static void
+unpack_date(const uint8 *p, BinlogDateTime *dt)
+{
+	uint32		u = (uint32) le_uint(p, 3);
+
+	memset(dt, 0, sizeof(*dt));
+	dt->day = u & 31;
+	dt->month = (u >> 5) & 15;
+	dt->year = u >> 9;
+}
+
+/*
  * days_from_civil: days from 1970-01-01 to a proleptic Gregorian date.
  */
 static int64
@@ -527,39 +561,27 @@ decode_binary(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binl
 		case MT_DATE:
 		case MT_NEWDATE:
 			{
-				uint32		u = (uint32) le_uint(p, 3);
-				int			day = u & 31;
-				int			month = (u >> 5) & 15;
-				int			year = u >> 9;
+				BinlogDateTime dt;
 
-				if (!valid_date(year, month, day))
+				unpack_date(p, &dt);
+				if (!valid_date(dt.year, dt.month, dt.day))
 					return false;
-				set_be(v, (uint64) (int64) (days_from_civil(year, month, day) - PG_EPOCH_DAYS), 4);
+				set_be(v, (uint64) (int64) (days_from_civil(dt.year, dt.month, dt.day) - PG_EPOCH_DAYS), 4);
 				return true;
 			}
 		case MT_DATETIME2:
 			{
 				int64		intpart = (int64) be_uint(p, 5) - INT64CONST(0x8000000000);
-				int64		ymd;
-				int64		ym;
-				int64		hms;
-				int			hour;
-				int			minute;
-				int			second;
+				BinlogDateTime dt;
 
 				if (intpart < 0)
 					return false;
-				ymd = intpart >> 17;
-				ym = ymd >> 5;
-				hms = intpart % (1 << 17);
-				hour = (int) (hms >> 12);
-				minute = (int) ((hms >> 6) % 64);
-				second = (int) (hms % 64);
-				if (!valid_date((int) (ym / 13), (int) (ym % 13), (int) (ymd % 32)) ||
-					hour > 23 || minute > 59 || second > 59)
+				bl_unpack_datetime(intpart, &dt);
+				if (!valid_date(dt.year, dt.month, dt.day) ||
+					dt.hour > 23 || dt.minute > 59 || dt.second > 59)
 					return false;
-				set_be(v, (uint64) ((days_from_civil((int) (ym / 13), (int) (ym % 13), (int) (ymd % 32)) - PG_EPOCH_DAYS) * INT64CONST(86400000000) +
-									(int64) (hour * 3600 + minute * 60 + second) * 1000000 +
+				set_be(v, (uint64) ((days_from_civil(dt.year, dt.month, dt.day) - PG_EPOCH_DAYS) * INT64CONST(86400000000) +
+									(int64) (dt.hour * 3600 + dt.minute * 60 + dt.second) * 1000000 +
 									frac_usec(p + 5, col->meta)), 8);
 				return true;
 			}
@@ -659,41 +681,27 @@ decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binlo
 		case MT_DATE:
 		case MT_NEWDATE:
 			{
-				uint32		u = (uint32) le_uint(p, 3);
-				int			day = u & 31;
-				int			month = (u >> 5) & 15;
-				int			year = u >> 9;
+				BinlogDateTime dt;
 
-				snprintf(buf, sizeof(buf), "%04d-%02d-%02d", year, month, day);
-				v->is_zero_date = (year == 0 || month == 0 || day == 0);
+				unpack_date(p, &dt);
+				snprintf(buf, sizeof(buf), "%04d-%02d-%02d", dt.year, dt.month, dt.day);
+				v->is_zero_date = (dt.year == 0 || dt.month == 0 || dt.day == 0);
 				break;
 			}
 		case MT_DATETIME2:
 			{
 				int64		intpart = (int64) be_uint(p, 5) - INT64CONST(0x8000000000);
-				uint32		usec = frac_usec(p + 5, col->meta);
-				int64		ymd;
-				int64		ym;
-				int64		hms;
-				int			year;
-				int			month;
-				int			day;
+				BinlogDateTime dt;
 
 				if (intpart < 0)
 				{
 					*err = pstrdup("negative DATETIME value");
 					return false;
 				}
-				ymd = intpart >> 17;
-				ym = ymd >> 5;
-				hms = intpart % (1 << 17);
-				day = (int) (ymd % 32);
-				month = (int) (ym % 13);
-				year = (int) (ym / 13);
-				snprintf(buf, sizeof(buf), "%04d-%02d-%02d %02d:%02d:%02d%s", year, month, day,
-						 (int) (hms >> 12), (int) ((hms >> 6) % 64), (int) (hms % 64),
-						 frac_text(usec, col->meta));
-				v->is_zero_date = (year == 0 || month == 0 || day == 0);
+				bl_unpack_datetime(intpart, &dt);
+				snprintf(buf, sizeof(buf), "%04d-%02d-%02d %02d:%02d:%02d%s", dt.year, dt.month, dt.day,
+						 dt.hour, dt.minute, dt.second, frac_text(frac_usec(p + 5, col->meta), col->meta));
+				v->is_zero_date = (dt.year == 0 || dt.month == 0 || dt.day == 0);
 				break;
 			}
 		case MT_DATETIME:

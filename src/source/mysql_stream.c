@@ -52,7 +52,6 @@
  */
 #include "postgres.h"
 
-#include <ctype.h>
 #include <poll.h>
 
 #include "source/mysql_source.h"
@@ -954,7 +953,6 @@ on_rows(TributarySource *src, MyStream *st, BinlogEvent *ev, StringInfo out)
 	const uint8 *end;
 	BinlogValue *before;
 	BinlogValue *after;
-	int			nbytes;
 
 	if (!bl_read_rows(ev, &st->fmt, &rows, &err))
 		stream_error(src, st, ev->log_pos, err);
@@ -965,7 +963,6 @@ on_rows(TributarySource *src, MyStream *st, BinlogEvent *ev, StringInfo out)
 		stream_error(src, st, ev->log_pos, "rows event outside a transaction");
 	if (rows.ncolumns != m->map.ncolumns)
 		stream_error(src, st, ev->log_pos, "rows event and TABLE_MAP disagree on the column count");
-	nbytes = (rows.ncolumns + 7) / 8;
 	for (int i = 0; i < rows.ncolumns; i++)
 		if ((rows.present[i / 8] & (1 << (i % 8))) == 0 ||
 			(rows.present_after && (rows.present_after[i / 8] & (1 << (i % 8))) == 0))
@@ -974,7 +971,6 @@ on_rows(TributarySource *src, MyStream *st, BinlogEvent *ev, StringInfo out)
 					 errmsg("binlog row image of source table [%s] lacks column \"%s\"",
 							m->table->key, m->map.columns[i].name),
 					 errhint("Set binlog_row_image = FULL on the source.")));
-	(void) nbytes;
 	if (!m->announced)
 		announce(st, m, out);
 	before = palloc(sizeof(BinlogValue) * rows.ncolumns);
@@ -1159,10 +1155,7 @@ process_event(TributarySource *src, MyStream *st, const uint8 *raw, size_t len,
 				st->file_seq = seq;
 				/* a real rotation moves the position; the first, artificial one does not */
 				if (!artificial && !st->in_xact)
-				{
 					*advanced = true;
-					return;
-				}
 				return;
 			}
 		case BL_MARIA_GTID:
@@ -1206,12 +1199,8 @@ process_event(TributarySource *src, MyStream *st, const uint8 *raw, size_t len,
 				{
 					uint32		size;
 
-					if (elen - off < BL_HEADER_LEN)
-						stream_error(src, st, ev.log_pos, "TRANSACTION_PAYLOAD ends inside an event");
-					size = (uint32) ((uint8) events[off + 9]) | ((uint32) (uint8) events[off + 10] << 8) |
-						((uint32) (uint8) events[off + 11] << 16) | ((uint32) (uint8) events[off + 12] << 24);
-					if (size < BL_HEADER_LEN || size > elen - off)
-						stream_error(src, st, ev.log_pos, "TRANSACTION_PAYLOAD holds an event of a bad size");
+					if (!bl_next_event((const uint8 *) events, elen, off, &size, &err))
+						stream_error(src, st, ev.log_pos, psprintf("TRANSACTION_PAYLOAD: %s", err));
 					process_event(src, st, (const uint8 *) events + off, size, &inner, start, end, out,
 								  advanced);
 					off += size;
