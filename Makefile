@@ -10,7 +10,8 @@
 # what gets installed on PostgreSQL sources.
 
 EXTENSION = pg_tributary
-DATA = sql/pg_tributary--0.1.sql
+# the extension script, assembled from the files of sql/parts in name order
+DATA_built = sql/pg_tributary--0.1.sql
 
 MODULE_big = pg_tributary
 OBJS = \
@@ -18,11 +19,14 @@ OBJS = \
 	src/shmem.o \
 	src/catalog.o \
 	src/conninfo.o \
+	src/security.o \
+	src/transform.o \
 	src/check_source.o \
 	src/wait.o \
 	src/protocol_check.o \
 	src/snapshot.o \
 	src/apply/copy_in.o \
+	src/apply/copy_transform.o \
 	src/apply/apply.o \
 	src/stream.o \
 	src/decoder/proto.o \
@@ -69,6 +73,10 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 all: tributary_decoder.so
+
+SQL_PARTS = $(sort $(wildcard $(srcdir)/sql/parts/*.sql))
+sql/pg_tributary--0.1.sql: $(SQL_PARTS)
+	cat $(SQL_PARTS) > $@
 
 tributary_decoder.so: $(DECODER_OBJS)
 	$(CC) $(CFLAGS) $(DECODER_OBJS) $(LDFLAGS) $(LDFLAGS_SL) -shared -o $@

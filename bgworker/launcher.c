@@ -299,7 +299,7 @@ static const char *jobs_sql =
 "           AND r.run_ended_at > now() - make_interval(secs =>"
 "               (o->>'restart-strategy.failure-rate.failure-rate-interval')::float8))"
 "  FROM tributary.job j"
-"  CROSS JOIN LATERAL tributary.job_effective_options(j.job_name) o"
+"  CROSS JOIN LATERAL tributary._effective_options(j.job_options) o"
 "  LEFT JOIN LATERAL (SELECT * FROM tributary.run r WHERE r.run_job_id = j.job_id"
 "                     ORDER BY r.run_id DESC LIMIT 1) lr ON true"
 " WHERE j.job_state = 'running'"
@@ -511,6 +511,8 @@ tributary_launcher_main(Datum main_arg)
 			adopted_workers = true;
 
 	BackgroundWorkerInitializeConnection(tributary_database, NULL, 0);
+	/* every statement names its objects with their schema */
+	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
 	pgstat_report_appname("pg_tributary launcher");
 	ereport(LOG, (errmsg("pg_tributary launcher started in database \"%s\"", tributary_database)));
 

@@ -54,6 +54,7 @@
 #include "access/xlog.h"
 #include "catalog.h"
 #include "pg_tributary.h"
+#include "security.h"
 #include "apply/copy_in.h"
 #include "snapshot.h"
 #include "stream.h"
@@ -101,6 +102,7 @@ worker_begin_run(void)
 {
 	Oid			argtypes[2] = {INT4OID, INT4OID};
 	Datum		args[2] = {Int32GetDatum(MyJob->id), Int32GetDatum(MyProcPid)};
+	TributaryUserSave us = tributary_catalog_enter();
 
 	SPI_connect();
 	if (SPI_execute_with_args("UPDATE tributary.run SET run_status = 'failed', run_ended_at = now(), "
@@ -115,6 +117,7 @@ worker_begin_run(void)
 	MyRunId = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 										  &(bool) {false}));
 	SPI_finish();
+	tributary_catalog_leave(us);
 
 	LWLockAcquire(TributaryShmem->lock, LW_EXCLUSIVE);
 	MySlot->run_id = MyRunId;
@@ -132,10 +135,12 @@ worker_end_run(const char *status, ErrorData *edata, const char *message)
 	Oid			argtypes[7] = {INT8OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		args[7];
 	char		nulls[7] = "       ";
+	TributaryUserSave us;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	us = tributary_catalog_enter();
 	SPI_connect();
 
 	args[0] = Int64GetDatum(MyRunId);
@@ -172,6 +177,7 @@ worker_end_run(const char *status, ErrorData *edata, const char *message)
 							  "WHERE job_id = $4 AND job_state = 'running'",
 							  7, argtypes, args, nulls, false, 0);
 	SPI_finish();
+	tributary_catalog_leave(us);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 }
@@ -270,6 +276,7 @@ catalog_exec(const char *sql, int nargs, const char **values)
 	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		args[4];
 	char		nulls[4];
+	TributaryUserSave us;
 
 	Assert(nargs <= 4);
 	for (int i = 0; i < nargs; i++)
@@ -280,10 +287,12 @@ catalog_exec(const char *sql, int nargs, const char **values)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	us = tributary_catalog_enter();
 	SPI_connect();
 	if (SPI_execute_with_args(sql, nargs, types, args, nulls, false, 0) < 0)
 		elog(ERROR, "catalog statement failed: %s", sql);
 	SPI_finish();
+	tributary_catalog_leave(us);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 }
@@ -587,15 +596,22 @@ worker_run(MemoryContext run_cxt)
 }
 
 /*
- * tributary_worker_become_owner: run as the job's owner from here on, so
- * that the worker (or snapshot helper) can only write what its owner may
- * write.  Transaction aborts restore this identity, since it is set
- * outside any transaction.
+ * tributary_worker_become_owner: run as the job's owner from here on, in
+ * a security-restricted operation, so that the worker (or snapshot
+ * helper), the triggers its writes fire and the expressions it evaluates
+ * can only do what the owner may; catalog statements switch back to the
+ * superuser the worker connected as (security.c).  Transaction aborts
+ * restore this identity, since it is set outside any transaction.  Every
+ * statement names its objects with their schema: search_path is empty,
+ * as in PostgreSQL's own apply workers.
  */
 void
 tributary_worker_become_owner(Oid owner, int32 job_id)
 {
 	char	   *name;
+
+	tributary_catalog_role = GetUserId();
+	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
 
 	StartTransactionCommand();
 	name = GetUserNameFromId(owner, true);
@@ -605,7 +621,7 @@ tributary_worker_become_owner(Oid owner, int32 job_id)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("the owner of pg_tributary job %d no longer exists", job_id),
 				 errhint("Drop the job and define it again as an existing role.")));
-	SetUserIdAndSecContext(owner, SECURITY_LOCAL_USERID_CHANGE);
+	SetUserIdAndSecContext(owner, SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 }
 
 /*

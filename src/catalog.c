@@ -17,6 +17,7 @@
 #include "utils/builtins.h"
 
 #include "catalog.h"
+#include "security.h"
 #include "source/connector.h"
 
 /*
@@ -82,7 +83,8 @@ static const char *source_sql =
 "       (source_options->>'server_id')::int8,"
 "       (coalesce((source_options->>'heartbeat_interval')::numeric, 10) * 1000)::int8,"
 "       coalesce((source_options->>'connect_timeout')::numeric, 30)::int8,"
-"       (coalesce((source_options->>'reconnect_timeout')::numeric, 60) * 1000)::int8"
+"       (coalesce((source_options->>'reconnect_timeout')::numeric, 60) * 1000)::int8,"
+"       source_password_required"
 "  FROM tributary.source WHERE ";
 
 /*
@@ -94,6 +96,7 @@ source_load(const char *where, Oid argtype, Datum arg)
 	MemoryContext cxt = CurrentMemoryContext;
 	TributarySource *src = NULL;
 	char	   *sql = psprintf("%s%s", source_sql, where);
+	TributaryUserSave us = tributary_catalog_enter();
 
 	SPI_connect();
 	if (SPI_execute_with_args(sql, 1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
@@ -113,9 +116,11 @@ source_load(const char *where, Oid argtype, Datum arg)
 		src->heartbeat_ms = (int) spi_int8(tup, desc, 7, 10000);
 		src->connect_timeout = (int) spi_int8(tup, desc, 8, 30);
 		src->reconnect_ms = (int) spi_int8(tup, desc, 9, 60000);
+		src->password_required = spi_bool(tup, desc, 10);
 		src->connector = connector_for_kind(src->kind);
 	}
 	SPI_finish();
+	tributary_catalog_leave(us);
 	return src;
 }
 
@@ -158,6 +163,7 @@ tributary_job_load(int32 job_id)
 	Datum		arg = Int32GetDatum(job_id);
 	int32		source_id = 0;
 	char	   *zero_date = NULL;	/* goes to the source: its snapshot reads act on it */
+	TributaryUserSave us = tributary_catalog_enter();
 
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT job_name, job_mode, job_source_id::int8, o::text, job_generation::int8, "
@@ -169,7 +175,7 @@ tributary_job_load(int32 job_id)
 							  "o->>'dirty_data' = 'skip', (o->>'dirty_data_limit')::int8, job_decoder, "
 							  "(SELECT max(cp_seq) FROM tributary.checkpoint WHERE cp_job_id = job_id), "
 							  "(o->>'parallelism.default')::int8, o->>'zero_date' "
-							  "FROM tributary.job, LATERAL tributary.job_effective_options(job_name) o "
+							  "FROM tributary.job, LATERAL tributary._effective_options(job_options) o "
 							  "WHERE job_id = $1",
 							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read tributary.job");
@@ -201,6 +207,7 @@ tributary_job_load(int32 job_id)
 		zero_date = spi_text(tup, desc, 19, cxt);
 	}
 	SPI_finish();
+	tributary_catalog_leave(us);
 
 	if (job)
 	{
@@ -222,6 +229,7 @@ tributary_job_tables_load(int32 job_id)
 	List	   *tables = NIL;
 	Oid			argtype = INT4OID;
 	Datum		arg = Int32GetDatum(job_id);
+	TributaryUserSave us = tributary_catalog_enter();
 
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT t.jt_id, t.jt_source_schema, t.jt_source_rel, t.jt_target_schema, "
@@ -234,9 +242,9 @@ tributary_job_tables_load(int32 job_id)
 							  "       coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'insert', o->'dml'->>'insert') = 'ignore', "
 							  "       coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'update', o->'dml'->>'update') = 'ignore', "
 							  "       coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'delete', o->'dml'->>'delete') = 'ignore', "
-							  "       t.jt_column_map IS NULL AND NOT t.jt_ddl_accepted "
+							  "       t.jt_column_map IS NULL AND NOT t.jt_ddl_accepted, j.job_name "
 							  "  FROM tributary.job_table t JOIN tributary.job j ON j.job_id = t.jt_job_id, "
-							  "       LATERAL tributary.job_effective_options(j.job_name) o "
+							  "       LATERAL tributary._effective_options(j.job_options) o "
 							  " WHERE t.jt_job_id = $1 ORDER BY t.jt_id",
 							  1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read tributary.job_table");
@@ -269,6 +277,7 @@ tributary_job_tables_load(int32 job_id)
 			t->ignore_update = DatumGetBool(SPI_getbinval(tup, desc, 13, &isnull)) && !isnull;
 			t->ignore_delete = DatumGetBool(SPI_getbinval(tup, desc, 14, &isnull)) && !isnull;
 			t->all_columns = DatumGetBool(SPI_getbinval(tup, desc, 15, &isnull)) && !isnull;
+			t->job_name = spi_text(tup, desc, 16, cxt);
 			old = MemoryContextSwitchTo(cxt);
 			for (char *k = strtok(keys, "\001"); k; k = strtok(NULL, "\001"))
 				t->key_columns = lappend(t->key_columns, pstrdup(k));
@@ -277,7 +286,7 @@ tributary_job_tables_load(int32 job_id)
 		}
 	}
 
-	/* the copied columns */
+	/* the copied columns, and the source columns snapshots read */
 	{
 		ListCell   *lc;
 
@@ -294,6 +303,7 @@ tributary_job_tables_load(int32 job_id)
 				elog(ERROR, "could not read tributary.job_table columns");
 			t->ncolumns = (int) SPI_processed;
 			t->columns = MemoryContextAllocZero(cxt, sizeof(TributaryColumn) * Max(t->ncolumns, 1));
+			t->transformed = (t->filter != NULL);
 			for (int i = 0; i < t->ncolumns; i++)
 			{
 				HeapTuple	tup = SPI_tuptable->vals[i];
@@ -302,10 +312,35 @@ tributary_job_tables_load(int32 job_id)
 				t->columns[i].target = spi_text(tup, desc, 1, cxt);
 				t->columns[i].source = spi_text(tup, desc, 2, cxt);
 				t->columns[i].expr = spi_text(tup, desc, 3, cxt);
+				if (t->columns[i].source == NULL)
+					t->transformed = true;
+			}
+			if (!t->transformed)
+			{
+				/* read exactly the copied columns */
+				t->nread = t->ncolumns;
+				t->read = MemoryContextAllocZero(cxt, sizeof(TributaryReadColumn) * Max(t->nread, 1));
+				for (int i = 0; i < t->ncolumns; i++)
+					t->read[i].name = t->columns[i].source;
+				continue;
+			}
+			if (SPI_execute_with_args("SELECT c->>'name', c->>'type' "
+									  "FROM tributary.job_table, "
+									  "     jsonb_array_elements(jt_read_columns) WITH ORDINALITY AS x(c, o) "
+									  "WHERE jt_id = $1 ORDER BY o",
+									  1, &argtype, &jt, NULL, true, 0) != SPI_OK_SELECT)
+				elog(ERROR, "could not read tributary.job_table read columns");
+			t->nread = (int) SPI_processed;
+			t->read = MemoryContextAllocZero(cxt, sizeof(TributaryReadColumn) * Max(t->nread, 1));
+			for (int i = 0; i < t->nread; i++)
+			{
+				t->read[i].name = spi_text(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, cxt);
+				t->read[i].type = spi_text(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, cxt);
 			}
 		}
 	}
 	SPI_finish();
+	tributary_catalog_leave(us);
 	return tables;
 }
 

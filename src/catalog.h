@@ -44,10 +44,18 @@ typedef struct TributaryColumn
 	char	   *expr;			/* source expression, or NULL */
 } TributaryColumn;
 
+/* a source column a snapshot reads: its name and the target's spelling of its type */
+typedef struct TributaryReadColumn
+{
+	char	   *name;
+	char	   *type;			/* NULL: not known here (read as text only) */
+} TributaryReadColumn;
+
 /* a job table as the worker sees it */
 typedef struct TributaryTable
 {
 	int32		id;				/* jt_id */
+	char	   *job_name;		/* for messages */
 	char	   *source_nsp;
 	char	   *source_rel;
 	char	   *target_nsp;
@@ -57,6 +65,9 @@ typedef struct TributaryTable
 	List	   *key_columns;	/* source key column names (char *) */
 	int			ncolumns;
 	TributaryColumn *columns;
+	int			nread;			/* the source columns snapshots read */
+	TributaryReadColumn *read;
+	bool		transformed;	/* has a filter or an expression column */
 	bool		planned;		/* its snapshot chunks are recorded */
 	int32		chunks_left;	/* chunks not copied yet */
 	bool		snapshot_done;	/* every chunk is copied */

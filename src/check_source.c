@@ -4,7 +4,7 @@
  *		SQL functions that look at a source: tributary._source_checks (the
  *		body of check_source), tributary._remote_table_info (used by
  *		add_table and start_job to check and describe a source table) and
- *		tributary._drop_slot (drop_job and restart_job).
+ *		tributary._drop_job_slot (drop_job and restart_job).
  *
  * Both open a short-lived connection with the source's connector and close
  * it on every path, errors included.
@@ -13,6 +13,8 @@
  */
 #include "postgres.h"
 
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -20,6 +22,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 
 #include "source/connector.h"
 
@@ -210,23 +213,55 @@ tributary_remote_tables(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-PG_FUNCTION_INFO_V1(tributary_drop_slot);
+PG_FUNCTION_INFO_V1(tributary_drop_job_slot);
 
 /*
- * tributary_drop_slot: drop a job's replication slot on its source, ending
- * the walsender that still uses it.  A source that cannot be reached gets
- * a warning that says how to drop the slot by hand, so that a job can
+ * tributary_drop_job_slot: drop the replication slot (and the publication
+ * of the same name) that a job created on its source, ending the
+ * walsender that still uses it.  It acts only on the name the job
+ * recorded, and only if that is the name pg_tributary gives the job's
+ * slot (tributary_<system identifier>_<job id>): no call can reach
+ * another slot or publication.  A source that cannot be reached gets a
+ * warning that says how to drop the slot by hand, so that a job can
  * always be dropped.  Returns whether the slot is gone.
  */
 Datum
-tributary_drop_slot(PG_FUNCTION_ARGS)
+tributary_drop_job_slot(PG_FUNCTION_ARGS)
 {
-	char	   *source_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *slot = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	TributarySource *src = tributary_source_load(source_name);
+	int32		job_id = PG_GETARG_INT32(0);
+	Oid			argtype = INT4OID;
+	Datum		arg = Int32GetDatum(job_id);
+	char	   *slot = NULL;
+	char	   *source_name = NULL;
+	char	   *expected = psprintf("tributary_" UINT64_FORMAT "_%d", GetSystemIdentifier(), job_id);
+	TributarySource *src;
 	char	   *err;
 	bool		dropped = false;
 
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT j.job_slot, s.source_name FROM tributary.job j "
+							  "JOIN tributary.source s ON s.source_id = j.job_source_id WHERE j.job_id = $1",
+							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read tributary.job");
+	if (SPI_processed == 1)
+	{
+		slot = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		source_name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		slot = slot ? MemoryContextStrdup(CurTransactionContext, slot) : NULL;
+		source_name = MemoryContextStrdup(CurTransactionContext, source_name);
+	}
+	SPI_finish();
+	if (slot == NULL)
+		PG_RETURN_BOOL(false);
+	if (strcmp(slot, expected) != 0)
+	{
+		ereport(WARNING,
+				(errmsg("not dropping replication slot \"%s\" recorded for job %d: pg_tributary names that job's slot \"%s\"",
+						slot, job_id, expected)));
+		PG_RETURN_BOOL(false);
+	}
+
+	src = tributary_source_load(source_name);
 	/* MySQL sources have no slot: the binlog position is ours alone */
 	if (src->connector->stream_start == NULL || src->connector->drop_slot == NULL)
 		PG_RETURN_BOOL(false);

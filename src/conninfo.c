@@ -27,8 +27,10 @@ static const char *const mysql_keys[] = {
 
 /*
  * tributary_conninfo_parse: parse a connection string, raising a user error
- * (without echoing the string, which may hold a password) when it is bad.
- * For MySQL sources, keys that have no MySQL meaning are refused too.
+ * when it is bad.  The error never quotes the string or libpq's message
+ * about it, which may hold part of a password (libpq names the word it
+ * could not parse).  For MySQL sources, keys that have no MySQL meaning
+ * are refused too.
  */
 PQconninfoOption *
 tributary_conninfo_parse(const char *conninfo, const char *kind)
@@ -39,14 +41,13 @@ tributary_conninfo_parse(const char *conninfo, const char *kind)
 	opts = PQconninfoParse(conninfo, &err);
 	if (opts == NULL)
 	{
-		char	   *msg = err ? pchomp(err) : pstrdup("out of memory");
-
 		if (err)
 			PQfreemem(err);
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid connection string: %s", msg),
-				 errhint("Write the connection string as key=value pairs, for example 'host=db1 port=5432 user=sync dbname=app'.")));
+				 errmsg("invalid connection string"),
+				 errdetail("It is not a list of key=value pairs with known keys (a value with spaces or quotes needs single quotes). Its text is not shown: it may hold a password."),
+				 errhint("Write the connection string as key=value pairs, for example 'host=db1 port=5432 user=sync password=... dbname=app'.")));
 	}
 
 	if (strcmp(kind, "mysql") == 0)
@@ -114,7 +115,17 @@ append_conninfo_value(StringInfo buf, const char *val)
 }
 
 /*
- * tributary_conninfo_masked: the connection string with the password
+ * tributary_conninfo_is_secret: whether a connection key holds a secret,
+ * masked wherever a connection string is shown.
+ */
+bool
+tributary_conninfo_is_secret(const char *key)
+{
+	return strcmp(key, "password") == 0 || strcmp(key, "sslpassword") == 0;
+}
+
+/*
+ * tributary_conninfo_masked: the connection string with every secret
  * replaced by asterisks, for views and messages.
  */
 char *
@@ -135,7 +146,7 @@ tributary_conninfo_masked(const char *conninfo)
 		if (buf.len > 0)
 			appendStringInfoChar(&buf, ' ');
 		appendStringInfo(&buf, "%s=", o->keyword);
-		if (strcmp(o->keyword, "password") == 0)
+		if (tributary_conninfo_is_secret(o->keyword))
 			appendStringInfoString(&buf, "********");
 		else
 			append_conninfo_value(&buf, o->val);
@@ -144,19 +155,54 @@ tributary_conninfo_masked(const char *conninfo)
 	return buf.data;
 }
 
+/* keys that make the server use files of its own account to authenticate */
+static const char *const superuser_keys[] = {
+	"passfile", "service", "sslcert", "sslkey", NULL
+};
+
 PG_FUNCTION_INFO_V1(tributary_conninfo_validate);
 
 /*
  * tributary_conninfo_validate: SQL-callable check of a source's connection
- * string for its kind.
+ * string for its kind (conninfo, kind, defined by a superuser).  A source
+ * that a non-superuser defines must carry its own password (the server
+ * must then ask for it: tributary_password_refused), and may not name the
+ * server's password file, service file or client certificate, which are
+ * the credentials of the server's account, not the definer's.
  */
 Datum
 tributary_conninfo_validate(PG_FUNCTION_ARGS)
 {
 	char	   *conninfo = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	bool		superuser = PG_GETARG_BOOL(2);
+	PQconninfoOption *opts = tributary_conninfo_parse(conninfo, kind);
+	const char *password = tributary_conninfo_get(opts, "password");
+	bool		has_password = (password != NULL && password[0] != '\0');
 
-	PQconninfoFree(tributary_conninfo_parse(conninfo, kind));
+	if (!superuser)
+	{
+		for (int i = 0; superuser_keys[i]; i++)
+		{
+			const char *val = tributary_conninfo_get(opts, superuser_keys[i]);
+
+			if (val != NULL && val[0] != '\0')
+			{
+				PQconninfoFree(opts);
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("only superusers may use connection option \"%s\"", superuser_keys[i]),
+						 errdetail("It makes the server authenticate with files of its own operating-system account.")));
+			}
+		}
+	}
+	PQconninfoFree(opts);
+	if (!superuser && !has_password)
+		ereport(ERROR,
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+				 errmsg("password is required"),
+				 errdetail("Non-superusers must provide a password in the connection string."),
+				 errhint("Add password=... for a user the source authenticates with a password.")));
 	PG_RETURN_VOID();
 }
 

@@ -36,6 +36,7 @@
 
 #include "ddl.h"
 #include "pg_tributary.h"
+#include "security.h"
 
 /*
  * ddl_policy: the job's policy for a kind of DDL.
@@ -46,6 +47,7 @@ ddl_policy(TributaryJob *job, const char *kind)
 	Oid			types[2] = {INT4OID, TEXTOID};
 	Datum		args[2] = {Int32GetDatum(job->id), CStringGetTextDatum(kind)};
 	char	   *policy = NULL;
+	TributaryUserSave us = tributary_catalog_enter();
 
 	if (SPI_execute_with_args("SELECT CASE jsonb_typeof(job_options->'ddl') "
 							  "WHEN 'string' THEN job_options->>'ddl' "
@@ -53,6 +55,7 @@ ddl_policy(TributaryJob *job, const char *kind)
 							  "FROM tributary.job WHERE job_id = $1",
 							  2, types, args, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
 		policy = spi_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, CurrentMemoryContext);
+	tributary_catalog_leave(us);
 	return policy ? policy : pstrdup("error");
 }
 
@@ -75,13 +78,46 @@ find_job_table(TributaryApplyState *apply, const char *name)
 }
 
 /*
- * exec: a statement that must succeed.
+ * exec: a statement on a target that must succeed, run as the job's owner
+ * (the worker's identity).
  */
 static void
 exec(const char *sql, int nargs, Oid *types, Datum *args)
 {
 	if (SPI_execute_with_args(sql, nargs, types, args, NULL, false, 0) < 0)
 		elog(ERROR, "statement failed: %s", sql);
+}
+
+/*
+ * exec_catalog: a catalog statement that must succeed (security.c).
+ */
+static void
+exec_catalog(const char *sql, int nargs, Oid *types, Datum *args)
+{
+	TributaryUserSave us = tributary_catalog_enter();
+
+	exec(sql, nargs, types, args);
+	tributary_catalog_leave(us);
+}
+
+/*
+ * target_type: this database's spelling of a type the source's
+ * description names (never the description's text itself, which goes
+ * into a statement).
+ */
+static char *
+target_type(const char *type, const char *column)
+{
+	Oid			typid;
+	int32		typmod;
+
+	tributary_parse_type(type, NULL, &typid, &typmod);
+	if (!OidIsValid(typid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the new source column \"%s\" has type %s, which this database does not have", column, type),
+				 errhint("Create the type, or set the job option ddl for add_column to ignore.")));
+	return format_type_with_typemod(typid, typmod);
 }
 
 /*
@@ -158,10 +194,10 @@ apply_columns(TributaryApplyState *apply, TributaryTable *t, const char *kind)
 			}
 			exec(psprintf("ALTER TABLE %s ADD COLUMN %s %s%s",
 						  quote_qualified_identifier(t->target_nsp, t->target_rel),
-						  quote_identifier(name), (char *) lfirst(lt), def_sql), 0, NULL, NULL);
+						  quote_identifier(name), target_type(lfirst(lt), name), def_sql), 0, NULL, NULL);
 			args[0] = CStringGetTextDatum(name);
 			args[1] = Int32GetDatum(t->id);
-			exec("UPDATE tributary.job_table SET jt_columns = jt_columns || "
+			exec_catalog("UPDATE tributary.job_table SET jt_columns = jt_columns || "
 				 "jsonb_build_array(jsonb_build_object('target', $1, 'source', $1)) WHERE jt_id = $2",
 				 2, types, args);
 			t->columns = repalloc(t->columns, sizeof(TributaryColumn) * (t->ncolumns + 1));
@@ -202,7 +238,7 @@ apply_columns(TributaryApplyState *apply, TributaryTable *t, const char *kind)
 						  quote_identifier(t->columns[c].target)), 0, NULL, NULL);
 			args[0] = CStringGetTextDatum(t->columns[c].target);
 			args[1] = Int32GetDatum(t->id);
-			exec("UPDATE tributary.job_table SET jt_columns = (SELECT coalesce(jsonb_agg(c ORDER BY o), '[]') "
+			exec_catalog("UPDATE tributary.job_table SET jt_columns = (SELECT coalesce(jsonb_agg(c ORDER BY o), '[]') "
 				 "FROM jsonb_array_elements(jt_columns) WITH ORDINALITY x(c, o) WHERE c->>'target' <> $1) "
 				 "WHERE jt_id = $2", 2, types, args);
 			ereport(LOG,
@@ -268,7 +304,7 @@ tributary_ddl_handle(TributaryApplyState *apply, const char *content, uint32 len
 		ereport(WARNING,
 				(errmsg("pg_tributary job \"%s\": source table [%s] changed: %s", job->name, table, statement),
 				 errdetail("The statement (%s) is at source position %s; the job goes on (ddl policy alert).", kind, where)));
-		exec("INSERT INTO tributary.error_log (err_job_id, err_run_id, err_sqlstate, err_message, err_detail) "
+		exec_catalog("INSERT INTO tributary.error_log (err_job_id, err_run_id, err_sqlstate, err_message, err_detail) "
 			 "VALUES ($1, (SELECT max(run_id) FROM tributary.run WHERE run_job_id = $1), '01000', $2, $3)",
 			 3, types, args);
 	}
@@ -285,7 +321,7 @@ tributary_ddl_handle(TributaryApplyState *apply, const char *content, uint32 len
 		Oid			type = INT4OID;
 		Datum		arg = Int32GetDatum(t->id);
 
-		exec("UPDATE tributary.job_table SET jt_ddl_accepted = true WHERE jt_id = $1", 1, &type, &arg);
+		exec_catalog("UPDATE tributary.job_table SET jt_ddl_accepted = true WHERE jt_id = $1", 1, &type, &arg);
 		t->all_columns = false;
 	}
 	SPI_finish();

@@ -22,6 +22,7 @@
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -174,9 +175,10 @@ static const char *const state_names[] = {"starting", "running", "stopping"};
 PG_FUNCTION_INFO_V1(tributary_worker_status);
 
 /*
- * tributary_worker_status: one row per running job worker, copied out of
- * shared memory under the lock.  Returns no rows when the library was not
- * preloaded.
+ * tributary_worker_status: one row per running job worker whose job the
+ * caller owns (as a member of the owner role, or as a superuser), copied
+ * out of shared memory under the lock.  Returns no rows when the library
+ * was not preloaded.
  */
 Datum
 tributary_worker_status(PG_FUNCTION_ARGS)
@@ -195,6 +197,15 @@ tributary_worker_status(PG_FUNCTION_ARGS)
 		if (TributaryShmem->slots[i].in_use)
 			copy[n++] = TributaryShmem->slots[i];
 	LWLockRelease(TributaryShmem->lock);
+
+	/* a job's errors may quote row data: only its owner and superusers see them */
+	for (int i = 0; i < n;)
+	{
+		if (has_privs_of_role(GetUserId(), copy[i].owner))
+			i++;
+		else
+			copy[i] = copy[--n];
+	}
 
 	for (int i = 0; i < n; i++)
 	{

@@ -49,6 +49,7 @@
 #include "utils/snapmgr.h"
 
 #include "apply/copy_in.h"
+#include "security.h"
 #include "snapshot.h"
 #include "source/connector.h"
 
@@ -118,6 +119,7 @@ snapshot_plan_table(TributaryJob *job, TributaryTable *t, ChunkContext *cctx)
 	Oid			argtypes[4] = {INT4OID, INT4OID, TEXTOID, TEXTOID};
 	char	   *after = NULL;
 	int32		chunk_no = 0;
+	TributaryUserSave us;
 
 	cctx->table = t;
 	cctx->chunk_no = 0;
@@ -125,6 +127,7 @@ snapshot_plan_table(TributaryJob *job, TributaryTable *t, ChunkContext *cctx)
 	pgstat_report_activity(STATE_RUNNING, psprintf("planning the snapshot of %s.%s",
 												   t->source_nsp, t->source_rel));
 	tributary_truncate_target(t);
+	us = tributary_catalog_enter();
 	SPI_connect();
 	for (;;)
 	{
@@ -157,6 +160,7 @@ snapshot_plan_table(TributaryJob *job, TributaryTable *t, ChunkContext *cctx)
 			elog(ERROR, "could not record the snapshot plan");
 	}
 	SPI_finish();
+	tributary_catalog_leave(us);
 	commit_catalog_xact();
 	t->planned = true;
 	t->chunks_left = chunk_no;
@@ -178,6 +182,7 @@ snapshot_claim_chunk(TributaryJob *job, int32 *jt_id, int32 *chunk_no,
 	Oid			argtype = INT4OID;
 	Datum		arg = Int32GetDatum(job->id);
 	bool		found = false;
+	TributaryUserSave us = tributary_catalog_enter();
 
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT s.ts_jt_id, s.ts_chunk_no, s.ts_lower, s.ts_upper "
@@ -199,6 +204,7 @@ snapshot_claim_chunk(TributaryJob *job, int32 *jt_id, int32 *chunk_no,
 		found = true;
 	}
 	SPI_finish();
+	tributary_catalog_leave(us);
 	return found;
 }
 
@@ -211,6 +217,7 @@ snapshot_chunk_done(int32 jt_id, int32 chunk_no, uint64 rows)
 {
 	Oid			argtypes[3] = {INT4OID, INT4OID, INT8OID};
 	Datum		args[3] = {Int32GetDatum(jt_id), Int32GetDatum(chunk_no), Int64GetDatum((int64) rows)};
+	TributaryUserSave us = tributary_catalog_enter();
 
 	SPI_connect();
 	if (SPI_execute_with_args("UPDATE tributary.table_state SET ts_done = true, ts_rows = $3 "
@@ -221,6 +228,7 @@ snapshot_chunk_done(int32 jt_id, int32 chunk_no, uint64 rows)
 							  3, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not record snapshot progress");
 	SPI_finish();
+	tributary_catalog_leave(us);
 }
 
 /*
@@ -236,7 +244,7 @@ snapshot_copy_format(TributaryJob *job, TributaryTable *t)
 	{
 		bool		binary = false;
 
-		if (src->connector->column_types)
+		if (src->connector->column_types && !t->transformed)
 			binary = tributary_copy_can_be_binary(t, src->connector->column_types(src, t));
 		t->copy_format = binary ? 1 : 0;
 		ereport(LOG,
@@ -296,7 +304,10 @@ tributary_snapshot_copy_chunks(TributaryJob *job, List *tables,
 													   cctx.chunk_no));
 		binary = snapshot_copy_format(job, cctx.table);
 		src->connector->copy_begin(src, cctx.table, lower, upper, binary);
-		rows = tributary_copy_into(cctx.table, read_from_source, src, binary);
+		if (cctx.table->transformed)
+			rows = tributary_copy_transformed(cctx.table, read_from_source, src);
+		else
+			rows = tributary_copy_into(cctx.table, read_from_source, src, binary);
 		snapshot_chunk_done(jt_id, cctx.chunk_no, rows);
 		commit_catalog_xact();
 		MemoryContextSwitchTo(cxt);
@@ -321,12 +332,14 @@ snapshot_finish_tables(List *tables, const char *final_state)
 	Datum		args[2];
 	ListCell   *lc;
 	uint64		finished;
+	TributaryUserSave us;
 
 	foreach(lc, tables)
 		ids[foreach_current_index(lc)] = Int32GetDatum(((TributaryTable *) lfirst(lc))->id);
 	begin_catalog_xact();
 	args[0] = PointerGetDatum(construct_array(ids, list_length(tables), INT4OID, 4, true, TYPALIGN_INT));
 	args[1] = CStringGetTextDatum(final_state);
+	us = tributary_catalog_enter();
 	SPI_connect();
 	if (SPI_execute_with_args("UPDATE tributary.job_table t SET jt_state = $2 "
 							  " WHERE t.jt_id = ANY ($1) AND t.jt_state = 'snapshot' "
@@ -336,6 +349,7 @@ snapshot_finish_tables(List *tables, const char *final_state)
 		elog(ERROR, "could not record the end of the snapshot");
 	finished = SPI_processed;
 	SPI_finish();
+	tributary_catalog_leave(us);
 	if (finished != (uint64) list_length(tables))
 		elog(ERROR, "the snapshot left %d of %d tables not copied",
 			 list_length(tables) - (int) finished, list_length(tables));
@@ -359,10 +373,12 @@ tributary_snapshot_record_view(TributaryJob *job, XLogRecPtr position)
 	Datum		args[2];
 	char	   *current = NULL;
 	char	   *text = tributary_position_out(job->source, position);
+	TributaryUserSave us;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
+	us = tributary_catalog_enter();
 	SPI_connect();
 	args[0] = Int32GetDatum(job->id);
 	if (SPI_execute_with_args("SELECT job_catchup_until FROM tributary.job WHERE job_id = $1 FOR UPDATE",
@@ -380,6 +396,7 @@ tributary_snapshot_record_view(TributaryJob *job, XLogRecPtr position)
 	}
 	job->catchup_until = MemoryContextStrdup(TopMemoryContext, current);
 	SPI_finish();
+	tributary_catalog_leave(us);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 }

@@ -62,6 +62,7 @@
 #include "apply/apply.h"
 #include "ddl.h"
 #include "pg_tributary.h"
+#include "security.h"
 #include "stream.h"
 
 #define MAX_CHANGES_PER_COMMIT	100000
@@ -132,6 +133,7 @@ write_checkpoint(StreamState *st)
 	Oid			argtypes[5] = {INT4OID, INT4OID, INT8OID, TEXTOID, TIMESTAMPTZOID};
 	Datum		args[5];
 	char		nulls[6] = "    n";
+	TributaryUserSave us;
 
 	st->checkpoint_seq++;
 	args[0] = Int32GetDatum(st->job->id);
@@ -139,6 +141,7 @@ write_checkpoint(StreamState *st)
 	args[2] = Int64GetDatum(st->checkpoint_seq);
 	args[3] = CStringGetTextDatum(tributary_position_out(st->src, st->pending_end));
 	args[4] = TimestampTzGetDatum(st->pending_commit_ts);
+	us = tributary_catalog_enter();
 	SPI_connect();
 	/* planned once per process: thousands of local commits a second write this */
 	if (checkpoint_plan == NULL)
@@ -157,6 +160,7 @@ write_checkpoint(StreamState *st)
 	if (SPI_execute_plan(checkpoint_plan, args, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write the checkpoint");
 	SPI_finish();
+	tributary_catalog_leave(us);
 }
 
 /*
@@ -168,12 +172,14 @@ mark_caught_up(StreamState *st)
 {
 	Oid			argtype = INT4OID;
 	Datum		arg = Int32GetDatum(st->job->id);
+	TributaryUserSave us = tributary_catalog_enter();
 
 	SPI_connect();
 	SPI_execute_with_args("UPDATE tributary.job_table SET jt_state = 'streaming' "
 						  "WHERE jt_job_id = $1 AND jt_state IN ('init', 'snapshot', 'catchup')",
 						  1, &argtype, &arg, NULL, false, 0);
 	SPI_finish();
+	tributary_catalog_leave(us);
 	st->caught_up = true;
 }
 
@@ -424,11 +430,13 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 		/* ring slots beyond a lowered num-retained are not written any more */
 		Oid			argtypes[2] = {INT4OID, INT4OID};
 		Datum		args[2] = {Int32GetDatum(job->id), Int32GetDatum(st.num_retained)};
+		TributaryUserSave us = tributary_catalog_enter();
 
 		SPI_connect();
 		SPI_execute_with_args("DELETE FROM tributary.checkpoint WHERE cp_job_id = $1 AND cp_slot >= $2",
 							  2, argtypes, args, NULL, false, 0);
 		SPI_finish();
+		tributary_catalog_leave(us);
 	}
 	if (st.caught_up)
 		mark_caught_up(&st);	/* past every snapshot read already: the tables stream */

@@ -123,12 +123,16 @@ is($target->safe_psql('postgres', "SELECT status FROM tributary.runs WHERE run_i
 $target->safe_psql('postgres', "SELECT tributary.stop_job('j1')");
 wait_state('j1', 'stopped');
 
-# --- a job of a NOLOGIN member of tributary_admin runs as that role
-$target->safe_psql('postgres', q{
+# --- a job of a NOLOGIN member of tributary_admin runs as that role, on
+# a source of its own that authenticates with a password
+password_user($source, 'sync', 'syncpw');
+$target->safe_psql('postgres', qq{
 	CREATE ROLE ops NOLOGIN IN ROLE tributary_admin;
 	GRANT CREATE ON SCHEMA public TO ops;
+	SET log_statement = 'none';
 	SET ROLE ops;
-	SELECT tributary.create_job('j_ops', 'src', 'full+cdc');
+	SELECT tributary.create_source('src_ops', 'postgresql', '$src_conn user=sync password=syncpw');
+	SELECT tributary.create_job('j_ops', 'src_ops', 'full+cdc');
 	SELECT tributary.add_table('j_ops', 'public.accounts', 'public.accounts_ops');
 	SELECT tributary.start_job('j_ops');
 });

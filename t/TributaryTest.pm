@@ -8,7 +8,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(crash_instance digest target_node pg_conninfo check_row start_writer);
+our @EXPORT = qw(crash_instance digest target_node pg_conninfo check_row start_writer password_user);
 
 # crash_instance: kill -9 every process of a running instance but the
 # postmaster (backends, background workers, checkpointer, WAL writer...),
@@ -66,6 +66,29 @@ sub pg_conninfo
 {
 	my ($node, $extra) = @_;
 	return 'host=' . $node->host . ' port=' . $node->port . ' dbname=postgres' . ($extra // '');
+}
+
+# password_user: a LOGIN REPLICATION role on a PostgreSQL node that the
+# node authenticates with a password (scram-sha-256, ahead of the trust
+# lines the test clusters have), with SELECT on the tables of schema
+# public: what a source defined by a non-superuser must use
+sub password_user
+{
+	my ($node, $user, $password) = @_;
+	$node->safe_psql('postgres', qq{
+		SET password_encryption = 'scram-sha-256';
+		CREATE ROLE $user LOGIN REPLICATION PASSWORD '$password';
+		GRANT SELECT ON ALL TABLES IN SCHEMA public TO $user;
+	});
+	my $hba = $node->data_dir . '/pg_hba.conf';
+	my $old = PostgreSQL::Test::Utils::slurp_file($hba);
+	open my $fh, '>', $hba or die "cannot write $hba: $!";
+	print $fh "local all $user scram-sha-256\nlocal replication $user scram-sha-256\n"
+	  . "host all $user 127.0.0.1/32 scram-sha-256\nhost replication $user 127.0.0.1/32 scram-sha-256\n"
+	  . $old;
+	close $fh;
+	$node->reload;
+	return;
 }
 
 # check_row: one row of check_source as "ok|detail|hint" (ok as t or f)

@@ -76,6 +76,7 @@
 #include "utils/snapmgr.h"
 
 #include "apply/apply.h"
+#include "security.h"
 
 /* the per-commit counter update, planned once per process */
 static SPIPlanPtr counters_plan = NULL;
@@ -126,6 +127,7 @@ typedef struct ApplyOpen
 	TupleTableSlot *remote;		/* the row from the source */
 	TupleTableSlot *search;		/* the key to look for */
 	TupleTableSlot *local;		/* the row found */
+	AclMode		checked;		/* privileges of the owner checked in this transaction */
 	bool		keep;			/* kept across changes (no triggers) */
 	bool		multi;			/* strict inserts are buffered */
 	TupleTableSlot **buffer;	/* buffered inserts */
@@ -508,7 +510,7 @@ dml_ignored(ApplyRel *ar, char type)
  * change, so that AFTER triggers fire at each change as for any write.
  */
 static ApplyOpen *
-apply_open(TributaryApplyState *state, ApplyRel *ar)
+apply_open(TributaryApplyState *state, ApplyRel *ar, AclMode needed)
 {
 	ApplyOpen  *ao = ar->open;
 	MemoryContext old;
@@ -517,9 +519,16 @@ apply_open(TributaryApplyState *state, ApplyRel *ar)
 
 	if (ao != NULL)
 	{
+		/* the owner's privileges, once per local transaction and kind of write */
+		if ((ao->checked & needed) != needed)
+		{
+			tributary_target_check(ar->target_relid, GetUserId(), needed, state->job->name);
+			ao->checked |= needed;
+		}
 		ao->estate->es_output_cid = GetCurrentCommandId(true);
 		return ao;
 	}
+	tributary_target_check(ar->target_relid, GetUserId(), needed, state->job->name);
 
 	old = MemoryContextSwitchTo(state->xact_cxt);
 	rel = table_open(ar->target_relid, RowExclusiveLock);
@@ -531,6 +540,7 @@ apply_open(TributaryApplyState *state, ApplyRel *ar)
 				 errhint("Restart the job.")));
 	ao = palloc0(sizeof(ApplyOpen));
 	ao->rel = rel;
+	ao->checked = needed;
 	ao->estate = CreateExecutorState();
 	rte = makeNode(RangeTblEntry);
 	rte->rtekind = RTE_RELATION;
@@ -708,6 +718,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 	bool		missing;
 	ApplyErrorArg errarg;
 	ErrorContextCallback errcb;
+	AclMode		needed;
 
 	if (ar == NULL)
 		ereport(ERROR,
@@ -725,7 +736,14 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
 
-	ao = apply_open(state, ar);
+	/* as TargetPrivilegesCheck: an idempotent write may also insert, update or delete */
+	if (type == TRIB_MSG_INSERT)
+		needed = ACL_INSERT | (state->idempotent ? ACL_UPDATE : 0);
+	else if (type == TRIB_MSG_UPDATE)
+		needed = ACL_UPDATE | (state->idempotent ? ACL_INSERT | ACL_DELETE : 0);
+	else
+		needed = ACL_DELETE;
+	ao = apply_open(state, ar, needed);
 	estate = ao->estate;
 
 	/* a strict insert into a plain table goes to the multi-insert buffer */
@@ -916,6 +934,7 @@ record_dirty_row(TributaryApplyState *state, ApplyRel *ar, TribTuple *tuple, Err
 	Datum		args[5];
 	int64		count;
 	bool		isnull;
+	TributaryUserSave us;
 
 	args[0] = Int32GetDatum(state->job->id);
 	args[1] = CStringGetTextDatum(ar->source_name);
@@ -923,6 +942,7 @@ record_dirty_row(TributaryApplyState *state, ApplyRel *ar, TribTuple *tuple, Err
 	args[3] = CStringGetTextDatum(row_json(ar, tuple));
 	args[4] = CStringGetTextDatum(edata->message);
 	PushActiveSnapshot(GetTransactionSnapshot());
+	us = tributary_catalog_enter();
 	SPI_connect();
 	if (SPI_execute_with_args("INSERT INTO tributary.dirty_row (dr_job_id, dr_source_table, dr_position, dr_row, dr_error) "
 							  "VALUES ($1, $2, $3, $4::jsonb, $5)", 5, argtypes, args, NULL, false, 0) != SPI_OK_INSERT ||
@@ -931,6 +951,7 @@ record_dirty_row(TributaryApplyState *state, ApplyRel *ar, TribTuple *tuple, Err
 		elog(ERROR, "could not record a dirty row");
 	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
+	tributary_catalog_leave(us);
 	PopActiveSnapshot();
 	ereport(LOG,
 			(errmsg("pg_tributary job \"%s\" skipped a row of source table [%s] at %s: %s",
@@ -1014,6 +1035,7 @@ tributary_apply_truncate(TributaryApplyState *state, int nrelids, Oid *relids)
 
 		if (ar == NULL || ar->table == NULL || ar->table->ignore_delete)
 			continue;
+		tributary_target_check(ar->target_relid, GetUserId(), ACL_TRUNCATE, state->job->name);
 		appendStringInfo(&sql, "%s%s", n++ ? ", " : "",
 						 quote_qualified_identifier(ar->table->target_nsp, ar->table->target_rel));
 	}
@@ -1039,6 +1061,7 @@ tributary_apply_flush_counters(TributaryApplyState *state)
 	HASH_SEQ_STATUS status;
 	ApplyRel   *ar;
 	bool		connected = false;
+	TributaryUserSave us;
 
 	hash_seq_init(&status, state->rels);
 	while ((ar = hash_seq_search(&status)) != NULL)
@@ -1051,6 +1074,7 @@ tributary_apply_flush_counters(TributaryApplyState *state)
 		if (!connected)
 		{
 			PushActiveSnapshot(GetTransactionSnapshot());
+			us = tributary_catalog_enter();
 			SPI_connect();
 			connected = true;
 		}
@@ -1070,6 +1094,7 @@ tributary_apply_flush_counters(TributaryApplyState *state)
 	if (connected)
 	{
 		SPI_finish();
+		tributary_catalog_leave(us);
 		PopActiveSnapshot();
 	}
 }

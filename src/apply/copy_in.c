@@ -7,8 +7,9 @@
  *		there are no temporary files and no per-row SQL.
  *
  * The caller's transaction holds the chunk's progress row too.  The job's
- * owner must have INSERT on the target (and TRUNCATE for the first chunk):
- * the worker runs as the owner and these checks are made here, since
+ * owner must have INSERT on the target (and TRUNCATE for the first chunk),
+ * and the target must be one a job may write (tributary_target_check):
+ * the worker runs as the owner and the checks are made here, since
  * BeginCopyFrom does not make them.
  *
  *-------------------------------------------------------------------------
@@ -29,6 +30,7 @@
 #include "access/transam.h"
 
 #include "apply/copy_in.h"
+#include "security.h"
 
 /* the reader of the COPY in progress (the data source callback has no argument) */
 static TributaryCopyReader current_reader = NULL;
@@ -78,7 +80,6 @@ open_target(TributaryTable *t, LOCKMODE lockmode, AclMode needed)
 {
 	Oid			relid;
 	Relation	rel;
-	AclResult	aclresult;
 
 	relid = RangeVarGetRelid(makeRangeVar(t->target_nsp, t->target_rel, -1), lockmode, true);
 	if (!OidIsValid(relid))
@@ -87,10 +88,7 @@ open_target(TributaryTable *t, LOCKMODE lockmode, AclMode needed)
 				 errmsg("target table %s does not exist",
 						quote_qualified_identifier(t->target_nsp, t->target_rel)),
 				 errhint("Create it again, or restart the job with tributary.restart_job(job, false) after add_table.")));
-	aclresult = pg_class_aclcheck(relid, GetUserId(), needed);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, get_relkind_objtype(get_rel_relkind(relid)),
-					   quote_qualified_identifier(t->target_nsp, t->target_rel));
+	tributary_target_check(relid, GetUserId(), needed, t->job_name);
 	rel = table_open(relid, NoLock);
 	return rel;
 }

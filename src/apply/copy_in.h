@@ -18,4 +18,8 @@ extern uint64 tributary_copy_into(TributaryTable *t, TributaryCopyReader reader,
 								  bool binary);
 extern bool tributary_copy_can_be_binary(TributaryTable *t, List *source_types);
 
+/* copy_transform.c */
+extern uint64 tributary_copy_transformed(TributaryTable *t, TributaryCopyReader inner,
+										 void *inner_arg);
+
 #endif							/* TRIBUTARY_COPY_IN_H */

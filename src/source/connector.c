@@ -31,6 +31,25 @@ tributary_source_connect(TributarySource *src, const char *appname)
 }
 
 /*
+ * tributary_password_refused: the error for a connection of a source that
+ * must authenticate with a password (it was defined by a non-superuser)
+ * when the server did not ask for one: trust or peer authentication of
+ * the server's own account, or a certificate, would let the definer reach
+ * the server as someone else (the rule of dblink and postgres_fdw).  The
+ * caller has closed the connection.
+ */
+void
+tributary_password_refused(TributarySource *src)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+			 errmsg("password is required"),
+			 errdetail("Non-superuser cannot connect if the server does not request a password."),
+			 errhint("Source \"%s\" was defined by a non-superuser: its server must authenticate its user with a password, not trust, peer or a certificate.",
+					 src->name)));
+}
+
+/*
  * tributary_source_disconnect: close the source's connections if open.
  */
 void

@@ -38,6 +38,7 @@ typedef struct TributarySource
 	int			heartbeat_ms;	/* option heartbeat_interval */
 	int			connect_timeout;	/* option connect_timeout, seconds */
 	int			reconnect_ms;	/* option reconnect_timeout */
+	bool		password_required;	/* defined by a non-superuser: see security.md */
 	char	   *zero_date;		/* job option zero_date (MySQL): null, -infinity, error */
 	void	   *conn;			/* connector-private connection state */
 	void	   *stream;			/* connector-private change stream state */
@@ -170,6 +171,7 @@ extern TributarySource *tributary_source_load_by_id(int32 source_id);
 /* connector.c */
 extern void tributary_source_connect(TributarySource *src, const char *appname);
 extern void tributary_source_disconnect(TributarySource *src);
+extern void tributary_password_refused(TributarySource *src) pg_attribute_noreturn();
 extern XLogRecPtr tributary_parse_lsn(const char *text);
 extern char *tributary_position_out(TributarySource *src, XLogRecPtr pos);
 extern XLogRecPtr tributary_position_in(TributarySource *src, const char *text);

@@ -247,12 +247,11 @@ key_bound(TributarySource *src, TributaryTable *t, const char *op, const char *k
 }
 
 /*
- * chunk_where: " WHERE ..." of a chunk (after, upto], with the table's
- * filter; "" for a whole unfiltered table.
+ * chunk_where: " WHERE ..." of a chunk (after, upto]; "" for a whole
+ * table (filters are evaluated on the target: transform.c).
  */
 static char *
-chunk_where(TributarySource *src, TributaryTable *t, const char *after, const char *upto,
-			bool with_filter)
+chunk_where(TributarySource *src, TributaryTable *t, const char *after, const char *upto)
 {
 	StringInfoData buf;
 
@@ -261,8 +260,6 @@ chunk_where(TributarySource *src, TributaryTable *t, const char *after, const ch
 		appendStringInfo(&buf, " WHERE %s", key_bound(src, t, ">", after));
 	if (upto)
 		appendStringInfo(&buf, "%s%s", buf.len ? " AND " : " WHERE ", key_bound(src, t, "<=", upto));
-	if (with_filter && t->filter)
-		appendStringInfo(&buf, "%s(%s)", buf.len ? " AND " : " WHERE ", t->filter);
 	return buf.data;
 }
 
@@ -310,7 +307,7 @@ mysrc_chunk_upper(TributarySource *src, TributaryTable *t, const char *after, in
 	}
 	appendStringInfo(&sql, " FROM %s.%s%s ORDER BY %s LIMIT 1 OFFSET " INT64_FORMAT,
 					 my_ident(t->source_nsp), my_ident(t->source_rel),
-					 chunk_where(src, t, after, NULL, false), key_list(t), rows - 1);
+					 chunk_where(src, t, after, NULL), key_list(t), rows - 1);
 	res = mysrc_query(src, sql.data);
 	row = mysql_fetch_row(res);
 	if (row)
@@ -361,23 +358,22 @@ mysrc_copy_begin(TributarySource *src, TributaryTable *t, const char *after, con
 	MemoryContextReset(copy_cxt);
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT ");
-	for (int i = 0; i < t->ncolumns; i++)
+	for (int i = 0; i < t->nread; i++)
 	{
-		TributaryColumn *c = &t->columns[i];
+		const char *name = t->read[i].name;
 		bool		is_float = false;
 		ListCell   *lc;
 
 		foreach(lc, floats)
-			if (c->source && strcmp(c->source, (char *) lfirst(lc)) == 0)
+			if (strcmp(name, (char *) lfirst(lc)) == 0)
 				is_float = true;
 		if (is_float)
-			appendStringInfo(&sql, "%sCAST(%s AS DOUBLE)", i > 0 ? ", " : "", my_ident(c->source));
+			appendStringInfo(&sql, "%sCAST(%s AS DOUBLE)", i > 0 ? ", " : "", my_ident(name));
 		else
-			appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "",
-							 c->source ? my_ident(c->source) : c->expr);
+			appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "", my_ident(name));
 	}
 	appendStringInfo(&sql, " FROM %s.%s%s", my_ident(t->source_nsp), my_ident(t->source_rel),
-					 chunk_where(src, t, after, upto, true));
+					 chunk_where(src, t, after, upto));
 
 	CHECK_FOR_INTERRUPTS();
 	if (mysql_real_query(conn, sql.data, sql.len) != 0)

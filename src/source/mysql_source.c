@@ -97,6 +97,24 @@ mysrc_open(TributarySource *src, const char *appname, char **errp)
 		*errp = pstrdup("out of memory");
 		return NULL;
 	}
+	if (src->password_required)
+	{
+		/*
+		 * MySQL cannot say whether the server asked for the password: a
+		 * non-empty one is required and the connection goes over TCP, so
+		 * that unix_socket authentication (the server's OS account) and
+		 * accounts without a password cannot let it in.
+		 */
+		unsigned int tcp = MYSQL_PROTOCOL_TCP;
+
+		if (password == NULL || password[0] == '\0')
+		{
+			mysql_close(conn);
+			PQconninfoFree(opts);
+			tributary_password_refused(src);
+		}
+		mysql_options(conn, MYSQL_OPT_PROTOCOL, &tcp);
+	}
 	mysql_options(conn, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
 	mysql_options(conn, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
 	mysql_options(conn, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
@@ -137,6 +155,13 @@ mysrc_try_connect(TributarySource *src, const char *appname)
 	char	   *err = NULL;
 
 	src->conn = mysrc_open(src, appname, &err);
+	/* every statement of this connection reads */
+	if (src->conn && mysql_query((MYSQL *) src->conn, "SET SESSION TRANSACTION READ ONLY") != 0)
+	{
+		err = pstrdup(mysql_error((MYSQL *) src->conn));
+		mysql_close((MYSQL *) src->conn);
+		src->conn = NULL;
+	}
 	return err;
 }
 

@@ -137,13 +137,14 @@ tributary_pq_connect(const char *conninfo, const char *appname, bool replication
 }
 
 /*
- * tributary_pq_exec: send a query (with text parameters) and wait for its
- * last result.  Returns NULL if the connection failed or timeout_ms passed;
- * the caller inspects and clears the result.
+ * pq_exec: send a query and wait for its last result.  Normal connections
+ * always use the extended protocol, which takes exactly one statement;
+ * replication connections only speak the simple one (simple = true), and
+ * only ever get our own commands.
  */
-PGresult *
-tributary_pq_exec(PGconn *conn, const char *sql, int nparams,
-				  const char *const *params, int timeout_ms)
+static PGresult *
+pq_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
+		int timeout_ms, bool simple)
 {
 	PGresult   *last = NULL;
 	TimestampTz deadline = 0;
@@ -151,8 +152,7 @@ tributary_pq_exec(PGconn *conn, const char *sql, int nparams,
 	if (timeout_ms > 0)
 		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 
-	/* replication connections only speak the simple query protocol */
-	if (nparams == 0 ? !PQsendQuery(conn, sql)
+	if (simple ? !PQsendQuery(conn, sql)
 		: !PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
 		return NULL;
 
@@ -197,6 +197,28 @@ done:	;
 	}
 	PG_END_TRY();
 	return last;
+}
+
+/*
+ * tributary_pq_exec: run one statement (with text parameters) on a normal
+ * connection and wait for its last result.  Returns NULL if the connection
+ * failed or timeout_ms passed; the caller inspects and clears the result.
+ */
+PGresult *
+tributary_pq_exec(PGconn *conn, const char *sql, int nparams,
+				  const char *const *params, int timeout_ms)
+{
+	return pq_exec(conn, sql, nparams, params, timeout_ms, false);
+}
+
+/*
+ * tributary_pq_exec_replication: run a replication command (built from
+ * quoted names and our own values only) on a replication connection.
+ */
+PGresult *
+tributary_pq_exec_replication(PGconn *conn, const char *sql, int timeout_ms)
+{
+	return pq_exec(conn, sql, 0, NULL, timeout_ms, true);
 }
 
 /*

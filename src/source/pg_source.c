@@ -51,6 +51,37 @@ pg_try_connect(TributarySource *src, const char *appname)
 
 	src->conn = tributary_pq_connect(src->conninfo, appname, false,
 									 src->connect_timeout, &err);
+	if (src->conn && src->password_required && !PQconnectionUsedPassword((PGconn *) src->conn))
+	{
+		PQfinish((PGconn *) src->conn);
+		src->conn = NULL;
+		tributary_password_refused(src);
+	}
+	if (src->conn)
+	{
+		/*
+		 * A read-only session whose text output does not depend on the
+		 * source's defaults (publication DDL opens its own read-write
+		 * transaction).
+		 */
+		PGresult   *res = tributary_pq_exec((PGconn *) src->conn,
+											"SELECT pg_catalog.set_config('default_transaction_read_only', 'on', false), "
+											"pg_catalog.set_config('datestyle', 'ISO', false), "
+											"pg_catalog.set_config('intervalstyle', 'postgres', false), "
+											"pg_catalog.set_config('extra_float_digits', '3', false), "
+											"pg_catalog.set_config('bytea_output', 'hex', false)",
+											0, NULL, src->connect_timeout * 1000);
+
+		if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			err = res ? pchomp(PQresultErrorMessage(res)) : pchomp(PQerrorMessage((PGconn *) src->conn));
+			PQclear(res);
+			PQfinish((PGconn *) src->conn);
+			src->conn = NULL;
+			return err;
+		}
+		PQclear(res);
+	}
 	return err;
 }
 
@@ -74,7 +105,9 @@ static const char *describe_sql =
 "  'replident', c.relreplident,"
 "  'relkind', c.relkind,"
 "  'columns', (SELECT json_agg(json_build_object("
-"       'name', a.attname, 'pg_type', format_type(a.atttypid, a.atttypmod),"
+"       'name', a.attname, 'pg_type', pg_catalog.format_type(a.atttypid, a.atttypmod),"
+"       'type_schema', (SELECT tn.nspname FROM pg_catalog.pg_type ty"
+"                        JOIN pg_catalog.pg_namespace tn ON tn.oid = ty.typnamespace WHERE ty.oid = a.atttypid),"
 "       'type_oid', a.atttypid, 'typmod', a.atttypmod, 'not_null', a.attnotnull)"
 "       ORDER BY a.attnum)"
 "     FROM pg_catalog.pg_attribute a"
@@ -446,7 +479,8 @@ pg_key_bound(TributarySource *src, TributaryTable *t, const char *op, const char
 }
 
 /*
- * pg_chunk_where: the WHERE clause of a chunk, or "" for a whole table.
+ * pg_chunk_where: the WHERE clause of a chunk, or "" for a whole table
+ * (filters are evaluated on the target: transform.c).
  */
 static char *
 pg_chunk_where(TributarySource *src, TributaryTable *t, const char *after, const char *upto)
@@ -458,8 +492,6 @@ pg_chunk_where(TributarySource *src, TributaryTable *t, const char *after, const
 		appendStringInfo(&buf, " WHERE %s", pg_key_bound(src, t, ">", after));
 	if (upto)
 		appendStringInfo(&buf, "%s%s", buf.len ? " AND " : " WHERE ", pg_key_bound(src, t, "<=", upto));
-	if (t->filter)
-		appendStringInfo(&buf, "%s(%s)", buf.len ? " AND " : " WHERE ", t->filter);
 	return buf.data;
 }
 
@@ -517,7 +549,8 @@ pg_chunk_upper(TributarySource *src, TributaryTable *t, const char *after, int64
 }
 
 /*
- * pg_copy_begin: COPY the chunk's rows out of the source.
+ * pg_copy_begin: COPY the read columns of the chunk's rows out of the
+ * source.
  */
 static void
 pg_copy_begin(TributarySource *src, TributaryTable *t, const char *after, const char *upto, bool binary)
@@ -527,15 +560,8 @@ pg_copy_begin(TributarySource *src, TributaryTable *t, const char *after, const 
 
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "COPY (SELECT ");
-	for (int i = 0; i < t->ncolumns; i++)
-	{
-		if (i > 0)
-			appendStringInfoString(&sql, ", ");
-		if (t->columns[i].source)
-			appendStringInfoString(&sql, quote_identifier(t->columns[i].source));
-		else
-			appendStringInfo(&sql, "(%s)", t->columns[i].expr);
-	}
+	for (int i = 0; i < t->nread; i++)
+		appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "", quote_identifier(t->read[i].name));
 	appendStringInfo(&sql, " FROM %s%s) TO STDOUT%s",
 					 quote_qualified_identifier(t->source_nsp, t->source_rel),
 					 pg_chunk_where(src, t, after, upto), binary ? " (FORMAT binary)" : "");

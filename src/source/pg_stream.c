@@ -56,6 +56,12 @@ stream_conn(TributarySource *src)
 					 errmsg("could not open a replication connection to source \"%s\": %s",
 							src->name, err),
 					 errhint("The source's user needs the REPLICATION privilege and pg_hba.conf must allow it; see tributary.check_source().")));
+		if (src->password_required && !PQconnectionUsedPassword((PGconn *) src->stream))
+		{
+			PQfinish((PGconn *) src->stream);
+			src->stream = NULL;
+			tributary_password_refused(src);
+		}
 	}
 	return (PGconn *) src->stream;
 }
@@ -94,10 +100,13 @@ pg_stream_prepare(TributarySource *src, const char *slot, List *tables)
 							 "SELECT count(*) FROM pg_catalog.pg_publication WHERE pubname = $1", 1, params);
 	exists = (strcmp(PQgetvalue(res, 0, 0), "0") != 0);
 	PQclear(res);
+	/* the session is read-only but for this statement (pg_libpq.c) */
+	PQclear(tributary_pq_query(conn, src->name, "BEGIN READ WRITE", 0, NULL));
 	PQclear(tributary_pq_query(conn, src->name,
 							   psprintf(exists ? "ALTER PUBLICATION %s SET TABLE %s" : "CREATE PUBLICATION %s FOR TABLE %s",
 										quote_identifier(slot), table_list(tables)),
 							   0, NULL));
+	PQclear(tributary_pq_query(conn, src->name, "COMMIT", 0, NULL));
 }
 
 /*
@@ -111,7 +120,7 @@ create_slot_with(TributarySource *src, const char *slot, const char *decoder,
 	PGconn	   *conn = stream_conn(src);
 	char	   *sql = psprintf("CREATE_REPLICATION_SLOT %s LOGICAL %s EXPORT_SNAPSHOT",
 							   quote_identifier(slot), decoder);
-	PGresult   *res = tributary_pq_exec(conn, sql, 0, NULL, 0);
+	PGresult   *res = tributary_pq_exec_replication(conn, sql, 0);
 	char	   *err = NULL;
 
 	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
@@ -257,7 +266,7 @@ pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn, Li
 						 quote_identifier(slot), LSN_FORMAT_ARGS(start_lsn), lit, binary ? "true" : "false");
 	}
 	PQfreemem(lit);
-	res = tributary_pq_exec(conn, sql.data, 0, NULL, 0);
+	res = tributary_pq_exec_replication(conn, sql.data, 0);
 	if (res == NULL || PQresultStatus(res) != PGRES_COPY_BOTH)
 		tributary_pq_raise(conn, res, src->name, "could not start streaming");
 	PQclear(res);
@@ -404,8 +413,10 @@ pg_drop_slot(TributarySource *src, const char *slot)
 		{
 			PQclear(res);
 			/* the publication of a pgoutput slot has the slot's name */
+			PQclear(tributary_pq_exec(conn, "BEGIN READ WRITE", 0, NULL, 10000));
 			res = tributary_pq_exec(conn, psprintf("DROP PUBLICATION IF EXISTS %s", quote_identifier(slot)),
 									0, NULL, 10000);
+			PQclear(tributary_pq_exec(conn, "COMMIT", 0, NULL, 10000));
 			if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
 				err = psprintf("the slot was dropped, but not its publication: %s",
 							   res ? pchomp(PQresultErrorMessage(res)) : pchomp(PQerrorMessage(conn)));

@@ -1,0 +1,170 @@
+
+/* ------------------------------------------------------------------------
+ * Catalog
+ * ------------------------------------------------------------------------ */
+
+CREATE TABLE tributary.source (
+	source_id		serial PRIMARY KEY,
+	source_name		text NOT NULL UNIQUE,
+	source_kind		text NOT NULL CHECK (source_kind IN ('postgresql', 'mysql')),
+	source_conninfo	text NOT NULL,
+	source_options	jsonb NOT NULL DEFAULT '{}',
+	source_owner	regrole NOT NULL,
+	/* defined (or last changed) by a non-superuser: its server must ask for the password */
+	source_password_required boolean NOT NULL DEFAULT true,
+	source_created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE tributary.job (
+	job_id			serial PRIMARY KEY,
+	job_name		text NOT NULL UNIQUE,
+	job_source_id	integer NOT NULL REFERENCES tributary.source(source_id),
+	job_mode		text NOT NULL CHECK (job_mode IN ('full', 'cdc', 'full+cdc')),
+	job_options		jsonb NOT NULL DEFAULT '{}',
+	/* the role the worker applies as */
+	job_owner		regrole NOT NULL,
+	/* desired state: the launcher runs a worker for every 'running' job */
+	job_state		text NOT NULL DEFAULT 'stopped'
+					CHECK (job_state IN ('stopped', 'running', 'failed', 'finished')),
+	job_enabled_at	timestamptz,
+	/* bumped by restart_job: a worker of an older generation is replaced */
+	job_generation	integer NOT NULL DEFAULT 0,
+	job_version		integer NOT NULL DEFAULT 0,
+	job_created_at	timestamptz NOT NULL DEFAULT now(),
+	/* change capture: the source slot, where its stream starts (P0), and
+	 * the position up to which apply is idempotent (snapshot reads) */
+	job_slot		text,
+	job_decoder		text,
+	job_stream_start text,
+	job_catchup_until text
+);
+
+CREATE TABLE tributary.job_table (
+	jt_id			serial PRIMARY KEY,
+	jt_job_id		integer NOT NULL REFERENCES tributary.job(job_id) ON DELETE CASCADE,
+	jt_source_schema text NOT NULL,
+	jt_source_rel	text NOT NULL,
+	jt_target_schema text NOT NULL,
+	jt_target_rel	text NOT NULL,
+	jt_column_map	jsonb,
+	jt_filter		text,
+	jt_transforms	jsonb,
+	jt_key_columns	text[] NOT NULL,
+	/* the copied columns in order: [{"target": t, "source": s} or {"target": t, "expr": e}] */
+	jt_columns		jsonb NOT NULL,
+	/* with a filter or expressions: the source columns snapshots read,
+	 * [{"name": n, "type": this database's type or null}] (transform.c) */
+	jt_read_columns	jsonb,
+	/* init -> snapshot -> catchup -> streaming (-> done for 'full' jobs) */
+	jt_state		text NOT NULL DEFAULT 'init'
+					CHECK (jt_state IN ('init', 'snapshot', 'catchup', 'streaming', 'done', 'failed')),
+	jt_rows_copied	bigint NOT NULL DEFAULT 0,
+	jt_chunks_done	integer NOT NULL DEFAULT 0,
+	jt_chunks_total	integer,
+	jt_rows_applied	bigint NOT NULL DEFAULT 0,
+	/* a source DDL statement on the table passed the job's ddl policy */
+	jt_ddl_accepted	boolean NOT NULL DEFAULT false,
+	jt_added_at		timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (jt_job_id, jt_source_schema, jt_source_rel)
+);
+CREATE UNIQUE INDEX job_table_target_idx
+	ON tributary.job_table (jt_target_schema, jt_target_rel, jt_job_id);
+
+CREATE TABLE tributary.name_rule (
+	nr_id			serial PRIMARY KEY,
+	nr_job_id		integer NOT NULL REFERENCES tributary.job(job_id) ON DELETE CASCADE,
+	nr_source_pattern text NOT NULL,
+	nr_target_schema text,
+	nr_name_rule	text,
+	nr_exclude		text
+);
+
+/*
+ * A ring of state.checkpoints.num-retained rows per job, overwritten in
+ * turn (checkpoint cp_seq goes to ring slot cp_seq % num-retained): every
+ * local commit of a streaming job writes one, and an update in place keeps
+ * the table small under thousands of commits a second.
+ */
+CREATE TABLE tributary.checkpoint (
+	cp_job_id		integer NOT NULL REFERENCES tributary.job(job_id) ON DELETE CASCADE,
+	cp_slot			integer NOT NULL,
+	cp_seq			bigint NOT NULL,
+	cp_position		text NOT NULL,
+	cp_committed_at	timestamptz NOT NULL DEFAULT now(),
+	cp_source_commit_at timestamptz,
+	PRIMARY KEY (cp_job_id, cp_slot)
+);
+
+CREATE TABLE tributary.table_state (
+	ts_jt_id		integer NOT NULL REFERENCES tributary.job_table(jt_id) ON DELETE CASCADE,
+	ts_chunk_no		integer NOT NULL,
+	ts_lower		text,
+	ts_upper		text,
+	ts_rows			bigint NOT NULL DEFAULT 0,
+	ts_done			boolean NOT NULL DEFAULT false,
+	ts_position		text,
+	PRIMARY KEY (ts_jt_id, ts_chunk_no)
+);
+
+CREATE TABLE tributary.run (
+	run_id			bigserial PRIMARY KEY,
+	run_job_id		integer NOT NULL REFERENCES tributary.job(job_id) ON DELETE CASCADE,
+	run_pid			integer,
+	run_started_at	timestamptz NOT NULL DEFAULT now(),
+	run_ended_at	timestamptz,
+	run_status		text NOT NULL DEFAULT 'running'
+					CHECK (run_status IN ('running', 'stopped', 'failed', 'finished')),
+	run_message		text
+);
+CREATE INDEX run_job_idx ON tributary.run (run_job_id, run_id);
+
+CREATE TABLE tributary.error_log (
+	err_id			bigserial PRIMARY KEY,
+	err_job_id		integer NOT NULL REFERENCES tributary.job(job_id) ON DELETE CASCADE,
+	err_run_id		bigint REFERENCES tributary.run(run_id) ON DELETE CASCADE,
+	err_at			timestamptz NOT NULL DEFAULT now(),
+	err_sqlstate	text,
+	err_message		text NOT NULL,
+	err_detail		text,
+	err_context		text
+);
+CREATE INDEX error_log_job_idx ON tributary.error_log (err_job_id, err_id);
+
+CREATE TABLE tributary.dirty_row (
+	dr_id			bigserial PRIMARY KEY,
+	dr_job_id		integer NOT NULL REFERENCES tributary.job(job_id) ON DELETE CASCADE,
+	dr_source_table	text NOT NULL,
+	dr_position		text,
+	dr_row			jsonb,
+	dr_error		text NOT NULL,
+	dr_at			timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE tributary.job_version (
+	jv_job_id		integer NOT NULL,
+	jv_version		integer NOT NULL,
+	jv_at			timestamptz NOT NULL DEFAULT now(),
+	jv_by			name NOT NULL DEFAULT current_user,
+	jv_change		text NOT NULL,
+	jv_definition	jsonb NOT NULL,
+	PRIMARY KEY (jv_job_id, jv_version)
+);
+
+SELECT pg_catalog.pg_extension_config_dump('tributary.source', '');
+SELECT pg_catalog.pg_extension_config_dump('tributary.source_source_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('tributary.job', '');
+SELECT pg_catalog.pg_extension_config_dump('tributary.job_job_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('tributary.job_table', '');
+SELECT pg_catalog.pg_extension_config_dump('tributary.job_table_jt_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('tributary.name_rule', '');
+SELECT pg_catalog.pg_extension_config_dump('tributary.name_rule_nr_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('tributary.checkpoint', '');
+SELECT pg_catalog.pg_extension_config_dump('tributary.table_state', '');
+SELECT pg_catalog.pg_extension_config_dump('tributary.run', '');
+SELECT pg_catalog.pg_extension_config_dump('tributary.run_run_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('tributary.error_log', '');
+SELECT pg_catalog.pg_extension_config_dump('tributary.error_log_err_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('tributary.dirty_row', '');
+SELECT pg_catalog.pg_extension_config_dump('tributary.dirty_row_dr_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('tributary.job_version', '');
+

@@ -1,0 +1,242 @@
+
+/*
+ * start_job: mark a job to run; the launcher starts its worker when this
+ * transaction commits.  Refuses a job that cannot work: tables whose
+ * source lost a prerequisite, targets the owner may not write.
+ */
+CREATE FUNCTION tributary._api_start_job(job_name text)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	j tributary.job := tributary._owned_job(job_name);
+	s tributary.source;
+	t record;
+	info jsonb;
+BEGIN
+	PERFORM tributary._require_preloaded();
+	IF j.job_state = 'running' THEN
+		RAISE NOTICE 'job "%" is already running', job_name;
+		RETURN;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM tributary.job_table WHERE jt_job_id = j.job_id) THEN
+		RAISE EXCEPTION 'job "%" has no tables', job_name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Add tables with tributary.add_table().';
+	END IF;
+	SELECT * INTO s FROM tributary.source WHERE source_id = j.job_source_id;
+	FOR t IN SELECT * FROM tributary.job_table WHERE jt_job_id = j.job_id ORDER BY jt_id LOOP
+		info := tributary._remote_table_info(s.source_name, t.jt_source_schema, t.jt_source_rel);
+		PERFORM tributary._check_remote_table(s, j.job_mode, t.jt_source_schema, t.jt_source_rel, info);
+		IF to_regclass(format('%I.%I', t.jt_target_schema, t.jt_target_rel)) IS NOT NULL THEN
+			PERFORM tributary._check_target(format('%I.%I', t.jt_target_schema, t.jt_target_rel)::regclass,
+											j.job_owner, j.job_mode, j.job_name);
+		END IF;
+	END LOOP;
+	IF current_database() <> current_setting('tributary.database') THEN
+		RAISE EXCEPTION 'jobs of database "%" are not run', current_database()
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = format('The launcher runs the jobs of database "%s" (tributary.database).',
+								  current_setting('tributary.database')),
+				  HINT = format('Set tributary.database = ''%s'' in postgresql.conf and restart the server.', current_database());
+	END IF;
+	UPDATE tributary.job SET job_state = 'running', job_enabled_at = now()
+	 WHERE job_id = j.job_id;
+END
+$$;
+
+/*
+ * stop_job: stop a job gracefully; its worker commits what it has and exits.
+ */
+CREATE FUNCTION tributary._api_stop_job(job_name text)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	j tributary.job := tributary._owned_job(job_name);
+BEGIN
+	IF j.job_state <> 'running' THEN
+		RAISE NOTICE 'job "%" is not running', job_name;
+	END IF;
+	UPDATE tributary.job SET job_state = 'stopped' WHERE job_id = j.job_id AND job_state <> 'stopped';
+END
+$$;
+
+/*
+ * restart_job: replace a job's worker by a new one.  from_checkpoint (the
+ * default) resumes from the last committed position; false starts over,
+ * forgetting positions and snapshot progress.
+ */
+CREATE FUNCTION tributary._api_restart_job(job_name text, from_checkpoint boolean)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	j tributary.job := tributary._owned_job(job_name);
+BEGIN
+	IF NOT from_checkpoint THEN
+		IF j.job_slot IS NOT NULL THEN
+			PERFORM tributary._drop_job_slot(j.job_id);
+		END IF;
+		UPDATE tributary.job SET job_slot = NULL, job_decoder = NULL, job_stream_start = NULL,
+			   job_catchup_until = NULL
+		 WHERE job_id = j.job_id;
+		DELETE FROM tributary.checkpoint WHERE cp_job_id = j.job_id;
+		DELETE FROM tributary.table_state
+		 WHERE ts_jt_id IN (SELECT jt_id FROM tributary.job_table WHERE jt_job_id = j.job_id);
+		UPDATE tributary.job_table
+		   SET jt_state = 'init', jt_rows_copied = 0, jt_chunks_done = 0, jt_chunks_total = NULL
+		 WHERE jt_job_id = j.job_id;
+	END IF;
+	IF j.job_state <> 'running' THEN
+		PERFORM tributary._api_start_job(job_name);
+	END IF;
+	UPDATE tributary.job SET job_generation = job_generation + 1, job_enabled_at = now()
+	 WHERE job_id = j.job_id;
+END
+$$;
+
+/*
+ * add_tables: add every source table whose qualified name ("schema.table"
+ * or "database.table") matches the regular expression source_pattern
+ * (anchored at both ends) and not exclude, each with add_table.  The
+ * target schema is target_schema, else the job's target_schema, else the
+ * source's schema or database name.  The target table name follows
+ * name_rule, as the seeds' name-mapping rules do:
+ *	"pattern => replacement"	the source table name rewritten with a
+ *							regular expression (\1 for groups), e.g.
+ *							'doc_(.*) => pre_\1'
+ *	${db_table_name_src_transed} (or ${table})	the rewritten name (the
+ *							source name without a rewrite), ${db_name_src_transed}
+ *							(or ${schema}) the target schema, ${ds_name_src} (or
+ *							${source}) the source's name; text around them is
+ *							kept: 'pre_${table}_post'
+ * Both may be combined: 'doc_(.*) => ${ds_name_src}_\1'.  Returns the
+ * number of tables added; tables without a primary key fail the whole
+ * call, like add_table.  Several source tables into one target table are
+ * refused (not supported yet).
+ */
+CREATE FUNCTION tributary._api_add_tables(job_name text, source_pattern text, target_schema text,
+										  name_rule text, exclude text)
+RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	j tributary.job := tributary._owned_job(job_name);
+	s tributary.source;
+	opts jsonb := tributary._effective_options(j.job_options);
+	r record;
+	tgt_schema text;
+	tgt_name text;
+	pattern text;
+	replacement text;
+	targets text[] := '{}';
+	n integer := 0;
+BEGIN
+	SELECT * INTO s FROM tributary.source WHERE source_id = j.job_source_id;
+	IF source_pattern IS NULL OR source_pattern = '' THEN
+		RAISE EXCEPTION 'source_pattern must be a regular expression'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF name_rule LIKE '%=>%' THEN
+		pattern := btrim(split_part(name_rule, '=>', 1));
+		replacement := btrim(substr(name_rule, strpos(name_rule, '=>') + 2));
+	END IF;
+	FOR r IN SELECT t.schema_name, t.table_name FROM tributary._remote_tables(s.source_name) t
+			  WHERE (t.schema_name || '.' || t.table_name) ~ ('^(?:' || source_pattern || ')$')
+			    AND (exclude IS NULL OR NOT (t.schema_name || '.' || t.table_name) ~ ('^(?:' || exclude || ')$'))
+			    AND NOT EXISTS (SELECT 1 FROM tributary.job_table jt WHERE jt.jt_job_id = j.job_id
+			                       AND jt.jt_source_schema = t.schema_name AND jt.jt_source_rel = t.table_name)
+			  ORDER BY 1, 2 LOOP
+		tgt_schema := coalesce(target_schema, opts ->> 'target_schema', r.schema_name);
+		tgt_name := r.table_name;
+		IF pattern IS NOT NULL THEN
+			tgt_name := regexp_replace(tgt_name, '^(?:' || pattern || ')$', replacement);
+		END IF;
+		IF name_rule IS NOT NULL AND name_rule NOT LIKE '%=>%' THEN
+			tgt_name := name_rule;
+		END IF;
+		tgt_name := replace(replace(replace(replace(replace(replace(tgt_name,
+			'${db_table_name_src_transed}', CASE WHEN pattern IS NOT NULL
+				THEN regexp_replace(r.table_name, '^(?:' || pattern || ')$', replacement) ELSE r.table_name END),
+			'${table}', r.table_name),
+			'${db_name_src_transed}', tgt_schema), '${schema}', tgt_schema),
+			'${ds_name_src}', s.source_name), '${source}', s.source_name);
+		IF (tgt_schema || '.' || tgt_name) = ANY (targets) OR EXISTS (
+				SELECT 1 FROM tributary.job_table jt WHERE jt.jt_job_id = j.job_id
+				   AND jt.jt_target_schema = tgt_schema AND jt.jt_target_rel = tgt_name) THEN
+			RAISE EXCEPTION 'several source tables map to target table %.% (source table [%.%] among them)',
+							tgt_schema, tgt_name, r.schema_name, r.table_name
+				USING ERRCODE = 'feature_not_supported',
+					  DETAIL = 'Merging several source tables into one target table is not supported yet.',
+					  HINT = 'Give each source table its own target name (name_rule), or exclude some tables.';
+		END IF;
+		targets := targets || (tgt_schema || '.' || tgt_name);
+		PERFORM tributary._api_add_table(job_name,
+			CASE s.source_kind WHEN 'postgresql' THEN format('%I.%I', r.schema_name, r.table_name)
+				 ELSE '`' || replace(r.schema_name, '`', '``') || '`.`' || replace(r.table_name, '`', '``') || '`' END,
+			format('%I.%I', tgt_schema, tgt_name), NULL, NULL);
+		n := n + 1;
+	END LOOP;
+	IF n = 0 THEN
+		RAISE NOTICE 'no source table of "%" matches "%"', s.source_name, source_pattern;
+	END IF;
+	RETURN n;
+END
+$$;
+
+/*
+ * resync_table: copy one table of a job again.  Its target is emptied and
+ * copied anew in chunks by the job's next run (at once when the job is
+ * running: its worker restarts, copies the table in a new source view and
+ * resumes the stream from its checkpoint, idempotently up to that view, so
+ * the table converges and the other tables lose nothing).  A finished full
+ * job is started again for it.
+ */
+CREATE FUNCTION tributary._api_resync_table(job_name text, source_table text)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	j tributary.job := tributary._owned_job(job_name);
+	s tributary.source;
+	src record;
+	t tributary.job_table;
+BEGIN
+	SELECT * INTO s FROM tributary.source WHERE source_id = j.job_source_id;
+	src := tributary._split_table_name(s.source_kind, source_table);
+	SELECT * INTO t FROM tributary.job_table
+	 WHERE jt_job_id = j.job_id AND jt_source_schema = src.nsp AND jt_source_rel = src.rel
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'source table [%] is not part of job "%"', src.nsp || '.' || src.rel, j.job_name
+			USING ERRCODE = 'undefined_table',
+				  HINT = 'tributary.tables lists the tables of each job.';
+	END IF;
+	IF j.job_mode = 'cdc' THEN
+		RAISE EXCEPTION 'job "%" does not copy tables (mode cdc)', j.job_name
+			USING ERRCODE = 'feature_not_supported',
+				  HINT = 'Copy the table by other means, or use a full+cdc job.';
+	END IF;
+	DELETE FROM tributary.table_state WHERE ts_jt_id = t.jt_id;
+	UPDATE tributary.job_table
+	   SET jt_state = 'init', jt_rows_copied = 0, jt_chunks_done = 0, jt_chunks_total = NULL
+	 WHERE jt_id = t.jt_id;
+	PERFORM tributary._record_job_version(j.job_id, 'resync_table ' || src.nsp || '.' || src.rel);
+	IF j.job_state = 'running' THEN
+		UPDATE tributary.job SET job_generation = job_generation + 1, job_enabled_at = now()
+		 WHERE job_id = j.job_id;
+	ELSIF j.job_mode = 'full' AND j.job_state = 'finished' THEN
+		PERFORM tributary._api_start_job(job_name);
+	END IF;
+END
+$$;
+
+/*
+ * drop_job: remove a job, its tables, positions and history, and its
+ * replication slot on the source (a warning says how to drop it by hand
+ * when the source cannot be reached).  A running worker is stopped by the
+ * launcher once this commits.
+ */
+CREATE FUNCTION tributary._api_drop_job(job_name text)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	j tributary.job := tributary._owned_job(job_name);
+BEGIN
+	IF j.job_slot IS NOT NULL THEN
+		PERFORM tributary._drop_job_slot(j.job_id);
+	END IF;
+	DELETE FROM tributary.job_version WHERE jv_job_id = j.job_id;
+	DELETE FROM tributary.job WHERE job_id = j.job_id;
+END
+$$;
