@@ -52,6 +52,16 @@
 #include "security.h"
 #include "transform.h"
 
+/* what the parser parses: the transform's text behind this prefix */
+#define TRANSFORM_PREFIX	"SELECT "
+
+/* the transform being parsed, for the error callback */
+typedef struct TransformErrorArg
+{
+	const char *text;
+	const char *what;
+} TransformErrorArg;
+
 /* the source columns an expression may name */
 typedef struct SourceColumns
 {
@@ -62,7 +72,22 @@ typedef struct SourceColumns
 	int32	   *typmods;
 	const char *table;			/* "schema.table", for messages */
 	Bitmapset  *refs;			/* columns referenced so far (0-based) */
+	TransformErrorArg *errarg;	/* the transform being parsed */
 } SourceColumns;
+
+/*
+ * refuse_transform: raise the error for a transform that is not allowed.
+ */
+static void
+pg_attribute_noreturn()
+refuse_transform(const char *what, const char *why, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s %s", what, why),
+			 errdetail("Column expressions and filters are single PostgreSQL expressions over the source row, evaluated on the target."),
+			 hint ? errhint("%s", hint) : 0));
+}
 
 /*
  * source_columns_init: resolve the types of the source columns.
@@ -90,6 +115,9 @@ source_column_ref(ParseState *pstate, ColumnRef *cref)
 	const char *name;
 	Param	   *param;
 
+	if (pstate->parentParseState != NULL)
+		refuse_transform(sc->errarg->what, "uses a subquery",
+						 "Expressions see only the source row.");
 	if (list_length(cref->fields) != 1 || !IsA(field, String))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
@@ -121,30 +149,6 @@ source_column_ref(ParseState *pstate, ColumnRef *cref)
 			 errhint("Name source columns as they are spelled on the source; quote names with capitals or spaces.")));
 	return NULL;				/* keep compiler quiet */
 }
-
-/*
- * refuse_transform: raise the error for a transform that is not allowed.
- */
-static void
-pg_attribute_noreturn()
-refuse_transform(const char *what, const char *why, const char *hint)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("%s %s", what, why),
-			 errdetail("Column expressions and filters are single PostgreSQL expressions over the source row, evaluated on the target."),
-			 hint ? errhint("%s", hint) : 0));
-}
-
-/* what the parser parses: the transform's text behind this prefix */
-#define TRANSFORM_PREFIX	"SELECT "
-
-/* the transform being parsed, for the error callback */
-typedef struct TransformErrorArg
-{
-	const char *text;
-	const char *what;
-} TransformErrorArg;
 
 /*
  * transform_error_callback: point syntax and parse errors into the
@@ -213,6 +217,7 @@ transform_parse(SourceColumns *sc, const char *text, const char *what, bool is_f
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
 	node = raw_expression(text, what);
+	sc->errarg = &errarg;
 	pstate->p_sourcetext = psprintf(TRANSFORM_PREFIX "%s", text);
 	pstate->p_pre_columnref_hook = source_column_ref;
 	pstate->p_ref_hook_state = sc;
