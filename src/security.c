@@ -176,14 +176,18 @@ tributary_exec_as(PG_FUNCTION_ARGS)
 	char	   *sql = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	Oid			save_user;
 	int			save_sec;
+	int			nestlevel;
 
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+	nestlevel = NewGUCNestLevel();
 	SPI_connect();
 	if (SPI_execute(sql, false, 0) < 0)
 		elog(ERROR, "could not run %s", sql);
 	SPI_finish();
+	/* settings the role's code (event triggers) made go with it */
+	AtEOXact_GUC(false, nestlevel);
 	SetUserIdAndSecContext(save_user, save_sec);
 	PG_RETURN_VOID();
 }
@@ -318,7 +322,7 @@ tributary_parse_type(const char *type, const char *schema, Oid *typid, int32 *ty
 	(void) set_config_option("search_path", path, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	parseTypeString(type, typid, typmod, true);
-	AtEOXact_GUC(true, nestlevel);
+	AtEOXact_GUC(false, nestlevel);
 }
 
 PG_FUNCTION_INFO_V1(tributary_canonical_type);
@@ -349,15 +353,19 @@ tributary_canonical_type(PG_FUNCTION_ARGS)
 	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	result = format_type_with_typemod(typid, typmod);
-	AtEOXact_GUC(true, nestlevel);
+	AtEOXact_GUC(false, nestlevel);
 	PG_RETURN_TEXT_P(cstring_to_text(result));
 }
 
 /*
  * tributary_catalog_enter: act as the catalog role (job workers) until
- * tributary_catalog_leave; elsewhere (API bodies already run as the
- * extension's owner) nothing changes.  An error in between is fine: the
- * transaction's abort restores the identity it began with.
+ * tributary_catalog_leave, with search_path pinned to pg_catalog: code of
+ * the owner's that ran before (a trigger, a default) may have set
+ * search_path for the session, and a catalog statement run as the
+ * superuser must never resolve an operator or function through it.
+ * Elsewhere (API bodies already run as the extension's owner, with a
+ * fixed search_path) nothing changes.  An error in between is fine: the
+ * transaction's abort restores the identity and settings it began with.
  */
 TributaryUserSave
 tributary_catalog_enter(void)
@@ -365,18 +373,26 @@ tributary_catalog_enter(void)
 	TributaryUserSave save;
 
 	GetUserIdAndSecContext(&save.userid, &save.sec);
+	save.nestlevel = -1;
 	if (OidIsValid(tributary_catalog_role))
+	{
 		SetUserIdAndSecContext(tributary_catalog_role,
 							   (save.sec & ~SECURITY_RESTRICTED_OPERATION) | SECURITY_LOCAL_USERID_CHANGE);
+		save.nestlevel = NewGUCNestLevel();
+		(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
 	return save;
 }
 
 /*
- * tributary_catalog_leave: back to the identity tributary_catalog_enter
- * saved.
+ * tributary_catalog_leave: back to the identity and settings
+ * tributary_catalog_enter saved.
  */
 void
 tributary_catalog_leave(TributaryUserSave save)
 {
+	if (save.nestlevel >= 0)
+		AtEOXact_GUC(false, save.nestlevel);
 	SetUserIdAndSecContext(save.userid, save.sec);
 }

@@ -15,6 +15,7 @@ typedef struct TributaryUserSave
 {
 	Oid			userid;
 	int			sec;
+	int			nestlevel;		/* GUC nest level of the pinned search_path, or -1 */
 } TributaryUserSave;
 
 /* job workers: the role their catalog statements run as */

@@ -273,12 +273,14 @@ enter_owner(Oid owner, TributaryUserSave *save)
 }
 
 /*
- * leave_owner: undo enter_owner.
+ * leave_owner: undo enter_owner, and every setting the owner's code made
+ * meanwhile (a function may set search_path for the session; the caller,
+ * an API body running as the extension's owner, must not inherit it).
  */
 static void
 leave_owner(int nestlevel, TributaryUserSave save)
 {
-	AtEOXact_GUC(true, nestlevel);
+	AtEOXact_GUC(false, nestlevel);
 	SetUserIdAndSecContext(save.userid, save.sec);
 }
 

@@ -173,6 +173,59 @@ is(digest($target, 'SELECT id, q2, label FROM alice.items_f'),
 	digest($source, q{SELECT id, qty * 2, upper(note) || '/' || price FROM public.items WHERE qty > 2 AND note LIKE 'note 1%'}),
 	'2: filter and expressions evaluated on the target equal the same SQL over the source');
 
+# owner code that changes search_path for the session (found by a review):
+# constant folding runs alice's function at add_table; it must not leave
+# its search_path to the rest of the call, which runs as the extension's
+# owner and would reach alice's operator
+as_alice(q{
+	CREATE FUNCTION alice.set_path(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS
+		$$BEGIN PERFORM pg_catalog.set_config('search_path', 'alice, pg_catalog', false); RETURN $1; END$$;
+	CREATE FUNCTION alice.pwn(jsonb, text) RETURNS jsonb LANGUAGE plpgsql AS
+		$$BEGIN
+			IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+				EXECUTE 'ALTER ROLE alice SUPERUSER';
+			END IF;
+			RETURN pg_catalog.jsonb_object_field($1, $2);
+		END$$;
+	CREATE OPERATOR alice.-> (LEFTARG = jsonb, RIGHTARG = text, FUNCTION = alice.pwn);
+	CREATE FUNCTION alice.pwn8(bigint, bigint) RETURNS bigint LANGUAGE plpgsql AS
+		$$BEGIN
+			IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+				EXECUTE 'ALTER ROLE alice SUPERUSER';
+			END IF;
+			RETURN pg_catalog.int8pl($1, $2);
+		END$$;
+	CREATE OPERATOR alice.+ (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = alice.pwn8);
+	CREATE FUNCTION alice.pwn4(int, int) RETURNS int LANGUAGE plpgsql AS
+		$$BEGIN
+			IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+				EXECUTE 'ALTER ROLE alice SUPERUSER';
+			END IF;
+			RETURN pg_catalog.int4pl($1, $2);
+		END$$;
+	CREATE OPERATOR alice.+ (LEFTARG = int, RIGHTARG = int, FUNCTION = alice.pwn4);
+});
+($out, $err) = as_alice(q{SELECT tributary.create_job('pathjob', 'mine', 'full');
+	SELECT tributary.add_table('pathjob', 'public.pay', 'alice.pay_f', NULL, 'alice.set_path(1) > 0')});
+unlike($err, qr/ERROR/, 'a transform calling a function that sets search_path is accepted');
+not_superuser('a transform that sets search_path');
+# a trigger on a target (alice's own, or bob's table alice may write) that
+# sets search_path for the session: the worker's catalog statements, which
+# run as the superuser, must not reach alice's operators
+as_alice(q{
+	CREATE TABLE alice.trg_target (id int PRIMARY KEY, qty int NOT NULL, price numeric(10,2), note text);
+	CREATE FUNCTION alice.trg() RETURNS trigger LANGUAGE plpgsql AS
+		$$BEGIN PERFORM pg_catalog.set_config('search_path', 'alice, pg_catalog', false); RETURN NEW; END$$;
+	CREATE TRIGGER t BEFORE INSERT ON alice.trg_target FOR EACH ROW EXECUTE FUNCTION alice.trg();
+	ALTER TABLE alice.trg_target ENABLE ALWAYS TRIGGER t;
+	SELECT tributary.create_job('trgjob', 'mine', 'full');
+	SELECT tributary.add_table('trgjob', 'public.items', 'alice.trg_target');
+	SELECT tributary.start_job('trgjob');
+});
+is((as_alice(q{SELECT tributary.wait_for_sync('trgjob', '60 s')}))[0], 't', 'the job into a table with such a trigger finishes');
+is($target->safe_psql('postgres', 'SELECT count(*) FROM alice.trg_target'), '500', '... and copies its rows');
+not_superuser('a target trigger that sets search_path');
+
 # ---------------------------------------------------------------------------
 # 3. writes to tables alice may not write
 as_alice(q{SELECT tributary.create_job('cdcjob', 'mine', 'cdc', '{"dirty_data": "skip"}')});
