@@ -27,6 +27,7 @@ OBJS = \
 	src/snapshot.o \
 	src/apply/copy_in.o \
 	src/apply/copy_transform.o \
+	src/apply/relmap.o \
 	src/apply/apply.o \
 	src/stream.o \
 	src/decoder/proto.o \

@@ -8,8 +8,9 @@
  *
  * Input: one byte (bit 0: events carry CRC32 checksums), then events back
  * to back.  The decoders are built for the frontend (FRONTEND) against
- * libpgcommon; palloc and friends are replaced here by an allocator that
- * frees everything after each input, as a memory context would.
+ * libpgcommon; palloc and friends are replaced by fuzz_alloc.c's
+ * allocator, which frees everything after each input, as a memory
+ * context would.
  *
  * Build and run: make -C fuzz run (see fuzz/Makefile).
  *
@@ -19,107 +20,7 @@
 
 #include "source/binlog.h"
 
-static void **ptrs;
-static size_t nptrs;
-static size_t maxptrs;
-
-/*
- * track: remember an allocation of this input.
- */
-static void *
-track(void *p)
-{
-	if (p == NULL)
-		abort();
-	if (nptrs == maxptrs)
-	{
-		maxptrs = maxptrs ? maxptrs * 2 : 1024;
-		ptrs = realloc(ptrs, sizeof(void *) * maxptrs);
-		if (ptrs == NULL)
-			abort();
-	}
-	ptrs[nptrs++] = p;
-	return p;
-}
-
-/*
- * untrack: forget an allocation (freed or moved); returns its slot.
- */
-static size_t
-untrack(void *p)
-{
-	for (size_t i = nptrs; i > 0; i--)
-		if (ptrs[i - 1] == p)
-			return i - 1;
-	abort();
-}
-
-/* palloc: malloc, tracked for this input. */
-void *
-palloc(Size size)
-{
-	return track(malloc(size ? size : 1));
-}
-
-/* palloc0: calloc, tracked for this input. */
-void *
-palloc0(Size size)
-{
-	return track(calloc(1, size ? size : 1));
-}
-
-/* palloc_extended: zeroed memory (the flags ask for no less). */
-void *
-palloc_extended(Size size, int flags)
-{
-	return palloc0(size);
-}
-
-/* repalloc: realloc, keeping the tracking slot. */
-void *
-repalloc(void *pointer, Size size)
-{
-	size_t		slot = untrack(pointer);
-	void	   *q = realloc(pointer, size ? size : 1);
-
-	if (q == NULL)
-		abort();
-	ptrs[slot] = q;
-	return q;
-}
-
-/* pfree: free and forget. */
-void
-pfree(void *pointer)
-{
-	size_t		slot = untrack(pointer);
-
-	ptrs[slot] = ptrs[--nptrs];
-	free(pointer);
-}
-
-/* pstrdup: a tracked copy of a string. */
-char *
-pstrdup(const char *in)
-{
-	size_t		n = strlen(in);
-	char	   *p = palloc(n + 1);
-
-	memcpy(p, in, n + 1);
-	return p;
-}
-
-/* pnstrdup: a tracked copy of at most size bytes of a string. */
-char *
-pnstrdup(const char *in, Size size)
-{
-	size_t		n = strnlen(in, size);
-	char	   *p = palloc(n + 1);
-
-	memcpy(p, in, n);
-	p[n] = '\0';
-	return p;
-}
+#include "fuzz_alloc.h"
 
 /*
  * LLVMFuzzerTestOneInput: decode one input; every allocation is freed.
@@ -134,7 +35,6 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 		return 0;
 	initStringInfo(&out);
 	(void) bl_render(data + 1, size - 1, (data[0] & 1) != 0, &out, &err);
-	while (nptrs > 0)
-		free(ptrs[--nptrs]);
+	fuzz_free_all();
 	return 0;
 }

@@ -78,6 +78,20 @@ find_job_table(TributaryApplyState *apply, const char *name)
 }
 
 /*
+ * is_key_column: whether a source column is part of the table's key.
+ */
+static bool
+is_key_column(TributaryTable *t, const char *column)
+{
+	ListCell   *lc;
+
+	foreach(lc, t->key_columns)
+		if (strcmp((char *) lfirst(lc), column) == 0)
+			return true;
+	return false;
+}
+
+/*
  * exec: a statement on a target that must succeed, run as the job's owner
  * (the worker's identity).
  */
@@ -227,7 +241,7 @@ apply_columns(TributaryApplyState *apply, TributaryTable *t, const char *kind)
 				t->columns[keep++] = t->columns[c];
 				continue;
 			}
-			if (list_member(t->key_columns, makeString(t->columns[c].source)))
+			if (is_key_column(t, t->columns[c].source))
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("source table [%s.%s] dropped its key column \"%s\"",

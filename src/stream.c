@@ -360,9 +360,11 @@ handle_message(StreamState *st, StringInfo buf)
 			ensure_local_xact(st);
 			tributary_apply_truncate(st->apply, msg.nrelids, msg.relids);
 			break;
+		case TRIB_MSG_NONE:
+			break;				/* consumed by the reader, nothing to apply */
 		case TRIB_MSG_MESSAGE:
 			/* DDL on a job table (MySQL sources); other messages are not acted on */
-			if (st->skip_xact || strcmp(msg.prefix, TRIBUTARY_DDL_PREFIX) != 0)
+			if (st->skip_xact || msg.prefix == NULL || strcmp(msg.prefix, TRIBUTARY_DDL_PREFIX) != 0)
 				break;
 			if (!st->in_remote_xact)
 				ereport(ERROR,

@@ -20,11 +20,7 @@ my $owned = "$PostgreSQL::Test::Utils::tmp_check/owned.txt";
 
 # --- the source: syncsu is a superuser there (the worst case for pasted
 # SQL), authenticated with a password
-my $source = PostgreSQL::Test::Cluster->new('source');
-$source->init(allows_streaming => 'logical');
-$source->append_conf('postgresql.conf',
-	"output_plugin_libraries = 'pgoutput, test_decoding, tributary_decoder'\n");
-$source->start;
+my $source = source_node('source', 1);
 $source->safe_psql('postgres', q{
 	CREATE TABLE public.items (id int PRIMARY KEY, qty int NOT NULL, price numeric(10,2), note text);
 	ALTER TABLE public.items REPLICA IDENTITY FULL;

@@ -8,7 +8,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(crash_instance digest target_node pg_conninfo check_row start_writer password_user);
+our @EXPORT = qw(crash_instance digest target_node source_node pg_conninfo check_row start_writer password_user);
 
 # crash_instance: kill -9 every process of a running instance but the
 # postmaster (backends, background workers, checkpointer, WAL writer...),
@@ -58,6 +58,21 @@ restart_after_crash = on
 } . ($extra // ''));
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION pg_tributary');
+	return $node;
+}
+
+# source_node: a started PostgreSQL source with logical decoding; with
+# $decoder true its output_plugin_libraries lists tributary_decoder (else
+# it keeps the default, which makes jobs fall back to pgoutput)
+sub source_node
+{
+	my ($name, $decoder) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(allows_streaming => 'logical');
+	$node->append_conf('postgresql.conf',
+		"output_plugin_libraries = 'pgoutput, test_decoding, tributary_decoder'\n")
+	  if $decoder;
+	$node->start;
 	return $node;
 }
 

@@ -76,43 +76,11 @@
 #include "utils/snapmgr.h"
 
 #include "apply/apply.h"
+#include "apply/relmap.h"
 #include "security.h"
 
 /* the per-commit counter update, planned once per process */
 static SPIPlanPtr counters_plan = NULL;
-
-/* a source relation mapped to its target */
-typedef struct ApplyRel
-{
-	Oid			source_relid;	/* hash key */
-	TributaryTable *table;		/* NULL: not part of the job */
-	char	   *source_name;	/* "schema.table" of the source */
-	Oid			target_relid;
-	int			natts;			/* target attributes */
-	int		   *attmap;			/* target attno - 1 -> source column, -1 = none */
-	FmgrInfo   *in_fns;			/* target input functions */
-	Oid		   *ioparams;
-	FmgrInfo   *recv_fns;		/* target receive functions, where binary values may come */
-	Oid		   *recv_ioparams;
-	/*
-	 * source type's receive and output functions, where binary values of
-	 * another built-in type than the target column's may come (MySQL
-	 * sources send binary values by the design's type mapping; a target
-	 * column of another type reads them through their text)
-	 */
-	FmgrInfo   *src_recv_fns;
-	Oid		   *src_recv_ioparams;
-	FmgrInfo   *src_out_fns;
-	int32	   *typmods;
-	Oid			keyidx;			/* index used to find rows */
-	int64		rows;			/* rows applied since the counters were saved */
-	struct ApplyOpen *open;		/* executor state in the open local transaction */
-	int			nsource;		/* source columns, for dirty rows */
-	char	  **source_names;
-	bool	   *source_is_key;	/* per source column: part of the primary key */
-	Expr	  **defaults;		/* per target attribute: default of an unmapped column */
-	bool		has_defaults;
-} ApplyRel;
 
 /* how many inserts the multi-insert buffer holds */
 #define MULTI_INSERT_ROWS	1000
@@ -151,20 +119,13 @@ static void
 apply_error_context(void *arg)
 {
 	ApplyErrorArg *a = (ApplyErrorArg *) arg;
-	Relation	rel;
-	char	   *column = NULL;
+	const char *column = NULL;
 
 	if (a->rel == NULL || a->rel->table == NULL)
 		return;
-	if (a->attnum >= 0)
-	{
-		rel = RelationIdGetRelation(a->rel->target_relid);
-		if (RelationIsValid(rel))
-		{
-			column = pstrdup(NameStr(TupleDescAttr(RelationGetDescr(rel), a->attnum)->attname));
-			RelationClose(rel);
-		}
-	}
+	/* the names the mapping was built with: no catalog access here */
+	if (a->attnum >= 0 && a->rel->valid && a->attnum < a->rel->natts)
+		column = a->rel->target_names[a->attnum];
 	errcontext("pg_tributary job \"%s\": %s of source table [%s] into %s%s%s%s, source transaction at %s",
 			   a->state->job->name, a->op, a->rel->source_name,
 			   quote_qualified_identifier(a->rel->table->target_nsp, a->rel->table->target_rel),
@@ -194,179 +155,25 @@ tributary_apply_create(TributaryJob *job, List *tables)
 	ctl.hcxt = state->cxt;
 	state->rels = hash_create("tributary apply relations", 64, &ctl,
 							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	tributary_relmap_init(state);
 	return state;
 }
 
 /*
- * find_table: the job table of a source relation, or NULL.
- */
-static TributaryTable *
-find_table(TributaryApplyState *state, const char *nsp, const char *rel)
-{
-	ListCell   *lc;
-
-	foreach(lc, state->tables)
-	{
-		TributaryTable *t = (TributaryTable *) lfirst(lc);
-
-		if (strcmp(t->source_nsp, nsp) == 0 && strcmp(t->source_rel, rel) == 0)
-			return t;
-	}
-	return NULL;
-}
-
-/*
- * tributary_apply_relation: (re)build the mapping of a source relation
- * from its RELATION message.  Needs a transaction (catalog lookups).
+ * tributary_apply_relation: a RELATION message: the source side of the
+ * relation's mapping changes (relmap.c); what is buffered for it is
+ * written first.  Needs a transaction.
  */
 void
 tributary_apply_relation(TributaryApplyState *state, TribRelation *msg)
 {
-	bool		found;
-	ApplyRel   *ar = hash_search(state->rels, &msg->relid, HASH_ENTER, &found);
-	TributaryTable *t = find_table(state, msg->nspname, msg->relname);
-	MemoryContext old;
-	Relation	rel;
-	TupleDesc	desc;
+	ApplyRel   *ar = hash_search(state->rels, &msg->relid, HASH_FIND, NULL);
 
-	if (found && ar->open)
-	{
-		/* the relation changed: write what is buffered for it first */
+	if (ar != NULL && ar->open)
 		tributary_apply_end_xact(state);
-	}
-	if (found && ar->rows > 0)
+	if (ar != NULL && ar->rows > 0)
 		tributary_apply_flush_counters(state);
-	old = MemoryContextSwitchTo(state->cxt);
-	memset(((char *) ar) + sizeof(Oid), 0, sizeof(ApplyRel) - sizeof(Oid));
-	ar->table = t;
-	ar->source_name = psprintf("%s.%s", msg->nspname, msg->relname);
-	ar->nsource = msg->natts;
-	ar->source_names = palloc(sizeof(char *) * Max(msg->natts, 1));
-	for (int i = 0; i < msg->natts; i++)
-		ar->source_names[i] = pstrdup(msg->attrs[i].name);
-	if (t == NULL)
-	{
-		MemoryContextSwitchTo(old);
-		return;
-	}
-	ar->source_is_key = palloc0(sizeof(bool) * Max(msg->natts, 1));
-	for (int i = 0; i < msg->natts; i++)
-	{
-		ListCell   *lc;
-
-		foreach(lc, t->key_columns)
-			if (strcmp(msg->attrs[i].name, (char *) lfirst(lc)) == 0)
-				ar->source_is_key[i] = true;
-	}
-
-	for (int i = 0; i < t->ncolumns; i++)
-		if (t->columns[i].source == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("target column \"%s\" of %s is an expression, which change capture does not apply yet",
-							t->columns[i].target, quote_qualified_identifier(t->target_nsp, t->target_rel)),
-					 errhint("Use a full job for tables with expression columns, or map plain columns.")));
-	if (t->filter)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("source table [%s] has a row filter, which change capture does not apply yet",
-						ar->source_name),
-				 errhint("Use a full job for filtered tables.")));
-
-	ar->target_relid = RangeVarGetRelid(makeRangeVar(t->target_nsp, t->target_rel, -1),
-										NoLock, true);
-	if (!OidIsValid(ar->target_relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("target table %s does not exist",
-						quote_qualified_identifier(t->target_nsp, t->target_rel))));
-	rel = table_open(ar->target_relid, AccessShareLock);
-	desc = RelationGetDescr(rel);
-	ar->natts = desc->natts;
-	ar->attmap = palloc(sizeof(int) * Max(desc->natts, 1));
-	ar->in_fns = palloc0(sizeof(FmgrInfo) * Max(desc->natts, 1));
-	ar->ioparams = palloc0(sizeof(Oid) * Max(desc->natts, 1));
-	ar->recv_fns = palloc0(sizeof(FmgrInfo) * Max(desc->natts, 1));
-	ar->recv_ioparams = palloc0(sizeof(Oid) * Max(desc->natts, 1));
-	ar->src_recv_fns = palloc0(sizeof(FmgrInfo) * Max(desc->natts, 1));
-	ar->src_recv_ioparams = palloc0(sizeof(Oid) * Max(desc->natts, 1));
-	ar->src_out_fns = palloc0(sizeof(FmgrInfo) * Max(desc->natts, 1));
-	ar->typmods = palloc0(sizeof(int32) * Max(desc->natts, 1));
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-		const char *source = NULL;
-		Oid			infn;
-
-		ar->attmap[i] = -1;
-		if (att->attisdropped || att->attgenerated)
-			continue;
-		for (int c = 0; c < t->ncolumns; c++)
-			if (strcmp(t->columns[c].target, NameStr(att->attname)) == 0)
-				source = t->columns[c].source;
-		if (source == NULL)
-			continue;
-		for (int s = 0; s < msg->natts; s++)
-			if (strcmp(msg->attrs[s].name, source) == 0)
-				ar->attmap[i] = s;
-		if (ar->attmap[i] < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("source table [%s] has no column \"%s\" any more", ar->source_name, source),
-					 errdetail("Target column \"%s\" of %s is mapped to it.", NameStr(att->attname),
-							   quote_qualified_identifier(t->target_nsp, t->target_rel)),
-					 errhint("Map the column anew (drop and add the table) or restore the source column.")));
-		getTypeInputInfo(att->atttypid, &infn, &ar->ioparams[i]);
-		fmgr_info_cxt(infn, &ar->in_fns[i], state->cxt);
-		ar->typmods[i] = att->atttypmod;
-		/* binary values are read only for the same built-in type on both sides */
-		if (msg->attrs[ar->attmap[i]].typoid == att->atttypid && att->atttypid < FirstNormalObjectId)
-		{
-			Oid			recvfn;
-
-			getTypeBinaryInputInfo(att->atttypid, &recvfn, &ar->recv_ioparams[i]);
-			fmgr_info_cxt(recvfn, &ar->recv_fns[i], state->cxt);
-		}
-		else if (OidIsValid(msg->attrs[ar->attmap[i]].typoid) &&
-				 msg->attrs[ar->attmap[i]].typoid < FirstNormalObjectId)
-		{
-			Oid			srctype = msg->attrs[ar->attmap[i]].typoid;
-			Oid			fn;
-			bool		varlena;
-
-			getTypeBinaryInputInfo(srctype, &fn, &ar->src_recv_ioparams[i]);
-			fmgr_info_cxt(fn, &ar->src_recv_fns[i], state->cxt);
-			getTypeOutputInfo(srctype, &fn, &varlena);
-			fmgr_info_cxt(fn, &ar->src_out_fns[i], state->cxt);
-		}
-	}
-	/* new rows get the target's defaults in columns the source does not fill */
-	ar->defaults = palloc0(sizeof(Expr *) * Max(desc->natts, 1));
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-		Node	   *def;
-
-		if (ar->attmap[i] >= 0 || att->attisdropped || att->attgenerated)
-			continue;
-		def = build_column_default(rel, i + 1);
-		if (def != NULL)
-		{
-			ar->defaults[i] = expression_planner((Expr *) def);
-			ar->has_defaults = true;
-		}
-	}
-	ar->keyidx = RelationGetPrimaryKeyIndex(rel);
-	if (!OidIsValid(ar->keyidx))
-		ar->keyidx = RelationGetReplicaIndex(rel);
-	table_close(rel, AccessShareLock);
-	if (!OidIsValid(ar->keyidx))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("target table %s has no primary key",
-						quote_qualified_identifier(t->target_nsp, t->target_rel)),
-				 errhint("Add the source's primary key to the target table.")));
-	MemoryContextSwitchTo(old);
+	(void) tributary_relmap_update(state, msg);
 }
 
 /*
@@ -528,16 +335,10 @@ apply_open(TributaryApplyState *state, ApplyRel *ar, AclMode needed)
 		ao->estate->es_output_cid = GetCurrentCommandId(true);
 		return ao;
 	}
-	tributary_target_check(ar->target_relid, GetUserId(), needed, state->job->name);
 
 	old = MemoryContextSwitchTo(state->xact_cxt);
-	rel = table_open(ar->target_relid, RowExclusiveLock);
-	if (RelationGetDescr(rel)->natts != ar->natts)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("target table %s changed while the job runs",
-						quote_qualified_identifier(ar->table->target_nsp, ar->table->target_rel)),
-				 errhint("Restart the job.")));
+	rel = tributary_relmap_open(state, ar, RowExclusiveLock);
+	tributary_target_check(RelationGetRelid(rel), GetUserId(), needed, state->job->name);
 	ao = palloc0(sizeof(ApplyOpen));
 	ao->rel = rel;
 	ao->checked = needed;
@@ -896,7 +697,44 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 }
 
 /*
- * row_json: a source row image as a JSON object of text values.
+ * value_text: the text of a binary (send format) value of a source
+ * column, through the source type's receive and output functions when it
+ * is a built-in type, else its bytes in hex ("\\x...").
+ */
+static char *
+value_text(ApplyRel *ar, int column, TribValue *v)
+{
+	Oid			type = ar->source_types[column];
+
+	if (OidIsValid(type) && type < FirstNormalObjectId)
+	{
+		Oid			recv;
+		Oid			ioparam;
+		Oid			out;
+		bool		varlena;
+		FmgrInfo	fn;
+
+		getTypeBinaryInputInfo(type, &recv, &ioparam);
+		fmgr_info(recv, &fn);
+		getTypeOutputInfo(type, &out, &varlena);
+		return OidOutputFunctionCall(out, receive_value(&fn, ioparam, -1, v));
+	}
+	else
+	{
+		StringInfoData hex;
+
+		initStringInfo(&hex);
+		appendStringInfoString(&hex, "\\x");
+		for (uint32 i = 0; i < v->len; i++)
+			appendStringInfo(&hex, "%02x", (unsigned char) v->data[i]);
+		return hex.data;
+	}
+}
+
+/*
+ * row_json: a source row image as a JSON object of text values (binary
+ * values as their text; NULL as null; an unchanged TOASTed value, which
+ * the change did not carry, as {"unchanged": true}).
  */
 static char *
 row_json(ApplyRel *ar, TribTuple *tuple)
@@ -915,6 +753,10 @@ row_json(ApplyRel *ar, TribTuple *tuple)
 		appendStringInfoString(&buf, ": ");
 		if (v->kind == TRIB_VALUE_TEXT)
 			escape_json(&buf, pnstrdup(v->data, v->len));
+		else if (v->kind == TRIB_VALUE_BINARY)
+			escape_json(&buf, value_text(ar, i, v));
+		else if (v->kind == TRIB_VALUE_UNCHANGED)
+			appendStringInfoString(&buf, "{\"unchanged\": true}");
 		else
 			appendStringInfoString(&buf, "null");
 	}
@@ -1033,9 +875,18 @@ tributary_apply_truncate(TributaryApplyState *state, int nrelids, Oid *relids)
 	{
 		ApplyRel   *ar = hash_search(state->rels, &relids[i], HASH_FIND, NULL);
 
+		Oid			relid;
+
 		if (ar == NULL || ar->table == NULL || ar->table->ignore_delete)
 			continue;
-		tributary_target_check(ar->target_relid, GetUserId(), ACL_TRUNCATE, state->job->name);
+		relid = RangeVarGetRelid(makeRangeVar(ar->table->target_nsp, ar->table->target_rel, -1),
+								 AccessExclusiveLock, true);
+		if (!OidIsValid(relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("target table %s does not exist",
+							quote_qualified_identifier(ar->table->target_nsp, ar->table->target_rel))));
+		tributary_target_check(relid, GetUserId(), ACL_TRUNCATE, state->job->name);
 		appendStringInfo(&sql, "%s%s", n++ ? ", " : "",
 						 quote_qualified_identifier(ar->table->target_nsp, ar->table->target_rel));
 	}

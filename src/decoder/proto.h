@@ -53,6 +53,8 @@
 #define TRIB_BATCH_BYTES			65536
 #define TRIB_PROTO_MIN_VERSION		1
 
+/* a message a reader consumed that carries nothing for the apply engine */
+#define TRIB_MSG_NONE				'\0'
 #define TRIB_MSG_BEGIN				'B'
 #define TRIB_MSG_COMMIT				'C'
 #define TRIB_MSG_RELATION			'R'

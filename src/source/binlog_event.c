@@ -488,9 +488,15 @@ read_column_meta(BinlogColumn *col, const uint8 **p, const uint8 *end)
 			col->meta = s[0];
 			*p = s + 1;
 			return true;
+		case MT_BIT:
+			/* bits of the last byte (0 to 7), whole bytes (0 to 8): BIT(1) to BIT(64) */
+			if (end - s < 2 || s[0] > 7 || s[1] > 8 || s[1] * 8 + s[0] < 1 || s[1] * 8 + s[0] > 64)
+				return false;
+			col->meta = rd16(s);
+			*p = s + 2;
+			return true;
 		case MT_VARCHAR:
 		case MT_VAR_STRING:
-		case MT_BIT:
 		case MT_NEWDECIMAL:
 			if (end - s < 2)
 				return false;

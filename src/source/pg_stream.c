@@ -38,6 +38,9 @@
 #include "source/pg_stream.h"
 #include "source/pgoutput_read.h"
 
+/* pgoutput: between STREAM START and STREAM STOP (changes carry an xid) */
+static bool pgoutput_in_stream = false;
+
 /*
  * stream_conn: the replication connection, opened on first use.
  */
@@ -182,7 +185,13 @@ void
 pg_stream_decode(TributarySource *src, StringInfo msg, TribMessage *out)
 {
 	if (src->stream_decoder && strcmp(src->stream_decoder, "pgoutput") == 0)
-		tributary_read_pgoutput(msg, out);
+	{
+		tributary_read_pgoutput(msg, pgoutput_in_stream, out);
+		if (out->type == TRIB_MSG_STREAM_START)
+			pgoutput_in_stream = true;
+		else if (out->type == TRIB_MSG_STREAM_STOP)
+			pgoutput_in_stream = false;
+	}
 	else
 		trib_read_next_message(msg, false, out);
 }
@@ -246,6 +255,8 @@ pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn, Li
 	ListCell   *lc;
 	PGresult   *res;
 	char	   *lit;
+
+	pgoutput_in_stream = false;
 
 	initStringInfo(&sql);
 	if (src->stream_decoder && strcmp(src->stream_decoder, "pgoutput") == 0)

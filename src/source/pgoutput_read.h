@@ -10,6 +10,6 @@
 
 #include "decoder/proto.h"
 
-extern void tributary_read_pgoutput(StringInfo in, TribMessage *msg);
+extern void tributary_read_pgoutput(StringInfo in, bool in_stream, TribMessage *msg);
 
 #endif							/* TRIBUTARY_PGOUTPUT_READ_H */

@@ -1,0 +1,305 @@
+/*-------------------------------------------------------------------------
+ *
+ * relmap.c
+ *		The apply engine's map of source relations to target tables: for
+ *		each source relation of the stream, its job table, its source
+ *		columns and, built from the target table, the attribute map, the
+ *		types' input and receive functions, the key index and the defaults
+ *		of unmapped columns.
+ *
+ * As PostgreSQL's logical/relation.c does, the target side is built when
+ * the target is first opened and rebuilt whenever it was invalidated: a
+ * relcache callback clears the entry's valid flag when its target table
+ * changes (ALTER TABLE, DROP, TRUNCATE of another relfilenode...), and
+ * tributary_relmap_open, which every write goes through, locks the target
+ * first (which processes pending invalidations) and rebuilds before use.
+ * A cached conversion is never applied to a column whose type changed; a
+ * mapped column that disappeared from the target or the source is an
+ * error, never a silent drop.  Each entry's arrays live in a memory
+ * context of their own, reset when they are rebuilt, so remapping does not
+ * grow the worker.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/transam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/relcache.h"
+
+#include "apply/relmap.h"
+
+/* the apply state whose map the relcache callback invalidates */
+static TributaryApplyState *relmap_state = NULL;
+static bool relmap_callback_registered = false;
+
+/*
+ * relmap_invalidate: relcache callback: an entry whose target is the
+ * relation (or every entry, for InvalidOid) must be rebuilt before use.
+ */
+static void
+relmap_invalidate(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	ApplyRel   *ar;
+
+	if (relmap_state == NULL || relmap_state->rels == NULL)
+		return;
+	hash_seq_init(&status, relmap_state->rels);
+	while ((ar = hash_seq_search(&status)) != NULL)
+		if (relid == InvalidOid || ar->target_relid == relid)
+			ar->valid = false;
+}
+
+/*
+ * tributary_relmap_init: this process's map belongs to state (one apply
+ * state per worker); registers the invalidation callback once.
+ */
+void
+tributary_relmap_init(TributaryApplyState *state)
+{
+	relmap_state = state;
+	if (!relmap_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(relmap_invalidate, (Datum) 0);
+		relmap_callback_registered = true;
+	}
+}
+
+/*
+ * find_table: the job table of a source relation, or NULL.
+ */
+static TributaryTable *
+find_table(TributaryApplyState *state, const char *nsp, const char *rel)
+{
+	ListCell   *lc;
+
+	foreach(lc, state->tables)
+	{
+		TributaryTable *t = (TributaryTable *) lfirst(lc);
+
+		if (strcmp(t->source_nsp, nsp) == 0 && strcmp(t->source_rel, rel) == 0)
+			return t;
+	}
+	return NULL;
+}
+
+/*
+ * tributary_relmap_update: the source side of a relation from its
+ * RELATION message (sent before its first change and whenever the source
+ * table changed); the target side is rebuilt at the next use.  Returns the
+ * entry.
+ */
+ApplyRel *
+tributary_relmap_update(TributaryApplyState *state, TribRelation *msg)
+{
+	bool		found;
+	ApplyRel   *ar = hash_search(state->rels, &msg->relid, HASH_ENTER, &found);
+	TributaryTable *t = find_table(state, msg->nspname, msg->relname);
+	MemoryContext old;
+
+	if (!found)
+	{
+		memset(((char *) ar) + sizeof(Oid), 0, sizeof(ApplyRel) - sizeof(Oid));
+		ar->source_cxt = AllocSetContextCreate(state->cxt, "tributary relation source",
+											   ALLOCSET_SMALL_SIZES);
+		ar->map_cxt = AllocSetContextCreate(state->cxt, "tributary relation map",
+											ALLOCSET_SMALL_SIZES);
+	}
+	MemoryContextReset(ar->source_cxt);
+	ar->table = t;
+	ar->valid = false;
+	old = MemoryContextSwitchTo(ar->source_cxt);
+	ar->source_name = psprintf("%s.%s", msg->nspname, msg->relname);
+	ar->nsource = msg->natts;
+	ar->source_names = palloc(sizeof(char *) * Max(msg->natts, 1));
+	ar->source_types = palloc(sizeof(Oid) * Max(msg->natts, 1));
+	ar->source_is_key = palloc0(sizeof(bool) * Max(msg->natts, 1));
+	for (int i = 0; i < msg->natts; i++)
+	{
+		ListCell   *lc;
+
+		ar->source_names[i] = pstrdup(msg->attrs[i].name);
+		ar->source_types[i] = msg->attrs[i].typoid;
+		if (t == NULL)
+			continue;
+		foreach(lc, t->key_columns)
+			if (strcmp(msg->attrs[i].name, (char *) lfirst(lc)) == 0)
+				ar->source_is_key[i] = true;
+	}
+	MemoryContextSwitchTo(old);
+	return ar;
+}
+
+/*
+ * build_target: the target side of an entry, from the target table (open
+ * and locked).
+ */
+static void
+build_target(ApplyRel *ar, Relation rel)
+{
+	TributaryTable *t = ar->table;
+	TupleDesc	desc = RelationGetDescr(rel);
+	char	   *target = quote_qualified_identifier(t->target_nsp, t->target_rel);
+	MemoryContext old;
+
+	for (int i = 0; i < t->ncolumns; i++)
+		if (t->columns[i].source == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("target column \"%s\" of %s is an expression, which change capture does not apply yet",
+							t->columns[i].target, target),
+					 errhint("Use a full job for tables with expression columns, or map plain columns.")));
+	if (t->filter)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("source table [%s] has a row filter, which change capture does not apply yet",
+						ar->source_name),
+				 errhint("Use a full job for filtered tables.")));
+
+	/* every mapped target column is still there */
+	for (int c = 0; c < t->ncolumns; c++)
+	{
+		bool		present = false;
+
+		for (int i = 0; i < desc->natts && !present; i++)
+			present = (!TupleDescAttr(desc, i)->attisdropped &&
+					   strcmp(NameStr(TupleDescAttr(desc, i)->attname), t->columns[c].target) == 0);
+		if (!present)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("target table %s has no column \"%s\" any more", target, t->columns[c].target),
+					 errdetail("Source column \"%s\" of [%s] is mapped to it.", t->columns[c].source,
+							   ar->source_name),
+					 errhint("Add the column back to the target table, then start the job again.")));
+	}
+
+	MemoryContextReset(ar->map_cxt);
+	old = MemoryContextSwitchTo(ar->map_cxt);
+	ar->target_relid = RelationGetRelid(rel);
+	ar->natts = desc->natts;
+	ar->attmap = palloc(sizeof(int) * Max(desc->natts, 1));
+	ar->target_names = palloc0(sizeof(char *) * Max(desc->natts, 1));
+	ar->in_fns = palloc0(sizeof(FmgrInfo) * Max(desc->natts, 1));
+	ar->ioparams = palloc0(sizeof(Oid) * Max(desc->natts, 1));
+	ar->recv_fns = palloc0(sizeof(FmgrInfo) * Max(desc->natts, 1));
+	ar->recv_ioparams = palloc0(sizeof(Oid) * Max(desc->natts, 1));
+	ar->src_recv_fns = palloc0(sizeof(FmgrInfo) * Max(desc->natts, 1));
+	ar->src_recv_ioparams = palloc0(sizeof(Oid) * Max(desc->natts, 1));
+	ar->src_out_fns = palloc0(sizeof(FmgrInfo) * Max(desc->natts, 1));
+	ar->typmods = palloc0(sizeof(int32) * Max(desc->natts, 1));
+	ar->defaults = palloc0(sizeof(Expr *) * Max(desc->natts, 1));
+	ar->has_defaults = false;
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		const char *source = NULL;
+		Oid			infn;
+		Oid			srctype;
+
+		ar->attmap[i] = -1;
+		ar->target_names[i] = pstrdup(NameStr(att->attname));
+		if (att->attisdropped || att->attgenerated)
+			continue;
+		for (int c = 0; c < t->ncolumns; c++)
+			if (strcmp(t->columns[c].target, NameStr(att->attname)) == 0)
+				source = t->columns[c].source;
+		if (source == NULL)
+		{
+			/* new rows get the target's default in columns the source does not fill */
+			Node	   *def = build_column_default(rel, i + 1);
+
+			if (def != NULL)
+			{
+				ar->defaults[i] = expression_planner((Expr *) def);
+				ar->has_defaults = true;
+			}
+			continue;
+		}
+		for (int s = 0; s < ar->nsource; s++)
+			if (strcmp(ar->source_names[s], source) == 0)
+				ar->attmap[i] = s;
+		if (ar->attmap[i] < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("source table [%s] has no column \"%s\" any more", ar->source_name, source),
+					 errdetail("Target column \"%s\" of %s is mapped to it.", NameStr(att->attname), target),
+					 errhint("Map the column anew (drop and add the table) or restore the source column.")));
+		getTypeInputInfo(att->atttypid, &infn, &ar->ioparams[i]);
+		fmgr_info_cxt(infn, &ar->in_fns[i], ar->map_cxt);
+		ar->typmods[i] = att->atttypmod;
+		srctype = ar->source_types[ar->attmap[i]];
+		/* binary values are read only for the same built-in type on both sides */
+		if (srctype == att->atttypid && att->atttypid < FirstNormalObjectId)
+		{
+			Oid			recvfn;
+
+			getTypeBinaryInputInfo(att->atttypid, &recvfn, &ar->recv_ioparams[i]);
+			fmgr_info_cxt(recvfn, &ar->recv_fns[i], ar->map_cxt);
+		}
+		else if (OidIsValid(srctype) && srctype < FirstNormalObjectId)
+		{
+			Oid			fn;
+			bool		varlena;
+
+			getTypeBinaryInputInfo(srctype, &fn, &ar->src_recv_ioparams[i]);
+			fmgr_info_cxt(fn, &ar->src_recv_fns[i], ar->map_cxt);
+			getTypeOutputInfo(srctype, &fn, &varlena);
+			fmgr_info_cxt(fn, &ar->src_out_fns[i], ar->map_cxt);
+		}
+	}
+	ar->keyidx = RelationGetPrimaryKeyIndex(rel);
+	if (!OidIsValid(ar->keyidx))
+		ar->keyidx = RelationGetReplicaIndex(rel);
+	MemoryContextSwitchTo(old);
+	if (!OidIsValid(ar->keyidx))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("target table %s has no primary key", target),
+				 errhint("Add the source's primary key to the target table.")));
+}
+
+/*
+ * tributary_relmap_open: the entry's target table, opened with lockmode,
+ * and the entry's target side valid for it: when the target changed since
+ * it was built (or was never built), it is found again by name and
+ * rebuilt.  Taking the lock processes pending invalidations, so what the
+ * entry holds matches the relation returned.
+ */
+Relation
+tributary_relmap_open(TributaryApplyState *state, ApplyRel *ar, LOCKMODE lockmode)
+{
+	TributaryTable *t = ar->table;
+	Relation	rel;
+	Oid			relid;
+
+	Assert(t != NULL);
+	if (ar->valid)
+	{
+		rel = try_table_open(ar->target_relid, lockmode);
+		if (rel != NULL && ar->valid)
+			return rel;
+		if (rel != NULL)
+			table_close(rel, NoLock);	/* keep the lock: it is the same table's */
+	}
+	relid = RangeVarGetRelid(makeRangeVar(t->target_nsp, t->target_rel, -1), lockmode, true);
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("target table %s does not exist",
+						quote_qualified_identifier(t->target_nsp, t->target_rel)),
+				 errhint("Create it again, or restart the job with tributary.restart_job(job, false).")));
+	rel = table_open(relid, NoLock);
+	build_target(ar, rel);
+	ar->valid = true;
+	return rel;
+}
