@@ -25,6 +25,14 @@
  *	   is asked to stop: stop_requested in its slot, then SIGTERM.  The
  *	   worker ends its run as 'stopped' and exits.
  *
+ * Crashes: a worker's crash (a signal) makes the postmaster restart the
+ * whole server.  The first pass of a launcher started with no workers
+ * alive closes every run still 'running' as failed and crashed; the
+ * restart strategy then decides as for any failed run, and a job whose
+ * worker was running at TRIBUTARY_MAX_CRASHES crashes in a row is failed
+ * whatever its strategy, with an errors row that says so, so that a job
+ * that crashes the server cannot do it forever.
+ *
  * Restart strategies (seed names and defaults):
  *	none			a failed run fails the job.
  *	fixed-delay		restart after .delay seconds; the job fails once more
@@ -50,6 +58,7 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -63,6 +72,12 @@ static BackgroundWorkerHandle **worker_handles = NULL;
 
 /* slots of workers started by an earlier launcher are still in use */
 static bool adopted_workers = false;
+
+/* the first pass of this launcher has not run yet */
+static bool first_pass = true;
+
+/* the last pass warned that jobs wait for a worker (warn once per episode) */
+static bool warned_waiting = false;
 
 /* a job as one launcher pass sees it */
 typedef struct LauncherJob
@@ -78,7 +93,11 @@ typedef struct LauncherJob
 	TimestampTz last_end;
 	int64		failures_since_start;
 	int64		failures_in_interval;
+	int64		crashes_in_a_row;	/* last runs cut short by a server crash */
 } LauncherJob;
+
+/* a job whose worker was running at this many server crashes in a row fails */
+#define TRIBUTARY_MAX_CRASHES	3
 
 /*
  * tributary_register_launcher: register the static launcher worker (from
@@ -127,9 +146,10 @@ spi_exec_int4(const char *sql, int32 arg1, int expected)
 
 /*
  * launch_worker: fill a free slot for the job and start its worker.
- * Returns false when no slot or background worker is free.
+ * Returns NULL, or why no worker could be started (no slot or background
+ * worker free).
  */
-static bool
+static char *
 launch_worker(LauncherJob *job)
 {
 	BackgroundWorker bgw;
@@ -149,12 +169,8 @@ launch_worker(LauncherJob *job)
 	if (slot == NULL)
 	{
 		LWLockRelease(TributaryShmem->lock);
-		ereport(WARNING,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("pg_tributary cannot start job %d: all %d worker slots are in use",
-						job->job_id, TributaryShmem->nslots),
-				 errhint("Raise tributary.max_workers.")));
-		return false;
+		return psprintf("waiting for a worker: all %d worker slots are in use (raise tributary.max_workers)",
+						TributaryShmem->nslots);
 	}
 	memset(slot, 0, sizeof(*slot));
 	slot->in_use = true;
@@ -187,14 +203,9 @@ launch_worker(LauncherJob *job)
 		LWLockAcquire(TributaryShmem->lock, LW_EXCLUSIVE);
 		slot->in_use = false;
 		LWLockRelease(TributaryShmem->lock);
-		ereport(WARNING,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("pg_tributary cannot start job %d: no background worker slot is free",
-						job->job_id),
-				 errhint("Raise max_worker_processes (it must cover the launcher and every running job).")));
-		return false;
+		return pstrdup("waiting for a worker: no background worker slot is free (raise max_worker_processes, which must cover the launcher and every running job)");
 	}
-	return true;
+	return NULL;
 }
 
 /*
@@ -212,6 +223,7 @@ reap_workers(void)
 		int64		run_id;
 		TributaryExitKind exit_kind;
 		bool		in_use;
+		bool		stop_requested;
 		bool		gone;
 
 		LWLockAcquire(TributaryShmem->lock, LW_SHARED);
@@ -220,6 +232,7 @@ reap_workers(void)
 		run_id = slot->run_id;
 		exit_kind = slot->exit_kind;
 		pid = slot->pid;
+		stop_requested = slot->stop_requested;
 		LWLockRelease(TributaryShmem->lock);
 
 		if (!in_use)
@@ -234,7 +247,7 @@ reap_workers(void)
 		/* the worker is gone */
 		elog(DEBUG1, "pg_tributary launcher: worker of job %d in slot %d is gone (pid %d, run " INT64_FORMAT ", exit %d, handle %p)",
 			 job_id, i, (int) pid, run_id, (int) exit_kind, worker_handles[i]);
-		if (exit_kind == TEK_NONE)
+		if (exit_kind == TEK_NONE && !(stop_requested && run_id == 0))
 		{
 			Oid			argtypes[2] = {INT4OID, INT8OID};
 			Datum		args[2] = {Int32GetDatum(job_id), Int64GetDatum(run_id)};
@@ -263,22 +276,29 @@ reap_workers(void)
 }
 
 /*
- * stop_worker: ask a slot's worker to stop gracefully (once).
+ * stop_worker: ask a slot's worker to stop gracefully.  Called at every
+ * pass until the worker is gone: the postmaster signals the process of
+ * the worker's handle (never a pid that may have been reused), and a
+ * worker that has not started yet is not started at all; a worker adopted
+ * from an earlier launcher (no handle) gets SIGTERM at the pid it
+ * recorded, which it clears when it exits.  The worker also reads
+ * stop_requested when it attaches, so a stop right after a start is
+ * never lost.
  */
 static void
-stop_worker(TributaryWorkerSlot *slot)
+stop_worker(int slotno)
 {
-	pid_t		pid = 0;
+	TributaryWorkerSlot *slot = &TributaryShmem->slots[slotno];
+	pid_t		pid;
 
 	LWLockAcquire(TributaryShmem->lock, LW_EXCLUSIVE);
-	if (!slot->stop_requested)
-	{
-		slot->stop_requested = true;
-		slot->state = TWS_STOPPING;
-		pid = slot->pid;
-	}
+	slot->stop_requested = true;
+	slot->state = TWS_STOPPING;
+	pid = slot->pid;
 	LWLockRelease(TributaryShmem->lock);
-	if (pid != 0)
+	if (worker_handles[slotno] != NULL)
+		TerminateBackgroundWorker(worker_handles[slotno]);
+	else if (pid != 0)
 		kill(pid, SIGTERM);
 }
 
@@ -297,7 +317,10 @@ static const char *jobs_sql =
 "       (SELECT count(*) FROM tributary.run r WHERE r.run_job_id = j.job_id"
 "           AND r.run_status = 'failed' AND r.run_started_at >= j.job_enabled_at"
 "           AND r.run_ended_at > now() - make_interval(secs =>"
-"               (o->>'restart-strategy.failure-rate.failure-rate-interval')::float8))"
+"               (o->>'restart-strategy.failure-rate.failure-rate-interval')::float8)),"
+"       (SELECT count(*) FROM (SELECT bool_and(r.run_crashed) OVER (ORDER BY r.run_id DESC) AS crashed"
+"                                FROM tributary.run r WHERE r.run_job_id = j.job_id"
+"                                 AND r.run_started_at >= j.job_enabled_at) c WHERE c.crashed)"
 "  FROM tributary.job j"
 "  CROSS JOIN LATERAL tributary._effective_options(j.job_options) o"
 "  LEFT JOIN LATERAL (SELECT * FROM tributary.run r WHERE r.run_job_id = j.job_id"
@@ -314,7 +337,8 @@ read_running_jobs(int *njobs, MemoryContext cxt)
 {
 	LauncherJob *jobs;
 
-	if (SPI_execute(jobs_sql, true, 0) != SPI_OK_SELECT)
+	/* not read-only: the runs this pass closed (crashes, reaped workers) must be seen */
+	if (SPI_execute(jobs_sql, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read tributary.job");
 	*njobs = (int) SPI_processed;
 	jobs = MemoryContextAllocZero(cxt, sizeof(LauncherJob) * (SPI_processed + 1));
@@ -340,6 +364,7 @@ read_running_jobs(int *njobs, MemoryContext cxt)
 			j->last_end = 0;
 		j->failures_since_start = DatumGetInt64(SPI_getbinval(tup, desc, 10, &isnull));
 		j->failures_in_interval = DatumGetInt64(SPI_getbinval(tup, desc, 11, &isnull));
+		j->crashes_in_a_row = DatumGetInt64(SPI_getbinval(tup, desc, 12, &isnull));
 	}
 	return jobs;
 }
@@ -367,6 +392,65 @@ restart_decision(LauncherJob *job)
 }
 
 /*
+ * close_crashed_runs: at the launcher's first pass, runs still 'running'
+ * whose job has no live worker were cut short by a crash of the server
+ * (a launcher that restarts alone adopts the workers still alive and
+ * their runs stay open).  Runs inside the pass's transaction.
+ */
+static void
+close_crashed_runs(void)
+{
+	Datum	   *live = palloc(sizeof(Datum) * TributaryShmem->nslots);
+	int			nlive = 0;
+	Oid			argtype = INT4ARRAYOID;
+	Datum		arg;
+
+	LWLockAcquire(TributaryShmem->lock, LW_SHARED);
+	for (int i = 0; i < TributaryShmem->nslots; i++)
+		if (TributaryShmem->slots[i].in_use)
+			live[nlive++] = Int32GetDatum(TributaryShmem->slots[i].job_id);
+	LWLockRelease(TributaryShmem->lock);
+	arg = PointerGetDatum(construct_array(live, nlive, INT4OID, 4, true, TYPALIGN_INT));
+	if (SPI_execute_with_args("UPDATE tributary.run SET run_status = 'failed', run_ended_at = now(), "
+							  "run_message = 'the run was cut short by a server crash', run_crashed = true "
+							  "WHERE run_status = 'running' AND NOT run_job_id = ANY ($1)",
+							  1, &argtype, &arg, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not close the runs of a crash");
+	if (SPI_processed > 0)
+		ereport(LOG,
+				(errmsg("pg_tributary launcher: " UINT64_FORMAT " job runs were cut short by a server crash",
+						SPI_processed)));
+}
+
+/*
+ * fail_crashing_job: a job whose worker was running at every one of the
+ * last TRIBUTARY_MAX_CRASHES server crashes is failed, whatever its
+ * restart strategy, with an errors row that says so.
+ */
+static void
+fail_crashing_job(LauncherJob *job)
+{
+	Oid			argtypes[2] = {INT4OID, TEXTOID};
+	Datum		args[2];
+	char	   *message = psprintf("the job's worker was running at %d server crashes in a row",
+								   TRIBUTARY_MAX_CRASHES);
+
+	spi_exec_int4("UPDATE tributary.job SET job_state = 'failed' "
+				  "WHERE job_id = $1 AND job_state = 'running'", job->job_id, SPI_OK_UPDATE);
+	args[0] = Int32GetDatum(job->job_id);
+	args[1] = CStringGetTextDatum(message);
+	if (SPI_execute_with_args("INSERT INTO tributary.error_log (err_job_id, err_run_id, err_sqlstate, "
+							  "err_message, err_detail) "
+							  "VALUES ($1, (SELECT max(run_id) FROM tributary.run WHERE run_job_id = $1), "
+							  "'57P02', $2, 'A job that may crash the server is not started again, whatever its restart strategy. "
+							  "Look for the cause in the server log (a signal, the out-of-memory killer), fix it, then run tributary.start_job().')",
+							  2, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record the end of a crashing job");
+	ereport(LOG,
+			(errmsg("pg_tributary job %d failed: %s", job->job_id, message)));
+}
+
+/*
  * launcher_pass: one reconciliation of workers against the catalog.
  * Returns how long to sleep (ms) before the next timed pass, -1 for none.
  */
@@ -376,6 +460,10 @@ launcher_pass(MemoryContext pass_cxt)
 	long		sleep_ms = -1;
 	LauncherJob *jobs;
 	int			njobs = 0;
+	bool		stopping = false;
+	TributaryWaitingJob *waiting = MemoryContextAlloc(pass_cxt, sizeof(TributaryWaitingJob) * TRIBUTARY_MAX_WAITING);
+	int			nwaiting = 0;
+	char	   *why;
 	bool		have_extension;
 	TimestampTz now = GetCurrentTimestamp();
 
@@ -394,6 +482,9 @@ launcher_pass(MemoryContext pass_cxt)
 		return -1;				/* CREATE EXTENSION wakes us */
 	}
 
+	if (first_pass)
+		close_crashed_runs();
+	first_pass = false;
 	reap_workers();
 	jobs = read_running_jobs(&njobs, pass_cxt);
 
@@ -413,10 +504,18 @@ launcher_pass(MemoryContext pass_cxt)
 		if (slot)
 		{
 			if (old_generation)
-				stop_worker(slot);	/* restart_job: a new one follows */
+			{
+				stop_worker(slot - TributaryShmem->slots);	/* restart_job: a new one follows */
+				stopping = true;
+			}
 			continue;
 		}
 
+		if (job->crashes_in_a_row >= TRIBUTARY_MAX_CRASHES)
+		{
+			fail_crashing_job(job);
+			continue;
+		}
 		start_at = restart_decision(job);
 		if (start_at < 0)
 		{
@@ -438,13 +537,31 @@ launcher_pass(MemoryContext pass_cxt)
 				sleep_ms = Max(ms, 1);
 			continue;
 		}
-		if (!launch_worker(job))
+		why = launch_worker(job);
+		if (why != NULL)
 		{
-			/* out of slots: retry later; a worker exit also wakes us */
+			/* out of workers: the job shows as waiting; retry later (an exit also wakes us) */
+			if (nwaiting < TRIBUTARY_MAX_WAITING)
+			{
+				waiting[nwaiting].job_id = job->job_id;
+				waiting[nwaiting].owner = job->owner;
+				strlcpy(waiting[nwaiting].reason, why, sizeof(waiting[nwaiting].reason));
+				nwaiting++;
+			}
 			if (sleep_ms < 0 || sleep_ms > 5000)
 				sleep_ms = 5000;
 		}
 	}
+	LWLockAcquire(TributaryShmem->lock, LW_EXCLUSIVE);
+	TributaryShmem->nwaiting = nwaiting;
+	memcpy(TributaryShmem->waiting, waiting, sizeof(TributaryWaitingJob) * nwaiting);
+	LWLockRelease(TributaryShmem->lock);
+	if (nwaiting > 0 && !warned_waiting)
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("pg_tributary: %d running jobs wait for a worker", nwaiting),
+				 errdetail("%s", waiting[0].reason)));
+	warned_waiting = (nwaiting > 0);
 
 	/* stop workers of jobs that should not run */
 	for (int i = 0; i < TributaryShmem->nslots; i++)
@@ -464,8 +581,14 @@ launcher_pass(MemoryContext pass_cxt)
 			if (jobs[j].job_id == job_id)
 				wanted = true;
 		if (!wanted)
-			stop_worker(slot);
+		{
+			stop_worker(i);
+			stopping = true;
+		}
 	}
+	/* signal again until the workers asked to stop are gone */
+	if (stopping && (sleep_ms < 0 || sleep_ms > 1000))
+		sleep_ms = 1000;
 
 	SPI_finish();
 	PopActiveSnapshot();

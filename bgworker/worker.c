@@ -106,7 +106,7 @@ worker_begin_run(void)
 
 	SPI_connect();
 	if (SPI_execute_with_args("UPDATE tributary.run SET run_status = 'failed', run_ended_at = now(), "
-							  "run_message = 'the run was cut short by a server crash' "
+							  "run_message = 'the run was cut short by a server crash', run_crashed = true "
 							  "WHERE run_job_id = $1 AND run_status = 'running'",
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not close earlier runs");
@@ -375,7 +375,8 @@ worker_record_snapshot_view(XLogRecPtr position)
 
 /*
  * worker_is_retryable: whether an error means the source connection was
- * lost (and a reconnect may help).
+ * lost or the source is briefly unavailable (and a reconnect may help).
+ * Retries end at the source's reconnect_timeout.
  */
 static bool
 worker_is_retryable(ErrorData *edata)
@@ -383,7 +384,9 @@ worker_is_retryable(ErrorData *edata)
 	return ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION ||
 		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
 		edata->sqlerrcode == ERRCODE_CRASH_SHUTDOWN ||
-		edata->sqlerrcode == ERRCODE_CANNOT_CONNECT_NOW;
+		edata->sqlerrcode == ERRCODE_CANNOT_CONNECT_NOW ||
+		/* the slot is still held by the walsender of our last connection */
+		edata->sqlerrcode == ERRCODE_OBJECT_IN_USE;
 }
 
 /*
@@ -477,6 +480,8 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 	{
 		volatile bool done = false;
 
+		/* a failed connect must count towards reconnect_timeout too */
+		stream_alive = false;
 		PG_TRY();
 		{
 			XLogRecPtr	start_lsn;
@@ -501,7 +506,6 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 					start_lsn = wanted;
 				}
 			}
-			stream_alive = false;
 			tributary_stream_run(MyJob, tables, MyJob->slot, start_lsn,
 								 tributary_position_in(src, MyJob->catchup_until),
 								 strcmp(MyJob->mode, "cdc") == 0,
@@ -612,6 +616,15 @@ tributary_worker_become_owner(Oid owner, int32 job_id)
 
 	tributary_catalog_role = GetUserId();
 	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * As PostgreSQL's apply workers: ordinary and foreign-key triggers of
+	 * targets do not fire (ENABLE ALWAYS / ENABLE REPLICA ones do), and no
+	 * timeout set for the database or its users cuts an apply short.
+	 */
+	SetConfigOption("session_replication_role", "replica", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 
 	StartTransactionCommand();
 	name = GetUserNameFromId(owner, true);
@@ -655,6 +668,14 @@ tributary_worker_main(Datum main_arg)
 			 other != 0 ? "taken" : "no longer in use");
 		MySlot = NULL;
 		proc_exit(0);			/* the launcher gave up on this slot */
+	}
+	if (MySlot->stop_requested)
+	{
+		/* stopped before it started: nothing to record */
+		MySlot->exit_kind = TEK_STOPPED;
+		LWLockRelease(TributaryShmem->lock);
+		MySlot = NULL;
+		proc_exit(0);
 	}
 	MySlot->pid = MyProcPid;
 	dboid = MySlot->dboid;

@@ -75,10 +75,22 @@ typedef struct TributaryWorkerSlot
 	char		last_error[TRIBUTARY_ERROR_LEN];
 } TributaryWorkerSlot;
 
+/* a running job the launcher could not give a worker, and why */
+#define TRIBUTARY_MAX_WAITING	64
+typedef struct TributaryWaitingJob
+{
+	int32		job_id;
+	Oid			owner;
+	char		reason[160];
+} TributaryWaitingJob;
+
 typedef struct TributaryShmemStruct
 {
 	LWLock	   *lock;
 	pid_t		launcher_pid;
+	/* written by the launcher at every pass */
+	int			nwaiting;
+	TributaryWaitingJob waiting[TRIBUTARY_MAX_WAITING];
 	/* broadcast whenever a worker's state or progress changes */
 	ConditionVariable progress_cv;
 	int			nslots;

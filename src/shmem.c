@@ -207,6 +207,35 @@ tributary_worker_status(PG_FUNCTION_ARGS)
 			copy[i] = copy[--n];
 	}
 
+	/* running jobs that wait for a worker: state waiting, and why */
+	{
+		TributaryWaitingJob *waiting = palloc(sizeof(TributaryWaitingJob) * TRIBUTARY_MAX_WAITING);
+		int			nwaiting;
+
+		LWLockAcquire(TributaryShmem->lock, LW_SHARED);
+		nwaiting = TributaryShmem->nwaiting;
+		memcpy(waiting, TributaryShmem->waiting, sizeof(TributaryWaitingJob) * nwaiting);
+		LWLockRelease(TributaryShmem->lock);
+		for (int i = 0; i < nwaiting; i++)
+		{
+			Datum		values[12] = {0};
+			bool		nulls[12];
+
+			if (!has_privs_of_role(GetUserId(), waiting[i].owner))
+				continue;
+			memset(nulls, true, sizeof(nulls));
+			values[0] = Int32GetDatum(waiting[i].job_id);
+			nulls[0] = false;
+			values[2] = CStringGetTextDatum("waiting");
+			nulls[2] = false;
+			values[10] = Int64GetDatum(0);
+			nulls[10] = false;
+			values[11] = CStringGetTextDatum(waiting[i].reason);
+			nulls[11] = false;
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+
 	for (int i = 0; i < n; i++)
 	{
 		TributaryWorkerSlot *s = &copy[i];

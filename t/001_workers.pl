@@ -62,8 +62,8 @@ sub make_job
 	});
 }
 
-# --- start, wait_for_sync, runs
-make_job('j1');
+# --- start, wait_for_sync, runs (j1 survives crashes: fixed-delay)
+make_job('j1', '{"restart-strategy.type": "fixed-delay", "restart-strategy.fixed-delay.delay": "200 ms"}');
 is(job_state('j1'), 'stopped', 'a new job is stopped');
 $target->safe_psql('postgres', "SELECT tributary.start_job('j1')");
 is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('j1', '60 s')"),
@@ -118,8 +118,37 @@ kill 'KILL', $pid4;
 ok( $target->poll_query_until('postgres',
 		"SELECT run_id > $run4 AND state = 'running' FROM tributary.jobs WHERE job_name = 'j1'"),
 	'after a SIGKILLed worker the job runs again');
-is($target->safe_psql('postgres', "SELECT status FROM tributary.runs WHERE run_id = $run4"),
-	'failed', 'the killed run is closed as failed');
+is($target->safe_psql('postgres', "SELECT status || ' ' || crashed || ': ' || message FROM tributary.runs WHERE run_id = $run4"),
+	'failed true: the run was cut short by a server crash', 'the killed run is closed as failed, cut short by a crash');
+
+# --- crash loops: a job whose worker was running at 3 server crashes in a
+# row fails, even with a restart strategy that never gives up (the kill
+# above was j1's first); a job without a restart strategy fails at its
+# first crash
+make_job('j_nostrategy');
+$target->safe_psql('postgres', "SELECT tributary.start_job('j_nostrategy')");
+wait_state('j_nostrategy', 'running');
+for my $crash (2 .. 3)
+{
+	my ($run, $pid) = split /\|/, $target->safe_psql('postgres',
+		"SELECT run_id, pid FROM tributary.jobs WHERE job_name = 'j1'");
+	kill 'KILL', $pid;
+	if ($crash < 3)
+	{
+		ok( $target->poll_query_until('postgres',
+				"SELECT run_id > $run AND state = 'running' FROM tributary.jobs WHERE job_name = 'j1'"),
+			"crash $crash: the job runs again (fixed-delay)");
+	}
+}
+wait_state('j1', 'failed');
+is($target->safe_psql('postgres', q{SELECT sqlstate || ' ' || message FROM tributary.errors WHERE job_name = 'j1' ORDER BY at DESC LIMIT 1}),
+	'57P02 the job\'s worker was running at 3 server crashes in a row', 'the errors row says why');
+is($target->safe_psql('postgres', q{SELECT count(*) FROM tributary.runs WHERE job_name = 'j1' AND crashed}), '3',
+	'three runs of j1 were cut short by crashes');
+wait_state('j_nostrategy', 'failed');
+is($target->safe_psql('postgres', q{SELECT status || ' ' || crashed FROM tributary.runs WHERE job_name = 'j_nostrategy' ORDER BY run_id DESC LIMIT 1}),
+	'failed true', 'a job without a restart strategy fails at its first crash');
+$target->safe_psql('postgres', "SELECT tributary.start_job('j1')");
 $target->safe_psql('postgres', "SELECT tributary.stop_job('j1')");
 wait_state('j1', 'stopped');
 

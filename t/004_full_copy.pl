@@ -94,7 +94,9 @@ $target->safe_psql('postgres', q{
 		RETURN NEW;
 	END $$;
 	CREATE TRIGGER gate BEFORE INSERT ON public.big FOR EACH ROW EXECUTE FUNCTION public.gate();
-	SELECT tributary.create_job('bigcopy', 'src', 'full', '{"snapshot_chunk_rows": 5000}');
+	-- jobs apply as replicas (session_replication_role): this one must fire there
+	ALTER TABLE public.big ENABLE ALWAYS TRIGGER gate;
+	SELECT tributary.create_job('bigcopy', 'src', 'full', '{"snapshot_chunk_rows": 5000, "restart-strategy.type": "fixed-delay"}');
 	SELECT tributary.add_table('bigcopy', 'public.big');
 });
 my $holder = $target->background_psql('postgres');
@@ -144,6 +146,7 @@ $target->safe_psql('postgres', q{
 		RETURN NEW;
 	END $$;
 	CREATE TRIGGER gate BEFORE INSERT ON public.par FOR EACH ROW EXECUTE FUNCTION public.par_gate();
+	ALTER TABLE public.par ENABLE ALWAYS TRIGGER gate;
 	SELECT tributary.create_job('parcopy', 'src', 'full',
 		'{"snapshot_chunk_rows": 2000, "parallelism.default": 3}');
 	SELECT tributary.add_table('parcopy', 'public.par');

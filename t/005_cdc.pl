@@ -40,7 +40,8 @@ my $src_conn = pg_conninfo($source);
 $target->safe_psql('postgres', qq{
 	SELECT tributary.create_source('src', 'postgresql', '$src_conn', '{"reconnect_timeout": 60}');
 	SELECT tributary.create_job('sync', 'src', 'full+cdc',
-		'{"snapshot_chunk_rows": 3000, "execution.checkpointing.interval": 200, "state.checkpoints.num-retained": 3}');
+		'{"snapshot_chunk_rows": 3000, "execution.checkpointing.interval": 200, "state.checkpoints.num-retained": 3,
+		  "restart-strategy.type": "fixed-delay", "restart-strategy.fixed-delay.delay": "200 ms"}');
 	SELECT tributary.add_table('sync', 'public.accounts');
 	SELECT tributary.add_table('sync', 'public.items');
 	SELECT tributary.add_table('sync', 'public.docs');
@@ -206,12 +207,18 @@ $target->safe_psql('postgres', q{
 	-- target columns the source does not have: defaults in new rows, kept in updates
 	ALTER TABLE public.log ADD COLUMN synced_at timestamptz NOT NULL DEFAULT clock_timestamp(),
 		ADD COLUMN origin text DEFAULT 'cdc';
-	-- a row trigger on the target fires for every applied change
+	-- a row trigger on the target enabled for replicas fires for every
+	-- applied change; an ordinary one does not (as on a subscriber)
 	CREATE TABLE public.log_audit (op text, id int);
 	CREATE FUNCTION public.log_audit() RETURNS trigger LANGUAGE plpgsql AS $$
 	BEGIN INSERT INTO public.log_audit VALUES (TG_OP, coalesce(NEW.id, OLD.id)); RETURN NULL; END $$;
 	CREATE TRIGGER log_audit AFTER INSERT OR UPDATE OR DELETE ON public.log
 		FOR EACH ROW EXECUTE FUNCTION public.log_audit();
+	ALTER TABLE public.log ENABLE ALWAYS TRIGGER log_audit;
+	CREATE FUNCTION public.log_audit_origin() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN INSERT INTO public.log_audit VALUES ('ORIGIN ' || TG_OP, 0); RETURN NULL; END $$;
+	CREATE TRIGGER log_audit_origin AFTER INSERT OR UPDATE OR DELETE ON public.log
+		FOR EACH ROW EXECUTE FUNCTION public.log_audit_origin();
 	SELECT tributary.start_job('logcdc');
 });
 ok($target->poll_query_until('postgres', "SELECT phase = 'streaming' FROM tributary.jobs WHERE job_name = 'logcdc'"),

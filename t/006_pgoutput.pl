@@ -33,7 +33,7 @@ my $src_conn = pg_conninfo($source);
 $target->safe_psql('postgres', qq{
 	SELECT tributary.create_source('src', 'postgresql', '$src_conn');
 	SELECT tributary.create_source('forced', 'postgresql', '$src_conn', '{"decoder": "tributary_decoder"}');
-	SELECT tributary.create_job('sync', 'src', 'full+cdc', '{"snapshot_chunk_rows": 2000}');
+	SELECT tributary.create_job('sync', 'src', 'full+cdc', '{"snapshot_chunk_rows": 2000, "restart-strategy.type": "fixed-delay"}');
 	SELECT tributary.add_table('sync', 'public.accounts');
 	SELECT tributary.add_table('sync', 'public.items');
 });

@@ -47,7 +47,7 @@ my $target = target_node('target');
 my $conn = $my->conninfo(undef, 'root');
 $target->safe_psql('postgres', qq{
 	SELECT tributary.create_source('maria', 'mysql', '$conn', '{"heartbeat_interval": 1000}');
-	SELECT tributary.create_job('mycdc', 'maria', 'full+cdc', '{"snapshot_chunk_rows": 3000, "target_schema": "mirror", "parallelism.default": 2}');
+	SELECT tributary.create_job('mycdc', 'maria', 'full+cdc', '{"snapshot_chunk_rows": 3000, "target_schema": "mirror", "parallelism.default": 2, "restart-strategy.type": "fixed-delay"}');
 	SELECT tributary.add_table('mycdc', 'shop.types');
 	SELECT tributary.add_table('mycdc', 'shop.acct');
 	SELECT tributary.add_table('mycdc', 'shop.comp');

@@ -37,7 +37,8 @@ $target->safe_psql('postgres', qq{
 		RETURN NEW;
 	END \$\$;
 	CREATE TRIGGER gate BEFORE INSERT ON mirror.big FOR EACH ROW EXECUTE FUNCTION mirror.gate();
-	SELECT tributary.create_job('resume', 'maria', 'full+cdc', '{"snapshot_chunk_rows": 5000, "target_schema": "mirror"}');
+	ALTER TABLE mirror.big ENABLE ALWAYS TRIGGER gate;
+	SELECT tributary.create_job('resume', 'maria', 'full+cdc', '{"snapshot_chunk_rows": 5000, "target_schema": "mirror", "restart-strategy.type": "fixed-delay"}');
 	SELECT tributary.add_table('resume', 'shop.big');
 });
 my $holder = $target->background_psql('postgres');

@@ -114,7 +114,9 @@ CREATE TABLE tributary.run (
 	run_ended_at	timestamptz,
 	run_status		text NOT NULL DEFAULT 'running'
 					CHECK (run_status IN ('running', 'stopped', 'failed', 'finished')),
-	run_message		text
+	run_message		text,
+	/* the run was cut short by a crash of the server (its worker was running) */
+	run_crashed		boolean NOT NULL DEFAULT false
 );
 CREATE INDEX run_job_idx ON tributary.run (run_job_id, run_id);
 

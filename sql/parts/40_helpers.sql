@@ -61,6 +61,9 @@ CREATE TRIGGER job_changed AFTER INSERT OR DELETE OR UPDATE OF job_state, job_ge
 	ON tributary.job FOR EACH STATEMENT EXECUTE FUNCTION tributary._job_changed();
 CREATE TRIGGER job_table_changed AFTER INSERT OR DELETE OR UPDATE OF jt_column_map, jt_filter, jt_transforms
 	ON tributary.job_table FOR EACH STATEMENT EXECUTE FUNCTION tributary._job_changed();
+/* job workers run with session_replication_role = replica: fire there too */
+ALTER TABLE tributary.job ENABLE ALWAYS TRIGGER job_changed;
+ALTER TABLE tributary.job_table ENABLE ALWAYS TRIGGER job_table_changed;
 
 /* ------------------------------------------------------------------------
  * Helpers for the API

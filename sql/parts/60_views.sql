@@ -55,7 +55,7 @@ SELECT j.job_name, c.cp_position AS position, c.cp_committed_at AS committed_at,
 
 CREATE VIEW tributary.runs WITH (security_barrier) AS
 SELECT j.job_name, r.run_id, r.run_started_at AS started_at, r.run_ended_at AS ended_at,
-	   r.run_status AS status, r.run_message AS message, r.run_pid AS pid
+	   r.run_status AS status, r.run_message AS message, r.run_pid AS pid, r.run_crashed AS crashed
   FROM tributary.run r JOIN tributary.job j ON j.job_id = r.run_job_id
  WHERE pg_catalog.pg_has_role(j.job_owner, 'USAGE');
 
