@@ -17,6 +17,7 @@ MODULE_big = pg_tributary
 OBJS = \
 	src/pg_tributary.o \
 	src/shmem.o \
+	src/drop_guard.o \
 	src/catalog.o \
 	src/conninfo.o \
 	src/security.o \

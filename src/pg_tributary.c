@@ -60,6 +60,7 @@ _PG_init(void)
 	tributary_preloaded = true;
 	tributary_shmem_request();
 	tributary_register_launcher();
+	tributary_drop_guard_install();
 }
 
 PG_FUNCTION_INFO_V1(tributary_require_preloaded);

@@ -17,7 +17,9 @@
 #include "access/xlogdefs.h"
 #include "datatype/timestamp.h"
 #include "storage/condition_variable.h"
+#include "storage/ipc.h"
 #include "storage/lwlock.h"
+#include "storage/pmsignal.h"
 
 /* GUCs */
 extern char *tributary_database;
@@ -98,6 +100,23 @@ typedef struct TributaryShmemStruct
 } TributaryShmemStruct;
 
 extern TributaryShmemStruct *TributaryShmem;
+
+/*
+ * tributary_exit_if_orphaned: leave at once when the postmaster has died,
+ * as WL_EXIT_ON_PM_DEATH does for waits.  Every loop that can run without
+ * waiting on a latch (COPY data, a stream that always has data, chunk
+ * loops) calls it, so that no worker keeps writing after a crash of the
+ * postmaster and blocks its restart.
+ */
+static inline void
+tributary_exit_if_orphaned(void)
+{
+	if (!PostmasterIsAlive())
+		proc_exit(1);
+}
+
+/* drop_guard.c */
+extern void tributary_drop_guard_install(void);
 
 /* shmem.c */
 extern void tributary_shmem_request(void);

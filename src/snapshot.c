@@ -49,6 +49,7 @@
 #include "utils/snapmgr.h"
 
 #include "apply/copy_in.h"
+#include "pg_tributary.h"
 #include "security.h"
 #include "snapshot.h"
 #include "source/connector.h"
@@ -287,6 +288,7 @@ tributary_snapshot_copy_chunks(TributaryJob *job, List *tables,
 		ListCell   *lc;
 
 		CHECK_FOR_INTERRUPTS();
+		tributary_exit_if_orphaned();
 		begin_catalog_xact();
 		cctx.table = NULL;
 		if (!snapshot_claim_chunk(job, &jt_id, &cctx.chunk_no, &lower, &upper))

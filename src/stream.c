@@ -462,6 +462,7 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 		TributaryStreamEvent ev;
 
 		CHECK_FOR_INTERRUPTS();
+		tributary_exit_if_orphaned();
 		if (ShutdownRequestPending)
 			break;
 		if (ConfigReloadPending)

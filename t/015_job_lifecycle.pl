@@ -11,6 +11,8 @@
 #    plus a margin, with an errors row
 #  - a slot still active for another process (55006) is retried, and the
 #    job streams once it is free
+#  - DROP EXTENSION while jobs exist is refused (their slots would be
+#    orphaned); after drop_job it works and no slot is left
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -140,6 +142,19 @@ my $took = time - $t0;
 ok($took < 3 + 20, sprintf('the job failed %.1f s after losing its source (reconnect_timeout 3 s)', $took));
 like($target->safe_psql('postgres', q{SELECT message FROM tributary.errors WHERE job_name = 'a' ORDER BY at DESC LIMIT 1}),
 	qr/could not connect to source "src": .*password authentication failed/, 'the errors row says why');
+
+# --- DROP EXTENSION while jobs exist would orphan their slots: refused
+my ($rc, $out, $err) = $target->psql('postgres', 'DROP EXTENSION pg_tributary');
+like($err, qr/cannot drop extension pg_tributary while jobs exist.*\n.*Jobs: a, b, c\..*\n.*HINT:  Drop the jobs first/s,
+	'DROP EXTENSION is refused while jobs exist, naming them');
+($rc, $out, $err) = $target->psql('postgres', 'DROP SCHEMA tributary CASCADE');
+like($err, qr/cannot drop extension pg_tributary while jobs exist/, 'so is DROP SCHEMA tributary CASCADE');
+my $slots = $source->safe_psql('postgres', q{SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'tributary\_%'});
+ok($slots > 0, "the jobs have $slots slots on the source");
+$source->safe_psql('postgres', q{ALTER ROLE sync PASSWORD 'syncpw'});
+$target->safe_psql('postgres', q{SELECT tributary.drop_job(job_name) FROM tributary.jobs; DROP EXTENSION pg_tributary});
+is($source->safe_psql('postgres', q{SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'tributary\_%'}), '0',
+	'after drop_job, DROP EXTENSION works and no slot is left on the source');
 
 ok(!$target->log_contains('terminated by signal'), 'no process of the target died');
 $target->stop;

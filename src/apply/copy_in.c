@@ -30,6 +30,7 @@
 #include "access/transam.h"
 
 #include "apply/copy_in.h"
+#include "pg_tributary.h"
 #include "security.h"
 
 /* the reader of the COPY in progress (the data source callback has no argument) */
@@ -61,6 +62,7 @@ copy_data_source(void *outbuf, int minread, int maxread)
 			continue;
 		}
 		CHECK_FOR_INTERRUPTS();
+		tributary_exit_if_orphaned();
 		pending_len = current_reader(current_arg, &pending);
 		if (pending_len < 0)
 		{
