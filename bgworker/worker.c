@@ -55,6 +55,7 @@
 #include "catalog.h"
 #include "pg_tributary.h"
 #include "security.h"
+#include "apply/apply.h"
 #include "apply/copy_in.h"
 #include "snapshot.h"
 #include "stream.h"
@@ -223,6 +224,12 @@ worker_full_copy(MemoryContext run_cxt)
 /* reconnect bookkeeping: set by the stream's first progress report */
 static bool stream_alive = false;
 
+/* scratch memory of progress reports, reset after each */
+static MemoryContext progress_cxt = NULL;
+
+/* when the job last had nothing left to apply (lag_seconds counts from there at most) */
+static TimestampTz caught_up_at = 0;
+
 /*
  * worker_stream_progress: publish the stream's progress.
  */
@@ -230,18 +237,35 @@ static void
 worker_stream_progress(XLogRecPtr applied, XLogRecPtr received, int64 rows,
 					   TimestampTz commit_ts, const char *phase)
 {
+	/* called right after commits: format in a scratch context, not in TopMemoryContext */
+	MemoryContext old = MemoryContextSwitchTo(progress_cxt);
+	char		applied_text[TRIBUTARY_POSITION_LEN];
+	char		received_text[TRIBUTARY_POSITION_LEN];
+	int64		lag_bytes = tributary_position_bytes(MyJob->source, applied, received);
+
+	strlcpy(applied_text, tributary_position_out(MyJob->source, applied), TRIBUTARY_POSITION_LEN);
+	strlcpy(received_text, tributary_position_out(MyJob->source, received), TRIBUTARY_POSITION_LEN);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(progress_cxt);
+
 	stream_alive = true;
 	LWLockAcquire(TributaryShmem->lock, LW_EXCLUSIVE);
 	MySlot->applied_lsn = applied;
-	strlcpy(MySlot->applied_position, tributary_position_out(MyJob->source, applied), TRIBUTARY_POSITION_LEN);
-	strlcpy(MySlot->source_position, tributary_position_out(MyJob->source, received), TRIBUTARY_POSITION_LEN);
-	MySlot->lag_bytes = tributary_position_bytes(MyJob->source, applied, received);
-	if (MySlot->lag_bytes == 0 && received != InvalidXLogRecPtr)
+	memcpy(MySlot->applied_position, applied_text, TRIBUTARY_POSITION_LEN);
+	memcpy(MySlot->source_position, received_text, TRIBUTARY_POSITION_LEN);
+	MySlot->lag_bytes = lag_bytes;
+	if (lag_bytes == 0 && received != InvalidXLogRecPtr)
+	{
 		MySlot->lag_seconds = 0;	/* caught up (MySQL commit times have whole seconds) */
-	else if (commit_ts != 0)
-		MySlot->lag_seconds = Max(0, (double) (GetCurrentTimestamp() - commit_ts) / USECS_PER_SEC);
-	else if (MySlot->lag_bytes == 0)
-		MySlot->lag_seconds = 0;
+		caught_up_at = GetCurrentTimestamp();
+	}
+	else if (commit_ts != 0 || caught_up_at != 0)
+	{
+		/* behind since the last applied commit, or at most since last caught up */
+		TimestampTz since = Max(commit_ts, caught_up_at);
+
+		MySlot->lag_seconds = Max(0, (double) (GetCurrentTimestamp() - since) / USECS_PER_SEC);
+	}
 	MySlot->rows_applied += rows;
 	strlcpy(MySlot->phase, phase, sizeof(MySlot->phase));
 	MySlot->state = MySlot->state == TWS_STOPPING ? TWS_STOPPING : TWS_RUNNING;
@@ -479,9 +503,13 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 	for (;;)
 	{
 		volatile bool done = false;
+		/* what one attempt allocates (apply state, relation map) goes with it */
+		MemoryContext attempt_cxt = AllocSetContextCreate(run_cxt, "tributary stream attempt",
+														  ALLOCSET_DEFAULT_SIZES);
 
 		/* a failed connect must count towards reconnect_timeout too */
 		stream_alive = false;
+		MemoryContextSwitchTo(attempt_cxt);
 		PG_TRY();
 		{
 			XLogRecPtr	start_lsn;
@@ -532,6 +560,9 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 			FlushErrorState();
 			AbortOutOfAnyTransaction();
 			tributary_source_disconnect(src);
+			MemoryContextSwitchTo(run_cxt);
+			tributary_apply_forget();
+			MemoryContextDelete(attempt_cxt);
 			RESUME_INTERRUPTS();
 			if (lost_at == 0)
 			{
@@ -693,6 +724,7 @@ tributary_worker_main(Datum main_arg)
 
 	run_cxt = AllocSetContextCreate(TopMemoryContext, "tributary worker run",
 									ALLOCSET_DEFAULT_SIZES);
+	progress_cxt = AllocSetContextCreate(run_cxt, "tributary progress", ALLOCSET_SMALL_SIZES);
 
 	/* load the job and start the run */
 	SetCurrentStatementStartTimestamp();

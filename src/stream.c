@@ -92,6 +92,8 @@ typedef struct StreamState
 	TimestampTz pending_commit_ts;
 	XLogRecPtr	idle_end;		/* end of the last source transaction without changes */
 	XLogRecPtr	received;		/* the source's position, as last reported */
+	XLogRecPtr	source_end;		/* the source's end of log, as last asked */
+	TimestampTz end_asked_at;
 	XLogRecPtr	durable;		/* confirmed to the source */
 	bool		in_remote_xact;
 	bool		skip_xact;		/* already applied before a restart */
@@ -183,6 +185,37 @@ mark_caught_up(StreamState *st)
 	st->caught_up = true;
 }
 
+/* how often the source is asked for its end of log, for the lag */
+#define SOURCE_END_INTERVAL_MS	1000
+
+/*
+ * reported_end: the source position progress reports show: the later of
+ * what the stream reported and the source's end of log, so the lag counts
+ * what the source has and the job has not applied, not only what it
+ * received.
+ */
+static XLogRecPtr
+reported_end(StreamState *st)
+{
+	return Max(st->received, st->source_end);
+}
+
+/*
+ * ask_source_end: every SOURCE_END_INTERVAL_MS, the source's current end
+ * of log over the normal connection (the stream has its own).
+ */
+static void
+ask_source_end(StreamState *st)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (st->src->conn == NULL || st->src->connector->current_position == NULL ||
+		!TimestampDifferenceExceeds(st->end_asked_at, now, SOURCE_END_INTERVAL_MS))
+		return;
+	st->source_end = st->src->connector->current_position(st->src);
+	st->end_asked_at = now;
+}
+
 /*
  * local_commit: commit the open local transaction with its checkpoint.
  */
@@ -218,7 +251,7 @@ local_commit(StreamState *st)
 	}
 	if (st->progress)
 		st->progress(st->committed > st->idle_end ? st->committed : st->idle_end,
-					 st->received, st->apply->changes, st->pending_commit_ts,
+					 reported_end(st), st->apply->changes, st->pending_commit_ts,
 					 st->caught_up ? "streaming" : "catchup");
 	st->apply->changes = 0;
 }
@@ -260,7 +293,7 @@ send_feedback(StreamState *st, bool force, bool reply_requested)
 	st->src->connector->stream_feedback(st->src, st->received, st->durable, reply_requested);
 	st->last_feedback = now;
 	if (st->progress && st->nflushes == 0 && !st->in_remote_xact && !IsTransactionState())
-		st->progress(st->durable, st->received, 0, 0, st->caught_up ? "streaming" : "catchup");
+		st->progress(st->durable, reported_end(st), 0, 0, st->caught_up ? "streaming" : "catchup");
 }
 
 /*
@@ -472,6 +505,7 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 		}
 
 		MemoryContextSwitchTo(msg_cxt);
+		ask_source_end(&st);
 		ev = src->connector->stream_next(src, &buf, &lsn, &reply);
 		if (ev == TSE_DATA)
 		{
@@ -498,7 +532,8 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 		/* nothing buffered: commit what is applied, report, and wait */
 		if (IsTransactionState() && !st.in_remote_xact)
 			local_commit(&st);
-		MemoryContextSwitchTo(run_cxt);
+		/* what feedback and heartbeats allocate goes with the message context */
+		MemoryContextSwitchTo(msg_cxt);
 		{
 			/*
 			 * Heartbeat: an idle stream asks the source for its position
@@ -520,6 +555,8 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 								 src->connector->stream_socket(src),
 								 Min(FEEDBACK_INTERVAL_MS, src->heartbeat_ms), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
+		MemoryContextSwitchTo(msg_cxt);
+		MemoryContextReset(msg_cxt);
 	}
 
 	/* a stop request: keep what is applied up to the last whole transaction */

@@ -468,6 +468,17 @@ tributary_apply_end_xact(TributaryApplyState *state)
 }
 
 /*
+ * tributary_apply_forget: the apply state of this process is about to be
+ * freed (its memory context goes at a reconnect): nothing may point into
+ * it any more.
+ */
+void
+tributary_apply_forget(void)
+{
+	tributary_relmap_reset();
+}
+
+/*
  * tributary_apply_abort_xact: forget the targets kept open (the aborted
  * transaction released them).
  */

@@ -36,5 +36,6 @@ extern void tributary_apply_truncate(TributaryApplyState *state, int nrelids, Oi
 extern void tributary_apply_flush_counters(TributaryApplyState *state);
 extern void tributary_apply_end_xact(TributaryApplyState *state);
 extern void tributary_apply_abort_xact(TributaryApplyState *state);
+extern void tributary_apply_forget(void);
 
 #endif							/* TRIBUTARY_APPLY_H */

@@ -76,6 +76,16 @@ tributary_relmap_init(TributaryApplyState *state)
 }
 
 /*
+ * tributary_relmap_reset: forget the map (its apply state is about to be
+ * freed); the callback stays registered and finds nothing to invalidate.
+ */
+void
+tributary_relmap_reset(void)
+{
+	relmap_state = NULL;
+}
+
+/*
  * find_table: the job table of a source relation, or NULL.
  */
 static TributaryTable *

@@ -60,6 +60,7 @@ typedef struct ApplyRel
 } ApplyRel;
 
 extern void tributary_relmap_init(TributaryApplyState *state);
+extern void tributary_relmap_reset(void);
 extern ApplyRel *tributary_relmap_update(TributaryApplyState *state, TribRelation *msg);
 extern Relation tributary_relmap_open(TributaryApplyState *state, ApplyRel *ar, LOCKMODE lockmode);
 
