@@ -105,6 +105,22 @@ is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('crm', '60 s')
 is($target->safe_psql('postgres', "SELECT (SELECT v FROM crm_copy.pre_a_maria) || ',' || (SELECT v FROM crm_copy.pre_b_maria)"), '1,2',
 	'with their rows');
 
+# ddl apply of a DROP COLUMN of the key: the guard names the key column
+# (it once compared a name with a list node, never fired, and the user got
+# "target table has no primary key")
+$my->sql(q{CREATE TABLE shop.k (id INT, id2 INT, v INT, PRIMARY KEY (id, id2)); INSERT INTO shop.k VALUES (1, 1, 1);});
+$target->safe_psql('postgres', q{
+	SELECT tributary.create_job('kj', 'maria', 'full+cdc', '{"target_schema": "kmirror", "ddl": {"drop_column": "apply", "other": "ignore"}}');
+	SELECT tributary.add_table('kj', 'shop.k');
+	SELECT tributary.start_job('kj');
+});
+is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('kj', '60 s')"), 't', 'the key-column job syncs');
+$my->sql(q{ALTER TABLE shop.k DROP PRIMARY KEY, ADD PRIMARY KEY (id); ALTER TABLE shop.k DROP COLUMN id2; INSERT INTO shop.k VALUES (2, 2);});
+ok($target->poll_query_until('postgres', "SELECT state = 'failed' FROM tributary.jobs WHERE job_name = 'kj'"),
+	'dropping a key column stops the job');
+like($target->safe_psql('postgres', "SELECT message FROM tributary.errors WHERE job_name = 'kj' ORDER BY at DESC LIMIT 1"),
+	qr/source table \[shop.k\] dropped its key column "id2"/, 'the error names the key column');
+
 # bad connection settings: a clear error, no crash
 my $badconn = $my->conninfo(undef, 'root', 'wrong');
 $target->safe_psql('postgres', qq{

@@ -304,6 +304,65 @@ master_status(TributarySource *src)
 }
 
 /*
+ * file_position: a binlog file name and offset as a position.
+ */
+static XLogRecPtr
+file_position(TributarySource *src, const char *file, const char *offset_text)
+{
+	char	   *base;
+	uint32		seq;
+
+	if (!split_file(file, &base, &seq))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("binlog file name \"%s\" of source \"%s\" has no numeric extension", file, src->name)));
+	remember_base(base);
+	return position_make(seq, (uint32) strtoul(offset_text, NULL, 10));
+}
+
+/*
+ * consistent_position: the binlog position of a consistent snapshot: on
+ * MariaDB, binlog_snapshot_file and binlog_snapshot_position of a
+ * START TRANSACTION WITH CONSISTENT SNAPSHOT, which every transaction
+ * before it is visible in (and in every view opened later), and none
+ * after it.  SHOW MASTER STATUS alone is not enough for a stream start:
+ * under load a transaction can be in the binlog before its commit in the
+ * storage engine completes (group commit), so a position read that way
+ * can lie past a transaction that a view opened next does not see, and
+ * that the stream, starting after it, would never apply.  Servers without
+ * those variables (Oracle MySQL) get SHOW MASTER STATUS; see mysql.md.
+ */
+static XLogRecPtr
+consistent_position(TributarySource *src)
+{
+	MYSQL_RES  *res;
+	MYSQL_ROW	row;
+	char	   *file = NULL;
+	char	   *offset = NULL;
+	XLogRecPtr	pos;
+
+	mysql_free_result(mysrc_query(src, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"));
+	res = mysrc_query(src, "SHOW STATUS LIKE 'binlog\\_snapshot\\_%'");
+	while (res && (row = mysql_fetch_row(res)) != NULL)
+	{
+		if (row[0] == NULL || row[1] == NULL)
+			continue;
+		if (pg_strcasecmp(row[0], "binlog_snapshot_file") == 0 && row[1][0] != '\0')
+			file = pstrdup(row[1]);
+		else if (pg_strcasecmp(row[0], "binlog_snapshot_position") == 0)
+			offset = pstrdup(row[1]);
+	}
+	if (res)
+		mysql_free_result(res);
+	mysql_free_result(mysrc_query(src, "COMMIT"));
+	if (file != NULL && offset != NULL)
+		pos = file_position(src, file, offset);
+	else
+		pos = master_status(src);
+	return pos;
+}
+
+/*
  * mysrc_current_position: where the source's binlog ends now.
  */
 XLogRecPtr
@@ -314,15 +373,16 @@ mysrc_current_position(TributarySource *src)
 
 /*
  * mysrc_stream_create_slot: position first.  MySQL has no slot: the stream
- * start is the binlog position read before any snapshot view is opened
- * (conservative: changes between it and the view are applied again,
- * idempotently).  No snapshot is exported.
+ * start is the binlog position of a consistent snapshot taken before any
+ * snapshot view is opened (conservative: changes between it and the views
+ * are applied again, idempotently; and every change before it is visible
+ * in every view).  No snapshot is exported.
  */
 void
 mysrc_stream_create_slot(TributarySource *src, const char *slot, List *tables,
 						 XLogRecPtr *start_lsn, char **snapshot)
 {
-	*start_lsn = master_status(src);
+	*start_lsn = consistent_position(src);
 	*snapshot = NULL;
 }
 
