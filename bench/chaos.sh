@@ -65,7 +65,7 @@ mariadb_throwaway_start $DIR/maria $MY
 
 q $SRC -c "CREATE TABLE public.acc (id int PRIMARY KEY, n int, v text); ALTER TABLE public.acc REPLICA IDENTITY FULL;
            INSERT INTO public.acc SELECT g, 0, md5(g::text) FROM generate_series(1, 20000) g;"
-my -e "CREATE DATABASE shop; CREATE TABLE shop.acc (id INT PRIMARY KEY, n INT, v VARCHAR(40));
+my -e "CREATE DATABASE shop; USE shop; CREATE TABLE shop.acc (id INT PRIMARY KEY, n INT, v VARCHAR(40));
        INSERT INTO shop.acc SELECT seq, 0, MD5(seq) FROM seq_1_to_20000;"
 q $TGT -c "CREATE EXTENSION pg_tributary;
   SELECT tributary.create_source('pg', 'postgresql', 'host=$DIR port=$SRC dbname=postgres',
@@ -122,13 +122,17 @@ for round in $(seq 1 "$N"); do
       until q $TGT -c "SELECT 1" >/dev/null 2>&1; do sleep 0.2; done ;;
     pgsource)
       pm=$(head -1 $DIR/source/postmaster.pid)
-      kill -9 "$pm"; pkill -9 -P "$pm" || true; sleep 0.5
-      rm -f $DIR/source/postmaster.pid
-      as_pg $BIN/pg_ctl -D $DIR/source -l $DIR/source.log -w start >/dev/null ;;
+      kids=$(pgrep -P "$pm" || true)
+      kill -9 "$pm" $kids 2>/dev/null || true
+      # the old processes must be gone before the data directory can start again
+      for pid in $pm $kids; do while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; done
+      until as_pg $BIN/pg_ctl -D $DIR/source -l $DIR/source.log -w start >/dev/null 2>&1; do sleep 0.5; done ;;
     walsender)
       q $SRC -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'walsender'" >/dev/null || true ;;
     maria)
-      kill -9 "$(cat $DIR/maria/mysqld.pid)" || true; sleep 0.5
+      mpid=$(cat $DIR/maria/mysqld.pid)
+      kill -9 "$mpid" || true
+      while kill -0 "$mpid" 2>/dev/null; do sleep 0.1; done
       as_pg bash -c "mariadbd --defaults-file='$DIR/maria/my.cnf' > '$DIR/maria/stdout.log' 2>&1 &"
       until my -e "SELECT 1" >/dev/null 2>&1; do sleep 0.2; done ;;
     binlogconn)
