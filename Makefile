@@ -24,12 +24,12 @@ OBJS = \
 	src/transform.o \
 	src/check_source.o \
 	src/wait.o \
-	src/protocol_check.o \
 	src/snapshot.o \
 	src/apply/copy_in.o \
 	src/apply/copy_transform.o \
 	src/apply/relmap.o \
 	src/apply/apply.o \
+	src/apply/dirty.o \
 	src/stream.o \
 	src/decoder/proto.o \
 	src/source/connector.o \
@@ -45,12 +45,21 @@ OBJS = \
 	src/source/binlog_event.o \
 	src/source/binlog_rows.o \
 	src/source/binlog_json.o \
-	src/source/binlog_render.o \
-	src/binlog_check.o \
 	src/ddl.o \
 	bgworker/launcher.o \
 	bgworker/worker.o \
 	bgworker/snapshot_helper.o
+
+# the test module: SQL renderings of the stream readers for pg_regress,
+# kept out of the production library
+TEST_OBJS = \
+	src/protocol_check.o \
+	src/binlog_check.o \
+	src/decoder/proto.o \
+	src/source/binlog_render.o \
+	src/source/binlog_event.o \
+	src/source/binlog_rows.o \
+	src/source/binlog_json.o
 
 DECODER_OBJS = \
 	src/decoder/tributary_decoder.o \
@@ -68,13 +77,13 @@ REGRESS = api options decoder protocol binlog
 REGRESS_OPTS = --temp-instance=./tmp_check_regress --temp-config=$(srcdir)/sql/regress.conf
 TAP_TESTS = 1
 
-EXTRA_CLEAN = tributary_decoder.so $(DECODER_OBJS) tmp_check_regress
+EXTRA_CLEAN = tributary_decoder.so $(DECODER_OBJS) tributary_test.so $(TEST_OBJS) tmp_check_regress
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-all: tributary_decoder.so
+all: tributary_decoder.so tributary_test.so
 
 SQL_PARTS = $(sort $(wildcard $(srcdir)/sql/parts/*.sql))
 sql/pg_tributary--0.1.sql: $(SQL_PARTS)
@@ -83,13 +92,19 @@ sql/pg_tributary--0.1.sql: $(SQL_PARTS)
 tributary_decoder.so: $(DECODER_OBJS)
 	$(CC) $(CFLAGS) $(DECODER_OBJS) $(LDFLAGS) $(LDFLAGS_SL) -shared -o $@
 
-install: install-decoder
+tributary_test.so: $(TEST_OBJS)
+	$(CC) $(CFLAGS) $(TEST_OBJS) $(LDFLAGS) $(LDFLAGS_SL) -shared -o $@ -lzstd -lz
+
+install: install-decoder install-test
 
 install-decoder: tributary_decoder.so
 	$(INSTALL_SHLIB) tributary_decoder.so '$(DESTDIR)$(pkglibdir)/tributary_decoder.so'
 
-.PHONY: install-decoder
+install-test: tributary_test.so
+	$(INSTALL_SHLIB) tributary_test.so '$(DESTDIR)$(pkglibdir)/tributary_test.so'
+
+.PHONY: install-decoder install-test
 
 # every object depends on the project's headers (PGXS tracks no header dependencies)
 HEADERS = $(wildcard $(srcdir)/src/*.h $(srcdir)/src/*/*.h)
-$(OBJS) $(DECODER_OBJS): $(HEADERS)
+$(OBJS) $(DECODER_OBJS) $(TEST_OBJS): $(HEADERS)

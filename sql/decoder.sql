@@ -4,6 +4,10 @@
 --
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_tributary;
+-- the test module's reader of tributary_decoder messages (not part of the extension)
+CREATE OR REPLACE FUNCTION public.test_read_message(message bytea, in_stream boolean DEFAULT false,
+												   batch boolean DEFAULT false)
+RETURNS text LANGUAGE C STRICT AS 'tributary_test', 'tributary_read_message';
 RESET client_min_messages;
 \set SHOW_CONTEXT never
 
@@ -133,10 +137,10 @@ SELECT count(*) AS writes, sum(length(data)) AS bytes
 SELECT count(*) AS writes, sum(length(data)) AS bytes, max(length(data)) < 65536 + 200 AS bounded
   FROM pg_logical_slot_peek_binary_changes('dec_slot', NULL, NULL, 'tables', 'dsrc.t', 'proto_version', '2');
 -- the connector's reader takes a batch apart
-SELECT regexp_replace(tributary._read_message(data, false, true), 'relid=\d+', 'relid=N', 'g') AS batch
+SELECT regexp_replace(test_read_message(data, false, true), 'relid=\d+', 'relid=N', 'g') AS batch
   FROM pg_logical_slot_peek_binary_changes('dec_slot', NULL, NULL, 'tables', 'dsrc.t', 'proto_version', '2')
  LIMIT 1;
-SELECT sum(array_length(string_to_array(tributary._read_message(data, false, true), E'\n'), 1)) AS messages
+SELECT sum(array_length(string_to_array(test_read_message(data, false, true), E'\n'), 1)) AS messages
   FROM pg_logical_slot_get_binary_changes('dec_slot', NULL, NULL, 'tables', 'dsrc.t', 'proto_version', '2');
 
 -- options are validated

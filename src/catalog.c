@@ -88,7 +88,21 @@ static const char *source_sql =
 "  FROM tributary.source WHERE ";
 
 /*
- * source_load: the source matching a WHERE clause with one parameter.
+ * source_release: the memory context holding a source goes away (the end
+ * of the call or transaction that loaded it, on success or error): its
+ * connections are closed with it.
+ */
+static void
+source_release(void *arg)
+{
+	tributary_source_disconnect((TributarySource *) arg);
+}
+
+/*
+ * source_load: the source matching a WHERE clause with one parameter.  Its
+ * connections belong to the memory context it is loaded in: they are
+ * closed when that context is reset or deleted, so no error path can leave
+ * one open (callers may still close them earlier).
  */
 static TributarySource *
 source_load(const char *where, Oid argtype, Datum arg)
@@ -118,6 +132,13 @@ source_load(const char *where, Oid argtype, Datum arg)
 		src->reconnect_ms = (int) spi_int8(tup, desc, 9, 60000);
 		src->password_required = spi_bool(tup, desc, 10);
 		src->connector = connector_for_kind(src->kind);
+		{
+			MemoryContextCallback *cb = MemoryContextAlloc(cxt, sizeof(MemoryContextCallback));
+
+			cb->func = source_release;
+			cb->arg = src;
+			MemoryContextRegisterResetCallback(cxt, cb);
+		}
 	}
 	SPI_finish();
 	tributary_catalog_leave(us);

@@ -6,8 +6,9 @@
  *		add_table and start_job to check and describe a source table) and
  *		tributary._drop_job_slot (drop_job and restart_job).
  *
- * Both open a short-lived connection with the source's connector and close
- * it on every path, errors included.
+ * Each opens a short-lived connection with the source's connector; it is
+ * closed at the end, and on any error with the memory of the call that
+ * loaded the source (catalog.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -122,15 +123,8 @@ tributary_source_checks(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 	}
 
-	PG_TRY();
-	{
-		src->connector->run_checks(src, tables, emit_check_row, &rows);
-	}
-	PG_FINALLY();
-	{
-		tributary_source_disconnect(src);
-	}
-	PG_END_TRY();
+	src->connector->run_checks(src, tables, emit_check_row, &rows);
+	tributary_source_disconnect(src);
 	return (Datum) 0;
 }
 
@@ -150,15 +144,8 @@ tributary_remote_table_info(PG_FUNCTION_ARGS)
 	char	   *json = NULL;
 
 	tributary_source_connect(src, "pg_tributary");
-	PG_TRY();
-	{
-		json = src->connector->describe_table(src, nsp, rel);
-	}
-	PG_FINALLY();
-	{
-		tributary_source_disconnect(src);
-	}
-	PG_END_TRY();
+	json = src->connector->describe_table(src, nsp, rel);
+	tributary_source_disconnect(src);
 
 	if (json == NULL)
 		ereport(ERROR,
@@ -193,15 +180,8 @@ tributary_remote_tables(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("listing the tables of %s sources is not supported", src->kind)));
 	tributary_source_connect(src, "pg_tributary");
-	PG_TRY();
-	{
-		tables = src->connector->list_tables(src);
-	}
-	PG_FINALLY();
-	{
-		tributary_source_disconnect(src);
-	}
-	PG_END_TRY();
+	tables = src->connector->list_tables(src);
+	tributary_source_disconnect(src);
 	foreach(lc, tables)
 	{
 		char	  **pair = (char **) lfirst(lc);
@@ -268,16 +248,9 @@ tributary_drop_job_slot(PG_FUNCTION_ARGS)
 	err = src->connector->try_connect(src, "pg_tributary drop_job");
 	if (err == NULL)
 	{
-		PG_TRY();
-		{
-			err = src->connector->drop_slot(src, slot);
-			dropped = (err == NULL);
-		}
-		PG_FINALLY();
-		{
-			tributary_source_disconnect(src);
-		}
-		PG_END_TRY();
+		err = src->connector->drop_slot(src, slot);
+		dropped = (err == NULL);
+		tributary_source_disconnect(src);
 	}
 	if (!dropped)
 		ereport(WARNING,

@@ -75,7 +75,7 @@ job_catalog_state(const char *job_name, int32 *job_id, char **state, char **mode
 
 /*
  * source_position: the source's current position, read over a short-lived
- * connection.
+ * connection (closed with the call's memory on an error).
  */
 static XLogRecPtr
 source_position(const char *source_name)
@@ -88,15 +88,8 @@ source_position(const char *source_name)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("wait_for_sync does not support %s sources yet", src->kind)));
 	tributary_source_connect(src, "pg_tributary wait_for_sync");
-	PG_TRY();
-	{
-		lsn = src->connector->current_position(src);
-	}
-	PG_FINALLY();
-	{
-		tributary_source_disconnect(src);
-	}
-	PG_END_TRY();
+	lsn = src->connector->current_position(src);
+	tributary_source_disconnect(src);
 	return lsn;
 }
 

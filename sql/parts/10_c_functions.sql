@@ -16,14 +16,6 @@ RETURNS void LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_conninfo_validat
 CREATE FUNCTION tributary._conninfo_mask(conninfo text)
 RETURNS text LANGUAGE C STRICT IMMUTABLE AS 'MODULE_PATHNAME', 'tributary_conninfo_mask';
 
-/* test helpers: renderings of the decoders' input, for pg_regress */
-CREATE FUNCTION tributary._read_message(message bytea, in_stream boolean DEFAULT false,
-										 batch boolean DEFAULT false)
-RETURNS text LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_read_message';
-
-CREATE FUNCTION tributary._binlog_render(events bytea, checksum boolean DEFAULT true)
-RETURNS text LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_binlog_render';
-
 CREATE FUNCTION tributary._remote_tables(source_name text)
 RETURNS TABLE (schema_name text, table_name text) LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_remote_tables';
 
