@@ -265,27 +265,19 @@ apply_columns(TributaryApplyState *apply, TributaryTable *t, const char *kind)
 }
 
 /*
- * tributary_ddl_handle: act on a DDL message by the job's ddl policy.
+ * tributary_ddl_handle: act on a source statement that changed a job
+ * table (a sink ddl call) by the job's ddl policy.
  * Runs inside the local transaction.
  */
 void
-tributary_ddl_handle(TributaryApplyState *apply, const char *content, uint32 len, XLogRecPtr position)
+tributary_ddl_handle(TributaryApplyState *apply, const char *kind, const char *table,
+					 const char *statement, XLogRecPtr position)
 {
 	TributaryJob *job = apply->job;
-	const char *kind = content;
-	const char *table;
-	const char *statement;
 	char	   *policy;
 	char	   *where;
 	TributaryTable *t;
 
-	/* kind \0 table \0 statement */
-	if (len == 0 || content[len - 1] == '\0' || memchr(content, '\0', len) == NULL)
-		elog(ERROR, "malformed DDL message");
-	table = content + strlen(content) + 1;
-	if (table >= content + len || memchr(table, '\0', content + len - table) == NULL)
-		elog(ERROR, "malformed DDL message");
-	statement = pnstrdup(table + strlen(table) + 1, content + len - (table + strlen(table) + 1));
 	where = tributary_position_out(job->source, position);
 	t = find_job_table(apply, table);
 

@@ -11,10 +11,7 @@
 #include "access/xlogdefs.h"
 #include "apply/apply.h"
 
-/* the MESSAGE prefix under which connectors pass DDL on job tables */
-#define TRIBUTARY_DDL_PREFIX	"tributary.ddl"
-
-extern void tributary_ddl_handle(TributaryApplyState *apply, const char *content, uint32 len,
-								 XLogRecPtr position);
+extern void tributary_ddl_handle(TributaryApplyState *apply, const char *kind, const char *table,
+								 const char *statement, XLogRecPtr position);
 
 #endif							/* TRIBUTARY_DDL_H */

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * protocol_check.c
- *		tributary._read_message(bytea, in_stream, batch): read one
+ *		test_read_message(bytea, in_stream, batch) of the test module
+ *		tributary_test.so (never installed as part of the extension): read one
  *		tributary_decoder message (or, with batch, the consecutive messages
  *		of one protocol-version-2 write) with the connector's reader and
  *		describe it, so that pg_regress can check that the reader rejects
@@ -17,6 +18,9 @@
 #include "utils/builtins.h"
 
 #include "decoder/proto.h"
+
+/* the test module's magic block (binlog_check.c is linked in with it) */
+PG_MODULE_MAGIC;
 
 PG_FUNCTION_INFO_V1(tributary_read_message);
 

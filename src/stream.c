@@ -67,6 +67,8 @@
 
 #define MAX_CHANGES_PER_COMMIT	100000
 #define FEEDBACK_INTERVAL_MS	1000
+/* source messages (events) decoded per stream_poll call */
+#define POLL_BUDGET				64
 /* an idle job writes its position every this many checkpoint intervals */
 #define IDLE_CHECKPOINT_FACTOR	10
 
@@ -324,98 +326,153 @@ idle_checkpoint(StreamState *st)
 }
 
 /*
- * handle_message: one message of the change stream.
+ * sink_begin: a source transaction starts at "start".
  */
 static void
-handle_message(StreamState *st, StringInfo buf)
+sink_begin(TributaryChangeSink *sink, XLogRecPtr start, TimestampTz commit_ts)
 {
-	TribMessage msg;
+	StreamState *st = (StreamState *) sink->arg;
 
-	st->src->connector->stream_decode(st->src, buf, &msg);
-	switch (msg.type)
+	if (st->in_remote_xact)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("BEGIN inside a transaction in the stream of source \"%s\"", st->src->name)));
+	st->in_remote_xact = true;
+	/*
+	 * Exactly once: a transaction whose commit record starts before the
+	 * checkpoint (the end of the last transaction applied) is already
+	 * applied.  One that starts right at it is not.
+	 */
+	st->skip_xact = (start < st->committed);
+	st->apply->position = start;
+	st->apply->commit_ts = commit_ts;
+	st->apply->idempotent = (st->always_idempotent || start <= st->catchup_until);
+}
+
+/*
+ * sink_commit: the source transaction ends; its end is the position a
+ * checkpoint records.  The local transaction is committed when it is
+ * large or old enough (else when the stream has nothing buffered).
+ */
+static void
+sink_commit(TributaryChangeSink *sink, XLogRecPtr commit, XLogRecPtr end, TimestampTz commit_ts)
+{
+	StreamState *st = (StreamState *) sink->arg;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (!st->in_remote_xact)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("COMMIT outside a transaction in the stream of source \"%s\"", st->src->name)));
+	st->in_remote_xact = false;
+	/* batched writes carry no position: the commit's end is received */
+	if (end > st->received)
+		st->received = end;
+	if (st->skip_xact)
+		return;
+	if (IsTransactionState())
 	{
-		case TRIB_MSG_BEGIN:
-			if (st->in_remote_xact)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("BEGIN inside a transaction in the stream of source \"%s\"", st->src->name)));
-			st->in_remote_xact = true;
-			/*
-			 * Exactly once: a transaction whose commit record starts before
-			 * the checkpoint (the end of the last transaction applied) is
-			 * already applied.  One that starts right at it is not.
-			 */
-			st->skip_xact = (msg.lsn < st->committed);
-			st->apply->position = msg.lsn;
-			st->apply->commit_ts = msg.commit_ts;
-			st->apply->idempotent = (st->always_idempotent || msg.lsn <= st->catchup_until);
-			break;
-		case TRIB_MSG_COMMIT:
-			if (!st->in_remote_xact)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("COMMIT outside a transaction in the stream of source \"%s\"", st->src->name)));
-			st->in_remote_xact = false;
-			/* batched writes carry no position: the commit's end is received */
-			if (msg.end_lsn > st->received)
-				st->received = msg.end_lsn;
-			if (st->skip_xact)
-				break;
-			if (IsTransactionState())
-			{
-				st->pending_end = msg.end_lsn;
-				st->pending_commit_ts = msg.commit_ts;
-				if (st->apply->changes >= MAX_CHANGES_PER_COMMIT ||
-					TimestampDifferenceExceeds(st->local_xact_start, GetCurrentTimestamp(),
-											   st->checkpoint_ms))
-					local_commit(st);
-			}
-			else
-				st->idle_end = msg.end_lsn;
-			break;
-		case TRIB_MSG_RELATION:
-			ensure_local_xact(st);
-			tributary_apply_relation(st->apply, &msg.relation);
-			break;
-		case TRIB_MSG_INSERT:
-		case TRIB_MSG_UPDATE:
-		case TRIB_MSG_DELETE:
-			if (st->skip_xact)
-				break;
-			ensure_local_xact(st);
-			tributary_apply_change(st->apply, msg.type, msg.relid,
-								   msg.has_old ? &msg.oldtuple : NULL,
-								   msg.type == TRIB_MSG_DELETE ? NULL : &msg.newtuple);
-			break;
-		case TRIB_MSG_TRUNCATE:
-			if (st->skip_xact)
-				break;
-			ensure_local_xact(st);
-			tributary_apply_truncate(st->apply, msg.nrelids, msg.relids);
-			break;
-		case TRIB_MSG_NONE:
-			break;				/* consumed by the reader, nothing to apply */
-		case TRIB_MSG_MESSAGE:
-			/* DDL on a job table (MySQL sources); other messages are not acted on */
-			if (st->skip_xact || msg.prefix == NULL || strcmp(msg.prefix, TRIBUTARY_DDL_PREFIX) != 0)
-				break;
-			if (!st->in_remote_xact)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("DDL message outside a transaction in the stream of source \"%s\"",
-								st->src->name)));
-			ensure_local_xact(st);
-			PushActiveSnapshot(GetTransactionSnapshot());
-			tributary_apply_end_xact(st->apply);
-			tributary_ddl_handle(st->apply, msg.content, msg.content_len, msg.lsn);
-			PopActiveSnapshot();
-			break;
-		default:
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("unexpected message '%c' in the stream of source \"%s\"",
-							msg.type, st->src->name)));
+		st->pending_end = end;
+		st->pending_commit_ts = commit_ts;
+		if (st->apply->changes >= MAX_CHANGES_PER_COMMIT ||
+			TimestampDifferenceExceeds(st->local_xact_start, GetCurrentTimestamp(),
+									   st->checkpoint_ms))
+			local_commit(st);
 	}
+	else
+		st->idle_end = end;
+	MemoryContextSwitchTo(cxt);
+}
+
+/*
+ * sink_relation: a table's columns, before its first change.
+ */
+static void
+sink_relation(TributaryChangeSink *sink, TribRelation *rel)
+{
+	StreamState *st = (StreamState *) sink->arg;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	ensure_local_xact(st);
+	MemoryContextSwitchTo(cxt);
+	tributary_apply_relation(st->apply, rel);
+}
+
+/*
+ * sink_change: one row change.
+ */
+static void
+sink_change(TributaryChangeSink *sink, char op, Oid relid, TribTuple *oldtuple, TribTuple *newtuple)
+{
+	StreamState *st = (StreamState *) sink->arg;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (st->skip_xact)
+		return;
+	if (!st->in_remote_xact)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("change outside a transaction in the stream of source \"%s\"", st->src->name)));
+	ensure_local_xact(st);
+	MemoryContextSwitchTo(cxt);
+	tributary_apply_change(st->apply, op, relid, oldtuple, op == TRIB_CHANGE_DELETE ? NULL : newtuple);
+}
+
+/*
+ * sink_truncate: tables emptied.
+ */
+static void
+sink_truncate(TributaryChangeSink *sink, int nrelids, Oid *relids)
+{
+	StreamState *st = (StreamState *) sink->arg;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (st->skip_xact)
+		return;
+	ensure_local_xact(st);
+	MemoryContextSwitchTo(cxt);
+	tributary_apply_truncate(st->apply, nrelids, relids);
+}
+
+/*
+ * sink_ddl: a statement changed a job table: act by the job's ddl policy.
+ */
+static void
+sink_ddl(TributaryChangeSink *sink, const char *kind, const char *table, const char *statement,
+		 XLogRecPtr position)
+{
+	StreamState *st = (StreamState *) sink->arg;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (st->skip_xact)
+		return;
+	if (!st->in_remote_xact)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("DDL outside a transaction in the stream of source \"%s\"",
+						st->src->name)));
+	ensure_local_xact(st);
+	MemoryContextSwitchTo(cxt);
+	PushActiveSnapshot(GetTransactionSnapshot());
+	tributary_apply_end_xact(st->apply);
+	tributary_ddl_handle(st->apply, kind, table, statement, position);
+	PopActiveSnapshot();
+	MemoryContextSwitchTo(cxt);
+}
+
+/*
+ * sink_advance: the source's position moved outside a transaction (or a
+ * keepalive reported it); answer at once when the source asks.
+ */
+static void
+sink_advance(TributaryChangeSink *sink, XLogRecPtr position, bool reply_requested)
+{
+	StreamState *st = (StreamState *) sink->arg;
+
+	if (position > st->received)
+		st->received = position;
+	if (reply_requested)
+		send_feedback(st, true, false);
 }
 
 /*
@@ -431,6 +488,7 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 {
 	TributarySource *src = job->source;
 	StreamState st;
+	TributaryChangeSink sink;
 	List	   *names;
 	MemoryContext msg_cxt = AllocSetContextCreate(CurrentMemoryContext, "tributary stream message",
 												  ALLOCSET_DEFAULT_SIZES);
@@ -454,6 +512,14 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	st.maxflushes = 64;
 	st.flushes = palloc(sizeof(FlushPosition) * st.maxflushes);
 	st.apply = tributary_apply_create(job, tables);
+	sink.begin = sink_begin;
+	sink.relation = sink_relation;
+	sink.change = sink_change;
+	sink.truncate = sink_truncate;
+	sink.ddl = sink_ddl;
+	sink.commit = sink_commit;
+	sink.advance = sink_advance;
+	sink.arg = &st;
 
 	/* apply transactions need not wait for their WAL flush: feedback does */
 	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
@@ -489,11 +555,6 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 
 	for (;;)
 	{
-		StringInfoData buf;
-		XLogRecPtr	lsn;
-		bool		reply;
-		TributaryStreamEvent ev;
-
 		CHECK_FOR_INTERRUPTS();
 		tributary_exit_if_orphaned();
 		if (ShutdownRequestPending)
@@ -506,26 +567,10 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 
 		MemoryContextSwitchTo(msg_cxt);
 		ask_source_end(&st);
-		ev = src->connector->stream_next(src, &buf, &lsn, &reply);
-		if (ev == TSE_DATA)
+		if (src->connector->stream_poll(src, &sink, POLL_BUDGET) > 0)
 		{
-			/* one CopyData may carry several messages (protocol version 2) */
-			do
-				handle_message(&st, &buf);
-			while (buf.cursor < buf.len);
-			/* handle_message may have started or ended a transaction */
 			MemoryContextSwitchTo(msg_cxt);
 			MemoryContextReset(msg_cxt);
-			if (lsn > st.received)
-				st.received = lsn;
-			continue;
-		}
-		if (ev == TSE_KEEPALIVE)
-		{
-			if (lsn > st.received)
-				st.received = lsn;
-			if (reply)
-				send_feedback(&st, true, false);
 			continue;
 		}
 

@@ -299,11 +299,11 @@ dml_ignored(ApplyRel *ar, char type)
 {
 	switch (type)
 	{
-		case TRIB_MSG_INSERT:
+		case TRIB_CHANGE_INSERT:
 			return ar->table->ignore_insert;
-		case TRIB_MSG_UPDATE:
+		case TRIB_CHANGE_UPDATE:
 			return ar->table->ignore_update;
-		case TRIB_MSG_DELETE:
+		case TRIB_CHANGE_DELETE:
 			return ar->table->ignore_delete;
 	}
 	return false;
@@ -540,7 +540,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 
 	errarg.state = state;
 	errarg.rel = ar;
-	errarg.op = type == TRIB_MSG_INSERT ? "INSERT" : type == TRIB_MSG_UPDATE ? "UPDATE" : "DELETE";
+	errarg.op = type == TRIB_CHANGE_INSERT ? "INSERT" : type == TRIB_CHANGE_UPDATE ? "UPDATE" : "DELETE";
 	errarg.attnum = -1;
 	errcb.callback = apply_error_context;
 	errcb.arg = &errarg;
@@ -548,9 +548,9 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 	error_context_stack = &errcb;
 
 	/* as TargetPrivilegesCheck: an idempotent write may also insert, update or delete */
-	if (type == TRIB_MSG_INSERT)
+	if (type == TRIB_CHANGE_INSERT)
 		needed = ACL_INSERT | (state->idempotent ? ACL_UPDATE : 0);
-	else if (type == TRIB_MSG_UPDATE)
+	else if (type == TRIB_CHANGE_UPDATE)
 		needed = ACL_UPDATE | (state->idempotent ? ACL_INSERT | ACL_DELETE : 0);
 	else
 		needed = ACL_DELETE;
@@ -558,7 +558,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 	estate = ao->estate;
 
 	/* a strict insert into a plain table goes to the multi-insert buffer */
-	if (type == TRIB_MSG_INSERT && !state->idempotent && ao->multi)
+	if (type == TRIB_CHANGE_INSERT && !state->idempotent && ao->multi)
 	{
 		TupleTableSlot *slot;
 		/* only CHECK constraints may run queries; skip the snapshot otherwise */
@@ -608,18 +608,18 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 	 * The row to look for: the old image, else the new one.  A strict
 	 * insert needs no lookup: the primary key index rejects a duplicate.
 	 */
-	if (type == TRIB_MSG_INSERT && !state->idempotent)
+	if (type == TRIB_CHANGE_INSERT && !state->idempotent)
 		found = false;
 	else
 	{
-		fill_slot(ar, &errarg, ao->search, (oldtuple && type != TRIB_MSG_INSERT) ? oldtuple : newtuple,
+		fill_slot(ar, &errarg, ao->search, (oldtuple && type != TRIB_CHANGE_INSERT) ? oldtuple : newtuple,
 				  NULL, &missing);
 		found = RelationFindReplTupleByIndex(ao->rel, ar->keyidx, LockTupleExclusive, ao->search, ao->local);
 	}
 
 	switch (type)
 	{
-		case TRIB_MSG_INSERT:
+		case TRIB_CHANGE_INSERT:
 			if (found)
 			{
 				/* idempotent: the row is there; columns the source does not fill keep their values */
@@ -634,7 +634,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 				ExecSimpleRelationInsert(ao->rri, estate, ao->remote);	/* a duplicate raises */
 			}
 			break;
-		case TRIB_MSG_UPDATE:
+		case TRIB_CHANGE_UPDATE:
 			if (state->idempotent && oldtuple != NULL && key_changed(ar, oldtuple, newtuple))
 			{
 				/* the row moves: drop the old key, then upsert the new row */
@@ -675,7 +675,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 						 errdetail("The target no longer matches the source."),
 						 errhint("Re-copy the table with tributary.restart_job(job, false).")));
 			break;
-		case TRIB_MSG_DELETE:
+		case TRIB_CHANGE_DELETE:
 			if (found)
 			{
 				EvalPlanQualSetSlot(&ao->epqstate, ao->local);

@@ -10,7 +10,7 @@
 
 #include "access/xlogdefs.h"
 #include "catalog.h"
-#include "decoder/proto.h"
+#include "change.h"
 #include "utils/hsearch.h"
 
 typedef struct TributaryApplyState

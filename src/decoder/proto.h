@@ -48,6 +48,8 @@
 #include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
 
+#include "change.h"
+
 #define TRIB_PROTO_VERSION			2
 /* version 2: one CopyData carries consecutive messages up to this size */
 #define TRIB_BATCH_BYTES			65536
@@ -68,46 +70,9 @@
 #define TRIB_MSG_STREAM_COMMIT		'c'
 #define TRIB_MSG_STREAM_ABORT		'A'
 
-#define TRIB_VALUE_NULL				'n'
-#define TRIB_VALUE_TEXT				't'
-#define TRIB_VALUE_BINARY			'b'
-#define TRIB_VALUE_UNCHANGED		'u'
-
-#define TRIB_ATTR_KEY				0x01
 #define TRIB_TRUNCATE_CASCADE		0x01
 #define TRIB_TRUNCATE_RESTART		0x02
 #define TRIB_MESSAGE_TRANSACTIONAL	0x01
-
-typedef struct TribAttribute
-{
-	char	   *name;
-	Oid			typoid;
-	int32		typmod;
-	uint8		flags;
-} TribAttribute;
-
-typedef struct TribRelation
-{
-	Oid			relid;
-	char	   *nspname;
-	char	   *relname;
-	char		replident;
-	int			natts;
-	TribAttribute *attrs;
-} TribRelation;
-
-typedef struct TribValue
-{
-	char		kind;			/* TRIB_VALUE_* */
-	uint32		len;
-	char	   *data;			/* points into the message buffer */
-} TribValue;
-
-typedef struct TribTuple
-{
-	int			natts;
-	TribValue  *values;
-} TribTuple;
 
 /* one decoded message */
 typedef struct TribMessage

@@ -23,7 +23,7 @@
 
 struct TributaryConnector;
 struct TributaryTable;
-struct TribMessage;
+struct TributaryChangeSink;
 
 /* a source as the catalog defines it, plus its open connection */
 typedef struct TributarySource
@@ -45,14 +45,6 @@ typedef struct TributarySource
 	char	   *stream_decoder; /* the decoder of the job's slot (PostgreSQL) */
 	List	   *stream_tables;	/* TributaryTable of the stream (set by stream.c) */
 } TributarySource;
-
-/* what stream_next found */
-typedef enum TributaryStreamEvent
-{
-	TSE_NONE = 0,				/* nothing buffered: wait on stream_socket */
-	TSE_DATA,					/* a message of the change stream */
-	TSE_KEEPALIVE				/* the source's position, maybe asking for a reply */
-} TributaryStreamEvent;
 
 /* emits one row of check_source */
 typedef void (*TributaryCheckEmit) (void *arg, const char *check_name, bool ok,
@@ -128,10 +120,12 @@ typedef struct TributaryConnector
 	 * snapshot of exactly that point, usable by snapshot_use until the
 	 * stream starts.  stream_prepare runs before every snapshot view (the
 	 * pgoutput publication must hold every table before it is read).
-	 * stream_decode turns a stream message into the change model.  stream_start streams the
-	 * changes of the given tables ("schema.table") committed after
-	 * start_lsn.  stream_next never blocks; stream_feedback reports what is
-	 * written and durably applied.
+	 * stream_start streams the changes of the given tables ("schema.table")
+	 * committed after start_lsn.  stream_poll decodes at most budget
+	 * messages (events) that arrived, calling the sink (change.h) for
+	 * each, and returns how many it decoded: 0 when nothing is buffered
+	 * (the caller waits on stream_socket); it never blocks.
+	 * stream_feedback reports what is written and durably applied.
 	 */
 	void		(*stream_prepare) (TributarySource *src, const char *slot, List *tables);
 	void		(*stream_create_slot) (TributarySource *src, const char *slot, List *tables,
@@ -140,9 +134,7 @@ typedef struct TributaryConnector
 	XLogRecPtr	(*current_position) (TributarySource *src);
 	void		(*stream_start) (TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 								 List *tables, bool binary);
-	TributaryStreamEvent (*stream_next) (TributarySource *src, StringInfo msg,
-										 XLogRecPtr *lsn, bool *reply_requested);
-	void		(*stream_decode) (TributarySource *src, StringInfo msg, struct TribMessage *out);
+	int			(*stream_poll) (TributarySource *src, struct TributaryChangeSink *sink, int budget);
 	void		(*stream_feedback) (TributarySource *src, XLogRecPtr write, XLogRecPtr flush,
 									bool reply_requested);
 	pgsocket	(*stream_socket) (TributarySource *src);

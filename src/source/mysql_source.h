@@ -39,7 +39,7 @@ extern int	mysrc_copy_read(TributarySource *src, char **buf);
 extern const char *mysrc_classify_ddl(const char *query, const char *db, List **tables);
 
 /* mysql_stream.c */
-struct TribMessage;
+struct TributaryChangeSink;
 extern char *mysrc_position_out(TributarySource *src, XLogRecPtr pos);
 extern XLogRecPtr mysrc_position_in(TributarySource *src, const char *text);
 extern int64 mysrc_position_bytes(TributarySource *src, XLogRecPtr from, XLogRecPtr to);
@@ -49,9 +49,7 @@ extern void mysrc_stream_create_slot(TributarySource *src, const char *slot, Lis
 extern void mysrc_stream_prepare(TributarySource *src, const char *slot, List *tables);
 extern void mysrc_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 							   List *names, bool binary);
-extern TributaryStreamEvent mysrc_stream_next(TributarySource *src, StringInfo msg,
-											  XLogRecPtr *lsn, bool *reply_requested);
-extern void mysrc_stream_decode(TributarySource *src, StringInfo msg, struct TribMessage *out);
+extern int	mysrc_stream_poll(TributarySource *src, struct TributaryChangeSink *sink, int budget);
 extern void mysrc_stream_feedback(TributarySource *src, XLogRecPtr write, XLogRecPtr flush,
 								  bool reply);
 extern pgsocket mysrc_stream_socket(TributarySource *src);

@@ -2,8 +2,8 @@
  *
  * mysql_stream.c
  *		Change capture from MySQL / MariaDB: a binlog dump on a connection
- *		of its own, turned into the change model (the tributary_decoder
- *		protocol messages of decoder/proto.h) that stream.c applies.
+ *		of its own, decoded straight into the change sink (change.h) that
+ *		stream.c implements: no intermediate encoding.
  *
  * Positions.  A binlog position is a file and an offset.  Inside the worker
  * it is the 64-bit number (file sequence << 32) | offset, which orders
@@ -27,23 +27,24 @@
  * names, signedness, charsets and ENUM/SET labels come from the event's
  * optional metadata (binlog_row_metadata = FULL) or, where absent, from
  * information_schema (looked up on the query connection, refreshed after
- * DDL on the table).  A RELATION message is sent when a table's columns
- * change.  Rows events become INSERT/UPDATE/DELETE (binlog_rows.c): values
+ * DDL on the table).  The sink learns a table's columns (relation) before
+ * its first change and whenever they change.  Each row of a rows event is
+ * one sink change (binlog_rows.c decodes the values): values
  * of integer, float, date, timestamp and binary-string columns in the send
- * format of their DESIGN §5 type (the RELATION message names it; apply.c
+ * format of their DESIGN §5 type (the relation names it; apply.c
  * reads a target column of another type through the value's text), the
  * others as text, strings converted from the column's charset.
  *
  * Schema changes.  A QUERY event that is DDL on a job table (mysql_ddl.c: ALTER, RENAME,
- * DROP, TRUNCATE) becomes a transactional MESSAGE "tributary.ddl" (kind,
- * table, statement) for stream.c to act on by the job's ddl policy.  A
+ * DROP, TRUNCATE) becomes a sink ddl call (kind, table, statement) inside
+ * its transaction, for stream.c to act on by the job's ddl policy.  A
  * TABLE_MAP that does not match what the job knows (a column the job does
  * not know while it maps every column, or, without column names in the
  * binlog, another column count than information_schema has) stops the
  * stream.
  *
  * Responsiveness.  The dump connection has a read timeout and asks the
- * server for heartbeats every heartbeat_interval; stream_next only reads
+ * server for heartbeats every heartbeat_interval; stream_poll only reads
  * when a whole event can be expected (the socket is readable or the
  * connector's read-ahead cache holds bytes), so the worker's loop keeps
  * waiting on its latch.
@@ -64,7 +65,7 @@
 #include "fmgr.h"
 #include "access/xlog.h"
 #include "catalog.h"
-#include "decoder/proto.h"
+#include "change.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "source/binlog.h"
@@ -73,7 +74,6 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#define DDL_PREFIX		"tributary.ddl"
 #define NRECENT			64
 
 /* what the stream knows of a job table's columns outside the binlog */
@@ -563,15 +563,6 @@ mysrc_stream_feedback(TributarySource *src, XLogRecPtr write, XLogRecPtr flush, 
 }
 
 /*
- * mysrc_stream_decode: the change model of a message this connector made.
- */
-void
-mysrc_stream_decode(TributarySource *src, StringInfo msg, TribMessage *out)
-{
-	trib_read_next_message(msg, false, out);
-}
-
-/*
  * event_ready: whether a read will find data: the connector's read-ahead
  * cache holds bytes or the socket is readable.
  */
@@ -918,10 +909,10 @@ on_table_map(TributarySource *src, MyStream *st, BinlogEvent *ev)
 }
 
 /*
- * announce: the RELATION message of a table map.
+ * announce: the columns of a table map, to the sink.
  */
 static void
-announce(MyStream *st, MapEntry *m, StringInfo out)
+announce(MyStream *st, MapEntry *m, TributaryChangeSink *sink)
 {
 	TribRelation rel;
 	TributaryTable *t = m->table->t;
@@ -944,33 +935,39 @@ announce(MyStream *st, MapEntry *m, StringInfo out)
 			if (strcmp((char *) lfirst(lc), rel.attrs[i].name) == 0)
 				rel.attrs[i].flags |= TRIB_ATTR_KEY;
 	}
-	trib_write_relation(out, InvalidTransactionId, &rel);
+	sink->relation(sink, &rel);
 	m->announced = true;
 }
 
 /*
- * write_tuple: one row image as a tuple of text values.
+ * make_tuple: one row image as a tuple of the change model: values in the
+ * binary receive format of bl_binary_type's type, or text converted to
+ * the database encoding.
  */
 static void
-write_tuple(TributarySource *src, MyStream *st, MapEntry *m, char tag, BinlogValue *values,
-			StringInfo out)
+make_tuple(TributarySource *src, MyStream *st, MapEntry *m, BinlogValue *values, TribTuple *tuple)
 {
-	trib_write_tuple_header(out, tag, m->map.ncolumns);
+	tuple->natts = m->map.ncolumns;
 	for (int i = 0; i < m->map.ncolumns; i++)
 	{
 		BinlogValue *v = &values[i];
+		TribValue  *out = &tuple->values[i];
 
+		out->kind = TRIB_VALUE_NULL;
+		out->data = NULL;
+		out->len = 0;
 		if (v->isnull)
-		{
-			trib_write_value(out, TRIB_VALUE_NULL, NULL, 0);
 			continue;
-		}
 		if (v->is_zero_date)
 		{
 			const char *zd = src->zero_date ? src->zero_date : "null";
 
 			if (strcmp(zd, "-infinity") == 0)
-				trib_write_value(out, TRIB_VALUE_TEXT, "-infinity", 9);
+			{
+				out->kind = TRIB_VALUE_TEXT;
+				out->data = "-infinity";
+				out->len = 9;
+			}
 			else if (strcmp(zd, "error") == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
@@ -978,8 +975,6 @@ write_tuple(TributarySource *src, MyStream *st, MapEntry *m, char tag, BinlogVal
 						 errdetail("Column \"%s\", binlog event ending at %s:%u.", m->map.columns[i].name,
 								   file_name(st->file_seq), st->event ? st->event->next_event_pos : 0),
 						 errhint("Set the job option zero_date to null or -infinity to accept zero dates.")));
-			else
-				trib_write_value(out, TRIB_VALUE_NULL, NULL, 0);
 			continue;
 		}
 		if (v->needs_charset)
@@ -996,15 +991,17 @@ write_tuple(TributarySource *src, MyStream *st, MapEntry *m, char tag, BinlogVal
 			v->data = conv;
 			v->len = strlen(conv);
 		}
-		trib_write_value(out, v->binary ? TRIB_VALUE_BINARY : TRIB_VALUE_TEXT, v->data, v->len);
+		out->kind = v->binary ? TRIB_VALUE_BINARY : TRIB_VALUE_TEXT;
+		out->data = v->data;
+		out->len = v->len;
 	}
 }
 
 /*
- * on_rows: a rows event of a job table: one change message per row.
+ * on_rows: a rows event of a job table: one sink change per row.
  */
 static void
-on_rows(TributarySource *src, MyStream *st, BinlogEvent *ev, StringInfo out)
+on_rows(TributarySource *src, MyStream *st, BinlogEvent *ev, TributaryChangeSink *sink)
 {
 	BinlogRows rows;
 	char	   *err;
@@ -1013,6 +1010,8 @@ on_rows(TributarySource *src, MyStream *st, BinlogEvent *ev, StringInfo out)
 	const uint8 *end;
 	BinlogValue *before;
 	BinlogValue *after;
+	TribTuple	oldtup;
+	TribTuple	newtup;
 
 	if (!bl_read_rows(ev, &st->fmt, &rows, &err))
 		stream_error(src, st, ev->log_pos, err);
@@ -1032,9 +1031,11 @@ on_rows(TributarySource *src, MyStream *st, BinlogEvent *ev, StringInfo out)
 							m->table->key, m->map.columns[i].name),
 					 errhint("Set binlog_row_image = FULL on the source.")));
 	if (!m->announced)
-		announce(st, m, out);
+		announce(st, m, sink);
 	before = palloc(sizeof(BinlogValue) * rows.ncolumns);
 	after = palloc(sizeof(BinlogValue) * rows.ncolumns);
+	oldtup.values = palloc(sizeof(TribValue) * rows.ncolumns);
+	newtup.values = palloc(sizeof(TribValue) * rows.ncolumns);
 	p = rows.rows;
 	end = rows.rows + rows.rows_len;
 	while (p < end)
@@ -1047,47 +1048,52 @@ on_rows(TributarySource *src, MyStream *st, BinlogEvent *ev, StringInfo out)
 		switch (rows.kind)
 		{
 			case 'I':
-				trib_write_change(out, TRIB_MSG_INSERT, InvalidTransactionId, m->table->relid);
-				write_tuple(src, st, m, 'N', before, out);
+				make_tuple(src, st, m, before, &newtup);
+				sink->change(sink, TRIB_CHANGE_INSERT, m->table->relid, NULL, &newtup);
 				break;
 			case 'U':
-				trib_write_change(out, TRIB_MSG_UPDATE, InvalidTransactionId, m->table->relid);
-				write_tuple(src, st, m, 'O', before, out);
-				write_tuple(src, st, m, 'N', after, out);
+				make_tuple(src, st, m, before, &oldtup);
+				make_tuple(src, st, m, after, &newtup);
+				sink->change(sink, TRIB_CHANGE_UPDATE, m->table->relid, &oldtup, &newtup);
 				break;
 			default:
-				trib_write_change(out, TRIB_MSG_DELETE, InvalidTransactionId, m->table->relid);
-				write_tuple(src, st, m, 'O', before, out);
+				make_tuple(src, st, m, before, &oldtup);
+				sink->change(sink, TRIB_CHANGE_DELETE, m->table->relid, &oldtup, NULL);
 				break;
 		}
 	}
+	pfree(before);
+	pfree(after);
+	pfree(oldtup.values);
+	pfree(newtup.values);
 }
 
 /*
  * begin_xact: a source transaction starts.
  */
 static void
-begin_xact(MyStream *st, XLogRecPtr start, uint32 timestamp, StringInfo out)
+begin_xact(MyStream *st, XLogRecPtr start, uint32 timestamp, TributaryChangeSink *sink)
 {
 	st->in_xact = true;
 	strlcpy(st->cur_gtid, st->gtid, sizeof(st->cur_gtid));
-	trib_write_begin(out, InvalidTransactionId, start, time_t_to_timestamptz((pg_time_t) timestamp));
+	sink->begin(sink, start, time_t_to_timestamptz((pg_time_t) timestamp));
 }
 
 /*
  * commit_xact: a source transaction ends with the event [start, end).
  */
 static void
-commit_xact(MyStream *st, XLogRecPtr start, XLogRecPtr end, uint32 timestamp, StringInfo out)
+commit_xact(MyStream *st, XLogRecPtr start, XLogRecPtr end, uint32 timestamp,
+			TributaryChangeSink *sink)
 {
 	RecentCommit *rc = &st->recent[st->nrecent++ % NRECENT];
 
 	st->in_xact = false;
 	rc->end = end;
 	strlcpy(rc->gtid, st->cur_gtid, sizeof(rc->gtid));
-	trib_write_commit(out, start, end, time_t_to_timestamptz((pg_time_t) timestamp));
 	st->gtid[0] = '\0';
 	st->gtid_start = 0;
+	sink->commit(sink, start, end, time_t_to_timestamptz((pg_time_t) timestamp));
 }
 
 /*
@@ -1095,7 +1101,7 @@ commit_xact(MyStream *st, XLogRecPtr start, XLogRecPtr end, uint32 timestamp, St
  */
 static void
 on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, XLogRecPtr end,
-		 StringInfo out, bool *advanced)
+		 TributaryChangeSink *sink, bool *advanced)
 {
 	char	   *db;
 	char	   *query;
@@ -1110,14 +1116,14 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 	if (pg_strcasecmp(query, "BEGIN") == 0 || pg_strncasecmp(query, "XA START", 8) == 0)
 	{
 		if (!st->in_xact)
-			begin_xact(st, st->gtid_start ? st->gtid_start : start, ev->timestamp, out);
+			begin_xact(st, st->gtid_start ? st->gtid_start : start, ev->timestamp, sink);
 		return;
 	}
 	if (pg_strcasecmp(query, "COMMIT") == 0 || pg_strcasecmp(query, "ROLLBACK") == 0 ||
 		pg_strncasecmp(query, "XA END", 6) == 0 || pg_strncasecmp(query, "XA COMMIT", 9) == 0)
 	{
 		if (st->in_xact && pg_strncasecmp(query, "XA END", 6) != 0)
-			commit_xact(st, start, end, ev->timestamp, out);
+			commit_xact(st, start, end, ev->timestamp, sink);
 		return;
 	}
 
@@ -1134,16 +1140,13 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 	}
 	if (kind != NULL && hit != NULL)
 	{
-		StringInfoData content;
 		bool		standalone = !st->in_xact;
 
-		initStringInfo(&content);
-		appendStringInfo(&content, "%s%c%s%c%s", kind, '\0', hit->key, '\0', query);
 		if (standalone)
-			begin_xact(st, st->gtid_start ? st->gtid_start : start, ev->timestamp, out);
-		trib_write_message(out, InvalidTransactionId, true, start, DDL_PREFIX, content.len, content.data);
+			begin_xact(st, st->gtid_start ? st->gtid_start : start, ev->timestamp, sink);
+		sink->ddl(sink, kind, hit->key, query, start);
 		if (standalone)
-			commit_xact(st, start, end, ev->timestamp, out);
+			commit_xact(st, start, end, ev->timestamp, sink);
 		/* the table's columns may differ from now on */
 		hit->lenient = true;
 		hit->nschema = -1;
@@ -1167,7 +1170,7 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 static void
 process_event(TributarySource *src, MyStream *st, const uint8 *raw, size_t len,
 			  const BinlogFormat *fmt, XLogRecPtr outer_start, XLogRecPtr outer_end,
-			  StringInfo out, bool *advanced)
+			  TributaryChangeSink *sink, bool *advanced)
 {
 	BinlogEvent ev;
 	char	   *err;
@@ -1231,16 +1234,16 @@ process_event(TributarySource *src, MyStream *st, const uint8 *raw, size_t len,
 				strlcpy(st->gtid, gtid ? gtid : "", sizeof(st->gtid));
 				st->gtid_start = start;
 				if (ev.type == BL_MARIA_GTID && (flags & BL_MARIA_GTID_STANDALONE) == 0 && !st->in_xact)
-					begin_xact(st, start, ev.timestamp, out);
+					begin_xact(st, start, ev.timestamp, sink);
 				break;
 			}
 		case BL_QUERY:
 		case BL_MARIA_QUERY_COMPRESSED:
-			on_query(src, st, &ev, start, end, out, advanced);
+			on_query(src, st, &ev, start, end, sink, advanced);
 			break;
 		case BL_XID:
 			if (st->in_xact)
-				commit_xact(st, start, end, ev.timestamp, out);
+				commit_xact(st, start, end, ev.timestamp, sink);
 			break;
 		case BL_TABLE_MAP:
 			on_table_map(src, st, &ev);
@@ -1261,15 +1264,16 @@ process_event(TributarySource *src, MyStream *st, const uint8 *raw, size_t len,
 
 					if (!bl_next_event((const uint8 *) events, elen, off, &size, &err))
 						stream_error(src, st, ev.log_pos, psprintf("TRANSACTION_PAYLOAD: %s", err));
-					process_event(src, st, (const uint8 *) events + off, size, &inner, start, end, out,
+					process_event(src, st, (const uint8 *) events + off, size, &inner, start, end, sink,
 								  advanced);
 					off += size;
+					CHECK_FOR_INTERRUPTS();
 				}
 				break;
 			}
 		default:
 			if (bl_is_rows_event(ev.type))
-				on_rows(src, st, &ev, out);
+				on_rows(src, st, &ev, sink);
 			else if (!artificial && !st->in_xact && ev.type != BL_HEARTBEAT && ev.type != BL_HEARTBEAT_V2)
 				*advanced = true;
 			break;
@@ -1277,42 +1281,41 @@ process_event(TributarySource *src, MyStream *st, const uint8 *raw, size_t len,
 }
 
 /*
- * mysrc_stream_next: the messages of the next binlog event, if one can be
- * read without waiting.
+ * mysrc_stream_poll: decode up to budget binlog events that can be read
+ * without waiting, calling the sink; how many there were.
  */
-TributaryStreamEvent
-mysrc_stream_next(TributarySource *src, StringInfo msg, XLogRecPtr *lsn, bool *reply_requested)
+int
+mysrc_stream_poll(TributarySource *src, TributaryChangeSink *sink, int budget)
 {
 	MyStream   *st = (MyStream *) src->stream;
-	MARIADB_RPL_EVENT *ev;
-	bool		advanced = false;
+	int			n;
 
-	*reply_requested = false;
-	*lsn = InvalidXLogRecPtr;
-	if (!event_ready(st))
-		return TSE_NONE;
-	/*
-	 * fetch reuses the previous event's memory; on an error it may have
-	 * freed it: never free that event again
-	 */
-	ev = mariadb_rpl_fetch(st->rpl, st->event);
-	st->event = ev;
-	if (ev == NULL)
-		stream_raise(src, st, "lost the binlog stream");
-	if (ev->raw_data == NULL || ev->raw_data_size <= ev->raw_data_ofs)
-		stream_error(src, st, 0, "empty event");
-	initStringInfo(msg);
-	process_event(src, st, ev->raw_data + ev->raw_data_ofs, ev->raw_data_size - ev->raw_data_ofs,
-				  &st->fmt, 0, 0, msg, &advanced);
-	if (msg->len > 0)
-		return TSE_DATA;
-	if (advanced)
+	for (n = 0; n < budget && event_ready(st); n++)
 	{
-		/* the end of an event outside any transaction (a real ROTATE: the new file's start) */
-		if (ev->event_type == ROTATE_EVENT)
-			*lsn = position_make(st->file_seq, 4);
-		else if (ev->next_event_pos != 0)
-			*lsn = position_make(st->file_seq, ev->next_event_pos);
+		MARIADB_RPL_EVENT *ev;
+		bool		advanced = false;
+
+		/*
+		 * fetch reuses the previous event's memory; on an error it may have
+		 * freed it: never free that event again
+		 */
+		ev = mariadb_rpl_fetch(st->rpl, st->event);
+		st->event = ev;
+		if (ev == NULL)
+			stream_raise(src, st, "lost the binlog stream");
+		if (ev->raw_data == NULL || ev->raw_data_size <= ev->raw_data_ofs)
+			stream_error(src, st, 0, "empty event");
+		process_event(src, st, ev->raw_data + ev->raw_data_ofs, ev->raw_data_size - ev->raw_data_ofs,
+					  &st->fmt, 0, 0, sink, &advanced);
+		if (advanced)
+		{
+			/* the end of an event outside any transaction (a real ROTATE: the new file's start) */
+			if (ev->event_type == ROTATE_EVENT)
+				sink->advance(sink, position_make(st->file_seq, 4), false);
+			else if (ev->next_event_pos != 0)
+				sink->advance(sink, position_make(st->file_seq, ev->next_event_pos), false);
+		}
+		CHECK_FOR_INTERRUPTS();
 	}
-	return TSE_KEEPALIVE;
+	return n;
 }

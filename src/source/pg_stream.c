@@ -32,6 +32,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "change.h"
 #include "decoder/proto.h"
 #include "source/connector.h"
 #include "source/pg_libpq.h"
@@ -178,25 +179,6 @@ pg_stream_create_slot(TributarySource *src, const char *slot, List *tables,
 }
 
 /*
- * pg_stream_decode: a stream message in the change model, from the slot's
- * decoder.
- */
-void
-pg_stream_decode(TributarySource *src, StringInfo msg, TribMessage *out)
-{
-	if (src->stream_decoder && strcmp(src->stream_decoder, "pgoutput") == 0)
-	{
-		tributary_read_pgoutput(msg, pgoutput_in_stream, out);
-		if (out->type == TRIB_MSG_STREAM_START)
-			pgoutput_in_stream = true;
-		else if (out->type == TRIB_MSG_STREAM_STOP)
-			pgoutput_in_stream = false;
-	}
-	else
-		trib_read_next_message(msg, false, out);
-}
-
-/*
  * pg_snapshot_use: begin the snapshot transaction of the normal connection
  * at an exported snapshot (instead of snapshot_begin).
  */
@@ -283,20 +265,18 @@ pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn, Li
 	PQclear(res);
 }
 
-/* the CopyData block handed out last */
+/* the CopyData block read last */
 static char *stream_buf = NULL;
 
 /*
- * pg_stream_next: the next message of the stream, if one is buffered.
- * DATA: msg holds the payload (pointing into libpq's buffer until the next
- * call), *lsn its WAL start.  KEEPALIVE: *lsn is the source's WAL end.
+ * read_copydata: the next CopyData of the replication connection, if one
+ * is buffered (its length; 0 when none).  It stays in stream_buf until the
+ * next call.
  */
-TributaryStreamEvent
-pg_stream_next(TributarySource *src, StringInfo msg, XLogRecPtr *lsn, bool *reply_requested)
+static int
+read_copydata(TributarySource *src, PGconn *conn)
 {
-	PGconn	   *conn = stream_conn(src);
 	int			len;
-	StringInfoData in;
 
 	if (stream_buf)
 	{
@@ -309,8 +289,6 @@ pg_stream_next(TributarySource *src, StringInfo msg, XLogRecPtr *lsn, bool *repl
 		if (PQconsumeInput(conn) == 0)
 			tributary_pq_raise(conn, NULL, src->name, "lost the replication connection");
 		len = PQgetCopyData(conn, &stream_buf, 1);
-		if (len == 0)
-			return TSE_NONE;
 	}
 	if (len == -1)
 	{
@@ -320,35 +298,139 @@ pg_stream_next(TributarySource *src, StringInfo msg, XLogRecPtr *lsn, bool *repl
 	}
 	if (len < 0)
 		tributary_pq_raise(conn, NULL, src->name, "lost the replication connection");
+	return len;
+}
 
-	in.data = stream_buf;
-	in.len = len;
-	in.maxlen = len;
-	in.cursor = 0;
-	switch (pq_getmsgbyte(&in))
+/*
+ * dispatch: one decoded message to the sink.  Logical messages
+ * (pg_logical_emit_message) carry nothing for a job and are not acted on:
+ * whoever can write to the source must not steer the target's DDL
+ * handling through them.
+ */
+static void
+dispatch(TributarySource *src, TribMessage *m, TributaryChangeSink *sink)
+{
+	switch (m->type)
 	{
-		case 'w':
-			*lsn = pq_getmsgint64(&in);
-			(void) pq_getmsgint64(&in); /* wal_end */
-			(void) pq_getmsgint64(&in); /* send_time */
-			msg->data = in.data + in.cursor;
-			msg->len = in.len - in.cursor;
-			msg->maxlen = msg->len;
-			msg->cursor = 0;
-			*reply_requested = false;
-			return TSE_DATA;
-		case 'k':
-			*lsn = pq_getmsgint64(&in);
-			(void) pq_getmsgint64(&in); /* send_time */
-			*reply_requested = (pq_getmsgbyte(&in) != 0);
-			return TSE_KEEPALIVE;
+		case TRIB_MSG_BEGIN:
+			sink->begin(sink, m->lsn, m->commit_ts);
+			break;
+		case TRIB_MSG_COMMIT:
+			sink->commit(sink, m->lsn, m->end_lsn, m->commit_ts);
+			break;
+		case TRIB_MSG_RELATION:
+			sink->relation(sink, &m->relation);
+			break;
+		case TRIB_MSG_INSERT:
+			sink->change(sink, TRIB_CHANGE_INSERT, m->relid, NULL, &m->newtuple);
+			break;
+		case TRIB_MSG_UPDATE:
+			sink->change(sink, TRIB_CHANGE_UPDATE, m->relid, m->has_old ? &m->oldtuple : NULL,
+						 &m->newtuple);
+			break;
+		case TRIB_MSG_DELETE:
+			sink->change(sink, TRIB_CHANGE_DELETE, m->relid, m->has_old ? &m->oldtuple : NULL, NULL);
+			break;
+		case TRIB_MSG_TRUNCATE:
+			sink->truncate(sink, m->nrelids, m->relids);
+			break;
+		case TRIB_MSG_NONE:
+		case TRIB_MSG_MESSAGE:
+			break;
 		default:
+			/* streamed transactions are never asked for */
 			ereport(ERROR,
 					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("unexpected replication message type 0x%02x from source \"%s\"",
-							(unsigned char) in.data[0], src->name)));
+					 errmsg("unexpected message '%c' in the stream of source \"%s\"",
+							m->type, src->name)));
 	}
-	return TSE_NONE;			/* keep compiler quiet */
+}
+
+/*
+ * decode_data: the messages of one XLogData payload (several with
+ * tributary_decoder's protocol version 2), through the slot's decoder.
+ */
+static void
+decode_data(TributarySource *src, StringInfo in, TributaryChangeSink *sink)
+{
+	bool		pgoutput = (src->stream_decoder && strcmp(src->stream_decoder, "pgoutput") == 0);
+
+	do
+	{
+		TribMessage m;
+
+		if (pgoutput)
+		{
+			tributary_read_pgoutput(in, pgoutput_in_stream, &m);
+			if (m.type == TRIB_MSG_STREAM_START)
+				pgoutput_in_stream = true;
+			else if (m.type == TRIB_MSG_STREAM_STOP)
+				pgoutput_in_stream = false;
+		}
+		else
+			trib_read_next_message(in, false, &m);
+		dispatch(src, &m, sink);
+	} while (in->cursor < in->len);
+}
+
+/*
+ * pg_stream_poll: decode up to budget CopyData messages of the stream that
+ * are already received, calling the sink; how many there were.
+ */
+int
+pg_stream_poll(TributarySource *src, TributaryChangeSink *sink, int budget)
+{
+	PGconn	   *conn = stream_conn(src);
+	int			n;
+
+	for (n = 0; n < budget; n++)
+	{
+		int			len = read_copydata(src, conn);
+		StringInfoData in;
+		XLogRecPtr	lsn;
+
+		if (len == 0)
+			break;
+		in.data = stream_buf;
+		in.len = len;
+		in.maxlen = len;
+		in.cursor = 0;
+		switch (pq_getmsgbyte(&in))
+		{
+			case 'w':
+				{
+					StringInfoData payload;
+
+					lsn = pq_getmsgint64(&in);
+					(void) pq_getmsgint64(&in); /* wal_end */
+					(void) pq_getmsgint64(&in); /* send_time */
+					payload.data = in.data + in.cursor;
+					payload.len = in.len - in.cursor;
+					payload.maxlen = payload.len;
+					payload.cursor = 0;
+					decode_data(src, &payload, sink);
+					sink->advance(sink, lsn, false);
+					break;
+				}
+			case 'k':
+				{
+					bool		reply;
+
+					lsn = pq_getmsgint64(&in);
+					(void) pq_getmsgint64(&in); /* send_time */
+					reply = (pq_getmsgbyte(&in) != 0);
+					sink->advance(sink, lsn, reply);
+					break;
+				}
+			default:
+				ereport(ERROR,
+						(errcode(ERRCODE_PROTOCOL_VIOLATION),
+						 errmsg("unexpected replication message type 0x%02x from source \"%s\"",
+								(unsigned char) in.data[0], src->name)));
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	return n;
 }
 
 /*

@@ -14,14 +14,12 @@
 extern void pg_stream_prepare(TributarySource *src, const char *slot, List *tables);
 extern void pg_stream_create_slot(TributarySource *src, const char *slot, List *tables,
 								  XLogRecPtr *start_lsn, char **snapshot);
-extern void pg_stream_decode(TributarySource *src, StringInfo msg, struct TribMessage *out);
 extern void pg_snapshot_use(TributarySource *src, const char *snapshot);
 extern char *pg_snapshot_export(TributarySource *src);
 extern XLogRecPtr pg_current_position(TributarySource *src);
 extern void pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 							List *tables, bool binary);
-extern TributaryStreamEvent pg_stream_next(TributarySource *src, StringInfo msg,
-										   XLogRecPtr *lsn, bool *reply_requested);
+extern int	pg_stream_poll(TributarySource *src, struct TributaryChangeSink *sink, int budget);
 extern void pg_stream_feedback(TributarySource *src, XLogRecPtr write, XLogRecPtr flush,
 							   bool reply_requested);
 extern pgsocket pg_stream_socket(TributarySource *src);

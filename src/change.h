@@ -1,0 +1,103 @@
+/*-------------------------------------------------------------------------
+ *
+ * change.h
+ *		The change model every source kind delivers, and the sink it
+ *		delivers it to.
+ *
+ * A connector's stream_poll decodes what its source sends (a PostgreSQL
+ * slot's tributary_decoder or pgoutput messages, a MySQL binlog) and calls
+ * the sink's functions in the source's commit order:
+ *
+ *	begin		a source transaction starts; start is a position at or
+ *				before its first change (the stream skips transactions
+ *				that start before the job's checkpoint)
+ *	relation	the columns of a table before its first change, and again
+ *				when they change; relid is the connector's own number for
+ *				the table in this stream
+ *	change		one row: op INSERT (new), UPDATE (old when the source has
+ *				it, new) or DELETE (old); values in text input or binary
+ *				receive format of the column's type as the relation named it
+ *	truncate	tables emptied
+ *	ddl			a statement changed a job table (kind as mysql_ddl.c
+ *				classifies it, the table as "db.table", the statement)
+ *	commit		the transaction ends: its commit record's position, the
+ *				position just after it (the checkpoint) and commit time
+ *	advance		the source's position moved outside any transaction
+ *				(a keepalive, a rotation, a statement about other tables);
+ *				reply_requested: the source wants feedback now
+ *
+ * Values point into the connector's buffers: the sink uses them during
+ * the call.  Sink functions may start and end local transactions; they
+ * return in the memory context they were called in.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TRIBUTARY_CHANGE_H
+#define TRIBUTARY_CHANGE_H
+
+#include "access/xlogdefs.h"
+#include "datatype/timestamp.h"
+
+/* change operations */
+#define TRIB_CHANGE_INSERT			'I'
+#define TRIB_CHANGE_UPDATE			'U'
+#define TRIB_CHANGE_DELETE			'D'
+
+/* value kinds */
+#define TRIB_VALUE_NULL				'n'
+#define TRIB_VALUE_TEXT				't'
+#define TRIB_VALUE_BINARY			'b'
+#define TRIB_VALUE_UNCHANGED		'u'
+
+/* attribute flags */
+#define TRIB_ATTR_KEY				0x01
+
+typedef struct TribAttribute
+{
+	char	   *name;
+	Oid			typoid;
+	int32		typmod;
+	uint8		flags;
+} TribAttribute;
+
+typedef struct TribRelation
+{
+	Oid			relid;
+	char	   *nspname;
+	char	   *relname;
+	char		replident;
+	int			natts;
+	TribAttribute *attrs;
+} TribRelation;
+
+typedef struct TribValue
+{
+	char		kind;			/* TRIB_VALUE_* */
+	uint32		len;
+	char	   *data;			/* points into the connector's buffer */
+} TribValue;
+
+typedef struct TribTuple
+{
+	int			natts;
+	TribValue  *values;
+} TribTuple;
+
+typedef struct TributaryChangeSink TributaryChangeSink;
+
+struct TributaryChangeSink
+{
+	void		(*begin) (TributaryChangeSink *sink, XLogRecPtr start, TimestampTz commit_ts);
+	void		(*relation) (TributaryChangeSink *sink, TribRelation *rel);
+	void		(*change) (TributaryChangeSink *sink, char op, Oid relid,
+						   TribTuple *oldtuple, TribTuple *newtuple);
+	void		(*truncate) (TributaryChangeSink *sink, int nrelids, Oid *relids);
+	void		(*ddl) (TributaryChangeSink *sink, const char *kind, const char *table,
+						const char *statement, XLogRecPtr position);
+	void		(*commit) (TributaryChangeSink *sink, XLogRecPtr commit, XLogRecPtr end,
+						   TimestampTz commit_ts);
+	void		(*advance) (TributaryChangeSink *sink, XLogRecPtr position, bool reply_requested);
+	void	   *arg;			/* the sink's own state */
+};
+
+#endif							/* TRIBUTARY_CHANGE_H */
