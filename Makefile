@@ -50,11 +50,13 @@ OBJS = \
 	bgworker/worker.o \
 	bgworker/snapshot_helper.o
 
-# the test module: SQL renderings of the stream readers for pg_regress,
-# kept out of the production library
+# the test module: SQL renderings of the stream readers for pg_regress and
+# the replay source kind, kept out of the production library
 TEST_OBJS = \
-	src/protocol_check.o \
-	src/binlog_check.o \
+	src/test/test_module.o \
+	src/test/protocol_check.o \
+	src/test/binlog_check.o \
+	src/test/replay_source.o \
 	src/decoder/proto.o \
 	src/source/binlog_render.o \
 	src/source/binlog_event.o \

@@ -237,12 +237,13 @@ tributary_snapshot_helper_main(Datum main_arg)
 
 	tributary_source_connect(job->source, psprintf("pg_tributary job %s snapshot helper %d",
 													job->name, args.number));
-	job->source->connector->snapshot_use(job->source, args.view);
+	/* an empty view name: the kind cannot share views, open one of its own */
+	job->source->connector->snapshot->join(job->source, args.view[0] ? args.view : NULL);
 	/* a view of its own: the stream must be idempotent up to its position */
-	if (job->source->connector->own_views && strcmp(job->mode, "full") != 0)
-		tributary_snapshot_record_view(job, job->source->connector->current_position(job->source));
+	if (args.view[0] == '\0' && strcmp(job->mode, "full") != 0)
+		tributary_snapshot_record_view(job, tributary_current_position(job->source));
 	copied = tributary_snapshot_copy_chunks(job, tables, helper_count_rows);
-	job->source->connector->snapshot_end(job->source);
+	job->source->connector->snapshot->end(job->source);
 	tributary_source_disconnect(job->source);
 	ereport(LOG,
 			(errmsg("pg_tributary job \"%s\" snapshot helper %d copied %d chunks",

@@ -358,7 +358,7 @@ worker_create_slot(MemoryContext run_cxt, List *tables)
 
 	snprintf(job_id, sizeof(job_id), "%d", MyJob->id);
 	slot = psprintf("tributary_" UINT64_FORMAT "_%d", GetSystemIdentifier(), MyJob->id);
-	src->connector->stream_create_slot(src, slot, tributary_table_names(tables), &p0, &snapshot);
+	src->connector->stream->fix_start(src, slot, tributary_table_names(tables), &p0, &snapshot);
 	MyJob->slot = slot;
 	MyJob->decoder = src->stream_decoder;
 	MyJob->stream_start = tributary_position_out(src, p0);
@@ -427,13 +427,13 @@ worker_binary_values(List *tables)
 	bool		binary;
 
 	if (src->stream_decoder == NULL || strcmp(src->stream_decoder, "tributary_decoder") != 0 ||
-		src->connector->column_types == NULL)
+		(src->connector->caps & TRIB_CAP_BINARY_COPY) == 0)
 		return false;
 	binary = true;
 	foreach(lc, tables)
 	{
 		TributaryTable *t = (TributaryTable *) lfirst(lc);
-		List	   *types = src->connector->column_types(src, t);
+		List	   *types = src->connector->snapshot->column_types(src, t);
 
 		StartTransactionCommand();
 		if (!tributary_copy_can_be_binary(t, types))
@@ -461,7 +461,7 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 	TimestampTz lost_at = 0;
 	int			backoff_ms = 500;
 
-	if (src->connector->stream_start == NULL)
+	if (src->connector->stream == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("change capture from %s sources is not supported yet", src->kind),
@@ -472,7 +472,7 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 	else
 	{
 		src->stream_decoder = MyJob->decoder;
-		src->connector->stream_prepare(src, MyJob->slot, tributary_table_names(tables));
+		src->connector->stream->prepare(src, MyJob->slot, tributary_table_names(tables));
 	}
 
 	foreach(lc, tables)

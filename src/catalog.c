@@ -21,17 +21,19 @@
 #include "source/connector.h"
 
 /*
- * connector_for_kind: the function table of a source kind.
+ * connector_for_kind: the registered kind of a source.
  */
 static const TributaryConnector *
 connector_for_kind(const char *kind)
 {
-	if (strcmp(kind, "postgresql") == 0)
-		return &tributary_pg_connector;
-	if (strcmp(kind, "mysql") == 0)
-		return &tributary_mysql_connector;
-	elog(ERROR, "unknown source kind \"%s\"", kind);
-	return NULL;				/* keep compiler quiet */
+	const TributaryConnector *c = tributary_find_connector(kind);
+
+	if (c == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("source kind \"%s\" is not available in this server", kind),
+				 errhint("The library that provides it must be listed in shared_preload_libraries.")));
+	return c;
 }
 
 /*

@@ -114,7 +114,7 @@ tributary_source_checks(PG_FUNCTION_ARGS)
 	else
 		tables = job_tables_of_source(src->id);
 
-	err = src->connector->try_connect(src, "pg_tributary check_source");
+	err = src->connector->admin->try_connect(src, "pg_tributary check_source");
 	if (err != NULL)
 	{
 		emit_check_row(&rows, "connection", false,
@@ -123,7 +123,7 @@ tributary_source_checks(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 	}
 
-	src->connector->run_checks(src, tables, emit_check_row, &rows);
+	src->connector->admin->run_checks(src, tables, emit_check_row, &rows);
 	tributary_source_disconnect(src);
 	return (Datum) 0;
 }
@@ -144,7 +144,7 @@ tributary_remote_table_info(PG_FUNCTION_ARGS)
 	char	   *json = NULL;
 
 	tributary_source_connect(src, "pg_tributary");
-	json = src->connector->describe_table(src, nsp, rel);
+	json = src->connector->admin->describe_table(src, nsp, rel);
 	tributary_source_disconnect(src);
 
 	if (json == NULL)
@@ -175,12 +175,12 @@ tributary_remote_tables(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 
 	InitMaterializedSRF(fcinfo, 0);
-	if (src->connector->list_tables == NULL)
+	if (src->connector->admin->list_tables == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("listing the tables of %s sources is not supported", src->kind)));
 	tributary_source_connect(src, "pg_tributary");
-	tables = src->connector->list_tables(src);
+	tables = src->connector->admin->list_tables(src);
 	tributary_source_disconnect(src);
 	foreach(lc, tables)
 	{
@@ -243,12 +243,12 @@ tributary_drop_job_slot(PG_FUNCTION_ARGS)
 
 	src = tributary_source_load(source_name);
 	/* MySQL sources have no slot: the binlog position is ours alone */
-	if (src->connector->stream_start == NULL || src->connector->drop_slot == NULL)
+	if ((src->connector->caps & TRIB_CAP_SLOT) == 0)
 		PG_RETURN_BOOL(false);
-	err = src->connector->try_connect(src, "pg_tributary drop_job");
+	err = src->connector->admin->try_connect(src, "pg_tributary drop_job");
 	if (err == NULL)
 	{
-		err = src->connector->drop_slot(src, slot);
+		err = src->connector->stream->drop_slot(src, slot);
 		dropped = (err == NULL);
 		tributary_source_disconnect(src);
 	}

@@ -142,7 +142,7 @@ static void
 apply_columns(TributaryApplyState *apply, TributaryTable *t, const char *kind)
 {
 	TributarySource *src = apply->job->source;
-	char	   *json = src->connector->describe_table(src, t->source_nsp, t->source_rel);
+	char	   *json = src->connector->admin->describe_table(src, t->source_nsp, t->source_rel);
 	Oid			types[2] = {TEXTOID, INT4OID};
 	Datum		args[2];
 	MemoryContext cxt = apply->cxt;

@@ -17,6 +17,7 @@
 #include "utils/guc.h"
 
 #include "pg_tributary.h"
+#include "source/connector.h"
 
 PG_MODULE_MAGIC;
 
@@ -27,12 +28,15 @@ bool		tributary_preloaded = false;
 void		_PG_init(void);
 
 /*
- * _PG_init: define the GUCs and, when preloaded, reserve shared memory and
- * register the launcher.
+ * _PG_init: register the built-in source kinds; when preloaded, define the
+ * GUCs, reserve shared memory and register the launcher.
  */
 void
 _PG_init(void)
 {
+	tributary_register_connector(&tributary_pg_connector);
+	tributary_register_connector(&tributary_mysql_connector);
+
 	/* PGC_POSTMASTER settings can only be defined at server start */
 	if (!process_shared_preload_libraries_in_progress)
 		return;

@@ -21,8 +21,8 @@
  *
  * Views: every reader of a run reads in the same view of the source: the
  * snapshot exported with the job's slot (the first run of a full+cdc job),
- * else one the worker opens and exports (connector snapshot_export).
- * Sources that cannot share a view (MySQL: connector own_views) give every
+ * else one the worker opens and exports (snapshot export_view, TRIB_CAP_SHARED_VIEW).
+ * Sources that cannot share a view (MySQL: TRIB_CAP_OWN_VIEWS) give every
  * reader a view of its own, whose position each records as a catch-up
  * bound before reading (tributary_snapshot_record_view): chunks read at
  * different times converge once the stream has been applied,
@@ -86,7 +86,7 @@ read_from_source(void *arg, char **buf)
 {
 	TributarySource *src = (TributarySource *) arg;
 
-	return src->connector->copy_read(src, buf);
+	return src->connector->snapshot->copy_read(src, buf);
 }
 
 /*
@@ -137,7 +137,7 @@ snapshot_plan_table(TributaryJob *job, TributaryTable *t, ChunkContext *cctx)
 		char		nulls[4] = "    ";
 
 		CHECK_FOR_INTERRUPTS();
-		upto = src->connector->chunk_upper(src, t, after, job->chunk_rows);
+		upto = src->connector->snapshot->chunk_upper(src, t, after, job->chunk_rows);
 		args[0] = Int32GetDatum(t->id);
 		args[1] = Int32GetDatum(chunk_no);
 		args[2] = after ? CStringGetTextDatum(after) : (Datum) 0;
@@ -245,8 +245,8 @@ snapshot_copy_format(TributaryJob *job, TributaryTable *t)
 	{
 		bool		binary = false;
 
-		if (src->connector->column_types && !t->transformed)
-			binary = tributary_copy_can_be_binary(t, src->connector->column_types(src, t));
+		if ((src->connector->caps & TRIB_CAP_BINARY_COPY) && !t->transformed)
+			binary = tributary_copy_can_be_binary(t, src->connector->snapshot->column_types(src, t));
 		t->copy_format = binary ? 1 : 0;
 		ereport(LOG,
 				(errmsg("pg_tributary job \"%s\" copies source table [%s.%s] into %s in %s format",
@@ -305,7 +305,7 @@ tributary_snapshot_copy_chunks(TributaryJob *job, List *tables,
 													   cctx.table->source_nsp, cctx.table->source_rel,
 													   cctx.chunk_no));
 		binary = snapshot_copy_format(job, cctx.table);
-		src->connector->copy_begin(src, cctx.table, lower, upper, binary);
+		src->connector->snapshot->copy_begin(src, cctx.table, lower, upper, binary);
 		if (cctx.table->transformed)
 			rows = tributary_copy_transformed(cctx.table, read_from_source, src);
 		else
@@ -433,21 +433,22 @@ tributary_snapshot_run(TributaryJob *job, List *tables, const char *final_state,
 			pending = lappend(pending, lfirst(lc));
 	if (pending == NIL)
 		return;
-	if (src->connector->chunk_upper == NULL)
+	if (src->connector->snapshot == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("snapshots of %s sources are not supported yet", src->kind),
 				 errdetail("Job \"%s\" reads source \"%s\".", job->name, src->name)));
 
 	if (exported_snapshot)
-		src->connector->snapshot_use(src, exported_snapshot);
+		src->connector->snapshot->join(src, exported_snapshot);
 	else
 	{
-		src->connector->snapshot_begin(src);
-		view = src->connector->snapshot_export ? src->connector->snapshot_export(src) : NULL;
+		src->connector->snapshot->begin(src);
+		if (src->connector->caps & TRIB_CAP_SHARED_VIEW)
+			view = src->connector->snapshot->export_view(src);
 		/* the position of this view: read in it, so it covers all it sees */
 		if (on_view)
-			on_view(src->connector->current_position(src));
+			on_view(tributary_current_position(src));
 	}
 
 	errcb.callback = snapshot_error_context;
@@ -465,10 +466,11 @@ tributary_snapshot_run(TributaryJob *job, List *tables, const char *final_state,
 	error_context_stack = errcb.previous;
 
 	nhelpers = Min(job->parallelism - 1, nchunks - 1);
-	if (view == NULL)
+	/* helpers read in the shared view, or (OWN_VIEWS: an empty name) in their own */
+	if (view == NULL && (src->connector->caps & TRIB_CAP_OWN_VIEWS) == 0)
 		nhelpers = 0;
 	if (nhelpers > 0)
-		tributary_snapshot_helpers_start(job, nhelpers, view);
+		tributary_snapshot_helpers_start(job, nhelpers, view ? view : "");
 	tributary_snapshot_copy_chunks(job, pending, progress);
 	if (nhelpers > 0)
 	{
@@ -481,5 +483,5 @@ tributary_snapshot_run(TributaryJob *job, List *tables, const char *final_state,
 				(errcode(ERRCODE_ADMIN_SHUTDOWN),
 				 errmsg("stop requested during the snapshot")));
 	snapshot_finish_tables(pending, final_state);
-	src->connector->snapshot_end(src);
+	src->connector->snapshot->end(src);
 }

@@ -211,10 +211,10 @@ ask_source_end(StreamState *st)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
-	if (st->src->conn == NULL || st->src->connector->current_position == NULL ||
+	if (st->src->conn == NULL ||
 		!TimestampDifferenceExceeds(st->end_asked_at, now, SOURCE_END_INTERVAL_MS))
 		return;
-	st->source_end = st->src->connector->current_position(st->src);
+	st->source_end = tributary_current_position(st->src);
 	st->end_asked_at = now;
 }
 
@@ -292,7 +292,8 @@ send_feedback(StreamState *st, bool force, bool reply_requested)
 
 	if (!force && !TimestampDifferenceExceeds(st->last_feedback, now, FEEDBACK_INTERVAL_MS))
 		return;
-	st->src->connector->stream_feedback(st->src, st->received, st->durable, reply_requested);
+	if (st->src->connector->stream->feedback)
+		st->src->connector->stream->feedback(st->src, st->received, st->durable, reply_requested);
 	st->last_feedback = now;
 	if (st->progress && st->nflushes == 0 && !st->in_remote_xact && !IsTransactionState())
 		st->progress(st->durable, reported_end(st), 0, 0, st->caught_up ? "streaming" : "catchup");
@@ -545,7 +546,7 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(run_cxt);
 	src->stream_tables = tables;
-	src->connector->stream_start(src, slot, start_lsn, names, binary);
+	src->connector->stream->start(src, slot, start_lsn, names, binary);
 	ereport(LOG,
 			(errmsg("pg_tributary job \"%s\" streams from %s of source \"%s\" with %s values",
 					job->name, tributary_position_out(src, start_lsn), src->name,
@@ -567,7 +568,7 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 
 		MemoryContextSwitchTo(msg_cxt);
 		ask_source_end(&st);
-		if (src->connector->stream_poll(src, &sink, POLL_BUDGET) > 0)
+		if (src->connector->stream->poll(src, &sink, POLL_BUDGET) > 0)
 		{
 			MemoryContextSwitchTo(msg_cxt);
 			MemoryContextReset(msg_cxt);
@@ -595,10 +596,15 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 				st.last_beat = GetCurrentTimestamp();
 			idle_checkpoint(&st);
 		}
-		(void) WaitLatchOrSocket(MyLatch,
-								 WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 src->connector->stream_socket(src),
-								 Min(FEEDBACK_INTERVAL_MS, src->heartbeat_ms), PG_WAIT_EXTENSION);
+		{
+			/* a kind without a socket (a file) is polled every wait */
+			pgsocket	sock = src->connector->stream->socket(src);
+
+			(void) WaitLatchOrSocket(MyLatch,
+									 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH |
+									 (sock != PGINVALID_SOCKET ? WL_SOCKET_READABLE : 0),
+									 sock, Min(FEEDBACK_INTERVAL_MS, src->heartbeat_ms), PG_WAIT_EXTENSION);
+		}
 		ResetLatch(MyLatch);
 		MemoryContextSwitchTo(msg_cxt);
 		MemoryContextReset(msg_cxt);

@@ -83,12 +83,8 @@ source_position(const char *source_name)
 	TributarySource *src = tributary_source_load(source_name);
 	XLogRecPtr	lsn = InvalidXLogRecPtr;
 
-	if (src->connector->current_position == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("wait_for_sync does not support %s sources yet", src->kind)));
 	tributary_source_connect(src, "pg_tributary wait_for_sync");
-	lsn = src->connector->current_position(src);
+	lsn = tributary_current_position(src);
 	tributary_source_disconnect(src);
 	return lsn;
 }

@@ -318,6 +318,28 @@ is($target->safe_psql('postgres', q{SELECT tributary.add_tables('bypattern', 'pu
 is($target->safe_psql('postgres', "SELECT string_agg(source_table || ' -> ' || target_table, ', ' ORDER BY source_table) FROM tributary.tables WHERE job_name = 'bypattern'"),
 	'public.accounts -> pat.copy_accounts, public.items -> pat.copy_items', 'named by the template, the excluded table left out');
 
+# the end-to-end checks every source kind runs (TributaryTest::shared_checks)
+$source->safe_psql('postgres',
+	'CREATE TABLE public.e2e (id int PRIMARY KEY, name text, qty int); ALTER TABLE public.e2e REPLICA IDENTITY FULL');
+$target->safe_psql('postgres', q{
+	CREATE SCHEMA shared;
+	SELECT tributary.create_job('e2e', 'src', 'full+cdc', '{"snapshot_chunk_rows": 70, "parallelism.default": 2}');
+	SELECT tributary.add_table('e2e', 'public.e2e', 'shared.e2e');
+});
+sub pg_literal { my ($v) = @_; return 'NULL' unless defined $v; $v =~ s/'/''/g; return "'$v'"; }
+shared_checks(target => $target, job => 'e2e', target_table => 'shared.e2e', label => 'postgresql',
+	exec => sub {
+		my $sql = 'BEGIN;';
+		for my $c (@_)
+		{
+			my ($op, $id, $name, $qty) = @$c;
+			$sql .= $op eq 'insert' ? "INSERT INTO public.e2e VALUES ($id, " . pg_literal($name) . ', ' . pg_literal($qty) . ');'
+			  : $op eq 'update' ? 'UPDATE public.e2e SET name = ' . pg_literal($name) . ', qty = ' . pg_literal($qty) . " WHERE id = $id;"
+			  : "DELETE FROM public.e2e WHERE id = $id;";
+		}
+		$source->safe_psql('postgres', "$sql COMMIT;");
+	});
+
 $target->stop;
 $source->stop;
 done_testing();

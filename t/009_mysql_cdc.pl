@@ -205,6 +205,34 @@ ok($target->poll_query_until('postgres', "SELECT position LIKE '$file_now:%' FRO
 is($target->safe_psql('postgres', "SELECT count(*) FROM mirror.acct"), $my->sql("SELECT COUNT(*) FROM shop.acct"),
 	'and applies nothing for it');
 
+# the end-to-end checks every source kind runs (TributaryTest::shared_checks)
+$my->sql('CREATE TABLE shop.e2e (id int PRIMARY KEY, name text, qty int)');
+$target->safe_psql('postgres', q{
+	CREATE SCHEMA shared;
+	SELECT tributary.create_job('e2e', 'maria', 'full+cdc', '{"snapshot_chunk_rows": 70, "parallelism.default": 2}');
+	SELECT tributary.add_table('e2e', 'shop.e2e', 'shared.e2e');
+});
+sub my_literal
+{
+	my ($v) = @_;
+	return 'NULL' unless defined $v;
+	$v =~ s/\\/\\\\/g;
+	$v =~ s/'/''/g;
+	return "'$v'";
+}
+shared_checks(target => $target, job => 'e2e', target_table => 'shared.e2e', label => 'mysql',
+	exec => sub {
+		my $sql = 'START TRANSACTION;';
+		for my $c (@_)
+		{
+			my ($op, $id, $name, $qty) = @$c;
+			$sql .= $op eq 'insert' ? "INSERT INTO shop.e2e VALUES ($id, " . my_literal($name) . ', ' . my_literal($qty) . ');'
+			  : $op eq 'update' ? 'UPDATE shop.e2e SET name = ' . my_literal($name) . ', qty = ' . my_literal($qty) . " WHERE id = $id;"
+			  : "DELETE FROM shop.e2e WHERE id = $id;";
+		}
+		$my->sql("$sql COMMIT;");
+	});
+
 $target->stop;
 $my->stop;
 done_testing();

@@ -6,9 +6,11 @@ use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use Test::More;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(crash_instance digest target_node source_node pg_conninfo check_row start_writer password_user);
+our @EXPORT = qw(crash_instance digest target_node source_node pg_conninfo check_row start_writer password_user
+  shared_checks);
 
 # crash_instance: kill -9 every process of a running instance but the
 # postmaster (backends, background workers, checkpointer, WAL writer...),
@@ -125,6 +127,74 @@ sub start_writer
 	my $writer = $node->background_psql('postgres');
 	$writer->query_until(qr/start/, "\\echo start\nDO \$\$\nBEGIN\n$body\nEND \$\$;\n");
 	return $writer;
+}
+
+# shared_checks: the end-to-end checks every source kind runs, whatever
+# its connector.  The caller gives a job (stopped, full+cdc) with one
+# empty source table (id int primary key, name text, qty int) added under
+# target table $target_table, and $exec, which runs one source
+# transaction given as a list of changes: [insert => id, name, qty],
+# [update => id, name, qty] (by id) or [delete => id]; undef is NULL.
+# The checks keep what the source must hold and compare the target with
+# it: the snapshot of 300 rows; updates, deletes, inserts, NULLs and
+# awkward text; a row inserted, updated and deleted in one transaction;
+# changes made while the job is stopped (applied exactly once after it
+# starts again).  Returns the number of rows the source ends with.
+sub shared_checks
+{
+	my (%a) = @_;
+	my ($target, $job, $table, $exec, $label) = @a{qw(target job target_table exec label)};
+	my %model;
+	my $run = sub {
+		my @changes = @_;
+		for my $c (@changes)
+		{
+			my ($op, $id, $name, $qty) = @$c;
+			if ($op eq 'delete') { delete $model{$id}; }
+			else { $model{$id} = [ $name, $qty ]; }
+		}
+		$exec->(@changes);
+	};
+	my $expect = sub {
+		return join("\n", map {
+			my ($n, $q) = @{ $model{$_} };
+			join('|', $_, $n // '<null>', $q // '<null>')
+		} sort { $a <=> $b } keys %model);
+	};
+	my $actual = sub {
+		return $target->safe_psql('postgres',
+			"SELECT string_agg(id || '|' || coalesce(name, '<null>') || '|' || coalesce(qty::text, '<null>'), E'\\n' ORDER BY id) FROM $table");
+	};
+	my $sync = sub {
+		my ($what) = @_;
+		is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('$job', '60 s')"), 't', "$label: $what: in sync");
+		is($actual->(), $expect->(), "$label: $what: the target holds what the source does");
+	};
+
+	for my $b (0 .. 2)
+	{
+		$run->(map { [ insert => $_, "row $_", $_ % 17 ] } ($b * 100 + 1) .. ($b * 100 + 100));
+	}
+	$target->safe_psql('postgres', "SELECT tributary.start_job('$job')");
+	$sync->('snapshot');
+
+	$run->(map { [ update => $_, "updated $_", $_ * 2 ] } grep { $_ % 3 == 0 } 1 .. 300);
+	$run->(map { [ delete => $_ ] } grep { $_ % 7 == 0 } 1 .. 300);
+	$run->([ insert => 301, undef, undef ], [ insert => 302, '', 0 ],
+		   [ insert => 303, "quote ' backslash \\ é", -5 ]);
+	$run->([ insert => 304, 'short-lived', 1 ], [ update => 304, 'changed', 2 ], [ delete => 304 ]);
+	$run->([ update => 1, undef, undef ]);
+	$sync->('changes');
+
+	$target->safe_psql('postgres', "SELECT tributary.stop_job('$job')");
+	$target->poll_query_until('postgres',
+		"SELECT pid IS NULL AND state = 'stopped' FROM tributary.jobs WHERE job_name = '$job'")
+	  or die "the job's worker did not exit";
+	$run->(map { [ insert => $_, "while stopped $_", 1 ] } 400 .. 449);
+	$run->(map { [ update => $_, "again $_", 3 ] } 2, 4, 5);
+	$target->safe_psql('postgres', "SELECT tributary.start_job('$job')");
+	$sync->('after a restart');
+	return scalar keys %model;
 }
 
 1;

@@ -13,6 +13,10 @@ RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'tributary_wakeup_launcher';
 CREATE FUNCTION tributary._conninfo_validate(conninfo text, kind text, superuser boolean)
 RETURNS void LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_conninfo_validate';
 
+/* the source kinds registered in this server (connector.c) */
+CREATE FUNCTION tributary._source_kinds()
+RETURNS text[] LANGUAGE C STRICT STABLE AS 'MODULE_PATHNAME', 'tributary_source_kinds';
+
 CREATE FUNCTION tributary._conninfo_mask(conninfo text)
 RETURNS text LANGUAGE C STRICT IMMUTABLE AS 'MODULE_PATHNAME', 'tributary_conninfo_mask';
 

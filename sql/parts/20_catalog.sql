@@ -6,7 +6,8 @@
 CREATE TABLE tributary.source (
 	source_id		serial PRIMARY KEY,
 	source_name		text NOT NULL UNIQUE,
-	source_kind		text NOT NULL CHECK (source_kind IN ('postgresql', 'mysql')),
+	/* a registered kind (create_source checks it): postgresql, mysql, or one a library adds */
+	source_kind		text NOT NULL,
 	source_conninfo	text NOT NULL,
 	source_options	jsonb NOT NULL DEFAULT '{}',
 	source_owner	regrole NOT NULL,

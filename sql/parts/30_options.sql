@@ -244,7 +244,8 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	valid := CASE kind WHEN 'postgresql' THEN ARRAY['connect_timeout', 'decoder', 'heartbeat_interval', 'reconnect_timeout']
-					   ELSE ARRAY['connect_timeout', 'heartbeat_interval', 'reconnect_timeout', 'server_id'] END;
+					   WHEN 'mysql' THEN ARRAY['connect_timeout', 'heartbeat_interval', 'reconnect_timeout', 'server_id']
+					   ELSE ARRAY['connect_timeout', 'heartbeat_interval', 'reconnect_timeout'] END;
 	FOR o IN SELECT * FROM jsonb_each(options) LOOP
 		IF NOT o.key = ANY (valid) THEN
 			RAISE EXCEPTION 'unknown % source option "%"', kind, o.key

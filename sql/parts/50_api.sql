@@ -29,10 +29,10 @@ BEGIN
 		k := 'postgresql';
 	ELSIF k IN ('mysql', 'mariadb') THEN
 		k := 'mysql';
-	ELSE
+	ELSIF k IS NULL OR NOT k = ANY (tributary._source_kinds()) THEN
 		RAISE EXCEPTION 'unknown source kind "%"', kind
 			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = 'Valid kinds are: postgresql, mysql.';
+				  DETAIL = 'Valid kinds are: ' || array_to_string(tributary._source_kinds(), ', ') || '.';
 	END IF;
 	IF conninfo IS NULL THEN
 		RAISE EXCEPTION 'conninfo must not be null'

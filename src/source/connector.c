@@ -1,17 +1,77 @@
 /*-------------------------------------------------------------------------
  *
  * connector.c
- *		Connector-independent connect and disconnect of a source.
+ *		The registry of source kinds, and what is the same for every kind:
+ *		connect, disconnect, positions as text.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/pg_lsn.h"
 
 #include "source/connector.h"
+
+#define MAX_KINDS	16
+
+/* the registered kinds: set in _PG_init, the same in every process */
+static const TributaryConnector *kinds[MAX_KINDS];
+static int	nkinds = 0;
+
+/*
+ * tributary_register_connector: make a source kind known.  Called from
+ * the _PG_init of the library that provides it (which must be in
+ * shared_preload_libraries, so that every job worker has it).
+ */
+void
+tributary_register_connector(const TributaryConnector *connector)
+{
+	if (connector->admin == NULL || connector->position == NULL ||
+		connector->admin->try_connect == NULL || connector->admin->disconnect == NULL ||
+		connector->admin->describe_table == NULL || connector->admin->run_checks == NULL ||
+		connector->position->current == NULL)
+		elog(ERROR, "source kind \"%s\" lacks a required method", connector->kind);
+	for (int i = 0; i < nkinds; i++)
+		if (strcmp(kinds[i]->kind, connector->kind) == 0)
+		{
+			kinds[i] = connector;
+			return;
+		}
+	if (nkinds == MAX_KINDS)
+		elog(ERROR, "too many source kinds");
+	kinds[nkinds++] = connector;
+}
+
+/*
+ * tributary_source_kinds: the registered kinds, for create_source.
+ */
+PG_FUNCTION_INFO_V1(tributary_source_kinds);
+Datum
+tributary_source_kinds(PG_FUNCTION_ARGS)
+{
+	Datum	   *names = palloc(sizeof(Datum) * Max(nkinds, 1));
+
+	for (int i = 0; i < nkinds; i++)
+		names[i] = CStringGetTextDatum(kinds[i]->kind);
+	PG_RETURN_ARRAYTYPE_P(construct_array(names, nkinds, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * tributary_find_connector: the kind registered under a name, or NULL.
+ */
+const TributaryConnector *
+tributary_find_connector(const char *kind)
+{
+	for (int i = 0; i < nkinds; i++)
+		if (strcmp(kinds[i]->kind, kind) == 0)
+			return kinds[i];
+	return NULL;
+}
 
 /*
  * tributary_source_connect: open the source's connection or raise the
@@ -21,7 +81,7 @@
 void
 tributary_source_connect(TributarySource *src, const char *appname)
 {
-	char	   *err = src->connector->try_connect(src, appname);
+	char	   *err = src->connector->admin->try_connect(src, appname);
 
 	if (err != NULL)
 		ereport(ERROR,
@@ -57,10 +117,10 @@ tributary_source_disconnect(TributarySource *src)
 {
 	if (src == NULL)
 		return;
-	if (src->stream != NULL && src->connector->stream_close)
-		src->connector->stream_close(src);
+	if (src->stream != NULL && src->connector->stream)
+		src->connector->stream->close(src);
 	if (src->conn != NULL)
-		src->connector->disconnect(src);
+		src->connector->admin->disconnect(src);
 }
 
 /*
@@ -79,8 +139,8 @@ tributary_parse_lsn(const char *text)
 char *
 tributary_position_out(TributarySource *src, XLogRecPtr pos)
 {
-	if (src->connector->position_out)
-		return src->connector->position_out(src, pos);
+	if (src->connector->position->out)
+		return src->connector->position->out(src, pos);
 	return psprintf("%X/%X", LSN_FORMAT_ARGS(pos));
 }
 
@@ -91,8 +151,8 @@ tributary_position_out(TributarySource *src, XLogRecPtr pos)
 XLogRecPtr
 tributary_position_in(TributarySource *src, const char *text)
 {
-	if (src->connector->position_in)
-		return src->connector->position_in(src, text);
+	if (src->connector->position->in)
+		return src->connector->position->in(src, text);
 	return tributary_parse_lsn(text);
 }
 
@@ -105,7 +165,17 @@ tributary_position_bytes(TributarySource *src, XLogRecPtr from, XLogRecPtr to)
 {
 	if (to <= from)
 		return 0;
-	if (src->connector->position_bytes)
-		return src->connector->position_bytes(src, from, to);
+	if (src->connector->position->bytes)
+		return src->connector->position->bytes(src, from, to);
 	return (int64) (to - from);
+}
+
+/*
+ * tributary_current_position: the source's end of log now, over the
+ * normal connection.
+ */
+XLogRecPtr
+tributary_current_position(TributarySource *src)
+{
+	return src->connector->position->current(src);
 }

@@ -31,7 +31,7 @@ typedef struct TributarySource
 	const struct TributaryConnector *connector;
 	int32		id;
 	char	   *name;
-	char	   *kind;			/* "postgresql" or "mysql" */
+	char	   *kind;			/* the connector's kind: "postgresql", "mysql", ... */
 	char	   *conninfo;
 	char	   *decoder;		/* option decoder (PostgreSQL) */
 	int64		server_id;		/* option server_id (MySQL), 0 = derived */
@@ -50,14 +50,33 @@ typedef struct TributarySource
 typedef void (*TributaryCheckEmit) (void *arg, const char *check_name, bool ok,
 									const char *detail, const char *hint);
 
-typedef struct TributaryConnector
-{
-	const char *kind;
+/*
+ * Capabilities: what a kind can do beyond the parts it fills in.
+ *
+ * SHARED_VIEW: another connection can read in the view a snapshot opened
+ * (snapshot->export_view names it, snapshot->join enters it): snapshot
+ * helpers copy in the leader's view.  OWN_VIEWS: it cannot, but a helper
+ * may open a consistent view of its own (join with NULL) and record its
+ * position as a catch-up bound.  Neither: one connection copies.
+ * BINARY_COPY: snapshot->column_types names the source types so that
+ * chunks travel in COPY's binary format where both sides agree.  SLOT: the
+ * stream holds a resource on the source (a replication slot) that
+ * stream->drop_slot releases when the job is dropped.
+ */
+#define TRIB_CAP_SHARED_VIEW	0x01
+#define TRIB_CAP_OWN_VIEWS		0x02
+#define TRIB_CAP_BINARY_COPY	0x04
+#define TRIB_CAP_SLOT			0x08
 
-	/* open a connection; returns NULL, or the source's error text */
+/*
+ * Administration: every kind fills these in (list_tables may be NULL).
+ */
+typedef struct TributaryAdminMethods
+{
+	/* open the normal connection; returns NULL, or the source's error text */
 	char	   *(*try_connect) (TributarySource *src, const char *appname);
 
-	/* close the connection, if open */
+	/* close it, if open (may be called twice) */
 	void		(*disconnect) (TributarySource *src);
 
 	/*
@@ -76,81 +95,100 @@ typedef struct TributaryConnector
 	/* the prerequisite checks of check_source, connection already made */
 	void		(*run_checks) (TributarySource *src, List *tables,
 							   TributaryCheckEmit emit, void *arg);
+} TributaryAdminMethods;
 
+/*
+ * Snapshot reads, between begin (or join) and end, which read every chunk
+ * in one consistent view of the source, in primary key order.  Keys are
+ * JSON objects (text) mapping key column names to values.  chunk_upper
+ * returns the key of the rows-th row after "after" (NULL: from the first
+ * row), or NULL when fewer rows remain.  copy_begin starts streaming the
+ * copied columns of the rows after "after" up to and including "upto"
+ * (NULL: to the end) in COPY text format (binary: COPY's binary format);
+ * copy_read returns the next block of that data and its length, or -1 at
+ * the end.
+ */
+typedef struct TributarySnapshotMethods
+{
+	void		(*begin) (TributarySource *src);
+	/* SHARED_VIEW: the name under which join enters the view begin opened */
+	char	   *(*export_view) (TributarySource *src);
 	/*
-	 * Snapshot reads, between snapshot_begin and snapshot_end (which read
-	 * every chunk in one consistent view of the source where it can), in
-	 * primary key order.  Keys are JSON objects (text)
-	 * mapping key column names to values.  chunk_upper returns the key of
-	 * the rows-th row after "after" (NULL: from the first row), or NULL
-	 * when fewer rows remain.  copy_begin starts streaming the copied
-	 * columns of the rows after "after" up to and including "upto" (NULL:
-	 * to the end) in COPY text format; copy_read returns the next block of
-	 * that data and its length, or -1 at the end.
+	 * read in a view: an exported one (SHARED_VIEW, or the stream start's
+	 * view that stream->fix_start returned), or, with NULL, a new view of
+	 * this connection's own (OWN_VIEWS)
 	 */
-	void		(*snapshot_begin) (TributarySource *src);
-	/*
-	 * the name under which other connections may read in the view that
-	 * snapshot_begin opened (snapshot_use), or NULL if the kind cannot share
-	 * views; valid until snapshot_end
-	 */
-	char	   *(*snapshot_export) (TributarySource *src);
-	/*
-	 * the kind cannot share a view: snapshot_use opens a new view of its
-	 * own, whose position each reader records as a catch-up bound
-	 */
-	bool		own_views;
-	void		(*snapshot_end) (TributarySource *src);
+	void		(*join) (TributarySource *src, const char *view);
+	void		(*end) (TributarySource *src);
 	char	   *(*chunk_upper) (TributarySource *src, struct TributaryTable *t,
 								const char *after, int64 rows);
-	void		(*copy_begin) (TributarySource *src, struct TributaryTable *t,
-							   const char *after, const char *upto, bool binary);
 	/*
-	 * the type OID and name (format_type) of each copied column on the
-	 * source, or NULL where binary COPY is not possible; copy_begin may then
-	 * stream COPY's binary format
+	 * BINARY_COPY: the type OID and name (format_type) of each copied
+	 * column on the source, NULL where binary COPY is not possible
 	 */
 	List	   *(*column_types) (TributarySource *src, struct TributaryTable *t);
+	void		(*copy_begin) (TributarySource *src, struct TributaryTable *t,
+							   const char *after, const char *upto, bool binary);
 	int			(*copy_read) (TributarySource *src, char **buf);
+} TributarySnapshotMethods;
 
-	/*
-	 * Change capture (PostgreSQL: a logical slot; see pg_stream.c).
-	 * stream_create_slot picks the decoder (src->stream_decoder), fixes the
-	 * stream's start position before any snapshot read and exports a
-	 * snapshot of exactly that point, usable by snapshot_use until the
-	 * stream starts.  stream_prepare runs before every snapshot view (the
-	 * pgoutput publication must hold every table before it is read).
-	 * stream_start streams the changes of the given tables ("schema.table")
-	 * committed after start_lsn.  stream_poll decodes at most budget
-	 * messages (events) that arrived, calling the sink (change.h) for
-	 * each, and returns how many it decoded: 0 when nothing is buffered
-	 * (the caller waits on stream_socket); it never blocks.
-	 * stream_feedback reports what is written and durably applied.
-	 */
-	void		(*stream_prepare) (TributarySource *src, const char *slot, List *tables);
-	void		(*stream_create_slot) (TributarySource *src, const char *slot, List *tables,
-									   XLogRecPtr *start_lsn, char **snapshot);
-	void		(*snapshot_use) (TributarySource *src, const char *snapshot);
-	XLogRecPtr	(*current_position) (TributarySource *src);
-	void		(*stream_start) (TributarySource *src, const char *slot, XLogRecPtr start_lsn,
-								 List *tables, bool binary);
-	int			(*stream_poll) (TributarySource *src, struct TributaryChangeSink *sink, int budget);
-	void		(*stream_feedback) (TributarySource *src, XLogRecPtr write, XLogRecPtr flush,
-									bool reply_requested);
-	pgsocket	(*stream_socket) (TributarySource *src);
-	void		(*stream_close) (TributarySource *src);
-	/* drop a slot (ending its walsender); NULL or the source's error */
+/*
+ * Change capture.  fix_start fixes the stream's start position before any
+ * snapshot read (PostgreSQL: creates the job's slot, choosing the decoder
+ * into src->stream_decoder) and may return the name of a view of exactly
+ * that point, usable by snapshot->join until the stream starts.  prepare
+ * runs before every snapshot view (pgoutput's publication must hold every
+ * table before it is read).  start streams the changes of the given
+ * tables ("schema.table") committed after start_lsn.  poll decodes at most
+ * budget messages (events) that arrived, calling the sink (change.h) for
+ * each, and returns how many it decoded: 0 when nothing is buffered (the
+ * caller waits on socket); it never blocks.  feedback (may be NULL)
+ * reports what is written and durably applied.
+ */
+typedef struct TributaryStreamMethods
+{
+	void		(*fix_start) (TributarySource *src, const char *slot, List *tables,
+							  XLogRecPtr *start_lsn, char **view);
+	void		(*prepare) (TributarySource *src, const char *slot, List *tables);
+	void		(*start) (TributarySource *src, const char *slot, XLogRecPtr start_lsn,
+						  List *tables, bool binary);
+	int			(*poll) (TributarySource *src, struct TributaryChangeSink *sink, int budget);
+	void		(*feedback) (TributarySource *src, XLogRecPtr write, XLogRecPtr flush,
+							 bool reply_requested);
+	pgsocket	(*socket) (TributarySource *src);
+	void		(*close) (TributarySource *src);
+	/* SLOT: drop a slot (ending its walsender); NULL or the source's error */
 	char	   *(*drop_slot) (TributarySource *src, const char *slot);
+} TributaryStreamMethods;
 
-	/*
-	 * positions as text and back (NULL: PostgreSQL LSNs, "16/B374D848");
-	 * inside the worker every position is a 64-bit number ordered like the
-	 * source's own positions
-	 */
-	char	   *(*position_out) (TributarySource *src, XLogRecPtr pos);
-	XLogRecPtr	(*position_in) (TributarySource *src, const char *text);
-	/* bytes of the source's log from one position to a later one (NULL: LSN difference) */
-	int64		(*position_bytes) (TributarySource *src, XLogRecPtr from, XLogRecPtr to);
+/*
+ * Positions.  Inside the worker a position is a 64-bit number ordered
+ * like the source's own positions; out and in convert it to and from the
+ * text checkpoints store (NULL: PostgreSQL LSNs, "16/B374D848"); bytes is
+ * the size of the source's log between two positions (NULL: their
+ * difference); current is the source's end of log now (every transaction
+ * committed by now ends before it).
+ */
+typedef struct TributaryPositionMethods
+{
+	XLogRecPtr	(*current) (TributarySource *src);
+	char	   *(*out) (TributarySource *src, XLogRecPtr pos);
+	XLogRecPtr	(*in) (TributarySource *src, const char *text);
+	int64		(*bytes) (TributarySource *src, XLogRecPtr from, XLogRecPtr to);
+} TributaryPositionMethods;
+
+/*
+ * A source kind.  A kind registers itself from its library's _PG_init
+ * (tributary_register_connector); the catalog finds it by name.
+ */
+typedef struct TributaryConnector
+{
+	const char *kind;
+	uint32		caps;			/* TRIB_CAP_* */
+	const TributaryAdminMethods *admin;
+	const TributarySnapshotMethods *snapshot;	/* NULL: no snapshots */
+	const TributaryStreamMethods *stream;	/* NULL: no change capture */
+	const TributaryPositionMethods *position;
 } TributaryConnector;
 
 extern const TributaryConnector tributary_pg_connector;
@@ -161,12 +199,15 @@ extern TributarySource *tributary_source_load(const char *source_name);
 extern TributarySource *tributary_source_load_by_id(int32 source_id);
 
 /* connector.c */
+extern void tributary_register_connector(const TributaryConnector *connector);
+extern const TributaryConnector *tributary_find_connector(const char *kind);
 extern void tributary_source_connect(TributarySource *src, const char *appname);
 extern void tributary_source_disconnect(TributarySource *src);
 extern void tributary_password_refused(TributarySource *src) pg_attribute_noreturn();
 extern XLogRecPtr tributary_parse_lsn(const char *text);
 extern char *tributary_position_out(TributarySource *src, XLogRecPtr pos);
 extern XLogRecPtr tributary_position_in(TributarySource *src, const char *text);
+extern XLogRecPtr tributary_current_position(TributarySource *src);
 extern int64 tributary_position_bytes(TributarySource *src, XLogRecPtr from, XLogRecPtr to);
 
 #endif							/* TRIBUTARY_CONNECTOR_H */

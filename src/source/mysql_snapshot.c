@@ -625,22 +625,13 @@ mysrc_copy_read(TributarySource *src, char **buf)
 }
 
 /*
- * mysrc_snapshot_export: MySQL cannot share a consistent view between
- * connections; snapshot helpers open views of their own (own_views), so
- * the name only says that.
- */
-char *
-mysrc_snapshot_export(TributarySource *src)
-{
-	return pstrdup("own");
-}
-
-/*
- * mysrc_snapshot_use: a snapshot helper's view: a new consistent snapshot
- * of this connection (the helper records its position).
+ * mysrc_snapshot_join: a snapshot helper's view: MySQL cannot share a
+ * consistent view between connections (no exported view is ever named),
+ * so a new consistent snapshot of this connection (the helper records its
+ * position).
  */
 void
-mysrc_snapshot_use(TributarySource *src, const char *view)
+mysrc_snapshot_join(TributarySource *src, const char *view)
 {
 	mysrc_snapshot_begin(src);
 }

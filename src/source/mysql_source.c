@@ -556,30 +556,45 @@ mysrc_run_checks(TributarySource *src, List *tables, TributaryCheckEmit emit, vo
 	}
 }
 
-const TributaryConnector tributary_mysql_connector = {
-	.kind = "mysql",
+static const TributaryAdminMethods mysql_admin = {
 	.try_connect = mysrc_try_connect,
 	.disconnect = mysrc_disconnect,
 	.describe_table = mysrc_describe_table,
 	.list_tables = mysrc_list_tables,
 	.run_checks = mysrc_run_checks,
-	.snapshot_begin = mysrc_snapshot_begin,
-	.snapshot_export = mysrc_snapshot_export,
-	.snapshot_use = mysrc_snapshot_use,
-	.own_views = true,
-	.snapshot_end = mysrc_snapshot_end,
+};
+
+static const TributarySnapshotMethods mysql_snapshot = {
+	.begin = mysrc_snapshot_begin,
+	.join = mysrc_snapshot_join,
+	.end = mysrc_snapshot_end,
 	.chunk_upper = mysrc_chunk_upper,
 	.copy_begin = mysrc_copy_begin,
 	.copy_read = mysrc_copy_read,
-	.stream_prepare = mysrc_stream_prepare,
-	.stream_create_slot = mysrc_stream_create_slot,
-	.current_position = mysrc_current_position,
-	.stream_start = mysrc_stream_start,
-	.stream_poll = mysrc_stream_poll,
-	.stream_feedback = mysrc_stream_feedback,
-	.stream_socket = mysrc_stream_socket,
-	.stream_close = mysrc_stream_close,
-	.position_out = mysrc_position_out,
-	.position_in = mysrc_position_in,
-	.position_bytes = mysrc_position_bytes,
+};
+
+static const TributaryStreamMethods mysql_stream = {
+	.fix_start = mysrc_stream_fix_start,
+	.prepare = mysrc_stream_prepare,
+	.start = mysrc_stream_start,
+	.poll = mysrc_stream_poll,
+	.socket = mysrc_stream_socket,
+	.close = mysrc_stream_close,
+};
+
+static const TributaryPositionMethods mysql_position = {
+	.current = mysrc_current_position,
+	.out = mysrc_position_out,
+	.in = mysrc_position_in,
+	.bytes = mysrc_position_bytes,
+};
+
+/* MySQL and MariaDB: helpers cannot share a view, but open their own */
+const TributaryConnector tributary_mysql_connector = {
+	.kind = "mysql",
+	.caps = TRIB_CAP_OWN_VIEWS,
+	.admin = &mysql_admin,
+	.snapshot = &mysql_snapshot,
+	.stream = &mysql_stream,
+	.position = &mysql_position,
 };

@@ -27,8 +27,7 @@ extern char *mysrc_quote(TributarySource *src, const char *val);
 /* mysql_snapshot.c */
 extern void mysrc_snapshot_begin(TributarySource *src);
 extern void mysrc_snapshot_end(TributarySource *src);
-extern char *mysrc_snapshot_export(TributarySource *src);
-extern void mysrc_snapshot_use(TributarySource *src, const char *view);
+extern void mysrc_snapshot_join(TributarySource *src, const char *view);
 extern char *mysrc_chunk_upper(TributarySource *src, struct TributaryTable *t,
 							   const char *after, int64 rows);
 extern void mysrc_copy_begin(TributarySource *src, struct TributaryTable *t,
@@ -44,14 +43,12 @@ extern char *mysrc_position_out(TributarySource *src, XLogRecPtr pos);
 extern XLogRecPtr mysrc_position_in(TributarySource *src, const char *text);
 extern int64 mysrc_position_bytes(TributarySource *src, XLogRecPtr from, XLogRecPtr to);
 extern XLogRecPtr mysrc_current_position(TributarySource *src);
-extern void mysrc_stream_create_slot(TributarySource *src, const char *slot, List *tables,
+extern void mysrc_stream_fix_start(TributarySource *src, const char *slot, List *tables,
 									 XLogRecPtr *start_lsn, char **snapshot);
 extern void mysrc_stream_prepare(TributarySource *src, const char *slot, List *tables);
 extern void mysrc_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 							   List *names, bool binary);
 extern int	mysrc_stream_poll(TributarySource *src, struct TributaryChangeSink *sink, int budget);
-extern void mysrc_stream_feedback(TributarySource *src, XLogRecPtr write, XLogRecPtr flush,
-								  bool reply);
 extern pgsocket mysrc_stream_socket(TributarySource *src);
 extern void mysrc_stream_close(TributarySource *src);
 

@@ -372,15 +372,15 @@ mysrc_current_position(TributarySource *src)
 }
 
 /*
- * mysrc_stream_create_slot: position first.  MySQL has no slot: the stream
+ * mysrc_stream_fix_start: position first.  MySQL has no slot: the stream
  * start is the binlog position of a consistent snapshot taken before any
  * snapshot view is opened (conservative: changes between it and the views
  * are applied again, idempotently; and every change before it is visible
  * in every view).  No snapshot is exported.
  */
 void
-mysrc_stream_create_slot(TributarySource *src, const char *slot, List *tables,
-						 XLogRecPtr *start_lsn, char **snapshot)
+mysrc_stream_fix_start(TributarySource *src, const char *slot, List *tables,
+					   XLogRecPtr *start_lsn, char **snapshot)
 {
 	*start_lsn = consistent_position(src);
 	*snapshot = NULL;
@@ -552,14 +552,6 @@ mysrc_stream_close(TributarySource *src)
 	if (st->conn)
 		mysql_close(st->conn);
 	MemoryContextDelete(st->cxt);
-}
-
-/*
- * mysrc_stream_feedback: MySQL sources take no feedback.
- */
-void
-mysrc_stream_feedback(TributarySource *src, XLogRecPtr write, XLogRecPtr flush, bool reply)
-{
 }
 
 /*

@@ -517,6 +517,44 @@ pg_snapshot_end(TributarySource *src)
 }
 
 /*
+ * pg_snapshot_join: begin the snapshot transaction of the normal connection
+ * at an exported snapshot (NULL: a view of its own, as snapshot begin).
+ */
+static void
+pg_snapshot_join(TributarySource *src, const char *snapshot)
+{
+	PGconn	   *conn = (PGconn *) src->conn;
+	char	   *lit;
+	char	   *sql;
+
+	if (snapshot == NULL)
+	{
+		pg_snapshot_begin(src);
+		return;
+	}
+	lit = PQescapeLiteral(conn, snapshot, strlen(snapshot));
+	sql = psprintf("SET TRANSACTION SNAPSHOT %s", lit);
+	PQfreemem(lit);
+	PQclear(tributary_pq_query(conn, src->name, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, NULL));
+	PQclear(tributary_pq_query(conn, src->name, sql, 0, NULL));
+}
+
+/*
+ * pg_snapshot_export: export the view of the snapshot transaction begun by
+ * snapshot_begin (pg_export_snapshot), so that snapshot helpers read in it.
+ */
+static char *
+pg_snapshot_export(TributarySource *src)
+{
+	PGresult   *res = tributary_pq_query((PGconn *) src->conn, src->name,
+										 "SELECT pg_catalog.pg_export_snapshot()", 0, NULL);
+	char	   *name = pstrdup(PQgetvalue(res, 0, 0));
+
+	PQclear(res);
+	return name;
+}
+
+/*
  * pg_chunk_upper: the key of the rows-th row after "after", as a JSON
  * object, or NULL when fewer rows remain.
  */
@@ -644,28 +682,46 @@ pg_copy_read(TributarySource *src, char **buf)
 	}
 }
 
-const TributaryConnector tributary_pg_connector = {
-	.kind = "postgresql",
+static const TributaryAdminMethods pg_admin = {
 	.try_connect = pg_try_connect,
 	.disconnect = pg_disconnect,
 	.describe_table = pg_describe_table,
 	.list_tables = pg_list_tables,
 	.run_checks = pg_run_checks,
-	.snapshot_begin = pg_snapshot_begin,
-	.snapshot_end = pg_snapshot_end,
+};
+
+static const TributarySnapshotMethods pg_snapshot = {
+	.begin = pg_snapshot_begin,
+	.export_view = pg_snapshot_export,
+	.join = pg_snapshot_join,
+	.end = pg_snapshot_end,
 	.chunk_upper = pg_chunk_upper,
-	.copy_begin = pg_copy_begin,
 	.column_types = pg_column_types,
+	.copy_begin = pg_copy_begin,
 	.copy_read = pg_copy_read,
-	.stream_prepare = pg_stream_prepare,
-	.stream_create_slot = pg_stream_create_slot,
-	.snapshot_use = pg_snapshot_use,
-	.snapshot_export = pg_snapshot_export,
-	.current_position = pg_current_position,
-	.stream_start = pg_stream_start,
-	.stream_poll = pg_stream_poll,
-	.stream_feedback = pg_stream_feedback,
-	.stream_socket = pg_stream_socket,
-	.stream_close = pg_stream_close,
+};
+
+static const TributaryStreamMethods pg_stream = {
+	.fix_start = pg_stream_fix_start,
+	.prepare = pg_stream_prepare,
+	.start = pg_stream_start,
+	.poll = pg_stream_poll,
+	.feedback = pg_stream_feedback,
+	.socket = pg_stream_socket,
+	.close = pg_stream_close,
 	.drop_slot = pg_drop_slot,
+};
+
+static const TributaryPositionMethods pg_position = {
+	.current = pg_current_position,
+};
+
+/* PostgreSQL: exported snapshots, binary COPY, replication slots */
+const TributaryConnector tributary_pg_connector = {
+	.kind = "postgresql",
+	.caps = TRIB_CAP_SHARED_VIEW | TRIB_CAP_BINARY_COPY | TRIB_CAP_SLOT,
+	.admin = &pg_admin,
+	.snapshot = &pg_snapshot,
+	.stream = &pg_stream,
+	.position = &pg_position,
 };

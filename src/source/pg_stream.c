@@ -141,14 +141,14 @@ create_slot_with(TributarySource *src, const char *slot, const char *decoder,
 }
 
 /*
- * pg_stream_create_slot: create the job's slot with the decoder the
+ * pg_stream_fix_start: create the job's slot with the decoder the
  * source option asks for (auto: tributary_decoder if the source allows it,
  * else pgoutput and its publication); return its consistent point and the
  * exported snapshot's name.
  */
 void
-pg_stream_create_slot(TributarySource *src, const char *slot, List *tables,
-					  XLogRecPtr *start_lsn, char **snapshot)
+pg_stream_fix_start(TributarySource *src, const char *slot, List *tables,
+					XLogRecPtr *start_lsn, char **snapshot)
 {
 	const char *wanted = src->decoder ? src->decoder : "auto";
 	char	   *err = NULL;
@@ -176,37 +176,6 @@ pg_stream_create_slot(TributarySource *src, const char *slot, List *tables,
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("could not create a pgoutput slot on source \"%s\": %s", src->name, err)));
-}
-
-/*
- * pg_snapshot_use: begin the snapshot transaction of the normal connection
- * at an exported snapshot (instead of snapshot_begin).
- */
-void
-pg_snapshot_use(TributarySource *src, const char *snapshot)
-{
-	PGconn	   *conn = (PGconn *) src->conn;
-	char	   *lit = PQescapeLiteral(conn, snapshot, strlen(snapshot));
-	char	   *sql = psprintf("SET TRANSACTION SNAPSHOT %s", lit);
-
-	PQfreemem(lit);
-	PQclear(tributary_pq_query(conn, src->name, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, NULL));
-	PQclear(tributary_pq_query(conn, src->name, sql, 0, NULL));
-}
-
-/*
- * pg_snapshot_export: export the view of the snapshot transaction begun by
- * snapshot_begin (pg_export_snapshot), so that snapshot helpers read in it.
- */
-char *
-pg_snapshot_export(TributarySource *src)
-{
-	PGresult   *res = tributary_pq_query((PGconn *) src->conn, src->name,
-										 "SELECT pg_catalog.pg_export_snapshot()", 0, NULL);
-	char	   *name = pstrdup(PQgetvalue(res, 0, 0));
-
-	PQclear(res);
-	return name;
 }
 
 /*

@@ -12,10 +12,8 @@
 #include "source/connector.h"
 
 extern void pg_stream_prepare(TributarySource *src, const char *slot, List *tables);
-extern void pg_stream_create_slot(TributarySource *src, const char *slot, List *tables,
-								  XLogRecPtr *start_lsn, char **snapshot);
-extern void pg_snapshot_use(TributarySource *src, const char *snapshot);
-extern char *pg_snapshot_export(TributarySource *src);
+extern void pg_stream_fix_start(TributarySource *src, const char *slot, List *tables,
+								XLogRecPtr *start_lsn, char **snapshot);
 extern XLogRecPtr pg_current_position(TributarySource *src);
 extern void pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 							List *tables, bool binary);

@@ -19,9 +19,6 @@
 
 #include "decoder/proto.h"
 
-/* the test module's magic block (binlog_check.c is linked in with it) */
-PG_MODULE_MAGIC;
-
 PG_FUNCTION_INFO_V1(tributary_read_message);
 
 /*
