@@ -33,6 +33,7 @@ OBJS = \
 	src/stream.o \
 	src/decoder/proto.o \
 	src/source/connector.o \
+	src/source/keyset.o \
 	src/source/pg_libpq.o \
 	src/source/pg_source.o \
 	src/source/pg_stream.o \

@@ -400,23 +400,37 @@ sink_relation(TributaryChangeSink *sink, TribRelation *rel)
 }
 
 /*
+ * enter_change: whether a change ("what", for the error) of the source
+ * transaction is to be applied (not when it was applied before a
+ * restart); if so, the local transaction is open, and the caller's
+ * memory context current again.
+ */
+static bool
+enter_change(StreamState *st, const char *what)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (st->skip_xact)
+		return false;
+	if (!st->in_remote_xact)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("%s outside a transaction in the stream of source \"%s\"", what, st->src->name)));
+	ensure_local_xact(st);
+	MemoryContextSwitchTo(cxt);
+	return true;
+}
+
+/*
  * sink_change: one row change.
  */
 static void
 sink_change(TributaryChangeSink *sink, char op, Oid relid, TribTuple *oldtuple, TribTuple *newtuple)
 {
 	StreamState *st = (StreamState *) sink->arg;
-	MemoryContext cxt = CurrentMemoryContext;
 
-	if (st->skip_xact)
-		return;
-	if (!st->in_remote_xact)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("change outside a transaction in the stream of source \"%s\"", st->src->name)));
-	ensure_local_xact(st);
-	MemoryContextSwitchTo(cxt);
-	tributary_apply_change(st->apply, op, relid, oldtuple, op == TRIB_CHANGE_DELETE ? NULL : newtuple);
+	if (enter_change(st, "change"))
+		tributary_apply_change(st->apply, op, relid, oldtuple, op == TRIB_CHANGE_DELETE ? NULL : newtuple);
 }
 
 /*
@@ -426,13 +440,9 @@ static void
 sink_truncate(TributaryChangeSink *sink, int nrelids, Oid *relids)
 {
 	StreamState *st = (StreamState *) sink->arg;
-	MemoryContext cxt = CurrentMemoryContext;
 
-	if (st->skip_xact)
-		return;
-	ensure_local_xact(st);
-	MemoryContextSwitchTo(cxt);
-	tributary_apply_truncate(st->apply, nrelids, relids);
+	if (enter_change(st, "TRUNCATE"))
+		tributary_apply_truncate(st->apply, nrelids, relids);
 }
 
 /*
@@ -445,15 +455,8 @@ sink_ddl(TributaryChangeSink *sink, const char *kind, const char *table, const c
 	StreamState *st = (StreamState *) sink->arg;
 	MemoryContext cxt = CurrentMemoryContext;
 
-	if (st->skip_xact)
+	if (!enter_change(st, "DDL"))
 		return;
-	if (!st->in_remote_xact)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("DDL outside a transaction in the stream of source \"%s\"",
-						st->src->name)));
-	ensure_local_xact(st);
-	MemoryContextSwitchTo(cxt);
 	PushActiveSnapshot(GetTransactionSnapshot());
 	tributary_apply_end_xact(st->apply);
 	tributary_ddl_handle(st->apply, kind, table, statement, position);

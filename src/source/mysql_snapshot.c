@@ -49,6 +49,7 @@
 #include "utils/memutils.h"
 
 #include "catalog.h"
+#include "source/keyset.h"
 
 /* how a column's text becomes COPY text */
 typedef enum MyValueKind
@@ -188,20 +189,28 @@ table_types(TributarySource *src, TributaryTable *t)
 }
 
 /*
- * key_literal: the MySQL literal of key column i of a bound.
+ * my_table: the source table as `db`.`table`.
  */
 static char *
-key_literal(TributarySource *src, TributaryTable *t, const char *key, int i, bool binary)
+my_table(TributarySource *src, TributaryTable *t)
+{
+	return psprintf("%s.%s", my_ident(t->source_nsp), my_ident(t->source_rel));
+}
+
+/*
+ * my_bound_value: the MySQL literal of key column i of a bound (binary
+ * strings travel in hex).
+ */
+static char *
+my_bound_value(TributarySource *src, TributaryTable *t, const char *key, int i)
 {
 	const char *col = (const char *) list_nth(t->key_columns, i);
-	text	   *val;
 	char	   *s;
 
-	val = DatumGetTextPP(DirectFunctionCall2(json_object_field_text,
-											 CStringGetTextDatum(key),
-											 CStringGetTextDatum(col)));
-	s = text_to_cstring(val);
-	if (binary)
+	s = TextDatumGetCString(DirectFunctionCall2(json_object_field_text,
+												CStringGetTextDatum(key),
+												CStringGetTextDatum(col)));
+	if (table_types(src, t)->key_binary[i])
 	{
 		for (char *p = s; *p; p++)
 			if (!isxdigit((unsigned char) *p))
@@ -214,70 +223,22 @@ key_literal(TributarySource *src, TributaryTable *t, const char *key, int i, boo
 }
 
 /*
- * key_bound: "(k1, k2) op (bound)" expanded into comparisons of single
- * columns; op is ">" or "<=".
+ * my_key_text: a key column as bound text (binary strings in hex).
  */
 static char *
-key_bound(TributarySource *src, TributaryTable *t, const char *op, const char *key)
+my_key_text(TributarySource *src, TributaryTable *t, int i, const char *column)
 {
-	bool	   *binary = table_types(src, t)->key_binary;
-	int			n = list_length(t->key_columns);
-	char	  **lits = palloc(sizeof(char *) * n);
-	StringInfoData buf;
-
-	for (int i = 0; i < n; i++)
-		lits[i] = key_literal(src, t, key, i, binary[i]);
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '(');
-	for (int i = 0; i < n; i++)
-	{
-		/* k1 = v1 AND ... AND k(i-1) = v(i-1) AND ki >|< vi */
-		bool		last = (i == n - 1);
-		const char *cmp = (strcmp(op, ">") == 0) ? ">" : (last ? "<=" : "<");
-
-		if (i > 0)
-			appendStringInfoString(&buf, " OR ");
-		appendStringInfoChar(&buf, '(');
-		for (int j = 0; j < i; j++)
-			appendStringInfo(&buf, "%s = %s AND ", my_ident((char *) list_nth(t->key_columns, j)), lits[j]);
-		appendStringInfo(&buf, "%s %s %s)", my_ident((char *) list_nth(t->key_columns, i)), cmp, lits[i]);
-	}
-	appendStringInfoChar(&buf, ')');
-	return buf.data;
+	return table_types(src, t)->key_binary[i] ? psprintf("HEX(%s)", column) : pstrdup(column);
 }
 
-/*
- * chunk_where: " WHERE ..." of a chunk (after, upto]; "" for a whole
- * table (filters are evaluated on the target: transform.c).
- */
-static char *
-chunk_where(TributarySource *src, TributaryTable *t, const char *after, const char *upto)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	if (after)
-		appendStringInfo(&buf, " WHERE %s", key_bound(src, t, ">", after));
-	if (upto)
-		appendStringInfo(&buf, "%s%s", buf.len ? " AND " : " WHERE ", key_bound(src, t, "<=", upto));
-	return buf.data;
-}
-
-/*
- * key_list: the quoted key columns, comma-separated.
- */
-static char *
-key_list(TributaryTable *t)
-{
-	StringInfoData buf;
-	ListCell   *lc;
-
-	initStringInfo(&buf);
-	foreach(lc, t->key_columns)
-		appendStringInfo(&buf, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
-						 my_ident((char *) lfirst(lc)));
-	return buf.data;
-}
+/* keyset chunking in MySQL's dialect: comparisons spelled out per column */
+static const TributaryKeysetDialect my_keyset = {
+	.ident = my_ident,
+	.table = my_table,
+	.bound_value = my_bound_value,
+	.key_text = my_key_text,
+	.row_values = false,
+};
 
 /*
  * mysrc_chunk_upper: the key of the rows-th row after "after", as a JSON
@@ -286,48 +247,12 @@ key_list(TributaryTable *t)
 char *
 mysrc_chunk_upper(TributarySource *src, TributaryTable *t, const char *after, int64 rows)
 {
-	bool	   *binary = table_types(src, t)->key_binary;
-	StringInfoData sql;
-	StringInfoData obj;
-	MYSQL_RES  *res;
-	MYSQL_ROW	row;
-	unsigned long *lens;
-	ListCell   *lc;
+	MYSQL_RES  *res = mysrc_query(src, tributary_keyset_upper_sql(&my_keyset, src, t, after, rows));
+	MYSQL_ROW	row = mysql_fetch_row(res);
 	char	   *key = NULL;
 
-	initStringInfo(&sql);
-	appendStringInfoString(&sql, "SELECT ");
-	foreach(lc, t->key_columns)
-	{
-		char	   *col = my_ident((char *) lfirst(lc));
-
-		appendStringInfo(&sql, "%s%s%s%s", foreach_current_index(lc) > 0 ? ", " : "",
-						 binary[foreach_current_index(lc)] ? "HEX(" : "", col,
-						 binary[foreach_current_index(lc)] ? ")" : "");
-	}
-	appendStringInfo(&sql, " FROM %s.%s%s ORDER BY %s LIMIT 1 OFFSET " INT64_FORMAT,
-					 my_ident(t->source_nsp), my_ident(t->source_rel),
-					 chunk_where(src, t, after, NULL), key_list(t), rows - 1);
-	res = mysrc_query(src, sql.data);
-	row = mysql_fetch_row(res);
 	if (row)
-	{
-		lens = mysql_fetch_lengths(res);
-		initStringInfo(&obj);
-		appendStringInfoChar(&obj, '{');
-		foreach(lc, t->key_columns)
-		{
-			int			i = foreach_current_index(lc);
-
-			if (i > 0)
-				appendStringInfoString(&obj, ", ");
-			escape_json(&obj, (char *) lfirst(lc));
-			appendStringInfoString(&obj, ": ");
-			escape_json(&obj, pnstrdup(row[i], lens[i]));
-		}
-		appendStringInfoChar(&obj, '}');
-		key = obj.data;
-	}
+		key = tributary_keyset_key_json(t, row, mysql_fetch_lengths(res));
 	mysql_free_result(res);
 	return key;
 }
@@ -372,8 +297,8 @@ mysrc_copy_begin(TributarySource *src, TributaryTable *t, const char *after, con
 		else
 			appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "", my_ident(name));
 	}
-	appendStringInfo(&sql, " FROM %s.%s%s", my_ident(t->source_nsp), my_ident(t->source_rel),
-					 chunk_where(src, t, after, upto));
+	appendStringInfo(&sql, " FROM %s%s", my_table(src, t),
+					 tributary_keyset_where(&my_keyset, src, t, after, upto));
 
 	CHECK_FOR_INTERRUPTS();
 	if (mysql_real_query(conn, sql.data, sql.len) != 0)

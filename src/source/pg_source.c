@@ -22,6 +22,7 @@
 
 #include "catalog.h"
 #include "source/connector.h"
+#include "source/keyset.h"
 #include "source/pg_libpq.h"
 #include "source/pg_stream.h"
 
@@ -448,52 +449,54 @@ pg_literal(TributarySource *src, const char *val)
 }
 
 /*
- * pg_key_list: the quoted key columns, comma-separated, with a prefix
- * ("r." for the bound subquery).
+ * pg_ident: a quoted identifier (the keyset dialect's).
  */
 static char *
-pg_key_list(TributaryTable *t, const char *prefix)
+pg_ident(const char *name)
 {
-	StringInfoData buf;
-	ListCell   *lc;
-
-	initStringInfo(&buf);
-	foreach(lc, t->key_columns)
-		appendStringInfo(&buf, "%s%s%s", foreach_current_index(lc) > 0 ? ", " : "",
-						 prefix, quote_identifier((char *) lfirst(lc)));
-	return buf.data;
+	return (char *) quote_identifier(name);
 }
 
 /*
- * pg_key_bound: "(k1, k2) op (the key of a JSON object, typed as the
- * table's columns)".  json_populate_record parses each value with its
- * column's input function, so keys of every type compare exactly.
+ * pg_table: the source table, schema-qualified.
  */
 static char *
-pg_key_bound(TributarySource *src, TributaryTable *t, const char *op, const char *key)
+pg_table(TributarySource *src, TributaryTable *t)
 {
-	return psprintf("(%s) %s (SELECT %s FROM pg_catalog.json_populate_record(NULL::%s, %s::json) r)",
-					pg_key_list(t, ""), op, pg_key_list(t, "r."),
-					quote_qualified_identifier(t->source_nsp, t->source_rel),
-					pg_literal(src, key));
+	return quote_qualified_identifier(t->source_nsp, t->source_rel);
 }
 
 /*
- * pg_chunk_where: the WHERE clause of a chunk, or "" for a whole table
- * (filters are evaluated on the target: transform.c).
+ * pg_bound_value: key column i of a bound, typed as the table's column:
+ * json_populate_record parses the value with the column's input
+ * function, so keys of every type compare exactly.
  */
 static char *
-pg_chunk_where(TributarySource *src, TributaryTable *t, const char *after, const char *upto)
+pg_bound_value(TributarySource *src, TributaryTable *t, const char *key, int i)
 {
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	if (after)
-		appendStringInfo(&buf, " WHERE %s", pg_key_bound(src, t, ">", after));
-	if (upto)
-		appendStringInfo(&buf, "%s%s", buf.len ? " AND " : " WHERE ", pg_key_bound(src, t, "<=", upto));
-	return buf.data;
+	return psprintf("(pg_catalog.json_populate_record(NULL::%s, %s::json)).%s",
+					pg_table(src, t), pg_literal(src, key),
+					quote_identifier((char *) list_nth(t->key_columns, i)));
 }
+
+/*
+ * pg_key_text: a key column as the text of its JSON value (what
+ * json_populate_record reads back).
+ */
+static char *
+pg_key_text(TributarySource *src, TributaryTable *t, int i, const char *column)
+{
+	return psprintf("pg_catalog.to_json(%s) #>> '{}'", column);
+}
+
+/* keyset chunking in PostgreSQL's dialect: row comparisons use the index */
+static const TributaryKeysetDialect pg_keyset = {
+	.ident = pg_ident,
+	.table = pg_table,
+	.bound_value = pg_bound_value,
+	.key_text = pg_key_text,
+	.row_values = true,
+};
 
 /*
  * pg_snapshot_begin: read all chunks of this run in one repeatable-read
@@ -561,27 +564,24 @@ pg_snapshot_export(TributarySource *src)
 static char *
 pg_chunk_upper(TributarySource *src, TributaryTable *t, const char *after, int64 rows)
 {
-	StringInfoData sql;
-	StringInfoData obj;
-	ListCell   *lc;
+	int			n = list_length(t->key_columns);
 	PGresult   *res;
 	char	   *key = NULL;
 
-	initStringInfo(&obj);
-	foreach(lc, t->key_columns)
-	{
-		char	   *k = (char *) lfirst(lc);
-
-		appendStringInfo(&obj, "%s%s, %s", foreach_current_index(lc) > 0 ? ", " : "",
-						 pg_literal(src, k), quote_identifier(k));
-	}
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT pg_catalog.json_build_object(%s)::text FROM %s%s ORDER BY %s OFFSET " INT64_FORMAT " LIMIT 1",
-					 obj.data, quote_qualified_identifier(t->source_nsp, t->source_rel),
-					 pg_chunk_where(src, t, after, NULL), pg_key_list(t, ""), rows - 1);
-	res = tributary_pq_query(pg_conn(src), src->name, sql.data, 0, NULL);
+	res = tributary_pq_query(pg_conn(src), src->name,
+							 tributary_keyset_upper_sql(&pg_keyset, src, t, after, rows), 0, NULL);
 	if (PQntuples(res) == 1)
-		key = pstrdup(PQgetvalue(res, 0, 0));
+	{
+		char	  **values = palloc(sizeof(char *) * n);
+		unsigned long *lens = palloc(sizeof(unsigned long) * n);
+
+		for (int i = 0; i < n; i++)
+		{
+			values[i] = PQgetvalue(res, 0, i);
+			lens[i] = PQgetlength(res, 0, i);
+		}
+		key = tributary_keyset_key_json(t, values, lens);
+	}
 	PQclear(res);
 	return key;
 }
@@ -602,7 +602,8 @@ pg_copy_begin(TributarySource *src, TributaryTable *t, const char *after, const 
 		appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "", quote_identifier(t->read[i].name));
 	appendStringInfo(&sql, " FROM %s%s) TO STDOUT%s",
 					 quote_qualified_identifier(t->source_nsp, t->source_rel),
-					 pg_chunk_where(src, t, after, upto), binary ? " (FORMAT binary)" : "");
+					 tributary_keyset_where(&pg_keyset, src, t, after, upto),
+					 binary ? " (FORMAT binary)" : "");
 	res = tributary_pq_exec(pg_conn(src), sql.data, 0, NULL, 0);
 	if (res == NULL || PQresultStatus(res) != PGRES_COPY_OUT)
 		tributary_pq_raise(pg_conn(src), res, src->name, "could not read a snapshot chunk");
