@@ -40,6 +40,8 @@ OBJS = \
 	src/source/pgoutput_read.o \
 	src/source/mysql_source.o \
 	src/source/mysql_types.o \
+	src/source/mysql_value.o \
+	src/source/mysql_convert.o \
 	src/source/mysql_snapshot.o \
 	src/source/mysql_stream.o \
 	src/source/mysql_ddl.o \
@@ -62,7 +64,8 @@ TEST_OBJS = \
 	src/source/binlog_render.o \
 	src/source/binlog_event.o \
 	src/source/binlog_rows.o \
-	src/source/binlog_json.o
+	src/source/binlog_json.o \
+	src/source/mysql_value.o
 
 DECODER_OBJS = \
 	src/decoder/tributary_decoder.o \

@@ -55,6 +55,7 @@
 
 #include "common/shortest_dec.h"
 #include "source/binlog.h"
+#include "source/mysql_value.h"
 
 static const int dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
 static const uint64 pow10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
@@ -126,22 +127,16 @@ bl_type_name(uint8 type)
 static void
 bytea_text(BinlogValue *v, const uint8 *p, uint32 len, uint32 pad)
 {
-	static const char hex[] = "0123456789abcdef";
-	uint32		n = Max(len, pad);
-	char	   *s = palloc(2 + n * 2 + 1);
+	StringInfoData buf;
 
-	s[0] = '\\';
-	s[1] = 'x';
-	for (uint32 i = 0; i < n; i++)
-	{
-		uint8		b = i < len ? p[i] : 0;
-
-		s[2 + i * 2] = hex[b >> 4];
-		s[3 + i * 2] = hex[b & 15];
-	}
-	s[2 + n * 2] = '\0';
-	v->data = s;
-	v->len = 2 + n * 2;
+	/* sized exactly: a value is written once */
+	buf.maxlen = 2 + (int) Max(len, pad) * 2 + 1;
+	buf.data = palloc(buf.maxlen);
+	buf.len = 0;
+	buf.cursor = 0;
+	myv_bytea(&buf, p, len, pad, false);
+	v->data = buf.data;
+	v->len = buf.len;
 }
 
 /*
@@ -804,17 +799,16 @@ decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binlo
 		case MT_BIT:
 			{
 				int			nbits = (col->meta >> 8) * 8 + (col->meta & 0xff);
-				char	   *s = palloc(nbits + 1);
+				StringInfoData buf;
 
-				for (int i = 0; i < nbits; i++)
-				{
-					int			bit = nbits - 1 - i;	/* from the most significant */
-					int			byte = (int) w - 1 - bit / 8;
-
-					s[i] = (p[byte] & (1 << (bit % 8))) ? '1' : '0';
-				}
-				s[nbits] = '\0';
-				set_text(v, s);
+				buf.maxlen = nbits + 1;
+				buf.data = palloc(buf.maxlen);
+				buf.len = 0;
+				buf.cursor = 0;
+				buf.data[0] = '\0';
+				myv_bits(&buf, p, (size_t) w, nbits);
+				v->data = buf.data;
+				v->len = buf.len;
 				return true;
 			}
 		case MT_ENUM:
@@ -873,13 +867,18 @@ decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binlo
 				return true;
 			}
 		case MT_GEOMETRY:
-			if (w - prefix < 4)
 			{
-				*err = pstrdup("GEOMETRY value shorter than its SRID");
-				return false;
+				const uint8 *wkb;
+				size_t		wkb_len;
+
+				if (!myv_geometry_wkb(p + prefix, (size_t) (w - prefix), &wkb, &wkb_len))
+				{
+					*err = pstrdup("GEOMETRY value shorter than its SRID");
+					return false;
+				}
+				bytea_text(v, wkb, (uint32) wkb_len, 0);
+				return true;
 			}
-			bytea_text(v, p + prefix + 4, (uint32) (w - prefix - 4), 0);
-			return true;
 		case MT_VARCHAR:
 		case MT_VAR_STRING:
 		case MT_STRING:

@@ -7,17 +7,21 @@
  *
  * The view: one REPEATABLE READ transaction started WITH CONSISTENT
  * SNAPSHOT, read only, in session time zone +00:00 (TIMESTAMP values are
- * UTC in MySQL; they are passed on as UTC).  No FLUSH TABLES WITH READ
- * LOCK and no table locks are taken.
+ * UTC in MySQL; they are passed on as UTC) and with character_set_results
+ * = NULL: strings arrive in their column's character set and are
+ * converted once, by mysql_convert.c, as the binlog's are.  No FLUSH
+ * TABLES WITH READ LOCK and no table locks are taken.
  *
  * Keys: a chunk bound is a JSON object of the key columns' values as the
- * server prints them; binary-string key columns (BINARY, VARBINARY, BLOB)
- * are written in hex, since their bytes need not be UTF-8, and compared
- * as X'..' literals.  "(k1, k2) > (v1, v2)" is expanded to
+ * server prints them in utf8mb4; binary-string key columns (BINARY,
+ * VARBINARY, BLOB) are written in hex, since their bytes need not be
+ * UTF-8, and compared as X'..' literals.  The chunk queries come from
+ * keyset.c, with "(k1, k2) > (v1, v2)" spelled out as
  * "k1 > v1 OR (k1 = v1 AND k2 > v2)" so that every server uses the primary
  * key's range access.
  *
- * Values (DESIGN §5), by the result's field types:
+ * Values (DESIGN §5), by the result's field types, rendered by
+ * mysql_value.c as the binlog's are:
  *	binary strings (charset 63)		bytea, \x hex
  *	FLOAT							read as CAST(... AS DOUBLE): the server
  *									prints FLOAT with 6 significant digits,
@@ -29,8 +33,9 @@
  *									month or day) follow zero_date: NULL,
  *									-infinity, or an error; TIMESTAMP gets
  *									"+00"
- *	everything else					the server's text (utf8mb4: every
- *									charset converted by the server)
+ *	everything else					the server's text, converted from the
+ *									field's character set to the
+ *									database's encoding
  *
  *-------------------------------------------------------------------------
  */
@@ -50,6 +55,7 @@
 
 #include "catalog.h"
 #include "source/keyset.h"
+#include "source/mysql_value.h"
 
 /* how a column's text becomes COPY text */
 typedef enum MyValueKind
@@ -70,6 +76,8 @@ typedef struct MyCopy
 	MyValueKind *kinds;
 	bool	   *utc;			/* TIMESTAMP columns */
 	int		   *bits;			/* BIT(n) widths */
+	int		   *encodings;		/* of text columns (myv_charset_encoding) */
+	char	  **names;			/* column names, for messages */
 	StringInfoData buf;
 	TributarySource *src;
 	const char *table;			/* db.table, for messages */
@@ -120,6 +128,7 @@ void
 mysrc_snapshot_begin(TributarySource *src)
 {
 	my_exec(src, "SET SESSION time_zone = '+00:00'");
+	my_exec(src, "SET SESSION character_set_results = NULL");
 	my_exec(src, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
 	my_exec(src, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
 }
@@ -131,6 +140,7 @@ void
 mysrc_snapshot_end(TributarySource *src)
 {
 	my_exec(src, "COMMIT");
+	my_exec(src, "SET SESSION character_set_results = utf8mb4");
 }
 
 /* what the reader needs to know of a table's column types */
@@ -223,12 +233,13 @@ my_bound_value(TributarySource *src, TributaryTable *t, const char *key, int i)
 }
 
 /*
- * my_key_text: a key column as bound text (binary strings in hex).
+ * my_key_text: a key column as bound text: binary strings in hex, others
+ * in utf8mb4 (the session reads strings unconverted; a bound is JSON).
  */
 static char *
 my_key_text(TributarySource *src, TributaryTable *t, int i, const char *column)
 {
-	return table_types(src, t)->key_binary[i] ? psprintf("HEX(%s)", column) : pstrdup(column);
+	return psprintf(table_types(src, t)->key_binary[i] ? "HEX(%s)" : "CONVERT(%s USING utf8mb4)", column);
 }
 
 /* keyset chunking in MySQL's dialect: comparisons spelled out per column */
@@ -315,10 +326,23 @@ mysrc_copy_begin(TributarySource *src, TributaryTable *t, const char *after, con
 	cs->kinds = palloc(sizeof(MyValueKind) * cs->nfields);
 	cs->utc = palloc0(sizeof(bool) * cs->nfields);
 	cs->bits = palloc0(sizeof(int) * cs->nfields);
+	cs->encodings = palloc(sizeof(int) * cs->nfields);
+	cs->names = palloc(sizeof(char *) * cs->nfields);
 	fields = mysql_fetch_fields(cs->res);
 	for (int i = 0; i < cs->nfields; i++)
 	{
 		MYSQL_FIELD *f = &fields[i];
+		MARIADB_CHARSET_INFO *ci = mariadb_get_charset_by_nr(f->charsetnr);
+
+		cs->names[i] = pstrdup(f->name);
+		cs->encodings[i] = myv_charset_encoding(ci ? ci->csname : NULL);
+		if (cs->encodings[i] == -2)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("column \"%s\" of source table [%s] has a character set pg_tributary cannot convert",
+							f->name, cs->table),
+					 errhint("Convert the column to utf8mb4 on the source.")));
+		myv_prepare_conversion(cs->encodings[i]);
 
 		switch (f->type)
 		{
@@ -399,37 +423,6 @@ append_copy_text(StringInfo out, const char *v, unsigned long len)
 }
 
 /*
- * append_hex: bytes as a bytea value in COPY text ("\\x" and hex digits).
- */
-static void
-append_hex(StringInfo out, const unsigned char *v, unsigned long len)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	appendStringInfoString(out, "\\\\x");
-	enlargeStringInfo(out, len * 2);
-	for (unsigned long i = 0; i < len; i++)
-	{
-		out->data[out->len++] = hex[v[i] >> 4];
-		out->data[out->len++] = hex[v[i] & 0xF];
-	}
-	out->data[out->len] = '\0';
-}
-
-/*
- * is_zero_date: whether a DATE/DATETIME/TIMESTAMP text has a zero year,
- * month or day ("0000-00-00", "2024-00-10", ...).
- */
-static bool
-is_zero_date(const char *v, unsigned long len)
-{
-	if (len < 10)
-		return false;
-	return strncmp(v, "0000", 4) == 0 || strncmp(v + 5, "00", 2) == 0 ||
-		strncmp(v + 8, "00", 2) == 0;
-}
-
-/*
  * append_value: column i of the current row in COPY text format.
  */
 static void
@@ -440,50 +433,42 @@ append_value(MyCopy *cs, int i, const char *v, unsigned long len)
 	switch (cs->kinds[i])
 	{
 		case MYV_TEXT:
-			append_copy_text(out, v, len);
-			break;
-		case MYV_BYTEA:
-			append_hex(out, (const unsigned char *) v, len);
-			break;
-		case MYV_GEOMETRY:
-			/* MySQL's internal form: a 4-byte SRID, then WKB */
-			if (len < 4)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-						 errmsg("invalid geometry value of %lu bytes in source table [%s]",
-								len, cs->table)));
-			append_hex(out, (const unsigned char *) v + 4, len - 4);
-			break;
-		case MYV_BIT:
 			{
-				/* big-endian bytes; the last n bits are the value */
-				int			n = cs->bits[i];
+				size_t		n;
+				const char *conv = myv_to_database(v, len, cs->encodings[i], &n, cs->names[i], cs->table);
 
-				for (int b = n - 1; b >= 0; b--)
-				{
-					unsigned long byte = len - 1 - b / 8;
-					int			bit = (byte < len) ? (((unsigned char) v[byte]) >> (b % 8)) & 1 : 0;
-
-					appendStringInfoChar(out, bit ? '1' : '0');
-				}
+				append_copy_text(out, conv, n);
+				if (conv != v)
+					pfree((char *) conv);
 				break;
 			}
+		case MYV_BYTEA:
+			myv_bytea(out, (const uint8 *) v, len, 0, true);
+			break;
+		case MYV_GEOMETRY:
+			{
+				const uint8 *wkb;
+				size_t		wkb_len;
+
+				if (!myv_geometry_wkb((const uint8 *) v, len, &wkb, &wkb_len))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+							 errmsg("invalid geometry value of %lu bytes in source table [%s]",
+									len, cs->table)));
+				myv_bytea(out, wkb, wkb_len, 0, true);
+				break;
+			}
+		case MYV_BIT:
+			myv_bits(out, (const uint8 *) v, len, cs->bits[i]);
+			break;
 		case MYV_DATE:
 		case MYV_TIMESTAMP:
-			if (is_zero_date(v, len))
+			if (myv_is_zero_date(v, len))
 			{
-				const char *zd = cs->src->zero_date ? cs->src->zero_date : "null";
+				const char *r = myv_zero_date(cs->src->zero_date, v, len, cs->names[i], cs->table,
+											  "read by the snapshot");
 
-				if (strcmp(zd, "-infinity") == 0)
-					appendStringInfoString(out, "-infinity");
-				else if (strcmp(zd, "error") == 0)
-					ereport(ERROR,
-							(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-							 errmsg("zero date \"%s\" in source table [%s]",
-									pnstrdup(v, len), cs->table),
-							 errhint("Set the job option zero_date to null or -infinity to accept zero dates.")));
-				else
-					appendStringInfoString(out, "\\N");
+				appendStringInfoString(out, r ? r : "\\N");
 				break;
 			}
 			appendBinaryStringInfo(out, v, len);

@@ -69,6 +69,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "source/binlog.h"
+#include "source/mysql_value.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
@@ -138,9 +139,6 @@ typedef struct MyStream
 
 /* the basename of the source's binlog files, learnt from positions */
 static char *binlog_base = NULL;
-
-/* conversion functions from source charsets to the database encoding */
-static FmgrInfo *conversions[_PG_LAST_ENCODING_];
 
 /*
  * position_make: a file and offset as one number.
@@ -573,90 +571,6 @@ event_ready(MyStream *st)
 }
 
 /*
- * charset_encoding: the PostgreSQL encoding of a MySQL character set, -1
- * for UTF-8 kinds (passed through, validated) and binary.
- */
-static int
-charset_encoding(const char *cs)
-{
-	static const struct
-	{
-		const char *mysql;
-		const char *pg;
-	}			map[] = {
-		{"latin1", "WIN1252"}, {"latin2", "LATIN2"}, {"latin5", "LATIN5"}, {"latin7", "LATIN7"},
-		{"cp1250", "WIN1250"}, {"cp1251", "WIN1251"}, {"cp1256", "WIN1256"}, {"cp1257", "WIN1257"},
-		{"cp866", "WIN866"}, {"greek", "ISO_8859_7"}, {"hebrew", "ISO_8859_8"}, {"koi8r", "KOI8R"},
-		{"koi8u", "KOI8U"}, {"gbk", "GBK"}, {"gb2312", "EUC_CN"}, {"gb18030", "GB18030"},
-		{"big5", "BIG5"}, {"sjis", "SJIS"}, {"cp932", "SJIS"}, {"ujis", "EUC_JP"},
-		{"eucjpms", "EUC_JP"}, {"euckr", "EUC_KR"}, {"tis620", "WIN874"}, {"ascii", "SQL_ASCII"},
-	};
-
-	if (cs == NULL || strncmp(cs, "utf8", 4) == 0 || strcmp(cs, "binary") == 0)
-		return -1;
-	for (int i = 0; i < lengthof(map); i++)
-		if (strcmp(cs, map[i].mysql) == 0)
-			return strcmp(map[i].pg, "SQL_ASCII") == 0 ? -1 : pg_char_to_encoding(map[i].pg);
-	return -2;					/* not convertible */
-}
-
-/*
- * prepare_conversion: look up (once, in a transaction of its own if none
- * is open) the conversion from an encoding to the database's, so that
- * values convert outside transactions.
- */
-static void
-prepare_conversion(int enc)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	bool		own = !IsTransactionState();
-	Oid			proc;
-
-	if (enc < 0 || enc == GetDatabaseEncoding() || conversions[enc] != NULL)
-		return;
-	if (own)
-		StartTransactionCommand();
-	proc = FindDefaultConversionProc(enc, GetDatabaseEncoding());
-	if (!OidIsValid(proc))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("no conversion from %s to %s", pg_encoding_to_char(enc),
-						GetDatabaseEncodingName())));
-	conversions[enc] = MemoryContextAlloc(TopMemoryContext, sizeof(FmgrInfo));
-	fmgr_info_cxt(proc, conversions[enc], TopMemoryContext);
-	if (own)
-		CommitTransactionCommand();
-	MemoryContextSwitchTo(cxt);
-}
-
-/*
- * convert_value: a string in an encoding as a palloc'd string in the
- * database's (UTF-8 input is validated only).
- */
-static char *
-convert_value(const char *data, uint32 len, int enc, const char *column, const char *table)
-{
-	char	   *out;
-
-	if (enc < 0 || enc == GetDatabaseEncoding())
-	{
-		if (!pg_verify_mbstr(GetDatabaseEncoding(), data, len, true))
-			ereport(ERROR,
-					(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
-					 errmsg("invalid byte sequence in column \"%s\" of source table [%s]", column, table)));
-		return pnstrdup(data, len);
-	}
-	if ((Size) len >= (MaxAllocSize / (Size) MAX_CONVERSION_GROWTH))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("value of column \"%s\" of source table [%s] is too long to convert", column, table)));
-	out = palloc((Size) len * MAX_CONVERSION_GROWTH + 1);
-	FunctionCall6(conversions[enc], Int32GetDatum(enc), Int32GetDatum(GetDatabaseEncoding()),
-				  CStringGetDatum(data), CStringGetDatum(out), Int32GetDatum(len), BoolGetDatum(false));
-	return out;
-}
-
-/*
  * parse_labels: the labels of "enum('a','b''c')" or "set(...)".
  */
 static void
@@ -734,7 +648,7 @@ load_schema(TributarySource *src, MyStream *st, StreamTable *e)
 		c->data_type = pstrdup(row[1]);
 		c->is_unsigned = strstr(row[2], "unsigned") != NULL;
 		c->binary = (strstr(row[1], "binary") != NULL || strstr(row[1], "blob") != NULL);
-		c->encoding = charset_encoding(row[3]);
+		c->encoding = myv_charset_encoding(row[3]);
 		if (strcmp(row[1], "enum") == 0 || strcmp(row[1], "set") == 0)
 			parse_labels(row[2], c);
 	}
@@ -819,7 +733,8 @@ complete_map(TributarySource *src, MyStream *st, MapEntry *m)
 		SchemaColumn *sc = schema_column(e, col->name);
 
 		m->encodings[i] = sc ? sc->encoding : -1;
-		prepare_conversion(m->encodings[i]);
+		if (m->encodings[i] != -2)
+			myv_prepare_conversion(m->encodings[i]);
 		col->want_binary = true;
 		if (!col->has_signedness && sc)
 			col->is_unsigned = sc->is_unsigned;
@@ -952,36 +867,26 @@ make_tuple(TributarySource *src, MyStream *st, MapEntry *m, BinlogValue *values,
 			continue;
 		if (v->is_zero_date)
 		{
-			const char *zd = src->zero_date ? src->zero_date : "null";
+			const char *r = myv_zero_date(src->zero_date, v->data, v->len, m->map.columns[i].name,
+										  m->table->key,
+										  psprintf("binlog event ending at %s:%u", file_name(st->file_seq),
+												   st->event ? st->event->next_event_pos : 0));
 
-			if (strcmp(zd, "-infinity") == 0)
+			if (r)
 			{
 				out->kind = TRIB_VALUE_TEXT;
-				out->data = "-infinity";
-				out->len = 9;
+				out->data = (char *) r;
+				out->len = strlen(r);
 			}
-			else if (strcmp(zd, "error") == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-						 errmsg("zero date \"%s\" in source table [%s]", v->data, m->table->key),
-						 errdetail("Column \"%s\", binlog event ending at %s:%u.", m->map.columns[i].name,
-								   file_name(st->file_seq), st->event ? st->event->next_event_pos : 0),
-						 errhint("Set the job option zero_date to null or -infinity to accept zero dates.")));
 			continue;
 		}
 		if (v->needs_charset)
 		{
-			int			enc = m->encodings[i];
-			char	   *conv;
+			size_t		n;
 
-			if (memchr(v->data, '\0', v->len) != NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
-						 errmsg("column \"%s\" of source table [%s] holds a NUL character, which PostgreSQL text cannot store",
-								m->map.columns[i].name, m->table->key)));
-			conv = convert_value(v->data, v->len, enc, m->map.columns[i].name, m->table->key);
-			v->data = conv;
-			v->len = strlen(conv);
+			v->data = (char *) myv_to_database(v->data, v->len, m->encodings[i], &n,
+											   m->map.columns[i].name, m->table->key);
+			v->len = (uint32) n;
 		}
 		out->kind = v->binary ? TRIB_VALUE_BINARY : TRIB_VALUE_TEXT;
 		out->data = v->data;
