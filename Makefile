@@ -43,10 +43,14 @@ OBJS = \
 	src/source/mysql_value.o \
 	src/source/mysql_convert.o \
 	src/source/mysql_snapshot.o \
+	src/source/mysql_position.o \
 	src/source/mysql_stream.o \
+	src/source/mysql_tables.o \
 	src/source/mysql_ddl.o \
 	src/source/binlog_event.o \
 	src/source/binlog_rows.o \
+	src/source/binlog_formats.o \
+	src/source/binlog_table_map.o \
 	src/source/binlog_json.o \
 	src/ddl.o \
 	bgworker/launcher.o \
@@ -60,10 +64,13 @@ TEST_OBJS = \
 	src/test/protocol_check.o \
 	src/test/binlog_check.o \
 	src/test/replay_source.o \
+	src/test/replay_file.o \
 	src/decoder/proto.o \
 	src/source/binlog_render.o \
 	src/source/binlog_event.o \
 	src/source/binlog_rows.o \
+	src/source/binlog_formats.o \
+	src/source/binlog_table_map.o \
 	src/source/binlog_json.o \
 	src/source/mysql_value.o
 

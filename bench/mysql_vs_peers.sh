@@ -36,6 +36,11 @@ my() { mariadb --no-defaults -h127.0.0.1 -P$MYPORT -uroot -N -B "$@"; }
 now() { date +%s.%N; }
 rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / (b - a) }'; }
 ratio() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.2f", x / y }'; }
+# cpu_us: CPU time (user + system, microseconds) a job's worker has used since it started
+cpu_us() {
+  local pid; pid=$(q -c "SELECT pid FROM tributary.jobs WHERE job_name = '$1'")
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1000000 / hz }' /proc/$pid/stat
+}
 
 cleanup() {
   as_pg $BIN/pg_ctl -D $DIR/target -m immediate stop >/dev/null 2>&1 || true
@@ -129,6 +134,7 @@ done
 t0=$(now); q -c "SELECT tributary.start_job('cdc')" >/dev/null
 q -c "SELECT tributary.wait_for_sync('cdc', '30 min')" >/dev/null; t1=$(now)
 INS=$(rate $ROWS $t0 $t1)
+INS_CPU=$(cpu_us cdc)
 [ "$(q -c 'SELECT count(*) FROM cdc.t')" = "$((ROWS * 2))" ] || { echo "catch-up has the wrong row count"; exit 1; }
 
 q -c "SELECT tributary.stop_job('cdc')" >/dev/null
@@ -140,12 +146,13 @@ SET autocommit = 1; CALL shop.upd($UPDATES);"
 t0=$(now); q -c "SELECT tributary.start_job('cdc')" >/dev/null
 q -c "SELECT tributary.wait_for_sync('cdc', '30 min')" >/dev/null; t1=$(now)
 UPD=$(rate $UPDATES $t0 $t1)
+UPD_CPU=$(cpu_us cdc)
 SRC_SUM=$(my -e "SELECT SUM(n) FROM shop.t")
 DST_SUM=$(q -c "SELECT sum(n) FROM cdc.t")
 [ "$SRC_SUM" = "$DST_SUM" ] || { echo "after the updates: source sum $SRC_SUM, target $DST_SUM"; exit 1; }
 
 echo
 echo "apply-only catch-up from the binlog:"
-printf "  %-40s %10s rows/s   (%.2f x local COPY, target >= 0.5)\n" "$ROWS inserts in 10 transactions" "$INS" "$(ratio $INS $COPYR)"
-printf "  %-40s %10s rows/s\n" "$UPDATES single-row update transactions" "$UPD"
+printf "  %-40s %10s rows/s   (%.2f x local COPY, target >= 0.5; worker CPU %.2f us/row)\n" "$ROWS inserts in 10 transactions" "$INS" "$(ratio $INS $COPYR)" "$(ratio $INS_CPU $ROWS)"
+printf "  %-40s %10s rows/s   (worker CPU %.2f us/row)\n" "$UPDATES single-row update transactions" "$UPD" "$(ratio $UPD_CPU $UPDATES)"
 echo "  checks: row counts equal after every step; sum(n) equal after the updates ($SRC_SUM)"

@@ -535,6 +535,8 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 				}
 			}
 			tributary_stream_run(MyJob, tables, MyJob->slot, start_lsn,
+								 MyJob->checkpoint ? MyJob->checkpoint
+								 : MyJob->start_position ? MyJob->start_position : MyJob->stream_start,
 								 tributary_position_in(src, MyJob->catchup_until),
 								 strcmp(MyJob->mode, "cdc") == 0,
 								 worker_binary_values(tables),

@@ -26,6 +26,10 @@
  *				(a keepalive, a rotation, a statement about other tables);
  *				reply_requested: the source wants feedback now
  *
+ * commit and advance may give the text a checkpoint at their position
+ * records (MySQL: the file and offset with the stream's GTIDs as of that
+ * transaction); NULL means the kind's plain text of the position.
+ *
  * Values point into the connector's buffers: the sink uses them during
  * the call.  Sink functions may start and end local transactions; they
  * return in the memory context they were called in.
@@ -95,8 +99,9 @@ struct TributaryChangeSink
 	void		(*ddl) (TributaryChangeSink *sink, const char *kind, const char *table,
 						const char *statement, XLogRecPtr position);
 	void		(*commit) (TributaryChangeSink *sink, XLogRecPtr commit, XLogRecPtr end,
-						   TimestampTz commit_ts);
-	void		(*advance) (TributaryChangeSink *sink, XLogRecPtr position, bool reply_requested);
+						   TimestampTz commit_ts, const char *end_text);
+	void		(*advance) (TributaryChangeSink *sink, XLogRecPtr position, bool reply_requested,
+							const char *text);
 	void	   *arg;			/* the sink's own state */
 };
 

@@ -92,6 +92,10 @@ typedef struct StreamState
 	XLogRecPtr	committed;		/* end of the last source transaction locally committed */
 	XLogRecPtr	pending_end;	/* end of the last one in the open local transaction */
 	TimestampTz pending_commit_ts;
+	StringInfoData pending_text;	/* the connector's text of pending_text_pos, or "" */
+	XLogRecPtr	pending_text_pos;	/* pending_end when it was set by a commit */
+	XLogRecPtr	latest_pos;		/* the last position the connector gave a text for */
+	StringInfoData latest_text; /* that text */
 	XLogRecPtr	idle_end;		/* end of the last source transaction without changes */
 	XLogRecPtr	received;		/* the source's position, as last reported */
 	XLogRecPtr	source_end;		/* the source's end of log, as last asked */
@@ -128,6 +132,33 @@ ensure_local_xact(StreamState *st)
 }
 
 /*
+ * checkpoint_text: the text a checkpoint at pos records: what the
+ * connector said of that position with its commit or advance, else the
+ * kind's plain text of it.
+ */
+static const char *
+checkpoint_text(StreamState *st, XLogRecPtr pos)
+{
+	if (pos == st->pending_text_pos && st->pending_text.len > 0)
+		return st->pending_text.data;
+	if (pos == st->latest_pos && st->latest_text.len > 0)
+		return st->latest_text.data;
+	return tributary_position_out(st->src, pos);
+}
+
+/*
+ * remember_text: the connector's text of a position it reported.
+ */
+static void
+remember_text(StreamState *st, XLogRecPtr pos, const char *text)
+{
+	resetStringInfo(&st->latest_text);
+	if (text)
+		appendStringInfoString(&st->latest_text, text);
+	st->latest_pos = pos;
+}
+
+/*
  * write_checkpoint: the position row of a local commit, written over the
  * oldest of the job's state.checkpoints.num-retained rows.
  */
@@ -143,7 +174,7 @@ write_checkpoint(StreamState *st)
 	args[0] = Int32GetDatum(st->job->id);
 	args[1] = Int32GetDatum((int32) (st->checkpoint_seq % st->num_retained));
 	args[2] = Int64GetDatum(st->checkpoint_seq);
-	args[3] = CStringGetTextDatum(tributary_position_out(st->src, st->pending_end));
+	args[3] = CStringGetTextDatum(checkpoint_text(st, st->pending_end));
 	args[4] = TimestampTzGetDatum(st->pending_commit_ts);
 	us = tributary_catalog_enter();
 	SPI_connect();
@@ -356,7 +387,8 @@ sink_begin(TributaryChangeSink *sink, XLogRecPtr start, TimestampTz commit_ts)
  * large or old enough (else when the stream has nothing buffered).
  */
 static void
-sink_commit(TributaryChangeSink *sink, XLogRecPtr commit, XLogRecPtr end, TimestampTz commit_ts)
+sink_commit(TributaryChangeSink *sink, XLogRecPtr commit, XLogRecPtr end, TimestampTz commit_ts,
+			const char *end_text)
 {
 	StreamState *st = (StreamState *) sink->arg;
 	MemoryContext cxt = CurrentMemoryContext;
@@ -369,12 +401,17 @@ sink_commit(TributaryChangeSink *sink, XLogRecPtr commit, XLogRecPtr end, Timest
 	/* batched writes carry no position: the commit's end is received */
 	if (end > st->received)
 		st->received = end;
+	remember_text(st, end, end_text);
 	if (st->skip_xact)
 		return;
 	if (IsTransactionState())
 	{
 		st->pending_end = end;
 		st->pending_commit_ts = commit_ts;
+		resetStringInfo(&st->pending_text);
+		if (end_text)
+			appendStringInfoString(&st->pending_text, end_text);
+		st->pending_text_pos = end;
 		if (st->apply->changes >= MAX_CHANGES_PER_COMMIT ||
 			TimestampDifferenceExceeds(st->local_xact_start, GetCurrentTimestamp(),
 									   st->checkpoint_ms))
@@ -469,12 +506,16 @@ sink_ddl(TributaryChangeSink *sink, const char *kind, const char *table, const c
  * keepalive reported it); answer at once when the source asks.
  */
 static void
-sink_advance(TributaryChangeSink *sink, XLogRecPtr position, bool reply_requested)
+sink_advance(TributaryChangeSink *sink, XLogRecPtr position, bool reply_requested,
+			 const char *text)
 {
 	StreamState *st = (StreamState *) sink->arg;
 
 	if (position > st->received)
+	{
 		st->received = position;
+		remember_text(st, position, text);
+	}
 	if (reply_requested)
 		send_feedback(st, true, false);
 }
@@ -486,7 +527,7 @@ sink_advance(TributaryChangeSink *sink, XLogRecPtr position, bool reply_requeste
  */
 void
 tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
-					 XLogRecPtr start_lsn, XLogRecPtr catchup_until, bool always_idempotent,
+					 XLogRecPtr start_lsn, const char *start_text, XLogRecPtr catchup_until, bool always_idempotent,
 					 bool binary, int checkpoint_ms, int num_retained, TributaryStreamProgress progress,
 					 TributaryStreamSyncCheck sync_check)
 {
@@ -514,6 +555,8 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	st.checkpoint_seq = job->checkpoint_seq;
 	st.last_checkpoint = GetCurrentTimestamp();
 	st.maxflushes = 64;
+	initStringInfo(&st.pending_text);
+	initStringInfo(&st.latest_text);
 	st.flushes = palloc(sizeof(FlushPosition) * st.maxflushes);
 	st.apply = tributary_apply_create(job, tables);
 	sink.begin = sink_begin;
@@ -549,7 +592,7 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(run_cxt);
 	src->stream_tables = tables;
-	src->connector->stream->start(src, slot, start_lsn, names, binary);
+	src->connector->stream->start(src, slot, start_lsn, start_text, names, binary);
 	ereport(LOG,
 			(errmsg("pg_tributary job \"%s\" streams from %s of source \"%s\" with %s values",
 					job->name, tributary_position_out(src, start_lsn), src->name,

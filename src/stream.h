@@ -23,7 +23,7 @@ typedef void (*TributaryStreamProgress) (XLogRecPtr applied, XLogRecPtr received
 typedef bool (*TributaryStreamSyncCheck) (void);
 
 extern void tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
-								 XLogRecPtr start_lsn, XLogRecPtr catchup_until,
+								 XLogRecPtr start_lsn, const char *start_text, XLogRecPtr catchup_until,
 								 bool always_idempotent, bool binary, int checkpoint_ms, int num_retained,
 								 TributaryStreamProgress progress,
 								 TributaryStreamSyncCheck sync_check);

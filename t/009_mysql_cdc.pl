@@ -205,6 +205,24 @@ ok($target->poll_query_until('postgres', "SELECT position LIKE '$file_now:%' FRO
 is($target->safe_psql('postgres', "SELECT count(*) FROM mirror.acct"), $my->sql("SELECT COUNT(*) FROM shop.acct"),
 	'and applies nothing for it');
 
+# GTIDs: a checkpoint lists the last GTID of every replication domain the
+# stream passed, and a restarted stream reads them back from it
+$my->sql(q{SET SESSION gtid_domain_id = 7; INSERT INTO shop.acct VALUES (4000002, 'domain 7', 1, NULL)});
+$target->safe_psql('postgres', "SELECT tributary.wait_for_sync('mycdc', '60 s')");
+like($target->safe_psql('postgres', "SELECT position FROM tributary.checkpoints WHERE job_name = 'mycdc'"),
+	qr/ gtid 0-1-\d+,7-1-\d+$/, 'a checkpoint lists the GTID of each domain');
+my ($d7) = $target->safe_psql('postgres', "SELECT position FROM tributary.checkpoints WHERE job_name = 'mycdc'") =~ /(7-1-\d+)$/;
+$target->safe_psql('postgres', "SELECT tributary.stop_job('mycdc')");
+$target->poll_query_until('postgres', "SELECT pid IS NULL AND state = 'stopped' FROM tributary.jobs WHERE job_name = 'mycdc'")
+  or die 'mycdc did not stop';
+$target->safe_psql('postgres', "SELECT tributary.start_job('mycdc')");
+$my->sql(q{INSERT INTO shop.acct VALUES (4000003, 'domain 0 again', 1, NULL)});
+$target->safe_psql('postgres', "SELECT tributary.wait_for_sync('mycdc', '60 s')");
+like($target->safe_psql('postgres', "SELECT position FROM tributary.checkpoints WHERE job_name = 'mycdc'"),
+	qr/ gtid 0-1-\d+,\Q$d7\E$/, 'after a restart the stream still knows the other domain\'s GTID');
+is($target->safe_psql('postgres', "SELECT count(*) FROM mirror.acct WHERE id IN (4000002, 4000003)"), '2',
+	'and applied both domains\' rows');
+
 # the end-to-end checks every source kind runs (TributaryTest::shared_checks)
 $my->sql('CREATE TABLE shop.e2e (id int PRIMARY KEY, name text, qty int)');
 $target->safe_psql('postgres', q{

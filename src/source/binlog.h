@@ -221,6 +221,17 @@ extern bool bl_uncompress(const uint8 *src, size_t srclen, char **dst, size_t *d
 						  char **err);
 extern bool bl_read_lenenc(const uint8 **p, const uint8 *end, uint64 *val);
 
+/* binlog_formats.c */
+extern uint64 bl_be_uint(const uint8 *p, int n);
+extern uint64 bl_le_uint(const uint8 *p, int n);
+extern bool bl_decimal_text(const uint8 *p, int prec, int scale, int size, char **text, char **err);
+extern uint32 bl_frac_usec(const uint8 *p, int fsp);
+extern char *bl_frac_text(uint32 usec, int fsp);
+extern void bl_civil_from_days(int64 z, int *y, int *m, int *d);
+extern int64 bl_days_from_civil(int y, int m, int d);
+extern bool bl_valid_date(int y, int m, int d);
+extern void bl_unpack_date(const uint8 *p, BinlogDateTime *dt);
+
 /* binlog_rows.c */
 extern bool bl_read_row(const BinlogTableMap *map, const uint8 *present, const uint8 **p,
 						const uint8 *end, BinlogValue *values, char **err);

@@ -58,34 +58,6 @@
 #include "source/mysql_value.h"
 
 static const int dig2bytes[10] = {0, 1, 1, 2, 2, 3, 3, 4, 4, 4};
-static const uint64 pow10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
-100000000, 1000000000};
-
-/*
- * be_uint: n bytes big endian.
- */
-static uint64
-be_uint(const uint8 *p, int n)
-{
-	uint64		v = 0;
-
-	for (int i = 0; i < n; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-/*
- * le_uint: n bytes little endian.
- */
-static uint64
-le_uint(const uint8 *p, int n)
-{
-	uint64		v = 0;
-
-	for (int i = n - 1; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
 
 /*
  * bl_type_name: a column type's name, for messages.
@@ -150,167 +122,6 @@ set_text(BinlogValue *v, char *s)
 }
 
 /*
- * decimal_text: MySQL's packed DECIMAL(prec, scale) of size bytes.
- */
-static bool
-decimal_text(BinlogValue *v, const uint8 *p, int prec, int scale, int size, char **err)
-{
-	int			intg = prec - scale;
-	int			intg0 = intg / 9;
-	int			intg0x = intg % 9;
-	int			frac0 = scale / 9;
-	int			frac0x = scale % 9;
-	uint8		buf[40];
-	bool		neg = (p[0] & 0x80) == 0;
-	/* sign, digit groups, point, NUL: room even for groups out of range */
-	char	   *out = palloc(2 + (intg0 + 1 + frac0 + 1) * 10 + 2);
-	char	   *o = out;
-	const uint8 *q = buf;
-	bool		started = false;
-
-	if (size > (int) sizeof(buf))
-	{
-		*err = pstrdup("DECIMAL value too long");
-		return false;
-	}
-	memcpy(buf, p, size);
-	buf[0] ^= 0x80;
-	if (neg)
-		for (int i = 0; i < size; i++)
-			buf[i] ^= 0xff;
-	if (neg)
-		*o++ = '-';
-	/* integer part: leftover digits first, then groups of 9 */
-	if (intg0x > 0)
-	{
-		uint64		d = be_uint(q, dig2bytes[intg0x]);
-
-		q += dig2bytes[intg0x];
-		if (d >= pow10[intg0x])
-		{
-			*err = pstrdup("DECIMAL value has an invalid digit group");
-			return false;
-		}
-		if (d != 0)
-		{
-			o += sprintf(o, "%u", (unsigned) d);
-			started = true;
-		}
-	}
-	for (int i = 0; i < intg0; i++)
-	{
-		uint64		d = be_uint(q, 4);
-
-		q += 4;
-		if (d > 999999999)
-		{
-			*err = pstrdup("DECIMAL value has an invalid digit group");
-			return false;
-		}
-		if (started)
-			o += sprintf(o, "%09u", (unsigned) d);
-		else if (d != 0)
-		{
-			o += sprintf(o, "%u", (unsigned) d);
-			started = true;
-		}
-	}
-	if (!started)
-		*o++ = '0';
-	if (scale > 0)
-	{
-		*o++ = '.';
-		for (int i = 0; i < frac0; i++)
-		{
-			uint64		d = be_uint(q, 4);
-
-			q += 4;
-			if (d > 999999999)
-			{
-				*err = pstrdup("DECIMAL value has an invalid digit group");
-				return false;
-			}
-			o += sprintf(o, "%09u", (unsigned) d);
-		}
-		if (frac0x > 0)
-		{
-			uint64		d = be_uint(q, dig2bytes[frac0x]);
-
-			if (d >= pow10[frac0x])
-			{
-				*err = pstrdup("DECIMAL value has an invalid digit group");
-				return false;
-			}
-			o += sprintf(o, "%0*u", frac0x, (unsigned) d);
-		}
-	}
-	*o = '\0';
-	set_text(v, out);
-	return true;
-}
-
-/*
- * frac_usec: the fraction of a temporal value with fsp digits, stored in
- * (fsp+1)/2 bytes big endian, as microseconds.
- */
-static uint32
-frac_usec(const uint8 *p, int fsp)
-{
-	switch ((fsp + 1) / 2)
-	{
-		case 1:
-			return (uint32) p[0] * 10000;
-		case 2:
-			return (uint32) be_uint(p, 2) * 100;
-		case 3:
-			return (uint32) be_uint(p, 3);
-		default:
-			return 0;
-	}
-}
-
-/*
- * frac_text: ".ffffff" cut to fsp digits, or "" when the column has no
- * fraction.
- */
-static char *
-frac_text(uint32 usec, int fsp)
-{
-	char		buf[16];
-
-	if (fsp <= 0)
-		return pstrdup("");
-	fsp = Min(fsp, 6);			/* TABLE_MAP refuses more; be safe anyway */
-	snprintf(buf, sizeof(buf), ".%06u", usec % 1000000);
-	buf[1 + fsp] = '\0';
-	return pstrdup(buf);
-}
-
-/*
- * civil_from_days: the proleptic Gregorian date of a day count since
- * 1970-01-01.
- */
-static void
-civil_from_days(int64 z, int *y, int *m, int *d)
-{
-	int64		era;
-	int64		doe;
-	int64		yoe;
-	int64		doy;
-	int64		mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int) (doy - (153 * mp + 2) / 5 + 1);
-	*m = (int) (mp < 10 ? mp + 3 : mp - 9);
-	*y = (int) (yoe + era * 400 + (*m <= 2));
-}
-
-/*
  * value_width: how many bytes a non-NULL value of a column takes, reading
  * a length prefix where there is one; -1 when the data is too short.
  */
@@ -359,7 +170,7 @@ value_width(const BinlogColumn *col, const uint8 *p, const uint8 *end, int *pref
 			*prefix = col->meta < 256 ? 1 : 2;
 			if (avail < *prefix)
 				return -1;
-			return *prefix + (int64) le_uint(p, *prefix);
+			return *prefix + (int64) bl_le_uint(p, *prefix);
 		case MT_BLOB:
 		case MT_TINY_BLOB:
 		case MT_MEDIUM_BLOB:
@@ -369,7 +180,7 @@ value_width(const BinlogColumn *col, const uint8 *p, const uint8 *end, int *pref
 			*prefix = col->meta;
 			if (*prefix < 1 || *prefix > 4 || avail < *prefix)
 				return -1;
-			return *prefix + (int64) le_uint(p, *prefix);
+			return *prefix + (int64) bl_le_uint(p, *prefix);
 		default:
 			return -1;
 	}
@@ -420,74 +231,6 @@ bl_binary_type(const BinlogColumn *col)
 }
 
 /*
- * bl_unpack_datetime: the fields of DATETIME2's integer part (also the
- * integer part of the packed temporal values inside binary JSON):
- * year*13+month 17 bits, day 5, hour 5, minute 6, second 6.
- */
-void
-bl_unpack_datetime(int64 intpart, BinlogDateTime *dt)
-{
-	int64		ymd = intpart >> 17;
-	int64		ym = ymd >> 5;
-	int64		hms = intpart % (1 << 17);
-
-	dt->year = (int) (ym / 13);
-	dt->month = (int) (ym % 13);
-	dt->day = (int) (ymd % 32);
-	dt->hour = (int) (hms >> 12);
-	dt->minute = (int) ((hms >> 6) % 64);
-	dt->second = (int) (hms % 64);
-}
-
-/*
- * unpack_date: the fields of a 3-byte DATE (day 5 bits, month 4, year).
- */
-static void
-unpack_date(const uint8 *p, BinlogDateTime *dt)
-{
-	uint32		u = (uint32) le_uint(p, 3);
-
-	memset(dt, 0, sizeof(*dt));
-	dt->day = u & 31;
-	dt->month = (u >> 5) & 15;
-	dt->year = u >> 9;
-}
-
-/*
- * days_from_civil: days from 1970-01-01 to a proleptic Gregorian date.
- */
-static int64
-days_from_civil(int y, int m, int d)
-{
-	int64		era;
-	int64		yoe;
-	int64		doy;
-	int64		doe;
-
-	y -= (m <= 2);
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-/*
- * valid_date: whether a year, month and day make a real date.
- */
-static bool
-valid_date(int y, int m, int d)
-{
-	static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int			last;
-
-	if (y < 1 || m < 1 || m > 12 || d < 1)
-		return false;
-	last = mdays[m - 1] + (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0));
-	return d <= last;
-}
-
-/*
  * set_be: an n-byte big-endian value as the value's data.
  */
 static void
@@ -526,13 +269,13 @@ decode_binary(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binl
 			return true;
 		case MT_SHORT:
 			if (col->is_unsigned)
-				set_be(v, le_uint(p, 2), 4);
+				set_be(v, bl_le_uint(p, 2), 4);
 			else
-				set_be(v, (uint64) (int64) (int16) le_uint(p, 2), 2);
+				set_be(v, (uint64) (int64) (int16) bl_le_uint(p, 2), 2);
 			return true;
 		case MT_INT24:
 			{
-				uint32		u = (uint32) le_uint(p, 3);
+				uint32		u = (uint32) bl_le_uint(p, 3);
 				int32		s = (u & 0x800000) && !col->is_unsigned ? (int32) (u | 0xff000000) : (int32) u;
 
 				set_be(v, (uint64) (int64) s, 4);
@@ -540,50 +283,50 @@ decode_binary(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binl
 			}
 		case MT_LONG:
 			if (col->is_unsigned)
-				set_be(v, le_uint(p, 4), 8);
+				set_be(v, bl_le_uint(p, 4), 8);
 			else
-				set_be(v, (uint64) (int64) (int32) le_uint(p, 4), 4);
+				set_be(v, (uint64) (int64) (int32) bl_le_uint(p, 4), 4);
 			return true;
 		case MT_LONGLONG:
-			set_be(v, le_uint(p, 8), 8);
+			set_be(v, bl_le_uint(p, 8), 8);
 			return true;
 		case MT_FLOAT:
-			set_be(v, le_uint(p, 4), 4);
+			set_be(v, bl_le_uint(p, 4), 4);
 			return true;
 		case MT_DOUBLE:
-			set_be(v, le_uint(p, 8), 8);
+			set_be(v, bl_le_uint(p, 8), 8);
 			return true;
 		case MT_DATE:
 		case MT_NEWDATE:
 			{
 				BinlogDateTime dt;
 
-				unpack_date(p, &dt);
-				if (!valid_date(dt.year, dt.month, dt.day))
+				bl_unpack_date(p, &dt);
+				if (!bl_valid_date(dt.year, dt.month, dt.day))
 					return false;
-				set_be(v, (uint64) (int64) (days_from_civil(dt.year, dt.month, dt.day) - PG_EPOCH_DAYS), 4);
+				set_be(v, (uint64) (int64) (bl_days_from_civil(dt.year, dt.month, dt.day) - PG_EPOCH_DAYS), 4);
 				return true;
 			}
 		case MT_DATETIME2:
 			{
-				int64		intpart = (int64) be_uint(p, 5) - INT64CONST(0x8000000000);
+				int64		intpart = (int64) bl_be_uint(p, 5) - INT64CONST(0x8000000000);
 				BinlogDateTime dt;
 
 				if (intpart < 0)
 					return false;
 				bl_unpack_datetime(intpart, &dt);
-				if (!valid_date(dt.year, dt.month, dt.day) ||
+				if (!bl_valid_date(dt.year, dt.month, dt.day) ||
 					dt.hour > 23 || dt.minute > 59 || dt.second > 59)
 					return false;
-				set_be(v, (uint64) ((days_from_civil(dt.year, dt.month, dt.day) - PG_EPOCH_DAYS) * INT64CONST(86400000000) +
+				set_be(v, (uint64) ((bl_days_from_civil(dt.year, dt.month, dt.day) - PG_EPOCH_DAYS) * INT64CONST(86400000000) +
 									(int64) (dt.hour * 3600 + dt.minute * 60 + dt.second) * 1000000 +
-									frac_usec(p + 5, col->meta)), 8);
+									bl_frac_usec(p + 5, col->meta)), 8);
 				return true;
 			}
 		case MT_TIMESTAMP2:
 			{
-				int64		secs = (int64) be_uint(p, 4);
-				uint32		usec = frac_usec(p + 4, col->meta);
+				int64		secs = (int64) bl_be_uint(p, 4);
+				uint32		usec = bl_frac_usec(p + 4, col->meta);
 
 				if (secs == 0 && usec == 0)
 					return false;	/* the zero timestamp: zero_date decides */
@@ -622,11 +365,11 @@ decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binlo
 			snprintf(buf, sizeof(buf), "%d", col->is_unsigned ? (int) p[0] : (int) (int8) p[0]);
 			break;
 		case MT_SHORT:
-			snprintf(buf, sizeof(buf), "%d", col->is_unsigned ? (int) le_uint(p, 2) : (int) (int16) le_uint(p, 2));
+			snprintf(buf, sizeof(buf), "%d", col->is_unsigned ? (int) bl_le_uint(p, 2) : (int) (int16) bl_le_uint(p, 2));
 			break;
 		case MT_INT24:
 			{
-				uint32		u = (uint32) le_uint(p, 3);
+				uint32		u = (uint32) bl_le_uint(p, 3);
 				int32		s = (u & 0x800000) ? (int32) (u | 0xff000000) : (int32) u;
 
 				snprintf(buf, sizeof(buf), "%d", col->is_unsigned ? (int32) u : s);
@@ -634,19 +377,19 @@ decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binlo
 			}
 		case MT_LONG:
 			if (col->is_unsigned)
-				snprintf(buf, sizeof(buf), "%u", (uint32) le_uint(p, 4));
+				snprintf(buf, sizeof(buf), "%u", (uint32) bl_le_uint(p, 4));
 			else
-				snprintf(buf, sizeof(buf), "%d", (int32) le_uint(p, 4));
+				snprintf(buf, sizeof(buf), "%d", (int32) bl_le_uint(p, 4));
 			break;
 		case MT_LONGLONG:
 			if (col->is_unsigned)
-				snprintf(buf, sizeof(buf), UINT64_FORMAT, le_uint(p, 8));
+				snprintf(buf, sizeof(buf), UINT64_FORMAT, bl_le_uint(p, 8));
 			else
-				snprintf(buf, sizeof(buf), INT64_FORMAT, (int64) le_uint(p, 8));
+				snprintf(buf, sizeof(buf), INT64_FORMAT, (int64) bl_le_uint(p, 8));
 			break;
 		case MT_FLOAT:
 			{
-				uint32		u = (uint32) le_uint(p, 4);
+				uint32		u = (uint32) bl_le_uint(p, 4);
 				float		f;
 
 				memcpy(&f, &u, 4);
@@ -658,7 +401,7 @@ decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binlo
 			}
 		case MT_DOUBLE:
 			{
-				uint64		u = le_uint(p, 8);
+				uint64		u = bl_le_uint(p, 8);
 				double		d;
 
 				memcpy(&d, &u, 8);
@@ -669,7 +412,14 @@ decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binlo
 				break;
 			}
 		case MT_NEWDECIMAL:
-			return decimal_text(v, p, col->meta & 0xff, col->meta >> 8, (int) w, err);
+			{
+				char	   *text;
+
+				if (!bl_decimal_text(p, col->meta & 0xff, col->meta >> 8, (int) w, &text, err))
+					return false;
+				set_text(v, text);
+				return true;
+			}
 		case MT_YEAR:
 			snprintf(buf, sizeof(buf), "%d", p[0] == 0 ? 0 : 1900 + p[0]);
 			break;
@@ -678,14 +428,14 @@ decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binlo
 			{
 				BinlogDateTime dt;
 
-				unpack_date(p, &dt);
+				bl_unpack_date(p, &dt);
 				snprintf(buf, sizeof(buf), "%04d-%02d-%02d", dt.year, dt.month, dt.day);
 				v->is_zero_date = (dt.year == 0 || dt.month == 0 || dt.day == 0);
 				break;
 			}
 		case MT_DATETIME2:
 			{
-				int64		intpart = (int64) be_uint(p, 5) - INT64CONST(0x8000000000);
+				int64		intpart = (int64) bl_be_uint(p, 5) - INT64CONST(0x8000000000);
 				BinlogDateTime dt;
 
 				if (intpart < 0)
@@ -695,13 +445,13 @@ decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binlo
 				}
 				bl_unpack_datetime(intpart, &dt);
 				snprintf(buf, sizeof(buf), "%04d-%02d-%02d %02d:%02d:%02d%s", dt.year, dt.month, dt.day,
-						 dt.hour, dt.minute, dt.second, frac_text(frac_usec(p + 5, col->meta), col->meta));
+						 dt.hour, dt.minute, dt.second, bl_frac_text(bl_frac_usec(p + 5, col->meta), col->meta));
 				v->is_zero_date = (dt.year == 0 || dt.month == 0 || dt.day == 0);
 				break;
 			}
 		case MT_DATETIME:
 			{
-				uint64		u = le_uint(p, 8);
+				uint64		u = bl_le_uint(p, 8);
 				uint64		d = u / 1000000;
 				uint64		t = u % 1000000;
 
@@ -714,8 +464,8 @@ decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binlo
 		case MT_TIMESTAMP2:
 		case MT_TIMESTAMP:
 			{
-				int64		secs = col->type == MT_TIMESTAMP2 ? (int64) be_uint(p, 4) : (int64) le_uint(p, 4);
-				uint32		usec = col->type == MT_TIMESTAMP2 ? frac_usec(p + 4, col->meta) : 0;
+				int64		secs = col->type == MT_TIMESTAMP2 ? (int64) bl_be_uint(p, 4) : (int64) bl_le_uint(p, 4);
+				uint32		usec = col->type == MT_TIMESTAMP2 ? bl_frac_usec(p + 4, col->meta) : 0;
 				int			fsp = col->type == MT_TIMESTAMP2 ? col->meta : 0;
 				int			y;
 				int			m;
@@ -727,16 +477,16 @@ decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binlo
 					v->is_zero_date = true;
 					break;
 				}
-				civil_from_days(secs / 86400, &y, &m, &d);
+				bl_civil_from_days(secs / 86400, &y, &m, &d);
 				snprintf(buf, sizeof(buf), "%04d-%02d-%02d %02d:%02d:%02d%s+00", y, m, d,
 						 (int) (secs % 86400 / 3600), (int) (secs % 3600 / 60), (int) (secs % 60),
-						 frac_text(usec, fsp));
+						 bl_frac_text(usec, fsp));
 				break;
 			}
 		case MT_TIME2:
 			{
 				int			fsp = col->meta;
-				int64		intpart = (int64) be_uint(p, 3) - 0x800000;
+				int64		intpart = (int64) bl_be_uint(p, 3) - 0x800000;
 				int64		packed;
 				int64		hms;
 				bool		neg;
@@ -758,7 +508,7 @@ decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binlo
 						}
 					case 2:
 						{
-							int			frac = (int) be_uint(p + 3, 2);
+							int			frac = (int) bl_be_uint(p + 3, 2);
 
 							if (intpart < 0 && frac)
 							{
@@ -769,7 +519,7 @@ decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binlo
 							break;
 						}
 					case 3:
-						packed = (int64) be_uint(p, 6) - INT64CONST(0x800000000000);
+						packed = (int64) bl_be_uint(p, 6) - INT64CONST(0x800000000000);
 						break;
 					default:
 						packed = intpart * INT64CONST(16777216);
@@ -781,12 +531,12 @@ decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binlo
 				hms = packed >> 24;
 				snprintf(buf, sizeof(buf), "%s%02d:%02d:%02d%s", neg ? "-" : "",
 						 (int) ((hms >> 12) % 1024), (int) ((hms >> 6) % 64), (int) (hms % 64),
-						 frac_text((uint32) (packed % (1 << 24)), fsp));
+						 bl_frac_text((uint32) (packed % (1 << 24)), fsp));
 				break;
 			}
 		case MT_TIME:
 			{
-				uint32		u = (uint32) le_uint(p, 3);
+				uint32		u = (uint32) bl_le_uint(p, 3);
 				int32		s = (u & 0x800000) ? (int32) (u | 0xff000000) : (int32) u;
 				bool		neg = s < 0;
 
@@ -813,7 +563,7 @@ decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binlo
 			}
 		case MT_ENUM:
 			{
-				uint32		idx = (uint32) le_uint(p, (int) w);
+				uint32		idx = (uint32) bl_le_uint(p, (int) w);
 
 				if (idx == 0)
 				{
@@ -831,7 +581,7 @@ decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binlo
 			}
 		case MT_SET:
 			{
-				uint64		mask = le_uint(p, (int) w);
+				uint64		mask = bl_le_uint(p, (int) w);
 				StringInfoData s;
 
 				initStringInfo(&s);

@@ -139,7 +139,8 @@ typedef struct TributarySnapshotMethods
  * that point, usable by snapshot->join until the stream starts.  prepare
  * runs before every snapshot view (pgoutput's publication must hold every
  * table before it is read).  start streams the changes of the given
- * tables ("schema.table") committed after start_lsn.  poll decodes at most
+ * tables ("schema.table") committed after start_lsn (start_text: that
+ * position's text as a checkpoint recorded it).  poll decodes at most
  * budget messages (events) that arrived, calling the sink (change.h) for
  * each, and returns how many it decoded: 0 when nothing is buffered (the
  * caller waits on socket); it never blocks.  feedback (may be NULL)
@@ -151,7 +152,7 @@ typedef struct TributaryStreamMethods
 							  XLogRecPtr *start_lsn, char **view);
 	void		(*prepare) (TributarySource *src, const char *slot, List *tables);
 	void		(*start) (TributarySource *src, const char *slot, XLogRecPtr start_lsn,
-						  List *tables, bool binary);
+						  const char *start_text, List *tables, bool binary);
 	int			(*poll) (TributarySource *src, struct TributaryChangeSink *sink, int budget);
 	void		(*feedback) (TributarySource *src, XLogRecPtr write, XLogRecPtr flush,
 							 bool reply_requested);

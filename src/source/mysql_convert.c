@@ -129,6 +129,38 @@ myv_prepare_conversion(int encoding)
 }
 
 /*
+ * scan_bytes: whether a string holds a NUL (*nul) and whether it holds
+ * anything but ASCII (the result), eight bytes at a time: most values are
+ * ASCII, which every database encoding holds as it is.
+ */
+static bool
+scan_bytes(const char *data, size_t len, bool *nul)
+{
+	const unsigned char *p = (const unsigned char *) data;
+	const unsigned char *end = p + len;
+	uint64		high = 0;
+	uint64		zero = 0;
+
+	for (; end - p >= 8; p += 8)
+	{
+		uint64		x;
+
+		memcpy(&x, p, 8);
+		high |= x;
+		/* a zero byte: its high bit is set in (x - 0x01...) & ~x */
+		zero |= (x - UINT64CONST(0x0101010101010101)) & ~x;
+	}
+	*nul = (zero & UINT64CONST(0x8080808080808080)) != 0;
+	for (; p < end; p++)
+	{
+		high |= *p;
+		if (*p == 0)
+			*nul = true;
+	}
+	return (high & UINT64CONST(0x8080808080808080)) != 0;
+}
+
+/*
  * myv_to_database: a string of a column (in an encoding, see
  * myv_charset_encoding) in the database's encoding: the input itself when
  * it needs no conversion (validated), else a palloc'd conversion.  NUL
@@ -142,12 +174,19 @@ myv_to_database(const char *data, size_t len, int encoding, size_t *out_len,
 	Conversion *c;
 	char	   *out;
 	int			db = GetDatabaseEncoding();
+	bool		nul;
+	bool		non_ascii = scan_bytes(data, len, &nul);
 
-	if (memchr(data, '\0', len) != NULL)
+	if (nul)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
 				 errmsg("column \"%s\" of source table [%s] holds a NUL character, which PostgreSQL text cannot store",
 						column, table)));
+	if (!non_ascii)
+	{
+		*out_len = len;
+		return data;
+	}
 	if (!needs_conversion(encoding))
 	{
 		if (!pg_verify_mbstr(GetDatabaseEncoding(), data, (int) len, true))

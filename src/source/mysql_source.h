@@ -37,17 +37,38 @@ extern int	mysrc_copy_read(TributarySource *src, char **buf);
 /* mysql_ddl.c */
 extern const char *mysrc_classify_ddl(const char *query, const char *db, List **tables);
 
-/* mysql_stream.c */
-struct TributaryChangeSink;
+/* mysql_position.c: binlog positions and the GTIDs that go with them */
+typedef struct MyGtidSet
+{
+	MemoryContext cxt;
+	int			n;
+	int			max;
+	char	  **gtids;			/* the last GTID of each domain or server */
+	size_t	   *sizes;			/* their allocated sizes */
+} MyGtidSet;
+
+extern XLogRecPtr mypos_make(uint32 seq, uint32 offset);
+extern bool mypos_split_file(const char *file, char **base, uint32 *seq);
+extern void mypos_remember_base(const char *base);
+extern char *mypos_file_name(uint32 seq);
+extern void mypos_text(StringInfo buf, XLogRecPtr pos, const MyGtidSet *set);
+extern const char *mypos_gtids(const char *text);
+extern void mygtid_set_init(MyGtidSet *set, MemoryContext cxt);
+extern void mygtid_set_add(MyGtidSet *set, const char *gtid);
+extern void mygtid_set_parse(MyGtidSet *set, const char *text);
+extern XLogRecPtr mysrc_consistent_position(TributarySource *src);
 extern char *mysrc_position_out(TributarySource *src, XLogRecPtr pos);
 extern XLogRecPtr mysrc_position_in(TributarySource *src, const char *text);
 extern int64 mysrc_position_bytes(TributarySource *src, XLogRecPtr from, XLogRecPtr to);
 extern XLogRecPtr mysrc_current_position(TributarySource *src);
 extern void mysrc_stream_fix_start(TributarySource *src, const char *slot, List *tables,
-									 XLogRecPtr *start_lsn, char **snapshot);
+								   XLogRecPtr *start_lsn, char **snapshot);
 extern void mysrc_stream_prepare(TributarySource *src, const char *slot, List *tables);
+
+/* mysql_stream.c */
+struct TributaryChangeSink;
 extern void mysrc_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
-							   List *names, bool binary);
+							   const char *start_text, List *names, bool binary);
 extern int	mysrc_stream_poll(TributarySource *src, struct TributaryChangeSink *sink, int budget);
 extern pgsocket mysrc_stream_socket(TributarySource *src);
 extern void mysrc_stream_close(TributarySource *src);

@@ -5,13 +5,10 @@
  *		of its own, decoded straight into the change sink (change.h) that
  *		stream.c implements: no intermediate encoding.
  *
- * Positions.  A binlog position is a file and an offset.  Inside the worker
- * it is the 64-bit number (file sequence << 32) | offset, which orders
- * positions like LSNs do (binlog files are at most 1 GB, the sequence is
- * the file name's numeric extension); as text it is "binlog.000012:4711",
- * followed by " gtid 0-1-42" (MariaDB) or " gtid uuid:n" (MySQL) when the
- * position is the end of a transaction with a GTID.  Checkpoints store the
- * text; the stream resumes from the file and offset.
+ * Positions (mysql_position.c).  A position is a file and an offset; a
+ * commit hands the sink the text a checkpoint records, with the GTIDs the
+ * stream has passed ("binlog.000012:4711 gtid 0-1-42"); the stream
+ * resumes from the file and offset and reads the GTIDs back.
  *
  * Transactions.  A transaction starts at a GTID event (MariaDB, unless the
  * GTID is flagged standalone) or a QUERY "BEGIN" (MySQL; its position is
@@ -58,6 +55,7 @@
 #include "source/mysql_source.h"
 #include <mariadb_rpl.h>
 #include <ma_pvio.h>
+#include "source/mysql_stream_int.h"
 
 #include "access/transam.h"
 #include "access/xact.h"
@@ -75,322 +73,6 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#define NRECENT			64
-
-/* what the stream knows of a job table's columns outside the binlog */
-typedef struct SchemaColumn
-{
-	char	   *name;
-	char	   *data_type;
-	bool		is_unsigned;
-	bool		binary;
-	int			encoding;		/* PG encoding of its charset, -1 = none */
-	int			nlabels;
-	char	  **labels;
-} SchemaColumn;
-
-/* a job table, by "db.table" */
-typedef struct StreamTable
-{
-	char		key[2 * 64 + 2];
-	TributaryTable *t;
-	Oid			relid;
-	bool		lenient;		/* DDL on it was passed on: new columns are expected */
-	int			nschema;		/* information_schema columns, -1 = not loaded */
-	SchemaColumn *schema;
-} StreamTable;
-
-/* a TABLE_MAP of a job table */
-typedef struct MapEntry
-{
-	uint64		table_id;
-	MemoryContext cxt;
-	BinlogTableMap map;
-	StreamTable *table;
-	int		   *encodings;
-	bool		announced;
-} MapEntry;
-
-typedef struct RecentCommit
-{
-	XLogRecPtr	end;
-	char		gtid[80];
-} RecentCommit;
-
-typedef struct MyStream
-{
-	MYSQL	   *conn;			/* the dump connection */
-	MARIADB_RPL *rpl;
-	MARIADB_RPL_EVENT *event;
-	MemoryContext cxt;
-	BinlogFormat fmt;
-	bool		checksum;
-	uint32		file_seq;
-	HTAB	   *tables;			/* "db.table" -> StreamTable */
-	HTAB	   *maps;			/* table id -> MapEntry */
-	Oid			next_relid;
-	bool		in_xact;
-	XLogRecPtr	gtid_start;		/* start of the last GTID event, or 0 */
-	char		gtid[80];		/* its GTID, or "" */
-	char		cur_gtid[80];	/* of the open transaction */
-	RecentCommit recent[NRECENT];
-	int			nrecent;
-} MyStream;
-
-/* the basename of the source's binlog files, learnt from positions */
-static char *binlog_base = NULL;
-
-/*
- * position_make: a file and offset as one number.
- */
-static XLogRecPtr
-position_make(uint32 seq, uint32 offset)
-{
-	return ((XLogRecPtr) seq << 32) | offset;
-}
-
-/*
- * split_file: a binlog file name's basename and numeric extension.
- */
-static bool
-split_file(const char *file, char **base, uint32 *seq)
-{
-	const char *dot = strrchr(file, '.');
-	char	   *end;
-	unsigned long n;
-
-	if (dot == NULL || dot[1] == '\0')
-		return false;
-	errno = 0;
-	n = strtoul(dot + 1, &end, 10);
-	if (*end != '\0' || errno != 0 || n > PG_UINT32_MAX)
-		return false;
-	*base = pnstrdup(file, dot - file);
-	*seq = (uint32) n;
-	return true;
-}
-
-/*
- * remember_base: the basename of the source's binlog files.
- */
-static void
-remember_base(const char *base)
-{
-	if (binlog_base == NULL || strcmp(binlog_base, base) != 0)
-		binlog_base = MemoryContextStrdup(TopMemoryContext, base);
-}
-
-/*
- * file_name: the binlog file of a sequence number.
- */
-static char *
-file_name(uint32 seq)
-{
-	return psprintf("%s.%06u", binlog_base ? binlog_base : "binlog", seq);
-}
-
-/*
- * mysrc_position_out: a position as text, "file:offset [gtid g]".
- */
-char *
-mysrc_position_out(TributarySource *src, XLogRecPtr pos)
-{
-	MyStream   *st = (MyStream *) src->stream;
-	char	   *text = psprintf("%s:%u", file_name((uint32) (pos >> 32)), (uint32) pos);
-
-	if (st != NULL)
-		for (int i = 0; i < Min(st->nrecent, NRECENT); i++)
-			if (st->recent[i].end == pos && st->recent[i].gtid[0] != '\0')
-				return psprintf("%s gtid %s", text, st->recent[i].gtid);
-	return text;
-}
-
-/*
- * mysrc_position_in: a position's text as a number; the file's basename
- * is remembered for the stream.
- */
-XLogRecPtr
-mysrc_position_in(TributarySource *src, const char *text)
-{
-	const char *colon = strrchr(text, ':');
-	const char *space = strchr(text, ' ');
-	char	   *file;
-	char	   *base;
-	uint32		seq;
-	char	   *end;
-	unsigned long offset;
-
-	/* a GTID after the position may contain colons itself */
-	if (space != NULL)
-	{
-		char	   *head = pnstrdup(text, space - text);
-
-		return mysrc_position_in(src, head);
-	}
-	if (colon == NULL)
-		goto bad;
-	file = pnstrdup(text, colon - text);
-	errno = 0;
-	offset = strtoul(colon + 1, &end, 10);
-	if (*end != '\0' || errno != 0 || offset > PG_UINT32_MAX || !split_file(file, &base, &seq))
-		goto bad;
-	remember_base(base);
-	return position_make(seq, (uint32) offset);
-
-bad:
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid binlog position \"%s\"", text),
-			 errhint("A MySQL position is a binlog file and an offset, like binlog.000003:1234.")));
-	return InvalidXLogRecPtr;	/* keep the compiler quiet */
-}
-
-/*
- * mysrc_position_bytes: binlog bytes between two positions: exact in one
- * file; across files the sizes of the earlier files are not known here, so
- * the bytes of the later file count (a lower bound, never zero).
- */
-int64
-mysrc_position_bytes(TributarySource *src, XLogRecPtr from, XLogRecPtr to)
-{
-	if ((from >> 32) == (to >> 32))
-		return (int64) ((uint32) to - (uint32) from);
-	return Max((int64) (uint32) to, 1);
-}
-
-/*
- * master_status: the server's current binlog file and offset (SHOW MASTER
- * STATUS, or SHOW BINARY LOG STATUS on MySQL 8.4) as a position.
- */
-static XLogRecPtr
-master_status(TributarySource *src)
-{
-	MYSQL	   *conn = mysrc_conn(src);
-	MYSQL_RES  *res = NULL;
-	MYSQL_ROW	row;
-	char	   *base;
-	uint32		seq;
-	uint32		offset;
-
-	if (mysql_query(conn, "SHOW MASTER STATUS") == 0)
-		res = mysql_store_result(conn);
-	if (res == NULL)
-		res = mysrc_query(src, "SHOW BINARY LOG STATUS");
-	row = res ? mysql_fetch_row(res) : NULL;
-	if (row == NULL || row[0] == NULL || row[1] == NULL)
-	{
-		if (res)
-			mysql_free_result(res);
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("source \"%s\" reports no binary log position", src->name),
-				 errhint("Enable the binary log (log_bin) and grant REPLICATION CLIENT; tributary.check_source() lists what is missing.")));
-	}
-	if (!split_file(row[0], &base, &seq))
-	{
-		char	   *file = pstrdup(row[0]);
-
-		mysql_free_result(res);
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("binlog file name \"%s\" of source \"%s\" has no numeric extension", file, src->name)));
-	}
-	offset = (uint32) strtoul(row[1], NULL, 10);
-	mysql_free_result(res);
-	remember_base(base);
-	return position_make(seq, offset);
-}
-
-/*
- * file_position: a binlog file name and offset as a position.
- */
-static XLogRecPtr
-file_position(TributarySource *src, const char *file, const char *offset_text)
-{
-	char	   *base;
-	uint32		seq;
-
-	if (!split_file(file, &base, &seq))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("binlog file name \"%s\" of source \"%s\" has no numeric extension", file, src->name)));
-	remember_base(base);
-	return position_make(seq, (uint32) strtoul(offset_text, NULL, 10));
-}
-
-/*
- * consistent_position: the binlog position of a consistent snapshot: on
- * MariaDB, binlog_snapshot_file and binlog_snapshot_position of a
- * START TRANSACTION WITH CONSISTENT SNAPSHOT, which every transaction
- * before it is visible in (and in every view opened later), and none
- * after it.  SHOW MASTER STATUS alone is not enough for a stream start:
- * under load a transaction can be in the binlog before its commit in the
- * storage engine completes (group commit), so a position read that way
- * can lie past a transaction that a view opened next does not see, and
- * that the stream, starting after it, would never apply.  Servers without
- * those variables (Oracle MySQL) get SHOW MASTER STATUS; see mysql.md.
- */
-static XLogRecPtr
-consistent_position(TributarySource *src)
-{
-	MYSQL_RES  *res;
-	MYSQL_ROW	row;
-	char	   *file = NULL;
-	char	   *offset = NULL;
-	XLogRecPtr	pos;
-
-	mysql_free_result(mysrc_query(src, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"));
-	res = mysrc_query(src, "SHOW STATUS LIKE 'binlog\\_snapshot\\_%'");
-	while (res && (row = mysql_fetch_row(res)) != NULL)
-	{
-		if (row[0] == NULL || row[1] == NULL)
-			continue;
-		if (pg_strcasecmp(row[0], "binlog_snapshot_file") == 0 && row[1][0] != '\0')
-			file = pstrdup(row[1]);
-		else if (pg_strcasecmp(row[0], "binlog_snapshot_position") == 0)
-			offset = pstrdup(row[1]);
-	}
-	if (res)
-		mysql_free_result(res);
-	mysql_free_result(mysrc_query(src, "COMMIT"));
-	if (file != NULL && offset != NULL)
-		pos = file_position(src, file, offset);
-	else
-		pos = master_status(src);
-	return pos;
-}
-
-/*
- * mysrc_current_position: where the source's binlog ends now.
- */
-XLogRecPtr
-mysrc_current_position(TributarySource *src)
-{
-	return master_status(src);
-}
-
-/*
- * mysrc_stream_fix_start: position first.  MySQL has no slot: the stream
- * start is the binlog position of a consistent snapshot taken before any
- * snapshot view is opened (conservative: changes between it and the views
- * are applied again, idempotently; and every change before it is visible
- * in every view).  No snapshot is exported.
- */
-void
-mysrc_stream_fix_start(TributarySource *src, const char *slot, List *tables,
-					   XLogRecPtr *start_lsn, char **snapshot)
-{
-	*start_lsn = consistent_position(src);
-	*snapshot = NULL;
-}
-
-/*
- * mysrc_stream_prepare: nothing to prepare on MySQL sources.
- */
-void
-mysrc_stream_prepare(TributarySource *src, const char *slot, List *tables)
-{
-}
 
 /*
  * stream_raise: raise the dump connection's error (a lost connection is a
@@ -419,17 +101,16 @@ stream_raise(TributarySource *src, MyStream *st, const char *what)
 }
 
 /*
- * stream_error: raise a malformed-event error with the position.
+ * mystream_error: raise a malformed-event error with the position.
  */
-static void
-pg_attribute_noreturn()
-stream_error(TributarySource *src, MyStream *st, uint32 pos, const char *err)
+void
+mystream_error(TributarySource *src, MyStream *st, uint32 pos, const char *err)
 {
 	/* not a lost connection: reading the event again would fail the same way */
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_CORRUPTED),
 			 errmsg("invalid binlog event from source \"%s\": %s", src->name, err),
-			 errdetail("The event ends at %s:%u.", file_name(st->file_seq), pos)));
+			 errdetail("The event ends at %s:%u.", mypos_file_name(st->file_seq), pos)));
 }
 
 /*
@@ -437,8 +118,8 @@ stream_error(TributarySource *src, MyStream *st, uint32 pos, const char *err)
  * start_lsn (a file and offset).
  */
 void
-mysrc_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn, List *names,
-				   bool binary)
+mysrc_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
+				   const char *start_text, List *names, bool binary)
 {
 	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "tributary mysql stream",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -457,6 +138,11 @@ mysrc_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 	src->stream = st;
 	st->next_relid = 1;
 	st->file_seq = (uint32) (start_lsn >> 32);
+	initStringInfo(&st->pos_text);
+	mygtid_set_init(&st->gtids, cxt);
+	/* the GTIDs the checkpoint the stream resumes from had passed */
+	if (start_text && mypos_gtids(start_text))
+		mygtid_set_parse(&st->gtids, mypos_gtids(start_text));
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(((StreamTable *) 0)->key);
@@ -508,7 +194,7 @@ mysrc_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 		: (uint32) (0x54000000 | ((GetSystemIdentifier() & 0xffff) << 8) | (MyProcPid & 0xff));
 	if (offset < 4)
 		offset = 4;
-	file = file_name(st->file_seq);
+	file = mypos_file_name(st->file_seq);
 	st->rpl = mariadb_rpl_init(st->conn);
 	if (st->rpl == NULL)
 		stream_raise(src, st, "could not start the binlog dump");
@@ -571,251 +257,6 @@ event_ready(MyStream *st)
 }
 
 /*
- * parse_labels: the labels of "enum('a','b''c')" or "set(...)".
- */
-static void
-parse_labels(const char *column_type, SchemaColumn *c)
-{
-	const char *p = strchr(column_type, '(');
-	List	   *labels = NIL;
-	ListCell   *lc;
-	int			i = 0;
-
-	if (p == NULL)
-		return;
-	p++;
-	while (*p == '\'')
-	{
-		StringInfoData s;
-
-		initStringInfo(&s);
-		p++;
-		while (*p)
-		{
-			if (*p == '\'' && p[1] == '\'')
-			{
-				appendStringInfoChar(&s, '\'');
-				p += 2;
-			}
-			else if (*p == '\\' && p[1])
-			{
-				appendStringInfoChar(&s, p[1]);
-				p += 2;
-			}
-			else if (*p == '\'')
-			{
-				p++;
-				break;
-			}
-			else
-				appendStringInfoChar(&s, *p++);
-		}
-		labels = lappend(labels, s.data);
-		if (*p == ',')
-			p++;
-	}
-	c->nlabels = list_length(labels);
-	c->labels = palloc(sizeof(char *) * Max(c->nlabels, 1));
-	foreach(lc, labels)
-		c->labels[i++] = lfirst(lc);
-}
-
-/*
- * load_schema: a job table's columns from information_schema, on the query
- * connection.
- */
-static void
-load_schema(TributarySource *src, MyStream *st, StreamTable *e)
-{
-	MemoryContext old = MemoryContextSwitchTo(st->cxt);
-	MYSQL_RES  *res;
-	MYSQL_ROW	row;
-	int			n = 0;
-
-	if (src->conn == NULL)
-		tributary_source_connect(src, "pg_tributary");
-	res = mysrc_query(src, psprintf("SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME "
-									"FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
-									"AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
-									mysrc_quote(src, e->t->source_nsp),
-									mysrc_quote(src, e->t->source_rel)));
-	e->schema = palloc0(sizeof(SchemaColumn) * Max(mysql_num_rows(res), 1));
-	while ((row = mysql_fetch_row(res)) != NULL)
-	{
-		SchemaColumn *c = &e->schema[n++];
-
-		c->name = pstrdup(row[0]);
-		c->data_type = pstrdup(row[1]);
-		c->is_unsigned = strstr(row[2], "unsigned") != NULL;
-		c->binary = (strstr(row[1], "binary") != NULL || strstr(row[1], "blob") != NULL);
-		c->encoding = myv_charset_encoding(row[3]);
-		if (strcmp(row[1], "enum") == 0 || strcmp(row[1], "set") == 0)
-			parse_labels(row[2], c);
-	}
-	mysql_free_result(res);
-	e->nschema = n;
-	MemoryContextSwitchTo(old);
-}
-
-/*
- * schema_column: the information_schema column of a name, or NULL.
- */
-static SchemaColumn *
-schema_column(StreamTable *e, const char *name)
-{
-	for (int i = 0; i < e->nschema; i++)
-		if (strcmp(e->schema[i].name, name) == 0)
-			return &e->schema[i];
-	return NULL;
-}
-
-/*
- * same_columns: whether two table maps have the same columns.
- */
-static bool
-same_columns(const BinlogTableMap *a, const BinlogTableMap *b)
-{
-	if (a->ncolumns != b->ncolumns || a->has_names != b->has_names)
-		return false;
-	for (int i = 0; i < a->ncolumns; i++)
-	{
-		if (a->columns[i].type != b->columns[i].type || a->columns[i].meta != b->columns[i].meta)
-			return false;
-		if (a->has_names && strcmp(a->columns[i].name, b->columns[i].name) != 0)
-			return false;
-	}
-	return true;
-}
-
-/*
- * schema_mismatch: stop on a TABLE_MAP that does not match what the job
- * knows.
- */
-static void
-pg_attribute_noreturn()
-schema_mismatch(TributarySource *src, MyStream *st, StreamTable *e, const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("source table [%s] changed without a DDL statement in the binlog", e->key),
-			 errdetail("%s At %s:%u of source \"%s\".", detail, file_name(st->file_seq),
-					   st->event ? st->event->next_event_pos : 0, src->name),
-			 errhint("Resynchronize the table: drop it from the job and add it again.")));
-}
-
-/*
- * complete_map: fill in names, signedness, charsets and labels the
- * TABLE_MAP lacks from information_schema, and check the columns against
- * the job's.
- */
-static void
-complete_map(TributarySource *src, MyStream *st, MapEntry *m)
-{
-	BinlogTableMap *map = &m->map;
-	StreamTable *e = m->table;
-	TributaryTable *t = e->t;
-
-	if (e->nschema < 0)
-		load_schema(src, st, e);
-	if (!map->has_names)
-	{
-		if (e->nschema != map->ncolumns)
-			schema_mismatch(src, st, e,
-							psprintf("The binlog has %d columns for it, information_schema %d, and without binlog_row_metadata = FULL the binlog has no column names.",
-									 map->ncolumns, e->nschema));
-		for (int i = 0; i < map->ncolumns; i++)
-			map->columns[i].name = MemoryContextStrdup(m->cxt, e->schema[i].name);
-	}
-	m->encodings = MemoryContextAlloc(m->cxt, sizeof(int) * map->ncolumns);
-	for (int i = 0; i < map->ncolumns; i++)
-	{
-		BinlogColumn *col = &map->columns[i];
-		SchemaColumn *sc = schema_column(e, col->name);
-
-		m->encodings[i] = sc ? sc->encoding : -1;
-		if (m->encodings[i] != -2)
-			myv_prepare_conversion(m->encodings[i]);
-		col->want_binary = true;
-		if (!col->has_signedness && sc)
-			col->is_unsigned = sc->is_unsigned;
-		if (col->collation == 0 && sc)
-			col->collation = sc->binary ? BL_COLLATION_BINARY : 45;
-		if ((col->type == MT_ENUM || col->type == MT_SET) && col->labels == NULL && sc)
-		{
-			col->nlabels = sc->nlabels;
-			col->labels = sc->labels;
-		}
-		if (m->encodings[i] == -2 && col->collation != BL_COLLATION_BINARY)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("column \"%s\" of source table [%s] has a character set pg_tributary cannot convert",
-							col->name, e->key),
-					 errhint("Convert the column to utf8mb4 on the source.")));
-	}
-
-	/* a column the job does not know, while it maps every column */
-	if (t->all_columns && !e->lenient)
-		for (int i = 0; i < map->ncolumns; i++)
-		{
-			bool		known = false;
-
-			for (int c = 0; c < t->ncolumns && !known; c++)
-				known = (t->columns[c].source && strcmp(t->columns[c].source, map->columns[i].name) == 0);
-			if (!known)
-				schema_mismatch(src, st, e,
-								psprintf("The binlog has column \"%s\", which the job does not know.",
-										 map->columns[i].name));
-		}
-}
-
-/*
- * on_table_map: remember a TABLE_MAP of a job table.
- */
-static void
-on_table_map(TributarySource *src, MyStream *st, BinlogEvent *ev)
-{
-	MemoryContext cxt = AllocSetContextCreate(st->cxt, "tributary table map", ALLOCSET_SMALL_SIZES);
-	MemoryContext old = MemoryContextSwitchTo(cxt);
-	BinlogTableMap map;
-	char	   *err;
-	char		key[2 * 64 + 2];
-	StreamTable *e;
-	MapEntry   *m;
-	bool		found;
-
-	if (!bl_read_table_map(ev, &st->fmt, &map, &err))
-		stream_error(src, st, ev->log_pos, err);
-	MemoryContextSwitchTo(old);
-	snprintf(key, sizeof(key), "%s.%s", map.db, map.table);
-	e = hash_search(st->tables, key, HASH_FIND, NULL);
-	if (e == NULL)
-	{
-		/* not a job table: forget any older map of the id */
-		m = hash_search(st->maps, &map.table_id, HASH_FIND, NULL);
-		if (m)
-		{
-			MemoryContextDelete(m->cxt);
-			hash_search(st->maps, &map.table_id, HASH_REMOVE, NULL);
-		}
-		MemoryContextDelete(cxt);
-		return;
-	}
-	m = hash_search(st->maps, &map.table_id, HASH_ENTER, &found);
-	if (found && m->table == e && same_columns(&m->map, &map))
-	{
-		MemoryContextDelete(cxt);
-		return;
-	}
-	if (found)
-		MemoryContextDelete(m->cxt);
-	m->cxt = cxt;
-	m->map = map;
-	m->table = e;
-	m->announced = false;
-	complete_map(src, st, m);
-}
-
-/*
  * announce: the columns of a table map, to the sink.
  */
 static void
@@ -869,7 +310,7 @@ make_tuple(TributarySource *src, MyStream *st, MapEntry *m, BinlogValue *values,
 		{
 			const char *r = myv_zero_date(src->zero_date, v->data, v->len, m->map.columns[i].name,
 										  m->table->key,
-										  psprintf("binlog event ending at %s:%u", file_name(st->file_seq),
+										  psprintf("binlog event ending at %s:%u", mypos_file_name(st->file_seq),
 												   st->event ? st->event->next_event_pos : 0));
 
 			if (r)
@@ -911,14 +352,14 @@ on_rows(TributarySource *src, MyStream *st, BinlogEvent *ev, TributaryChangeSink
 	TribTuple	newtup;
 
 	if (!bl_read_rows(ev, &st->fmt, &rows, &err))
-		stream_error(src, st, ev->log_pos, err);
+		mystream_error(src, st, ev->log_pos, err);
 	m = hash_search(st->maps, &rows.table_id, HASH_FIND, NULL);
 	if (m == NULL)
 		return;					/* not a job table */
 	if (!st->in_xact)
-		stream_error(src, st, ev->log_pos, "rows event outside a transaction");
+		mystream_error(src, st, ev->log_pos, "rows event outside a transaction");
 	if (rows.ncolumns != m->map.ncolumns)
-		stream_error(src, st, ev->log_pos, "rows event and TABLE_MAP disagree on the column count");
+		mystream_error(src, st, ev->log_pos, "rows event and TABLE_MAP disagree on the column count");
 	for (int i = 0; i < rows.ncolumns; i++)
 		if ((rows.present[i / 8] & (1 << (i % 8))) == 0 ||
 			(rows.present_after && (rows.present_after[i / 8] & (1 << (i % 8))) == 0))
@@ -938,10 +379,10 @@ on_rows(TributarySource *src, MyStream *st, BinlogEvent *ev, TributaryChangeSink
 	while (p < end)
 	{
 		if (!bl_read_row(&m->map, rows.present, &p, end, before, &err))
-			stream_error(src, st, ev->log_pos, psprintf("source table [%s]: %s", m->table->key, err));
+			mystream_error(src, st, ev->log_pos, psprintf("source table [%s]: %s", m->table->key, err));
 		if (rows.kind == 'U' &&
 			!bl_read_row(&m->map, rows.present_after, &p, end, after, &err))
-			stream_error(src, st, ev->log_pos, psprintf("source table [%s]: %s", m->table->key, err));
+			mystream_error(src, st, ev->log_pos, psprintf("source table [%s]: %s", m->table->key, err));
 		switch (rows.kind)
 		{
 			case 'I':
@@ -983,14 +424,13 @@ static void
 commit_xact(MyStream *st, XLogRecPtr start, XLogRecPtr end, uint32 timestamp,
 			TributaryChangeSink *sink)
 {
-	RecentCommit *rc = &st->recent[st->nrecent++ % NRECENT];
-
 	st->in_xact = false;
-	rc->end = end;
-	strlcpy(rc->gtid, st->cur_gtid, sizeof(rc->gtid));
+	if (st->cur_gtid[0] != '\0')
+		mygtid_set_add(&st->gtids, st->cur_gtid);
 	st->gtid[0] = '\0';
 	st->gtid_start = 0;
-	sink->commit(sink, start, end, time_t_to_timestamptz((pg_time_t) timestamp));
+	mypos_text(&st->pos_text, end, &st->gtids);
+	sink->commit(sink, start, end, time_t_to_timestamptz((pg_time_t) timestamp), st->pos_text.data);
 }
 
 /*
@@ -1009,7 +449,7 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 	StreamTable *hit = NULL;
 
 	if (!bl_read_query(ev, &st->fmt, &db, &query, &err))
-		stream_error(src, st, ev->log_pos, err);
+		mystream_error(src, st, ev->log_pos, err);
 	if (pg_strcasecmp(query, "BEGIN") == 0 || pg_strncasecmp(query, "XA START", 8) == 0)
 	{
 		if (!st->in_xact)
@@ -1051,7 +491,9 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 	}
 	if (!st->in_xact)
 	{
-		/* a statement of its own that is not about the job */
+		/* a statement of its own that is not about the job: passed */
+		if (st->gtid[0] != '\0')
+			mygtid_set_add(&st->gtids, st->gtid);
 		st->gtid[0] = '\0';
 		st->gtid_start = 0;
 		*advanced = true;
@@ -1076,7 +518,7 @@ process_event(TributarySource *src, MyStream *st, const uint8 *raw, size_t len,
 	bool		artificial;
 
 	if (!bl_read_header(raw, len, fmt, &ev, &err))
-		stream_error(src, st, 0, err);
+		mystream_error(src, st, 0, err);
 	artificial = (ev.log_pos == 0 || (ev.flags & BL_FLAG_ARTIFICIAL) != 0);
 	if (outer_end != 0)
 	{
@@ -1085,8 +527,8 @@ process_event(TributarySource *src, MyStream *st, const uint8 *raw, size_t len,
 	}
 	else
 	{
-		end = position_make(st->file_seq, ev.log_pos);
-		start = ev.log_pos >= ev.size ? position_make(st->file_seq, ev.log_pos - ev.size) : end;
+		end = mypos_make(st->file_seq, ev.log_pos);
+		start = ev.log_pos >= ev.size ? mypos_make(st->file_seq, ev.log_pos - ev.size) : end;
 	}
 
 	switch (ev.type)
@@ -1096,7 +538,7 @@ process_event(TributarySource *src, MyStream *st, const uint8 *raw, size_t len,
 				bool		checksum = st->fmt.checksum;
 
 				if (!bl_read_format(&ev, &st->fmt, &err))
-					stream_error(src, st, ev.log_pos, err);
+					mystream_error(src, st, ev.log_pos, err);
 				st->fmt.checksum = checksum;
 				break;
 			}
@@ -1108,10 +550,10 @@ process_event(TributarySource *src, MyStream *st, const uint8 *raw, size_t len,
 				uint32		seq;
 
 				if (!bl_read_rotate(&ev, &st->fmt, &pos, &file, &err))
-					stream_error(src, st, ev.log_pos, err);
-				if (!split_file(file, &base, &seq))
-					stream_error(src, st, ev.log_pos, psprintf("ROTATE to \"%s\"", file));
-				remember_base(base);
+					mystream_error(src, st, ev.log_pos, err);
+				if (!mypos_split_file(file, &base, &seq))
+					mystream_error(src, st, ev.log_pos, psprintf("ROTATE to \"%s\"", file));
+				mypos_remember_base(base);
 				st->file_seq = seq;
 				/* a real rotation moves the position; the first, artificial one does not */
 				if (!artificial && !st->in_xact)
@@ -1127,7 +569,7 @@ process_event(TributarySource *src, MyStream *st, const uint8 *raw, size_t len,
 				char	   *gtid;
 
 				if (!bl_read_gtid(&ev, &st->fmt, &gtid, &flags, &err))
-					stream_error(src, st, ev.log_pos, err);
+					mystream_error(src, st, ev.log_pos, err);
 				strlcpy(st->gtid, gtid ? gtid : "", sizeof(st->gtid));
 				st->gtid_start = start;
 				if (ev.type == BL_MARIA_GTID && (flags & BL_MARIA_GTID_STANDALONE) == 0 && !st->in_xact)
@@ -1143,7 +585,7 @@ process_event(TributarySource *src, MyStream *st, const uint8 *raw, size_t len,
 				commit_xact(st, start, end, ev.timestamp, sink);
 			break;
 		case BL_TABLE_MAP:
-			on_table_map(src, st, &ev);
+			mystream_on_table_map(src, st, &ev);
 			break;
 		case BL_TRANSACTION_PAYLOAD:
 			{
@@ -1153,14 +595,14 @@ process_event(TributarySource *src, MyStream *st, const uint8 *raw, size_t len,
 				size_t		off = 0;
 
 				if (!bl_read_payload(&ev, &st->fmt, &events, &elen, &err))
-					stream_error(src, st, ev.log_pos, err);
+					mystream_error(src, st, ev.log_pos, err);
 				inner.checksum = false;
 				while (off < elen)
 				{
 					uint32		size;
 
 					if (!bl_next_event((const uint8 *) events, elen, off, &size, &err))
-						stream_error(src, st, ev.log_pos, psprintf("TRANSACTION_PAYLOAD: %s", err));
+						mystream_error(src, st, ev.log_pos, psprintf("TRANSACTION_PAYLOAD: %s", err));
 					process_event(src, st, (const uint8 *) events + off, size, &inner, start, end, sink,
 								  advanced);
 					off += size;
@@ -1201,16 +643,17 @@ mysrc_stream_poll(TributarySource *src, TributaryChangeSink *sink, int budget)
 		if (ev == NULL)
 			stream_raise(src, st, "lost the binlog stream");
 		if (ev->raw_data == NULL || ev->raw_data_size <= ev->raw_data_ofs)
-			stream_error(src, st, 0, "empty event");
+			mystream_error(src, st, 0, "empty event");
 		process_event(src, st, ev->raw_data + ev->raw_data_ofs, ev->raw_data_size - ev->raw_data_ofs,
 					  &st->fmt, 0, 0, sink, &advanced);
-		if (advanced)
+		if (advanced && (ev->event_type == ROTATE_EVENT || ev->next_event_pos != 0))
 		{
 			/* the end of an event outside any transaction (a real ROTATE: the new file's start) */
-			if (ev->event_type == ROTATE_EVENT)
-				sink->advance(sink, position_make(st->file_seq, 4), false);
-			else if (ev->next_event_pos != 0)
-				sink->advance(sink, position_make(st->file_seq, ev->next_event_pos), false);
+			XLogRecPtr	pos = mypos_make(st->file_seq,
+										 ev->event_type == ROTATE_EVENT ? 4 : ev->next_event_pos);
+
+			mypos_text(&st->pos_text, pos, &st->gtids);
+			sink->advance(sink, pos, false, st->pos_text.data);
 		}
 		CHECK_FOR_INTERRUPTS();
 	}

@@ -197,8 +197,8 @@ pg_current_position(TributarySource *src)
  * pg_stream_start: START_REPLICATION from start_lsn for the given tables.
  */
 void
-pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn, List *tables,
-				bool binary)
+pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
+				const char *start_text, List *tables, bool binary)
 {
 	PGconn	   *conn = stream_conn(src);
 	StringInfoData list;
@@ -285,7 +285,7 @@ dispatch(TributarySource *src, TribMessage *m, TributaryChangeSink *sink)
 			sink->begin(sink, m->lsn, m->commit_ts);
 			break;
 		case TRIB_MSG_COMMIT:
-			sink->commit(sink, m->lsn, m->end_lsn, m->commit_ts);
+			sink->commit(sink, m->lsn, m->end_lsn, m->commit_ts, NULL);
 			break;
 		case TRIB_MSG_RELATION:
 			sink->relation(sink, &m->relation);
@@ -378,7 +378,7 @@ pg_stream_poll(TributarySource *src, TributaryChangeSink *sink, int budget)
 					payload.maxlen = payload.len;
 					payload.cursor = 0;
 					decode_data(src, &payload, sink);
-					sink->advance(sink, lsn, false);
+					sink->advance(sink, lsn, false, NULL);
 					break;
 				}
 			case 'k':
@@ -388,7 +388,7 @@ pg_stream_poll(TributarySource *src, TributaryChangeSink *sink, int budget)
 					lsn = pq_getmsgint64(&in);
 					(void) pq_getmsgint64(&in); /* send_time */
 					reply = (pq_getmsgbyte(&in) != 0);
-					sink->advance(sink, lsn, reply);
+					sink->advance(sink, lsn, reply, NULL);
 					break;
 				}
 			default:

@@ -16,7 +16,7 @@ extern void pg_stream_fix_start(TributarySource *src, const char *slot, List *ta
 								XLogRecPtr *start_lsn, char **snapshot);
 extern XLogRecPtr pg_current_position(TributarySource *src);
 extern void pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
-							List *tables, bool binary);
+							const char *start_text, List *tables, bool binary);
 extern int	pg_stream_poll(TributarySource *src, struct TributaryChangeSink *sink, int budget);
 extern void pg_stream_feedback(TributarySource *src, XLogRecPtr write, XLogRecPtr flush,
 							   bool reply_requested);

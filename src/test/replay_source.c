@@ -26,6 +26,7 @@
  * 1 + the byte offset after a line (never 0, which the worker reads as
  * "no position"); it prints as an LSN.  Rows are kept in lists and found
  * by a linear search: this kind is for tests of a few thousand rows.
+ * replay_file.c reads and replays the file; this file is the connector.
  *
  *-------------------------------------------------------------------------
  */
@@ -48,29 +49,8 @@
 #include "catalog.h"
 #include "change.h"
 #include "source/connector.h"
+#include "test/replay.h"
 #include "test/test_module.h"
-
-/* a table of the file */
-typedef struct ReplayTable
-{
-	Oid			relid;			/* its number in the stream: 1 + its place in the file */
-	char	   *name;			/* "schema.table" */
-	int			ncols;
-	char	  **colnames;
-	char	  **coltypes;
-	bool	   *iskey;
-	List	   *rows;			/* char ** of ncols values, NULL for NULL */
-	bool		announced;		/* the stream's sink knows its columns */
-} ReplayTable;
-
-/* the file replayed up to a position */
-typedef struct ReplayState
-{
-	MemoryContext cxt;			/* tables and rows */
-	List	   *tables;			/* ReplayTable */
-	XLogRecPtr	pos;			/* 1 + offset of the next unread byte */
-	bool		in_xact;
-} ReplayState;
 
 /* the normal connection: the file's path, and a snapshot's view */
 typedef struct ReplayConn
@@ -95,366 +75,6 @@ replay_path(const char *conninfo)
 	p += strlen("dbname=");
 	end = p + strcspn(p, " \t");
 	return pnstrdup(p, end - p);
-}
-
-/*
- * read_from: the bytes of the file from a position to its last newline
- * (empty when none); errors name the file.  The descriptor is closed
- * before anything can raise.
- */
-static char *
-read_from(TributarySource *src, const char *path, XLogRecPtr pos, Size *len)
-{
-	int			fd = open(path, O_RDONLY | PG_BINARY, 0);
-	struct stat st;
-	char	   *buf;
-	ssize_t		got = 0;
-	off_t		off = (off_t) (pos - 1);
-	int			save_errno;
-
-	if (fd < 0 || fstat(fd, &st) != 0)
-	{
-		save_errno = errno;
-		if (fd >= 0)
-			close(fd);
-		errno = save_errno;
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("could not read replay file \"%s\" of source \"%s\": %m", path, src->name)));
-	}
-	if (st.st_size > off)
-	{
-		buf = palloc(st.st_size - off + 1);
-		got = pread(fd, buf, st.st_size - off, off);
-	}
-	else
-		buf = palloc(1);
-	save_errno = errno;
-	close(fd);
-	if (got < 0)
-	{
-		errno = save_errno;
-		ereport(ERROR,
-				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("could not read replay file \"%s\" of source \"%s\": %m", path, src->name)));
-	}
-	/* whole lines only */
-	while (got > 0 && buf[got - 1] != '\n')
-		got--;
-	buf[got] = '\0';
-	*len = got;
-	return buf;
-}
-
-/*
- * find_table: a table of the state by "schema.table", or NULL.
- */
-static ReplayTable *
-find_table(ReplayState *rs, const char *name)
-{
-	ListCell   *lc;
-
-	foreach(lc, rs->tables)
-		if (strcmp(((ReplayTable *) lfirst(lc))->name, name) == 0)
-			return (ReplayTable *) lfirst(lc);
-	return NULL;
-}
-
-/*
- * key_text: a row's key values joined by \x01: the order of snapshot
- * chunks (any total order serves, as long as it is always the same).
- */
-static char *
-key_text(ReplayTable *t, char **row)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	for (int i = 0; i < t->ncols; i++)
-		if (t->iskey[i])
-			appendStringInfo(&buf, "%s\x01", row[i] ? row[i] : "");
-	return buf.data;
-}
-
-/*
- * find_row: the cell of the row whose key columns equal those of "row".
- */
-static ListCell *
-find_row(ReplayTable *t, char **row)
-{
-	char	   *want = key_text(t, row);
-	ListCell   *lc;
-
-	foreach(lc, t->rows)
-		if (strcmp(key_text(t, (char **) lfirst(lc)), want) == 0)
-			return lc;
-	return NULL;
-}
-
-/*
- * bad_line: the error for a line the kind cannot read.
- */
-static void
-bad_line(TributarySource *src, const char *line, const char *why)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("replay source \"%s\": %s", src->name, why),
-			 errdetail("Line: %s", line)));
-}
-
-/*
- * announce: the table's columns to the sink, before its first change.
- */
-static void
-announce(ReplayTable *t, TributaryChangeSink *sink)
-{
-	TribRelation rel;
-	char	   *dot = strchr(t->name, '.');
-
-	rel.relid = t->relid;
-	rel.nspname = pnstrdup(t->name, dot - t->name);
-	rel.relname = dot + 1;
-	rel.replident = 'f';
-	rel.natts = t->ncols;
-	rel.attrs = palloc0(sizeof(TribAttribute) * t->ncols);
-	for (int i = 0; i < t->ncols; i++)
-	{
-		rel.attrs[i].name = t->colnames[i];
-		rel.attrs[i].typoid = TEXTOID;
-		rel.attrs[i].typmod = -1;
-		rel.attrs[i].flags = t->iskey[i] ? TRIB_ATTR_KEY : 0;
-	}
-	sink->relation(sink, &rel);
-	t->announced = true;
-}
-
-/*
- * tuple_of: a row as a tuple of text values (pointing into the row).
- */
-static TribTuple *
-tuple_of(ReplayTable *t, char **row)
-{
-	TribTuple  *tup = palloc(sizeof(TribTuple));
-
-	tup->natts = t->ncols;
-	tup->values = palloc(sizeof(TribValue) * t->ncols);
-	for (int i = 0; i < t->ncols; i++)
-	{
-		tup->values[i].kind = row[i] ? TRIB_VALUE_TEXT : TRIB_VALUE_NULL;
-		tup->values[i].data = row[i];
-		tup->values[i].len = row[i] ? strlen(row[i]) : 0;
-	}
-	return tup;
-}
-
-/*
- * replay_line: one line of the file [start, end) into the state and, when
- * a sink is given, to it.
- */
-static void
-replay_line(TributarySource *src, ReplayState *rs, char *line, XLogRecPtr start, XLogRecPtr end,
-			TributaryChangeSink *sink)
-{
-	char	   *fields[1024];
-	int			nfields = 0;
-	char	   *p = line;
-	ReplayTable *t = NULL;
-	MemoryContext old;
-
-	rs->pos = end;
-	if (line[0] == '\0' || line[0] == '#')
-	{
-		if (sink && !rs->in_xact)
-			sink->advance(sink, end, false);
-		return;
-	}
-	for (;;)
-	{
-		char	   *tab = strchr(p, '\t');
-
-		if (nfields == lengthof(fields))
-			bad_line(src, line, "too many fields");
-		fields[nfields++] = p;
-		if (tab == NULL)
-			break;
-		*tab = '\0';
-		p = tab + 1;
-	}
-
-	if (strcmp(fields[0], "begin") == 0)
-	{
-		if (rs->in_xact)
-			bad_line(src, line, "begin inside a transaction");
-		rs->in_xact = true;
-		if (sink)
-			sink->begin(sink, start, GetCurrentTimestamp());
-		return;
-	}
-	if (strcmp(fields[0], "commit") == 0)
-	{
-		if (!rs->in_xact)
-			bad_line(src, line, "commit outside a transaction");
-		rs->in_xact = false;
-		if (sink)
-			sink->commit(sink, start, end, GetCurrentTimestamp());
-		return;
-	}
-	if (nfields < 2)
-		bad_line(src, line, "a record names its table");
-	if (strcmp(fields[0], "table") == 0)
-	{
-		if (find_table(rs, fields[1]) != NULL || strchr(fields[1], '.') == NULL || nfields < 3)
-			bad_line(src, line, "a table is defined once, as schema.table with columns");
-		old = MemoryContextSwitchTo(rs->cxt);
-		t = palloc0(sizeof(ReplayTable));
-		t->relid = list_length(rs->tables) + 1;
-		t->name = pstrdup(fields[1]);
-		t->ncols = nfields - 2;
-		t->colnames = palloc(sizeof(char *) * t->ncols);
-		t->coltypes = palloc(sizeof(char *) * t->ncols);
-		t->iskey = palloc0(sizeof(bool) * t->ncols);
-		for (int i = 0; i < t->ncols; i++)
-		{
-			char	   *col = pstrdup(fields[i + 2]);
-			char	   *c1 = strchr(col, ':');
-			char	   *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-
-			if (c1 == NULL)
-				bad_line(src, line, "a column is written name:type[:key]");
-			*c1 = '\0';
-			if (c2)
-			{
-				*c2 = '\0';
-				t->iskey[i] = (strcmp(c2 + 1, "key") == 0);
-			}
-			t->colnames[i] = col;
-			t->coltypes[i] = c1 + 1;
-		}
-		rs->tables = lappend(rs->tables, t);
-		MemoryContextSwitchTo(old);
-		if (sink && !rs->in_xact)
-			sink->advance(sink, end, false);
-		return;
-	}
-
-	t = find_table(rs, fields[1]);
-	if (t == NULL)
-		bad_line(src, line, "no such table");
-	if (!rs->in_xact)
-		bad_line(src, line, "a change outside begin and commit");
-	if (sink && !t->announced)
-		announce(t, sink);
-	if (strcmp(fields[0], "truncate") == 0)
-	{
-		t->rows = NIL;
-		if (sink)
-			sink->truncate(sink, 1, &t->relid);
-		return;
-	}
-	if (strcmp(fields[0], "insert") == 0 || strcmp(fields[0], "update") == 0)
-	{
-		bool		insert = (fields[0][0] == 'i');
-		char	  **row;
-		ListCell   *cell;
-
-		if (nfields - 2 != t->ncols)
-			bad_line(src, line, "a row has a value for every column");
-		old = MemoryContextSwitchTo(rs->cxt);
-		row = palloc(sizeof(char *) * t->ncols);
-		for (int i = 0; i < t->ncols; i++)
-			row[i] = strcmp(fields[i + 2], "\\N") == 0 ? NULL : pstrdup(fields[i + 2]);
-		MemoryContextSwitchTo(old);
-		cell = find_row(t, row);
-		if (insert && cell != NULL)
-			bad_line(src, line, "duplicate key");
-		if (!insert && cell == NULL)
-			bad_line(src, line, "no row with this key");
-		if (sink)
-			sink->change(sink, insert ? TRIB_CHANGE_INSERT : TRIB_CHANGE_UPDATE, t->relid,
-						 insert ? NULL : tuple_of(t, (char **) lfirst(cell)), tuple_of(t, row));
-		old = MemoryContextSwitchTo(rs->cxt);
-		if (insert)
-			t->rows = lappend(t->rows, row);
-		else
-			lfirst(cell) = row;
-		MemoryContextSwitchTo(old);
-		return;
-	}
-	if (strcmp(fields[0], "delete") == 0)
-	{
-		char	  **probe = palloc0(sizeof(char *) * t->ncols);
-		int			k = 2;
-		ListCell   *cell;
-
-		for (int i = 0; i < t->ncols; i++)
-			if (t->iskey[i])
-			{
-				if (k >= nfields)
-					bad_line(src, line, "a delete names every key value");
-				probe[i] = fields[k++];
-			}
-		cell = find_row(t, probe);
-		if (cell == NULL)
-			bad_line(src, line, "no row with this key");
-		if (sink)
-			sink->change(sink, TRIB_CHANGE_DELETE, t->relid, tuple_of(t, (char **) lfirst(cell)), NULL);
-		t->rows = list_delete_cell(t->rows, cell);
-		return;
-	}
-	bad_line(src, line, "unknown record");
-}
-
-/*
- * replay_until: read the whole lines of the file after rs->pos (at most
- * max_lines of them, -1 for all) into the state; the number read.
- */
-static int
-replay_until(TributarySource *src, const char *path, ReplayState *rs, int max_lines,
-			 TributaryChangeSink *sink)
-{
-	Size		len;
-	char	   *buf = read_from(src, path, rs->pos, &len);
-	char	   *p = buf;
-	int			n = 0;
-
-	while (p < buf + len && (max_lines < 0 || n < max_lines))
-	{
-		char	   *nl = strchr(p, '\n');
-		XLogRecPtr	start = rs->pos;
-
-		*nl = '\0';
-		replay_line(src, rs, p, start, start + (nl + 1 - p), sink);
-		p = nl + 1;
-		n++;
-		CHECK_FOR_INTERRUPTS();
-	}
-	pfree(buf);
-	return n;
-}
-
-/*
- * new_state: an empty replay at the file's start.
- */
-static ReplayState *
-new_state(void)
-{
-	ReplayState *rs = palloc0(sizeof(ReplayState));
-
-	rs->cxt = AllocSetContextCreate(CurrentMemoryContext, "tributary replay source",
-									ALLOCSET_SMALL_SIZES);
-	rs->pos = 1;
-	return rs;
-}
-
-/*
- * free_state: a replay and everything it holds.
- */
-static void
-free_state(ReplayState *rs)
-{
-	if (rs)
-		MemoryContextDelete(rs->cxt);
 }
 
 /*
@@ -485,7 +105,7 @@ replay_disconnect(TributarySource *src)
 
 	if (c == NULL)
 		return;
-	free_state(c->view);
+	replay_free_state(c->view);
 	c->view = NULL;
 	src->conn = NULL;
 }
@@ -496,7 +116,7 @@ replay_disconnect(TributarySource *src)
 static ReplayState *
 current_state(TributarySource *src)
 {
-	ReplayState *rs = new_state();
+	ReplayState *rs = replay_new_state();
 
 	replay_until(src, ((ReplayConn *) src->conn)->path, rs, -1, NULL);
 	return rs;
@@ -509,13 +129,13 @@ static char *
 replay_describe_table(TributarySource *src, const char *nsp, const char *rel)
 {
 	ReplayState *rs = current_state(src);
-	ReplayTable *t = find_table(rs, psprintf("%s.%s", nsp, rel));
+	ReplayTable *t = replay_find_table(rs, psprintf("%s.%s", nsp, rel));
 	StringInfoData buf;
 	bool		first = true;
 
 	if (t == NULL)
 	{
-		free_state(rs);
+		replay_free_state(rs);
 		return NULL;
 	}
 	initStringInfo(&buf);
@@ -537,7 +157,7 @@ replay_describe_table(TributarySource *src, const char *nsp, const char *rel)
 			first = false;
 		}
 	appendStringInfoString(&buf, "]}");
-	free_state(rs);
+	replay_free_state(rs);
 	return buf.data;
 }
 
@@ -562,7 +182,7 @@ replay_list_tables(TributarySource *src)
 		pair[1] = dot + 1;
 		out = lappend(out, pair);
 	}
-	free_state(rs);
+	replay_free_state(rs);
 	return out;
 }
 
@@ -576,7 +196,7 @@ replay_run_checks(TributarySource *src, List *tables, TributaryCheckEmit emit, v
 
 	emit(arg, "replay file", true,
 		 psprintf("%d tables, position %X/%X", list_length(rs->tables), LSN_FORMAT_ARGS(rs->pos)), NULL);
-	free_state(rs);
+	replay_free_state(rs);
 }
 
 /*
@@ -587,7 +207,7 @@ replay_snapshot_begin(TributarySource *src)
 {
 	ReplayConn *c = (ReplayConn *) src->conn;
 
-	free_state(c->view);
+	replay_free_state(c->view);
 	c->view = current_state(src);
 }
 
@@ -609,7 +229,7 @@ replay_snapshot_end(TributarySource *src)
 {
 	ReplayConn *c = (ReplayConn *) src->conn;
 
-	free_state(c->view);
+	replay_free_state(c->view);
 	c->view = NULL;
 }
 
@@ -620,7 +240,7 @@ static ReplayTable *
 view_table(TributarySource *src, TributaryTable *jt)
 {
 	ReplayConn *c = (ReplayConn *) src->conn;
-	ReplayTable *t = c->view ? find_table(c->view, psprintf("%s.%s", jt->source_nsp, jt->source_rel)) : NULL;
+	ReplayTable *t = c->view ? replay_find_table(c->view, psprintf("%s.%s", jt->source_nsp, jt->source_rel)) : NULL;
 
 	if (t == NULL)
 		ereport(ERROR,
@@ -646,7 +266,7 @@ bound_key(ReplayTable *t, const char *json)
 			row[i] = TextDatumGetCString(DirectFunctionCall2(json_object_field_text,
 															 CStringGetTextDatum(json),
 															 CStringGetTextDatum(t->colnames[i])));
-	return key_text(t, row);
+	return replay_key_text(t, row);
 }
 
 /*
@@ -673,7 +293,7 @@ replay_chunk_upper(TributarySource *src, TributaryTable *jt, const char *after, 
 
 	foreach(lc, t->rows)
 	{
-		char	   *k = key_text(t, (char **) lfirst(lc));
+		char	   *k = replay_key_text(t, (char **) lfirst(lc));
 
 		if (lower == NULL || strcmp(k, lower) > 0)
 			keys[nafter++] = k;
@@ -686,7 +306,7 @@ replay_chunk_upper(TributarySource *src, TributaryTable *jt, const char *after, 
 	{
 		char	  **row = (char **) lfirst(lc);
 
-		if (strcmp(key_text(t, row), keys[rows - 1]) == 0)
+		if (strcmp(replay_key_text(t, row), keys[rows - 1]) == 0)
 		{
 			StringInfoData buf;
 			bool		first = true;
@@ -761,7 +381,7 @@ replay_copy_begin(TributarySource *src, TributaryTable *jt, const char *after, c
 	foreach(lc, t->rows)
 	{
 		char	  **row = (char **) lfirst(lc);
-		char	   *k = key_text(t, row);
+		char	   *k = replay_key_text(t, row);
 
 		if ((lower && strcmp(k, lower) <= 0) || (upper && strcmp(k, upper) > 0))
 			continue;
@@ -801,7 +421,7 @@ static XLogRecPtr
 replay_current(TributarySource *src)
 {
 	Size		len;
-	char	   *buf = read_from(src, ((ReplayConn *) src->conn)->path, 1, &len);
+	char	   *buf = replay_read_from(src, ((ReplayConn *) src->conn)->path, 1, &len);
 
 	pfree(buf);
 	return (XLogRecPtr) len + 1;
@@ -831,11 +451,12 @@ replay_prepare(TributarySource *src, const char *slot, List *tables)
  * replay_start: the stream's state: the file replayed up to the start.
  */
 static void
-replay_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn, List *tables, bool binary)
+replay_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn, const char *start_text,
+			 List *tables, bool binary)
 {
-	ReplayState *rs = new_state();
+	ReplayState *rs = replay_new_state();
 	Size		len;
-	char	   *buf = read_from(src, ((ReplayConn *) src->conn)->path, 1, &len);
+	char	   *buf = replay_read_from(src, ((ReplayConn *) src->conn)->path, 1, &len);
 	char	   *p = buf;
 
 	/* replay the lines before the start without a sink */
@@ -882,7 +503,7 @@ replay_socket(TributarySource *src)
 static void
 replay_close_stream(TributarySource *src)
 {
-	free_state((ReplayState *) src->stream);
+	replay_free_state((ReplayState *) src->stream);
 	src->stream = NULL;
 }
 

@@ -1,0 +1,78 @@
+/*-------------------------------------------------------------------------
+ *
+ * mysql_stream_int.h
+ *		What the files of the MySQL binlog stream share (mysql_stream.c,
+ *		mysql_tables.c); include after source/mysql_source.h and
+ *		<mariadb_rpl.h>.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TRIBUTARY_MYSQL_STREAM_INT_H
+#define TRIBUTARY_MYSQL_STREAM_INT_H
+
+#include "catalog.h"
+#include "source/binlog.h"
+#include "utils/hsearch.h"
+
+/* what the stream knows of a job table's columns outside the binlog */
+typedef struct SchemaColumn
+{
+	char	   *name;
+	char	   *data_type;
+	bool		is_unsigned;
+	bool		binary;
+	int			encoding;		/* PG encoding of its charset, -1 = none */
+	int			nlabels;
+	char	  **labels;
+} SchemaColumn;
+
+/* a job table, by "db.table" */
+typedef struct StreamTable
+{
+	char		key[2 * 64 + 2];
+	TributaryTable *t;
+	Oid			relid;
+	bool		lenient;		/* DDL on it was passed on: new columns are expected */
+	int			nschema;		/* information_schema columns, -1 = not loaded */
+	SchemaColumn *schema;
+} StreamTable;
+
+/* a TABLE_MAP of a job table */
+typedef struct MapEntry
+{
+	uint64		table_id;
+	MemoryContext cxt;
+	BinlogTableMap map;
+	StreamTable *table;
+	int		   *encodings;
+	bool		announced;
+} MapEntry;
+
+typedef struct MyStream
+{
+	MYSQL	   *conn;			/* the dump connection */
+	MARIADB_RPL *rpl;
+	MARIADB_RPL_EVENT *event;
+	MemoryContext cxt;
+	BinlogFormat fmt;
+	bool		checksum;
+	uint32		file_seq;
+	HTAB	   *tables;			/* "db.table" -> StreamTable */
+	HTAB	   *maps;			/* table id -> MapEntry */
+	Oid			next_relid;
+	bool		in_xact;
+	XLogRecPtr	gtid_start;		/* start of the last GTID event, or 0 */
+	char		gtid[80];		/* its GTID, or "" */
+	char		cur_gtid[80];	/* of the open transaction */
+	MyGtidSet	gtids;			/* the last GTID of each domain or server passed */
+	StringInfoData pos_text;	/* a position's text, handed to the sink */
+} MyStream;
+
+/* mysql_stream.c */
+extern void mystream_error(TributarySource *src, MyStream *st, uint32 pos, const char *err)
+			pg_attribute_noreturn();
+
+/* mysql_tables.c */
+extern void mystream_on_table_map(TributarySource *src, MyStream *st, BinlogEvent *ev);
+
+#endif							/* TRIBUTARY_MYSQL_STREAM_INT_H */
