@@ -34,6 +34,8 @@ q() { local port=$1; shift; as_pg $BIN/psql -X -q -At -h $DIR -p "$port" -d post
 now() { date +%s.%N; }
 rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / (b - a) }'; }
 ratio() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.2f", x / y }'; }
+# pid_cpu_us PID: CPU time (user + system, microseconds) a process has used
+pid_cpu_us() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f", ($14 + $15) * 1000000 / hz }' /proc/$1/stat; }
 wait_sql() {  # port, query returning t when done
   until [ "$(q "$1" -c "$2")" = "t" ]; do sleep 0.05; done
 }
@@ -128,9 +130,12 @@ catchup() {
   local t0 t1 n t
   t0=$(now); q $NAT -c "ALTER SUBSCRIPTION stream_sub ENABLE"; wait_sql $NAT "$check"; t1=$(now)
   n=$(rate "$changes" "$t0" "$t1")
+  ncpu=$(pid_cpu_us "$(q $NAT -c "SELECT pid FROM pg_stat_subscription WHERE subname = 'stream_sub' AND relid IS NULL")")
   t0=$(now); q $TRB -c "SELECT tributary.start_job('cdc')" >/dev/null; wait_sql $TRB "$check"; t1=$(now)
   t=$(rate "$changes" "$t0" "$t1")
+  tcpu=$(pid_cpu_us "$(q $TRB -c "SELECT pid FROM tributary.jobs WHERE job_name = 'cdc'")")
   printf '%-44s native %9s changes/s pg_tributary %9s changes/s ratio %s\n' "$name" "$n" "$t" "$(ratio "$t" "$n")"
+  printf '%-44s worker CPU per change: native %.2f us, pg_tributary %.2f us\n' "" "$(ratio "$ncpu" "$changes")" "$(ratio "$tcpu" "$changes")"
 }
 
 INS=$ROWS; PER=$((ROWS / 10))

@@ -140,6 +140,7 @@ mysrc_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 	st->file_seq = (uint32) (start_lsn >> 32);
 	initStringInfo(&st->pos_text);
 	mygtid_set_init(&st->gtids, cxt);
+	st->event_cxt = AllocSetContextCreate(cxt, "tributary mysql stream event", ALLOCSET_DEFAULT_SIZES);
 	/* the GTIDs the checkpoint the stream resumes from had passed */
 	if (start_text && mypos_gtids(start_text))
 		mygtid_set_parse(&st->gtids, mypos_gtids(start_text));
@@ -644,8 +645,15 @@ mysrc_stream_poll(TributarySource *src, TributaryChangeSink *sink, int budget)
 			stream_raise(src, st, "lost the binlog stream");
 		if (ev->raw_data == NULL || ev->raw_data_size <= ev->raw_data_ofs)
 			mystream_error(src, st, 0, "empty event");
-		process_event(src, st, ev->raw_data + ev->raw_data_ofs, ev->raw_data_size - ev->raw_data_ofs,
-					  &st->fmt, 0, 0, sink, &advanced);
+		{
+			/* a poll decodes many events; each one's memory goes with it */
+			MemoryContext old = MemoryContextSwitchTo(st->event_cxt);
+
+			process_event(src, st, ev->raw_data + ev->raw_data_ofs, ev->raw_data_size - ev->raw_data_ofs,
+						  &st->fmt, 0, 0, sink, &advanced);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(st->event_cxt);
+		}
 		if (advanced && (ev->event_type == ROTATE_EVENT || ev->next_event_pos != 0))
 		{
 			/* the end of an event outside any transaction (a real ROTATE: the new file's start) */

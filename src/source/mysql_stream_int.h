@@ -54,6 +54,7 @@ typedef struct MyStream
 	MARIADB_RPL *rpl;
 	MARIADB_RPL_EVENT *event;
 	MemoryContext cxt;
+	MemoryContext event_cxt;	/* what one event decodes to; reset after it */
 	BinlogFormat fmt;
 	bool		checksum;
 	uint32		file_seq;

@@ -43,6 +43,14 @@
 static bool pgoutput_in_stream = false;
 
 /*
+ * What one CopyData decodes to (the messages, their tuples) lives here and
+ * is freed before the next: a poll decodes many, and the caller's context
+ * is only reset after the poll.  A child of the context the stream started
+ * in, which frees it with the stream's reconnect attempt.
+ */
+static MemoryContext decode_cxt = NULL;
+
+/*
  * stream_conn: the replication connection, opened on first use.
  */
 static PGconn *
@@ -208,6 +216,8 @@ pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 	char	   *lit;
 
 	pgoutput_in_stream = false;
+	decode_cxt = AllocSetContextCreate(CurrentMemoryContext, "tributary pg stream message",
+									   ALLOCSET_DEFAULT_SIZES);
 
 	initStringInfo(&sql);
 	if (src->stream_decoder && strcmp(src->stream_decoder, "pgoutput") == 0)
@@ -369,6 +379,7 @@ pg_stream_poll(TributarySource *src, TributaryChangeSink *sink, int budget)
 			case 'w':
 				{
 					StringInfoData payload;
+					MemoryContext old;
 
 					lsn = pq_getmsgint64(&in);
 					(void) pq_getmsgint64(&in); /* wal_end */
@@ -377,8 +388,11 @@ pg_stream_poll(TributarySource *src, TributaryChangeSink *sink, int budget)
 					payload.len = in.len - in.cursor;
 					payload.maxlen = payload.len;
 					payload.cursor = 0;
+					old = MemoryContextSwitchTo(decode_cxt);
 					decode_data(src, &payload, sink);
 					sink->advance(sink, lsn, false, NULL);
+					MemoryContextSwitchTo(old);
+					MemoryContextReset(decode_cxt);
 					break;
 				}
 			case 'k':
@@ -442,6 +456,7 @@ pg_stream_close(TributarySource *src)
 	if (stream_buf)
 		PQfreemem(stream_buf);
 	stream_buf = NULL;
+	decode_cxt = NULL;			/* freed with the context the stream started in */
 	if (src->stream)
 		PQfinish((PGconn *) src->stream);
 	src->stream = NULL;
