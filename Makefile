@@ -39,6 +39,7 @@ OBJS = \
 	src/source/pg_stream.o \
 	src/source/pgoutput_read.o \
 	src/source/mysql_source.o \
+	src/source/mysql_io.o \
 	src/source/mysql_types.o \
 	src/source/mysql_value.o \
 	src/source/mysql_convert.o \

@@ -360,7 +360,7 @@ worker_create_slot(MemoryContext run_cxt, List *tables)
 	slot = psprintf("tributary_" UINT64_FORMAT "_%d", GetSystemIdentifier(), MyJob->id);
 	src->connector->stream->fix_start(src, slot, tributary_table_names(tables), &p0, &snapshot);
 	MyJob->slot = slot;
-	MyJob->decoder = src->stream_decoder;
+	MyJob->decoder = src->job.slot_decoder;
 	MyJob->stream_start = tributary_position_out(src, p0);
 	MyJob->catchup_until = MyJob->stream_start;
 	MemoryContextSwitchTo(old);
@@ -377,11 +377,11 @@ worker_create_slot(MemoryContext run_cxt, List *tables)
 	if (MyJob->decoder)
 		ereport(LOG,
 				(errmsg("pg_tributary job \"%s\" created slot \"%s\" with %s on source \"%s\" at %s",
-						MyJob->name, slot, MyJob->decoder, src->name, MyJob->stream_start)));
+						MyJob->name, slot, MyJob->decoder, src->cfg.name, MyJob->stream_start)));
 	else
 		ereport(LOG,
 				(errmsg("pg_tributary job \"%s\" fixed its stream start on source \"%s\" at %s",
-						MyJob->name, src->name, MyJob->stream_start)));
+						MyJob->name, src->cfg.name, MyJob->stream_start)));
 	return snapshot;
 }
 
@@ -426,7 +426,7 @@ worker_binary_values(List *tables)
 	ListCell   *lc;
 	bool		binary;
 
-	if (src->stream_decoder == NULL || strcmp(src->stream_decoder, "tributary_decoder") != 0 ||
+	if (src->job.slot_decoder == NULL || strcmp(src->job.slot_decoder, "tributary_decoder") != 0 ||
 		(src->connector->caps & TRIB_CAP_BINARY_COPY) == 0)
 		return false;
 	binary = true;
@@ -464,14 +464,14 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 	if (src->connector->stream == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("change capture from %s sources is not supported yet", src->kind),
-				 errdetail("Job \"%s\" reads source \"%s\".", MyJob->name, src->name)));
+				 errmsg("change capture from %s sources is not supported yet", src->cfg.kind),
+				 errdetail("Job \"%s\" reads source \"%s\".", MyJob->name, src->cfg.name)));
 	tables = worker_load_tables(run_cxt);
 	if (MyJob->slot == NULL)
 		exported = worker_create_slot(run_cxt, tables);
 	else
 	{
-		src->stream_decoder = MyJob->decoder;
+		src->job.slot_decoder = MyJob->decoder;
 		src->connector->stream->prepare(src, MyJob->slot, tributary_table_names(tables));
 	}
 
@@ -553,9 +553,9 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 			if (stream_alive)
 				lost_at = 0;	/* streaming worked since the last loss */
 			if (ShutdownRequestPending || !worker_is_retryable(edata) ||
-				src->reconnect_ms <= 0 ||
+				src->cfg.reconnect_ms <= 0 ||
 				(lost_at != 0 &&
-				 TimestampDifferenceExceeds(lost_at, GetCurrentTimestamp(), src->reconnect_ms)))
+				 TimestampDifferenceExceeds(lost_at, GetCurrentTimestamp(), src->cfg.reconnect_ms)))
 				PG_RE_THROW();
 
 			HOLD_INTERRUPTS();
@@ -595,7 +595,7 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 							(errcode(ERRCODE_UNDEFINED_OBJECT),
 							 errmsg("job was dropped")));
 				MyJob->checkpoint = fresh->checkpoint;
-				src->stream_decoder = MyJob->decoder;
+				src->job.slot_decoder = MyJob->decoder;
 			}
 			PopActiveSnapshot();
 			CommitTransactionCommand();
@@ -621,7 +621,7 @@ worker_run(MemoryContext run_cxt)
 	worker_set_state(TWS_RUNNING);
 	ereport(LOG,
 			(errmsg("pg_tributary job \"%s\" connected to source \"%s\"",
-					MyJob->name, MyJob->source->name)));
+					MyJob->name, MyJob->source->cfg.name)));
 
 	if (strcmp(MyJob->mode, "full") == 0)
 	{

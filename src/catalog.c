@@ -123,17 +123,17 @@ source_load(const char *where, Oid argtype, Datum arg)
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 
 		src = MemoryContextAllocZero(cxt, sizeof(TributarySource));
-		src->id = (int32) spi_int8(tup, desc, 1, 0);
-		src->name = spi_text(tup, desc, 2, cxt);
-		src->kind = spi_text(tup, desc, 3, cxt);
-		src->conninfo = spi_text(tup, desc, 4, cxt);
-		src->decoder = spi_text(tup, desc, 5, cxt);
-		src->server_id = spi_int8(tup, desc, 6, 0);
-		src->heartbeat_ms = (int) spi_int8(tup, desc, 7, 10000);
-		src->connect_timeout = (int) spi_int8(tup, desc, 8, 30);
-		src->reconnect_ms = (int) spi_int8(tup, desc, 9, 60000);
-		src->password_required = spi_bool(tup, desc, 10);
-		src->connector = connector_for_kind(src->kind);
+		src->cfg.id = (int32) spi_int8(tup, desc, 1, 0);
+		src->cfg.name = spi_text(tup, desc, 2, cxt);
+		src->cfg.kind = spi_text(tup, desc, 3, cxt);
+		src->cfg.conninfo = spi_text(tup, desc, 4, cxt);
+		src->cfg.decoder = spi_text(tup, desc, 5, cxt);
+		src->cfg.server_id = spi_int8(tup, desc, 6, 0);
+		src->cfg.heartbeat_ms = (int) spi_int8(tup, desc, 7, 10000);
+		src->cfg.connect_timeout = (int) spi_int8(tup, desc, 8, 30);
+		src->cfg.reconnect_ms = (int) spi_int8(tup, desc, 9, 60000);
+		src->cfg.password_required = spi_bool(tup, desc, 10);
+		src->connector = connector_for_kind(src->cfg.kind);
 		{
 			MemoryContextCallback *cb = MemoryContextAlloc(cxt, sizeof(MemoryContextCallback));
 
@@ -236,7 +236,7 @@ tributary_job_load(int32 job_id)
 	{
 		job->source = tributary_source_load_by_id(source_id);
 		if (job->source)
-			job->source->zero_date = zero_date;
+			job->source->job.zero_date = zero_date;
 	}
 	return job;
 }

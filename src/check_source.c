@@ -112,13 +112,13 @@ tributary_source_checks(PG_FUNCTION_ARGS)
 				tables = lappend(tables, TextDatumGetCString(elems[i]));
 	}
 	else
-		tables = job_tables_of_source(src->id);
+		tables = job_tables_of_source(src->cfg.id);
 
 	err = src->connector->admin->try_connect(src, "pg_tributary check_source");
 	if (err != NULL)
 	{
 		emit_check_row(&rows, "connection", false,
-					   psprintf("could not connect to source \"%s\": %s", src->name, err),
+					   psprintf("could not connect to source \"%s\": %s", src->cfg.name, err),
 					   "Check the source's host, port, user and password (tributary.sources shows them, password masked), and that it accepts connections from this server.");
 		return (Datum) 0;
 	}
@@ -152,9 +152,9 @@ tributary_remote_table_info(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("source table [%s.%s] does not exist", nsp, rel),
 				 errdetail("Source \"%s\" has no table \"%s\" in %s \"%s\".", source_name, rel,
-						   strcmp(src->kind, "mysql") == 0 ? "database" : "schema", nsp),
+						   strcmp(src->cfg.kind, "mysql") == 0 ? "database" : "schema", nsp),
 				 errhint("Source tables are named %s.table, without quotes unless the name needs them.",
-						 strcmp(src->kind, "mysql") == 0 ? "database" : "schema")));
+						 strcmp(src->cfg.kind, "mysql") == 0 ? "database" : "schema")));
 
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 }
@@ -178,7 +178,7 @@ tributary_remote_tables(PG_FUNCTION_ARGS)
 	if (src->connector->admin->list_tables == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("listing the tables of %s sources is not supported", src->kind)));
+				 errmsg("listing the tables of %s sources is not supported", src->cfg.kind)));
 	tributary_source_connect(src, "pg_tributary");
 	tables = src->connector->admin->list_tables(src);
 	tributary_source_disconnect(src);

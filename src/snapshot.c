@@ -436,8 +436,8 @@ tributary_snapshot_run(TributaryJob *job, List *tables, const char *final_state,
 	if (src->connector->snapshot == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("snapshots of %s sources are not supported yet", src->kind),
-				 errdetail("Job \"%s\" reads source \"%s\".", job->name, src->name)));
+				 errmsg("snapshots of %s sources are not supported yet", src->cfg.kind),
+				 errdetail("Job \"%s\" reads source \"%s\".", job->name, src->cfg.name)));
 
 	if (exported_snapshot)
 		src->connector->snapshot->join(src, exported_snapshot);

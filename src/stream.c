@@ -368,7 +368,7 @@ sink_begin(TributaryChangeSink *sink, XLogRecPtr start, TimestampTz commit_ts)
 	if (st->in_remote_xact)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("BEGIN inside a transaction in the stream of source \"%s\"", st->src->name)));
+				 errmsg("BEGIN inside a transaction in the stream of source \"%s\"", st->src->cfg.name)));
 	st->in_remote_xact = true;
 	/*
 	 * Exactly once: a transaction whose commit record starts before the
@@ -396,7 +396,7 @@ sink_commit(TributaryChangeSink *sink, XLogRecPtr commit, XLogRecPtr end, Timest
 	if (!st->in_remote_xact)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("COMMIT outside a transaction in the stream of source \"%s\"", st->src->name)));
+				 errmsg("COMMIT outside a transaction in the stream of source \"%s\"", st->src->cfg.name)));
 	st->in_remote_xact = false;
 	/* batched writes carry no position: the commit's end is received */
 	if (end > st->received)
@@ -452,7 +452,7 @@ enter_change(StreamState *st, const char *what)
 	if (!st->in_remote_xact)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("%s outside a transaction in the stream of source \"%s\"", what, st->src->name)));
+				 errmsg("%s outside a transaction in the stream of source \"%s\"", what, st->src->cfg.name)));
 	ensure_local_xact(st);
 	MemoryContextSwitchTo(cxt);
 	return true;
@@ -591,11 +591,11 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(run_cxt);
-	src->stream_tables = tables;
+	src->job.stream_tables = tables;
 	src->connector->stream->start(src, slot, start_lsn, start_text, names, binary);
 	ereport(LOG,
 			(errmsg("pg_tributary job \"%s\" streams from %s of source \"%s\" with %s values",
-					job->name, tributary_position_out(src, start_lsn), src->name,
+					job->name, tributary_position_out(src, start_lsn), src->cfg.name,
 					binary ? "binary" : "text")));
 	if (progress)
 		progress(start_lsn, start_lsn, 0, 0, st.caught_up ? "streaming" : "catchup");
@@ -634,7 +634,7 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 			 */
 			bool		want_sync = (sync_check && sync_check());
 			bool		beat = want_sync ||
-				TimestampDifferenceExceeds(st.last_beat, GetCurrentTimestamp(), src->heartbeat_ms);
+				TimestampDifferenceExceeds(st.last_beat, GetCurrentTimestamp(), src->cfg.heartbeat_ms);
 			bool		idle = !IsTransactionState() && !st.in_remote_xact;
 
 			send_feedback(&st, beat, beat && idle);
@@ -649,7 +649,7 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 			(void) WaitLatchOrSocket(MyLatch,
 									 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH |
 									 (sock != PGINVALID_SOCKET ? WL_SOCKET_READABLE : 0),
-									 sock, Min(FEEDBACK_INTERVAL_MS, src->heartbeat_ms), PG_WAIT_EXTENSION);
+									 sock, Min(FEEDBACK_INTERVAL_MS, src->cfg.heartbeat_ms), PG_WAIT_EXTENSION);
 		}
 		ResetLatch(MyLatch);
 		MemoryContextSwitchTo(msg_cxt);

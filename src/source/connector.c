@@ -10,10 +10,15 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/interrupt.h"
+#include "storage/latch.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/pg_lsn.h"
+#include "utils/timestamp.h"
 
 #include "source/connector.h"
 
@@ -86,7 +91,7 @@ tributary_source_connect(TributarySource *src, const char *appname)
 	if (err != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
-				 errmsg("could not connect to source \"%s\": %s", src->name, err),
+				 errmsg("could not connect to source \"%s\": %s", src->cfg.name, err),
 				 errhint("Check the source's host, port, user and password (tributary.sources shows them, password masked), and that it accepts connections from this server.")));
 }
 
@@ -106,7 +111,7 @@ tributary_password_refused(TributarySource *src)
 			 errmsg("password is required"),
 			 errdetail("Non-superuser cannot connect if the server does not request a password."),
 			 errhint("Source \"%s\" was defined by a non-superuser: its server must authenticate its user with a password, not trust, peer or a certificate.",
-					 src->name)));
+					 src->cfg.name)));
 }
 
 /*
@@ -178,4 +183,43 @@ XLogRecPtr
 tributary_current_position(TributarySource *src)
 {
 	return src->connector->position->current(src);
+}
+
+/*
+ * tributary_wait_socket: wait until a connector's socket is ready for
+ * io_events (WL_SOCKET_* flags) or the deadline passes (0: none), handling
+ * interrupts meanwhile: a query cancel raises, a worker's shutdown request
+ * is an ERROR 57P01, the postmaster's death ends the process.  Returns the
+ * io_events that are ready, or WL_TIMEOUT.  Connectors wait only here, so
+ * no wait on a source is deaf to a stop.
+ */
+int
+tributary_wait_socket(pgsocket sock, int io_events, TimestampTz deadline)
+{
+	for (;;)
+	{
+		long		timeout = -1;
+		int			events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | io_events;
+		int			rc;
+
+		if (deadline != 0)
+		{
+			timeout = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+			if (timeout <= 0)
+				return WL_TIMEOUT;
+			events |= WL_TIMEOUT;
+		}
+		rc = WaitLatchOrSocket(MyLatch, events, sock, timeout, PG_WAIT_EXTENSION);
+		if (rc & WL_LATCH_SET)
+		{
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+			if (ShutdownRequestPending)
+				ereport(ERROR,
+						(errcode(ERRCODE_ADMIN_SHUTDOWN),
+						 errmsg("stop requested while waiting for the source")));
+		}
+		if (rc & (io_events | WL_TIMEOUT))
+			return rc & (io_events | WL_TIMEOUT);
+	}
 }

@@ -5,8 +5,8 @@
  *
  * A connector is the only code that knows how to talk to one kind of
  * source (libpq for PostgreSQL, MariaDB Connector/C for MySQL).  Callers
- * hold a TributarySource: the catalog row plus the connector's private
- * connection state.  Every connector function raises a user error carrying
+ * hold a TributarySource: the catalog configuration, what the job asks
+ * of the source, and the connector's private connection and stream state.  Every connector function raises a user error carrying
  * the source's own error text; none leaves a connection open behind an
  * error it raised itself (the caller closes what it opened with
  * disconnect, which may be called twice).
@@ -17,6 +17,7 @@
 #define TRIBUTARY_CONNECTOR_H
 
 #include "access/xlogdefs.h"
+#include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "port.h"
@@ -25,10 +26,12 @@ struct TributaryConnector;
 struct TributaryTable;
 struct TributaryChangeSink;
 
-/* a source as the catalog defines it, plus its open connection */
-typedef struct TributarySource
+/*
+ * TributarySourceConfig: a source as the catalog defines it (a row of
+ * tributary.source with its options), read-only once loaded.
+ */
+typedef struct TributarySourceConfig
 {
-	const struct TributaryConnector *connector;
 	int32		id;
 	char	   *name;
 	char	   *kind;			/* the connector's kind: "postgresql", "mysql", ... */
@@ -39,11 +42,30 @@ typedef struct TributarySource
 	int			connect_timeout;	/* option connect_timeout, seconds */
 	int			reconnect_ms;	/* option reconnect_timeout */
 	bool		password_required;	/* defined by a non-superuser: see security.md */
+} TributarySourceConfig;
+
+/*
+ * TributarySourceJob: what the job reading the source asks of it, set by
+ * the job's loader, the worker and stream.c (empty outside a job).
+ */
+typedef struct TributarySourceJob
+{
 	char	   *zero_date;		/* job option zero_date (MySQL): null, -infinity, error */
+	char	   *slot_decoder;	/* the decoder of the job's slot (PostgreSQL) */
+	List	   *stream_tables;	/* TributaryTable of the stream */
+} TributarySourceJob;
+
+/*
+ * TributarySource: what callers hold: the configuration, the job's asks,
+ * and the connector's private connection and stream state.
+ */
+typedef struct TributarySource
+{
+	const struct TributaryConnector *connector;
+	TributarySourceConfig cfg;
+	TributarySourceJob job;
 	void	   *conn;			/* connector-private connection state */
 	void	   *stream;			/* connector-private change stream state */
-	char	   *stream_decoder; /* the decoder of the job's slot (PostgreSQL) */
-	List	   *stream_tables;	/* TributaryTable of the stream (set by stream.c) */
 } TributarySource;
 
 /* emits one row of check_source */
@@ -135,7 +157,7 @@ typedef struct TributarySnapshotMethods
 /*
  * Change capture.  fix_start fixes the stream's start position before any
  * snapshot read (PostgreSQL: creates the job's slot, choosing the decoder
- * into src->stream_decoder) and may return the name of a view of exactly
+ * into src->job.slot_decoder) and may return the name of a view of exactly
  * that point, usable by snapshot->join until the stream starts.  prepare
  * runs before every snapshot view (pgoutput's publication must hold every
  * table before it is read).  start streams the changes of the given
@@ -210,5 +232,6 @@ extern char *tributary_position_out(TributarySource *src, XLogRecPtr pos);
 extern XLogRecPtr tributary_position_in(TributarySource *src, const char *text);
 extern XLogRecPtr tributary_current_position(TributarySource *src);
 extern int64 tributary_position_bytes(TributarySource *src, XLogRecPtr from, XLogRecPtr to);
+extern int	tributary_wait_socket(pgsocket sock, int io_events, TimestampTz deadline);
 
 #endif							/* TRIBUTARY_CONNECTOR_H */

@@ -160,8 +160,8 @@ master_status(TributarySource *src)
 	uint32		seq;
 	uint32		offset;
 
-	if (mysql_query(conn, "SHOW MASTER STATUS") == 0)
-		res = mysql_store_result(conn);
+	if (myio_query(conn, "SHOW MASTER STATUS", strlen("SHOW MASTER STATUS")) == 0)
+		res = myio_store_result(conn);
 	if (res == NULL)
 		res = mysrc_query(src, "SHOW BINARY LOG STATUS");
 	row = res ? mysql_fetch_row(res) : NULL;
@@ -171,7 +171,7 @@ master_status(TributarySource *src)
 			mysql_free_result(res);
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("source \"%s\" reports no binary log position", src->name),
+				 errmsg("source \"%s\" reports no binary log position", src->cfg.name),
 				 errhint("Enable the binary log (log_bin) and grant REPLICATION CLIENT; tributary.check_source() lists what is missing.")));
 	}
 	if (!mypos_split_file(row[0], &base, &seq))
@@ -181,7 +181,7 @@ master_status(TributarySource *src)
 		mysql_free_result(res);
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("binlog file name \"%s\" of source \"%s\" has no numeric extension", file, src->name)));
+				 errmsg("binlog file name \"%s\" of source \"%s\" has no numeric extension", file, src->cfg.name)));
 	}
 	offset = (uint32) strtoul(row[1], NULL, 10);
 	mysql_free_result(res);
@@ -201,7 +201,7 @@ file_position(TributarySource *src, const char *file, const char *offset_text)
 	if (!mypos_split_file(file, &base, &seq))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("binlog file name \"%s\" of source \"%s\" has no numeric extension", file, src->name)));
+				 errmsg("binlog file name \"%s\" of source \"%s\" has no numeric extension", file, src->cfg.name)));
 	mypos_remember_base(base);
 	return mypos_make(seq, (uint32) strtoul(offset_text, NULL, 10));
 }

@@ -312,7 +312,7 @@ mysrc_copy_begin(TributarySource *src, TributaryTable *t, const char *after, con
 					 tributary_keyset_where(&my_keyset, src, t, after, upto));
 
 	CHECK_FOR_INTERRUPTS();
-	if (mysql_real_query(conn, sql.data, sql.len) != 0)
+	if (myio_query(conn, sql.data, sql.len) != 0)
 		mysrc_raise(src, "could not read a snapshot chunk");
 
 	old = MemoryContextSwitchTo(copy_cxt);
@@ -465,7 +465,7 @@ append_value(MyCopy *cs, int i, const char *v, unsigned long len)
 		case MYV_TIMESTAMP:
 			if (myv_is_zero_date(v, len))
 			{
-				const char *r = myv_zero_date(cs->src->zero_date, v, len, cs->names[i], cs->table,
+				const char *r = myv_zero_date(cs->src->job.zero_date, v, len, cs->names[i], cs->table,
 											  "read by the snapshot");
 
 				appendStringInfoString(out, r ? r : "\\N");
@@ -493,7 +493,7 @@ mysrc_copy_read(TributarySource *src, char **buf)
 	resetStringInfo(&cs->buf);
 	while (cs->buf.len < COPY_BLOCK_BYTES)
 	{
-		MYSQL_ROW	row = mysql_fetch_row(cs->res);
+		MYSQL_ROW	row = myio_fetch_row(cs->res);
 		unsigned long *lens;
 
 		if (row == NULL)

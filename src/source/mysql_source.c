@@ -39,7 +39,7 @@ MYSQL *
 mysrc_conn(TributarySource *src)
 {
 	if (src->conn == NULL)
-		elog(ERROR, "source \"%s\" is not connected", src->name);
+		elog(ERROR, "source \"%s\" is not connected", src->cfg.name);
 	return (MYSQL *) src->conn;
 }
 
@@ -53,7 +53,7 @@ mysrc_raise_saved(TributarySource *src, const char *what, unsigned int err, cons
 {
 	ereport(ERROR,
 			(errcode(err >= 2000 && err < 3000 ? ERRCODE_CONNECTION_FAILURE : ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
-			 errmsg("%s from source \"%s\": %s", what, src->name, msg),
+			 errmsg("%s from source \"%s\": %s", what, src->cfg.name, msg),
 			 errdetail("MySQL error %u.", err)));
 }
 
@@ -73,12 +73,14 @@ mysrc_raise(TributarySource *src, const char *what)
 /*
  * mysrc_open: a new connection with the conninfo's host, port, user,
  * password, dbname and TLS settings, or NULL with the server's error text
- * in *errp.  The binlog dump opens a second one for itself.
+ * in *errp.  The binlog dump opens a second one for itself (binlog: it
+ * keeps a read timeout, as heartbeats flow on it).  Every call that waits
+ * goes through mysql_io.c, so it can be interrupted.
  */
 MYSQL *
-mysrc_open(TributarySource *src, const char *appname, char **errp)
+mysrc_open(TributarySource *src, const char *appname, bool binlog, char **errp)
 {
-	PQconninfoOption *opts = tributary_conninfo_parse(src->conninfo, "mysql");
+	PQconninfoOption *opts = tributary_conninfo_parse(src->cfg.conninfo, "mysql");
 	const char *host = tributary_conninfo_get(opts, "host");
 	const char *port = tributary_conninfo_get(opts, "port");
 	const char *user = tributary_conninfo_get(opts, "user");
@@ -86,8 +88,8 @@ mysrc_open(TributarySource *src, const char *appname, char **errp)
 	const char *dbname = tributary_conninfo_get(opts, "dbname");
 	const char *sslmode = tributary_conninfo_get(opts, "sslmode");
 	const char *timeout_s = tributary_conninfo_get(opts, "connect_timeout");
-	unsigned int connect_timeout = timeout_s ? atoi(timeout_s) : src->connect_timeout;
-	unsigned int rw_timeout = Max(src->heartbeat_ms / 1000 * 3, 10);
+	unsigned int connect_timeout = timeout_s ? atoi(timeout_s) : src->cfg.connect_timeout;
+	unsigned int rw_timeout = Max(src->cfg.heartbeat_ms / 1000 * 3, 10);
 	MYSQL	   *conn = mysql_init(NULL);
 	char	   *err = NULL;
 
@@ -97,7 +99,7 @@ mysrc_open(TributarySource *src, const char *appname, char **errp)
 		*errp = pstrdup("out of memory");
 		return NULL;
 	}
-	if (src->password_required)
+	if (src->cfg.password_required)
 	{
 		/*
 		 * MySQL cannot say whether the server asked for the password: a
@@ -117,6 +119,7 @@ mysrc_open(TributarySource *src, const char *appname, char **errp)
 	}
 	mysql_options(conn, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
 	mysql_options(conn, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
+	myio_prepare(conn, !binlog);
 	mysql_options(conn, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
 	mysql_options(conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	mysql_options4(conn, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", appname);
@@ -133,8 +136,8 @@ mysrc_open(TributarySource *src, const char *appname, char **errp)
 		mysql_options(conn, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
 	}
 
-	if (!mysql_real_connect(conn, host ? host : "localhost", user, password, dbname,
-							port ? atoi(port) : 3306, NULL, 0))
+	if (!myio_connect(conn, host ? host : "localhost", user, password, dbname,
+					  port ? atoi(port) : 3306))
 	{
 		err = pstrdup(mysql_error(conn));
 		mysql_close(conn);
@@ -154,9 +157,11 @@ mysrc_try_connect(TributarySource *src, const char *appname)
 {
 	char	   *err = NULL;
 
-	src->conn = mysrc_open(src, appname, &err);
+	static const char read_only[] = "SET SESSION TRANSACTION READ ONLY";
+
+	src->conn = mysrc_open(src, appname, false, &err);
 	/* every statement of this connection reads */
-	if (src->conn && mysql_query((MYSQL *) src->conn, "SET SESSION TRANSACTION READ ONLY") != 0)
+	if (src->conn && myio_query((MYSQL *) src->conn, read_only, strlen(read_only)) != 0)
 	{
 		err = pstrdup(mysql_error((MYSQL *) src->conn));
 		mysql_close((MYSQL *) src->conn);
@@ -186,9 +191,9 @@ mysrc_query(TributarySource *src, const char *sql)
 	MYSQL_RES  *res;
 
 	CHECK_FOR_INTERRUPTS();
-	if (mysql_real_query(conn, sql, strlen(sql)) != 0)
+	if (myio_query(conn, sql, strlen(sql)) != 0)
 		mysrc_raise(src, "query failed");
-	res = mysql_store_result(conn);
+	res = myio_store_result(conn);
 	if (res == NULL && mysql_field_count(conn) != 0)
 		mysrc_raise(src, "query failed");
 	return res;
@@ -203,9 +208,9 @@ mysrc_try_query(TributarySource *src, const char *sql)
 {
 	MYSQL	   *conn = mysrc_conn(src);
 
-	if (mysql_real_query(conn, sql, strlen(sql)) != 0)
+	if (myio_query(conn, sql, strlen(sql)) != 0)
 		return NULL;
-	return mysql_store_result(conn);
+	return myio_store_result(conn);
 }
 
 /*

@@ -10,13 +10,14 @@
 #define TRIBUTARY_MYSQL_SOURCE_H
 
 #include "source/mysql_include.h"
+#include "source/mysql_io.h"
 
 #include "source/connector.h"
 
 struct TributaryTable;
 
 /* mysql_source.c */
-extern MYSQL *mysrc_open(TributarySource *src, const char *appname, char **errp);
+extern MYSQL *mysrc_open(TributarySource *src, const char *appname, bool binlog, char **errp);
 extern MYSQL *mysrc_conn(TributarySource *src);
 extern void mysrc_raise(TributarySource *src, const char *what) pg_attribute_noreturn();
 extern void mysrc_raise_saved(TributarySource *src, const char *what, unsigned int err,

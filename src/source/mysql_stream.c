@@ -50,11 +50,9 @@
  */
 #include "postgres.h"
 
-#include <poll.h>
 
 #include "source/mysql_source.h"
 #include <mariadb_rpl.h>
-#include <ma_pvio.h>
 #include "source/mysql_stream_int.h"
 
 #include "access/transam.h"
@@ -73,6 +71,16 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+
+/*
+ * stream_query: a statement on the dump connection before the dump starts,
+ * interruptibly (0 on success).
+ */
+static int
+stream_query(MyStream *st, const char *sql)
+{
+	return myio_query(st->conn, sql, strlen(sql));
+}
 
 /*
  * stream_raise: raise the dump connection's error (a lost connection is a
@@ -109,7 +117,7 @@ mystream_error(TributarySource *src, MyStream *st, uint32 pos, const char *err)
 	/* not a lost connection: reading the event again would fail the same way */
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("invalid binlog event from source \"%s\": %s", src->name, err),
+			 errmsg("invalid binlog event from source \"%s\": %s", src->cfg.name, err),
 			 errdetail("The event ends at %s:%u.", mypos_file_name(st->file_seq), pos)));
 }
 
@@ -155,7 +163,7 @@ mysrc_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 	ctl.entrysize = sizeof(MapEntry);
 	ctl.hcxt = cxt;
 	st->maps = hash_create("tributary mysql table maps", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	foreach(lc, src->stream_tables)
+	foreach(lc, src->job.stream_tables)
 	{
 		TributaryTable *t = (TributaryTable *) lfirst(lc);
 		char		key[2 * 64 + 2];
@@ -171,27 +179,27 @@ mysrc_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 		e->schema = NULL;
 	}
 
-	st->conn = mysrc_open(src, "pg_tributary binlog", &err);
+	st->conn = mysrc_open(src, "pg_tributary binlog", true, &err);
 	if (st->conn == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("could not connect to source \"%s\" for its binlog: %s", src->name, err)));
+				 errmsg("could not connect to source \"%s\" for its binlog: %s", src->cfg.name, err)));
 
 	/* the checksum: the server sends events with its own setting */
-	if (mysql_query(st->conn, "SELECT @@global.binlog_checksum") != 0 ||
-		(res = mysql_store_result(st->conn)) == NULL)
+	if (stream_query(st, "SELECT @@global.binlog_checksum") != 0 ||
+		(res = myio_store_result(st->conn)) == NULL)
 		stream_raise(src, st, "could not read binlog_checksum");
 	row = mysql_fetch_row(res);
 	st->checksum = (row && row[0] && pg_strcasecmp(row[0], "NONE") != 0);
 	mysql_free_result(res);
 	st->fmt.checksum = st->checksum;
-	if (mysql_query(st->conn, "SET @master_binlog_checksum = @@global.binlog_checksum") != 0 ||
-		mysql_query(st->conn, "SET @mariadb_slave_capability = 4") != 0 ||
-		mysql_query(st->conn, psprintf("SET @master_heartbeat_period = " INT64_FORMAT,
-									   (int64) src->heartbeat_ms * 1000000)) != 0)
+	if (stream_query(st, "SET @master_binlog_checksum = @@global.binlog_checksum") != 0 ||
+		stream_query(st, "SET @mariadb_slave_capability = 4") != 0 ||
+		stream_query(st, psprintf("SET @master_heartbeat_period = " INT64_FORMAT,
+									   (int64) src->cfg.heartbeat_ms * 1000000)) != 0)
 		stream_raise(src, st, "could not prepare the binlog dump");
 
-	server_id = src->server_id > 0 ? (uint32) src->server_id
+	server_id = src->cfg.server_id > 0 ? (uint32) src->cfg.server_id
 		: (uint32) (0x54000000 | ((GetSystemIdentifier() & 0xffff) << 8) | (MyProcPid & 0xff));
 	if (offset < 4)
 		offset = 4;
@@ -240,21 +248,13 @@ mysrc_stream_close(TributarySource *src)
 }
 
 /*
- * event_ready: whether a read will find data: the connector's read-ahead
- * cache holds bytes or the socket is readable.
+ * event_ready: whether a read of the dump will find data (mysql_io.c says
+ * why the binlog cannot be read through the non-blocking API).
  */
 static bool
 event_ready(MyStream *st)
 {
-	MARIADB_PVIO *pvio = st->conn->net.pvio;
-	struct pollfd pfd;
-
-	if (pvio && pvio->cache && pvio->cache + pvio->cache_size > pvio->cache_pos)
-		return true;
-	pfd.fd = mysql_get_socket(st->conn);
-	pfd.events = POLLIN;
-	pfd.revents = 0;
-	return poll(&pfd, 1, 0) > 0;
+	return myio_buffered(st->conn);
 }
 
 /*
@@ -309,7 +309,7 @@ make_tuple(TributarySource *src, MyStream *st, MapEntry *m, BinlogValue *values,
 			continue;
 		if (v->is_zero_date)
 		{
-			const char *r = myv_zero_date(src->zero_date, v->data, v->len, m->map.columns[i].name,
+			const char *r = myv_zero_date(src->job.zero_date, v->data, v->len, m->map.columns[i].name,
 										  m->table->key,
 										  psprintf("binlog event ending at %s:%u", mypos_file_name(st->file_seq),
 												   st->event ? st->event->next_event_pos : 0));

@@ -148,7 +148,7 @@ schema_mismatch(TributarySource *src, MyStream *st, StreamTable *e, const char *
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("source table [%s] changed without a DDL statement in the binlog", e->key),
 			 errdetail("%s At %s:%u of source \"%s\".", detail, mypos_file_name(st->file_seq),
-					   st->event ? st->event->next_event_pos : 0, src->name),
+					   st->event ? st->event->next_event_pos : 0, src->cfg.name),
 			 errhint("Resynchronize the table: drop it from the job and add it again.")));
 }
 

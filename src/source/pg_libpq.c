@@ -24,6 +24,7 @@
 #include "storage/latch.h"
 #include "utils/timestamp.h"
 
+#include "source/connector.h"
 #include "source/pg_libpq.h"
 
 /*
@@ -34,34 +35,7 @@
 static bool
 wait_for_socket(PGconn *conn, int io_flag, TimestampTz deadline)
 {
-	for (;;)
-	{
-		long		timeout = -1;
-		int			events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | io_flag;
-		int			rc;
-
-		if (deadline != 0)
-		{
-			timeout = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
-			if (timeout <= 0)
-				return false;
-			events |= WL_TIMEOUT;
-		}
-		rc = WaitLatchOrSocket(MyLatch, events, PQsocket(conn), timeout, PG_WAIT_EXTENSION);
-		if (rc & WL_LATCH_SET)
-		{
-			ResetLatch(MyLatch);
-			CHECK_FOR_INTERRUPTS();
-			if (ShutdownRequestPending)
-				ereport(ERROR,
-						(errcode(ERRCODE_ADMIN_SHUTDOWN),
-						 errmsg("stop requested while waiting for the source")));
-		}
-		if (rc & io_flag)
-			return true;
-		if (rc & WL_TIMEOUT)
-			return false;
-	}
+	return (tributary_wait_socket(PQsocket(conn), io_flag, deadline) & io_flag) != 0;
 }
 
 /*

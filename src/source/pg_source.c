@@ -38,7 +38,7 @@ static PGconn *
 pg_conn(TributarySource *src)
 {
 	if (src->conn == NULL)
-		elog(ERROR, "source \"%s\" is not connected", src->name);
+		elog(ERROR, "source \"%s\" is not connected", src->cfg.name);
 	return (PGconn *) src->conn;
 }
 
@@ -50,9 +50,9 @@ pg_try_connect(TributarySource *src, const char *appname)
 {
 	char	   *err;
 
-	src->conn = tributary_pq_connect(src->conninfo, appname, false,
-									 src->connect_timeout, &err);
-	if (src->conn && src->password_required && !PQconnectionUsedPassword((PGconn *) src->conn))
+	src->conn = tributary_pq_connect(src->cfg.conninfo, appname, false,
+									 src->cfg.connect_timeout, &err);
+	if (src->conn && src->cfg.password_required && !PQconnectionUsedPassword((PGconn *) src->conn))
 	{
 		PQfinish((PGconn *) src->conn);
 		src->conn = NULL;
@@ -71,7 +71,7 @@ pg_try_connect(TributarySource *src, const char *appname)
 											"pg_catalog.set_config('intervalstyle', 'postgres', false), "
 											"pg_catalog.set_config('extra_float_digits', '3', false), "
 											"pg_catalog.set_config('bytea_output', 'hex', false)",
-											0, NULL, src->connect_timeout * 1000);
+											0, NULL, src->cfg.connect_timeout * 1000);
 
 		if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
 		{
@@ -129,7 +129,7 @@ static const char *describe_sql =
 static List *
 pg_list_tables(TributarySource *src)
 {
-	PGresult   *res = tributary_pq_query(pg_conn(src), src->name,
+	PGresult   *res = tributary_pq_query(pg_conn(src), src->cfg.name,
 										 "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c "
 										 "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 										 "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
@@ -162,7 +162,7 @@ pg_describe_table(TributarySource *src, const char *nsp, const char *rel)
 	PGresult   *res;
 	char	   *json = NULL;
 
-	res = tributary_pq_query(pg_conn(src), src->name, describe_sql, 2, params);
+	res = tributary_pq_query(pg_conn(src), src->cfg.name, describe_sql, 2, params);
 	if (PQntuples(res) > 0)
 		json = pstrdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
@@ -176,7 +176,7 @@ pg_describe_table(TributarySource *src, const char *nsp, const char *rel)
 static char *
 pg_scalar(TributarySource *src, const char *sql, int nparams, const char *const *params)
 {
-	PGresult   *res = tributary_pq_query(pg_conn(src), src->name, sql, nparams, params);
+	PGresult   *res = tributary_pq_query(pg_conn(src), src->cfg.name, sql, nparams, params);
 	char	   *val = NULL;
 
 	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
@@ -267,7 +267,7 @@ pg_run_checks(TributarySource *src, List *tables, TributaryCheckEmit emit, void 
 	bool		listed = (plugins == NULL || plugin_list_has(plugins, "tributary_decoder"));
 	char	   *decoder_err = NULL;
 	bool		decoder_ok = false;
-	const char *wanted = src->decoder ? src->decoder : "auto";
+	const char *wanted = src->cfg.decoder ? src->cfg.decoder : "auto";
 	const char *use;
 	char	   *why;
 	char	   *plugins_line;
@@ -397,7 +397,7 @@ pg_run_checks(TributarySource *src, List *tables, TributaryCheckEmit emit, void 
 		rel = (char *) lsecond(parts);
 		params[0] = nsp;
 		params[1] = rel;
-		res = tributary_pq_query(pg_conn(src), src->name,
+		res = tributary_pq_query(pg_conn(src), src->cfg.name,
 								 "SELECT c.relreplident, EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
 								 "WHERE i.indrelid = c.oid AND i.indisprimary) "
 								 "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
@@ -442,7 +442,7 @@ pg_literal(TributarySource *src, const char *val)
 	char	   *result;
 
 	if (lit == NULL)
-		tributary_pq_raise(pg_conn(src), NULL, src->name, "could not quote a value");
+		tributary_pq_raise(pg_conn(src), NULL, src->cfg.name, "could not quote a value");
 	result = pstrdup(lit);
 	PQfreemem(lit);
 	return result;
@@ -506,7 +506,7 @@ static const TributaryKeysetDialect pg_keyset = {
 static void
 pg_snapshot_begin(TributarySource *src)
 {
-	PQclear(tributary_pq_query(pg_conn(src), src->name,
+	PQclear(tributary_pq_query(pg_conn(src), src->cfg.name,
 							   "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, NULL));
 }
 
@@ -516,7 +516,7 @@ pg_snapshot_begin(TributarySource *src)
 static void
 pg_snapshot_end(TributarySource *src)
 {
-	PQclear(tributary_pq_query(pg_conn(src), src->name, "COMMIT", 0, NULL));
+	PQclear(tributary_pq_query(pg_conn(src), src->cfg.name, "COMMIT", 0, NULL));
 }
 
 /*
@@ -538,8 +538,8 @@ pg_snapshot_join(TributarySource *src, const char *snapshot)
 	lit = PQescapeLiteral(conn, snapshot, strlen(snapshot));
 	sql = psprintf("SET TRANSACTION SNAPSHOT %s", lit);
 	PQfreemem(lit);
-	PQclear(tributary_pq_query(conn, src->name, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, NULL));
-	PQclear(tributary_pq_query(conn, src->name, sql, 0, NULL));
+	PQclear(tributary_pq_query(conn, src->cfg.name, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, NULL));
+	PQclear(tributary_pq_query(conn, src->cfg.name, sql, 0, NULL));
 }
 
 /*
@@ -549,7 +549,7 @@ pg_snapshot_join(TributarySource *src, const char *snapshot)
 static char *
 pg_snapshot_export(TributarySource *src)
 {
-	PGresult   *res = tributary_pq_query((PGconn *) src->conn, src->name,
+	PGresult   *res = tributary_pq_query((PGconn *) src->conn, src->cfg.name,
 										 "SELECT pg_catalog.pg_export_snapshot()", 0, NULL);
 	char	   *name = pstrdup(PQgetvalue(res, 0, 0));
 
@@ -568,7 +568,7 @@ pg_chunk_upper(TributarySource *src, TributaryTable *t, const char *after, int64
 	PGresult   *res;
 	char	   *key = NULL;
 
-	res = tributary_pq_query(pg_conn(src), src->name,
+	res = tributary_pq_query(pg_conn(src), src->cfg.name,
 							 tributary_keyset_upper_sql(&pg_keyset, src, t, after, rows), 0, NULL);
 	if (PQntuples(res) == 1)
 	{
@@ -606,7 +606,7 @@ pg_copy_begin(TributarySource *src, TributaryTable *t, const char *after, const 
 					 binary ? " (FORMAT binary)" : "");
 	res = tributary_pq_exec(pg_conn(src), sql.data, 0, NULL, 0);
 	if (res == NULL || PQresultStatus(res) != PGRES_COPY_OUT)
-		tributary_pq_raise(pg_conn(src), res, src->name, "could not read a snapshot chunk");
+		tributary_pq_raise(pg_conn(src), res, src->cfg.name, "could not read a snapshot chunk");
 	PQclear(res);
 }
 
@@ -629,7 +629,7 @@ pg_column_types(TributarySource *src, TributaryTable *t)
 						 t->columns[i].source ? t->columns[i].source : "");
 	params[0] = quote_qualified_identifier(t->source_nsp, t->source_rel);
 	params[1] = names.data;
-	res = tributary_pq_query(pg_conn(src), src->name,
+	res = tributary_pq_query(pg_conn(src), src->cfg.name,
 							 "SELECT a.atttypid || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod) "
 							 "FROM unnest(pg_catalog.string_to_array($2, chr(1))) WITH ORDINALITY AS c(name, n) "
 							 "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = $1::regclass "
@@ -671,14 +671,14 @@ pg_copy_read(TributarySource *src, char **buf)
 			PGresult   *res = PQgetResult(conn);
 
 			if (PQresultStatus(res) != PGRES_COMMAND_OK)
-				tributary_pq_raise(conn, res, src->name, "snapshot read failed");
+				tributary_pq_raise(conn, res, src->cfg.name, "snapshot read failed");
 			PQclear(res);
 			while ((res = PQgetResult(conn)) != NULL)
 				PQclear(res);
 			return -1;
 		}
 		if (len == -2)
-			tributary_pq_raise(conn, NULL, src->name, "snapshot read failed");
+			tributary_pq_raise(conn, NULL, src->cfg.name, "snapshot read failed");
 		tributary_pq_wait_readable(conn);
 	}
 }

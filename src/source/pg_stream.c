@@ -59,16 +59,16 @@ stream_conn(TributarySource *src)
 	if (src->stream == NULL)
 	{
 		char	   *err;
-		char	   *appname = psprintf("pg_tributary stream %s", src->name);
+		char	   *appname = psprintf("pg_tributary stream %s", src->cfg.name);
 
-		src->stream = tributary_pq_connect(src->conninfo, appname, true, src->connect_timeout, &err);
+		src->stream = tributary_pq_connect(src->cfg.conninfo, appname, true, src->cfg.connect_timeout, &err);
 		if (src->stream == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
 					 errmsg("could not open a replication connection to source \"%s\": %s",
-							src->name, err),
+							src->cfg.name, err),
 					 errhint("The source's user needs the REPLICATION privilege and pg_hba.conf must allow it; see tributary.check_source().")));
-		if (src->password_required && !PQconnectionUsedPassword((PGconn *) src->stream))
+		if (src->cfg.password_required && !PQconnectionUsedPassword((PGconn *) src->stream))
 		{
 			PQfinish((PGconn *) src->stream);
 			src->stream = NULL;
@@ -106,19 +106,19 @@ pg_stream_prepare(TributarySource *src, const char *slot, List *tables)
 	PGresult   *res;
 	bool		exists;
 
-	if (src->stream_decoder == NULL || strcmp(src->stream_decoder, "pgoutput") != 0)
+	if (src->job.slot_decoder == NULL || strcmp(src->job.slot_decoder, "pgoutput") != 0)
 		return;
-	res = tributary_pq_query(conn, src->name,
+	res = tributary_pq_query(conn, src->cfg.name,
 							 "SELECT count(*) FROM pg_catalog.pg_publication WHERE pubname = $1", 1, params);
 	exists = (strcmp(PQgetvalue(res, 0, 0), "0") != 0);
 	PQclear(res);
 	/* the session is read-only but for this statement (pg_libpq.c) */
-	PQclear(tributary_pq_query(conn, src->name, "BEGIN READ WRITE", 0, NULL));
-	PQclear(tributary_pq_query(conn, src->name,
+	PQclear(tributary_pq_query(conn, src->cfg.name, "BEGIN READ WRITE", 0, NULL));
+	PQclear(tributary_pq_query(conn, src->cfg.name,
 							   psprintf(exists ? "ALTER PUBLICATION %s SET TABLE %s" : "CREATE PUBLICATION %s FOR TABLE %s",
 										quote_identifier(slot), table_list(tables)),
 							   0, NULL));
-	PQclear(tributary_pq_query(conn, src->name, "COMMIT", 0, NULL));
+	PQclear(tributary_pq_query(conn, src->cfg.name, "COMMIT", 0, NULL));
 }
 
 /*
@@ -141,7 +141,7 @@ create_slot_with(TributarySource *src, const char *slot, const char *decoder,
 		*snapshot = pstrdup(PQgetvalue(res, 0, 2));
 	}
 	else if (res == NULL || PQstatus(conn) == CONNECTION_BAD)
-		tributary_pq_raise(conn, res, src->name, "could not create replication slot");
+		tributary_pq_raise(conn, res, src->cfg.name, "could not create replication slot");
 	else
 		err = pchomp(PQresultErrorMessage(res));
 	PQclear(res);
@@ -158,7 +158,7 @@ void
 pg_stream_fix_start(TributarySource *src, const char *slot, List *tables,
 					XLogRecPtr *start_lsn, char **snapshot)
 {
-	const char *wanted = src->decoder ? src->decoder : "auto";
+	const char *wanted = src->cfg.decoder ? src->cfg.decoder : "auto";
 	char	   *err = NULL;
 
 	if (strcmp(wanted, "pgoutput") != 0)
@@ -166,24 +166,24 @@ pg_stream_fix_start(TributarySource *src, const char *slot, List *tables,
 		err = create_slot_with(src, slot, "tributary_decoder", start_lsn, snapshot);
 		if (err == NULL)
 		{
-			src->stream_decoder = MemoryContextStrdup(TopMemoryContext, "tributary_decoder");
+			src->job.slot_decoder = MemoryContextStrdup(TopMemoryContext, "tributary_decoder");
 			return;
 		}
 		if (strcmp(wanted, "tributary_decoder") == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("could not create a tributary_decoder slot on source \"%s\": %s", src->name, err),
+					 errmsg("could not create a tributary_decoder slot on source \"%s\": %s", src->cfg.name, err),
 					 errhint("Install tributary_decoder on the source and list it in output_plugin_libraries, or set the source option decoder to auto.")));
 		ereport(LOG,
-				(errmsg("source \"%s\" does not allow tributary_decoder (%s); using pgoutput", src->name, err)));
+				(errmsg("source \"%s\" does not allow tributary_decoder (%s); using pgoutput", src->cfg.name, err)));
 	}
-	src->stream_decoder = MemoryContextStrdup(TopMemoryContext, "pgoutput");
+	src->job.slot_decoder = MemoryContextStrdup(TopMemoryContext, "pgoutput");
 	pg_stream_prepare(src, slot, tables);
 	err = create_slot_with(src, slot, "pgoutput", start_lsn, snapshot);
 	if (err != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("could not create a pgoutput slot on source \"%s\": %s", src->name, err)));
+				 errmsg("could not create a pgoutput slot on source \"%s\": %s", src->cfg.name, err)));
 }
 
 /*
@@ -193,7 +193,7 @@ pg_stream_fix_start(TributarySource *src, const char *slot, List *tables,
 XLogRecPtr
 pg_current_position(TributarySource *src)
 {
-	PGresult   *res = tributary_pq_query((PGconn *) src->conn, src->name,
+	PGresult   *res = tributary_pq_query((PGconn *) src->conn, src->cfg.name,
 										 "SELECT pg_catalog.pg_current_wal_insert_lsn()", 0, NULL);
 	XLogRecPtr	lsn = tributary_parse_lsn(PQgetvalue(res, 0, 0));
 
@@ -220,7 +220,7 @@ pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 									   ALLOCSET_DEFAULT_SIZES);
 
 	initStringInfo(&sql);
-	if (src->stream_decoder && strcmp(src->stream_decoder, "pgoutput") == 0)
+	if (src->job.slot_decoder && strcmp(src->job.slot_decoder, "pgoutput") == 0)
 	{
 		char	   *pubs = psprintf("%s", quote_identifier(slot));
 
@@ -240,7 +240,7 @@ pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 	PQfreemem(lit);
 	res = tributary_pq_exec_replication(conn, sql.data, 0);
 	if (res == NULL || PQresultStatus(res) != PGRES_COPY_BOTH)
-		tributary_pq_raise(conn, res, src->name, "could not start streaming");
+		tributary_pq_raise(conn, res, src->cfg.name, "could not start streaming");
 	PQclear(res);
 }
 
@@ -266,17 +266,17 @@ read_copydata(TributarySource *src, PGconn *conn)
 	if (len == 0)
 	{
 		if (PQconsumeInput(conn) == 0)
-			tributary_pq_raise(conn, NULL, src->name, "lost the replication connection");
+			tributary_pq_raise(conn, NULL, src->cfg.name, "lost the replication connection");
 		len = PQgetCopyData(conn, &stream_buf, 1);
 	}
 	if (len == -1)
 	{
 		PGresult   *res = PQgetResult(conn);
 
-		tributary_pq_raise(conn, res, src->name, "the source ended the stream");
+		tributary_pq_raise(conn, res, src->cfg.name, "the source ended the stream");
 	}
 	if (len < 0)
-		tributary_pq_raise(conn, NULL, src->name, "lost the replication connection");
+		tributary_pq_raise(conn, NULL, src->cfg.name, "lost the replication connection");
 	return len;
 }
 
@@ -321,7 +321,7 @@ dispatch(TributarySource *src, TribMessage *m, TributaryChangeSink *sink)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROTOCOL_VIOLATION),
 					 errmsg("unexpected message '%c' in the stream of source \"%s\"",
-							m->type, src->name)));
+							m->type, src->cfg.name)));
 	}
 }
 
@@ -332,7 +332,7 @@ dispatch(TributarySource *src, TribMessage *m, TributaryChangeSink *sink)
 static void
 decode_data(TributarySource *src, StringInfo in, TributaryChangeSink *sink)
 {
-	bool		pgoutput = (src->stream_decoder && strcmp(src->stream_decoder, "pgoutput") == 0);
+	bool		pgoutput = (src->job.slot_decoder && strcmp(src->job.slot_decoder, "pgoutput") == 0);
 
 	do
 	{
@@ -409,7 +409,7 @@ pg_stream_poll(TributarySource *src, TributaryChangeSink *sink, int budget)
 				ereport(ERROR,
 						(errcode(ERRCODE_PROTOCOL_VIOLATION),
 						 errmsg("unexpected replication message type 0x%02x from source \"%s\"",
-								(unsigned char) in.data[0], src->name)));
+								(unsigned char) in.data[0], src->cfg.name)));
 		}
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -434,7 +434,7 @@ pg_stream_feedback(TributarySource *src, XLogRecPtr write, XLogRecPtr flush, boo
 	pq_sendint64(&buf, GetCurrentTimestamp());
 	pq_sendbyte(&buf, reply_requested ? 1 : 0);
 	if (PQputCopyData(conn, buf.data, buf.len) <= 0 || PQflush(conn) < 0)
-		tributary_pq_raise(conn, NULL, src->name, "could not send feedback");
+		tributary_pq_raise(conn, NULL, src->cfg.name, "could not send feedback");
 	pfree(buf.data);
 }
 

@@ -43,7 +43,7 @@ replay_read_from(TributarySource *src, const char *path, XLogRecPtr pos, Size *l
 		errno = save_errno;
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("could not read replay file \"%s\" of source \"%s\": %m", path, src->name)));
+				 errmsg("could not read replay file \"%s\" of source \"%s\": %m", path, src->cfg.name)));
 	}
 	if (st.st_size > off)
 	{
@@ -59,7 +59,7 @@ replay_read_from(TributarySource *src, const char *path, XLogRecPtr pos, Size *l
 		errno = save_errno;
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("could not read replay file \"%s\" of source \"%s\": %m", path, src->name)));
+				 errmsg("could not read replay file \"%s\" of source \"%s\": %m", path, src->cfg.name)));
 	}
 	/* whole lines only */
 	while (got > 0 && buf[got - 1] != '\n')
@@ -122,7 +122,7 @@ bad_line(TributarySource *src, const char *line, const char *why)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("replay source \"%s\": %s", src->name, why),
+			 errmsg("replay source \"%s\": %s", src->cfg.name, why),
 			 errdetail("Line: %s", line)));
 }
 

@@ -84,7 +84,7 @@ static char *
 replay_try_connect(TributarySource *src, const char *appname)
 {
 	ReplayConn *c;
-	char	   *path = replay_path(src->conninfo);
+	char	   *path = replay_path(src->cfg.conninfo);
 
 	if (path == NULL || access(path, R_OK) != 0)
 		return psprintf("replay file \"%s\" is not readable", path ? path : "(no dbname)");
@@ -245,7 +245,7 @@ view_table(TributarySource *src, TributaryTable *jt)
 	if (t == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("replay source \"%s\" has no table %s.%s", src->name, jt->source_nsp, jt->source_rel)));
+				 errmsg("replay source \"%s\" has no table %s.%s", src->cfg.name, jt->source_nsp, jt->source_rel)));
 	return t;
 }
 
@@ -474,7 +474,7 @@ replay_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn, const
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("replay source \"%s\" has no line starting at %X/%X",
-						src->name, LSN_FORMAT_ARGS(start_lsn))));
+						src->cfg.name, LSN_FORMAT_ARGS(start_lsn))));
 	src->stream = rs;
 }
 
