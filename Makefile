@@ -28,6 +28,7 @@ OBJS = \
 	src/apply/copy_in.o \
 	src/apply/copy_transform.o \
 	src/apply/relmap.o \
+	src/apply/target_state.o \
 	src/apply/apply.o \
 	src/apply/dirty.o \
 	src/stream.o \

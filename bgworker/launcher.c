@@ -108,15 +108,27 @@ tributary_register_launcher(void)
 {
 	BackgroundWorker bgw;
 
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = 5;
-	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "pg_tributary");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "tributary_launcher_main");
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "pg_tributary launcher");
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "pg_tributary launcher");
+	tributary_bgw_init(&bgw, "tributary_launcher_main", "pg_tributary launcher", 5);
 	RegisterBackgroundWorker(&bgw);
+}
+
+/*
+ * tributary_bgw_init: the parts every pg_tributary background worker
+ * shares (connects to a database, starts once recovery is over), with its
+ * entry point, type (also its name, which callers may refine) and restart
+ * time.
+ */
+void
+tributary_bgw_init(BackgroundWorker *bgw, const char *function, const char *type, int restart_time)
+{
+	memset(bgw, 0, sizeof(*bgw));
+	bgw->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw->bgw_restart_time = restart_time;
+	snprintf(bgw->bgw_library_name, BGW_MAXLEN, "pg_tributary");
+	snprintf(bgw->bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(bgw->bgw_name, BGW_MAXLEN, "%s", type);
+	snprintf(bgw->bgw_type, BGW_MAXLEN, "%s", type);
 }
 
 /*
@@ -183,14 +195,8 @@ launch_worker(LauncherJob *job)
 	slot->lag_seconds = -1;
 	LWLockRelease(TributaryShmem->lock);
 
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "pg_tributary");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "tributary_worker_main");
+	tributary_bgw_init(&bgw, "tributary_worker_main", "pg_tributary worker", BGW_NEVER_RESTART);
 	snprintf(bgw.bgw_name, BGW_MAXLEN, "pg_tributary worker for job %d", job->job_id);
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "pg_tributary worker");
 	bgw.bgw_main_arg = Int32GetDatum(slotno);
 	bgw.bgw_notify_pid = MyProcPid;
 

@@ -87,13 +87,8 @@ tributary_snapshot_helpers_start(TributaryJob *job, int n, const char *view)
 		cleanup_registered = true;
 	}
 	n = Min(n, MAX_HELPERS);
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "pg_tributary");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "tributary_snapshot_helper_main");
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "pg_tributary snapshot helper");
+	tributary_bgw_init(&bgw, "tributary_snapshot_helper_main", "pg_tributary snapshot helper",
+					   BGW_NEVER_RESTART);
 	bgw.bgw_main_arg = Int32GetDatum(job->id);
 	bgw.bgw_notify_pid = MyProcPid;
 

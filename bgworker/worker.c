@@ -138,11 +138,7 @@ worker_end_run(const char *status, ErrorData *edata, const char *message)
 	char		nulls[7] = "       ";
 	TributaryUserSave us;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	us = tributary_catalog_enter();
-	SPI_connect();
+	us = tributary_catalog_xact_begin();
 
 	args[0] = Int64GetDatum(MyRunId);
 	args[1] = CStringGetTextDatum(status);
@@ -177,10 +173,7 @@ worker_end_run(const char *status, ErrorData *edata, const char *message)
 		SPI_execute_with_args("UPDATE tributary.job SET job_state = 'finished' "
 							  "WHERE job_id = $4 AND job_state = 'running'",
 							  7, argtypes, args, nulls, false, 0);
-	SPI_finish();
-	tributary_catalog_leave(us);
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	tributary_catalog_xact_end(us);
 }
 
 /*
@@ -308,17 +301,10 @@ catalog_exec(const char *sql, int nargs, const char **values)
 		args[i] = values[i] ? CStringGetTextDatum(values[i]) : (Datum) 0;
 		nulls[i] = values[i] ? ' ' : 'n';
 	}
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	us = tributary_catalog_enter();
-	SPI_connect();
+	us = tributary_catalog_xact_begin();
 	if (SPI_execute_with_args(sql, nargs, types, args, nulls, false, 0) < 0)
 		elog(ERROR, "catalog statement failed: %s", sql);
-	SPI_finish();
-	tributary_catalog_leave(us);
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	tributary_catalog_xact_end(us);
 }
 
 /*

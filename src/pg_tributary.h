@@ -125,7 +125,10 @@ extern TributaryWorkerSlot *tributary_slot_for_job(int32 job_id);
 extern void tributary_wakeup_launcher_now(void);
 
 /* launcher.c / worker.c */
+struct BackgroundWorker;
 extern void tributary_register_launcher(void);
+extern void tributary_bgw_init(struct BackgroundWorker *bgw, const char *function, const char *type,
+							   int restart_time);
 extern PGDLLEXPORT void tributary_launcher_main(Datum main_arg);
 extern PGDLLEXPORT void tributary_worker_main(Datum main_arg);
 extern void tributary_worker_become_owner(Oid owner, int32 job_id);

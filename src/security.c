@@ -26,6 +26,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/catalog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -43,6 +44,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rls.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "security.h"
@@ -401,4 +403,36 @@ tributary_catalog_leave(TributaryUserSave save)
 	if (save.nestlevel >= 0)
 		AtEOXact_GUC(false, save.nestlevel);
 	SetUserIdAndSecContext(save.userid, save.sec);
+}
+
+/*
+ * tributary_catalog_xact_begin: a transaction of its own for a worker's
+ * catalog statements: started with a snapshot, as the catalog role
+ * (tributary_catalog_enter), with SPI connected.  Ends with
+ * tributary_catalog_xact_end.
+ */
+TributaryUserSave
+tributary_catalog_xact_begin(void)
+{
+	TributaryUserSave us;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	us = tributary_catalog_enter();
+	SPI_connect();
+	return us;
+}
+
+/*
+ * tributary_catalog_xact_end: commit what tributary_catalog_xact_begin
+ * started, back in the caller's identity.
+ */
+void
+tributary_catalog_xact_end(TributaryUserSave us)
+{
+	SPI_finish();
+	tributary_catalog_leave(us);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
 }

@@ -22,6 +22,8 @@ typedef struct TributaryUserSave
 extern Oid	tributary_catalog_role;
 
 extern TributaryUserSave tributary_catalog_enter(void);
+extern TributaryUserSave tributary_catalog_xact_begin(void);
+extern void tributary_catalog_xact_end(TributaryUserSave us);
 extern void tributary_catalog_leave(TributaryUserSave save);
 extern void tributary_target_check(Oid relid, Oid owner, AclMode needed, const char *job_name);
 extern void tributary_parse_type(const char *type, const char *schema, Oid *typid, int32 *typmod);

@@ -377,11 +377,7 @@ tributary_snapshot_record_view(TributaryJob *job, XLogRecPtr position)
 	char	   *text = tributary_position_out(job->source, position);
 	TributaryUserSave us;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	us = tributary_catalog_enter();
-	SPI_connect();
+	us = tributary_catalog_xact_begin();
 	args[0] = Int32GetDatum(job->id);
 	if (SPI_execute_with_args("SELECT job_catchup_until FROM tributary.job WHERE job_id = $1 FOR UPDATE",
 							  1, types, args, NULL, false, 1) != SPI_OK_SELECT)
@@ -397,10 +393,7 @@ tributary_snapshot_record_view(TributaryJob *job, XLogRecPtr position)
 		current = text;
 	}
 	job->catchup_until = MemoryContextStrdup(TopMemoryContext, current);
-	SPI_finish();
-	tributary_catalog_leave(us);
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	tributary_catalog_xact_end(us);
 }
 
 /*

@@ -25,7 +25,7 @@
  * what makes the idempotent forms exact.
  *
  * Within a local transaction a target's executor state (relation, indexes,
- * slots) stays open across changes, and strict inserts into a plain table
+ * slots; target_state.c) stays open across changes, and strict inserts into a plain table
  * are buffered and written with table_multi_insert, 1000 at a time; the
  * buffer is written before any lookup in that table and before the local
  * commit.  Targets with triggers get a fresh executor state per change,
@@ -80,27 +80,6 @@
 
 /* the per-commit counter update, planned once per process */
 static SPIPlanPtr counters_plan = NULL;
-
-/* how many inserts the multi-insert buffer holds */
-#define MULTI_INSERT_ROWS	1000
-
-/* a target's executor state, kept for the open local transaction */
-typedef struct ApplyOpen
-{
-	Relation	rel;
-	EState	   *estate;
-	ResultRelInfo *rri;
-	EPQState	epqstate;
-	TupleTableSlot *remote;		/* the row from the source */
-	TupleTableSlot *search;		/* the key to look for */
-	TupleTableSlot *local;		/* the row found */
-	AclMode		checked;		/* privileges of the owner checked in this transaction */
-	bool		keep;			/* kept across changes (no triggers) */
-	bool		multi;			/* strict inserts are buffered */
-	TupleTableSlot **buffer;	/* buffered inserts */
-	int			nbuffered;
-	ExprState **defaults;		/* initialized defaults of unmapped columns */
-} ApplyOpen;
 
 /* what the error context callback reports */
 typedef struct ApplyErrorArg
@@ -310,189 +289,6 @@ dml_ignored(ApplyRel *ar, char type)
 }
 
 /*
- * apply_open: the executor state of a target for the open local
- * transaction.  For targets without triggers it is kept across changes
- * (and closed by tributary_apply_end_xact); with triggers it is set up per
- * change, so that AFTER triggers fire at each change as for any write.
- */
-static ApplyOpen *
-apply_open(TributaryApplyState *state, ApplyRel *ar, AclMode needed)
-{
-	ApplyOpen  *ao = ar->open;
-	MemoryContext old;
-	RangeTblEntry *rte;
-	Relation	rel;
-
-	if (ao != NULL)
-	{
-		/* the owner's privileges, once per local transaction and kind of write */
-		if ((ao->checked & needed) != needed)
-		{
-			tributary_target_check(ar->target_relid, GetUserId(), needed, state->job->name);
-			ao->checked |= needed;
-		}
-		ao->estate->es_output_cid = GetCurrentCommandId(true);
-		return ao;
-	}
-
-	old = MemoryContextSwitchTo(state->xact_cxt);
-	rel = tributary_relmap_open(state, ar, RowExclusiveLock);
-	tributary_target_check(RelationGetRelid(rel), GetUserId(), needed, state->job->name);
-	ao = palloc0(sizeof(ApplyOpen));
-	ao->rel = rel;
-	ao->checked = needed;
-	ao->estate = CreateExecutorState();
-	rte = makeNode(RangeTblEntry);
-	rte->rtekind = RTE_RELATION;
-	rte->relid = ar->target_relid;
-	rte->relkind = rel->rd_rel->relkind;
-	rte->rellockmode = RowExclusiveLock;
-	ExecInitRangeTable(ao->estate, list_make1(rte));
-	ao->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(ao->rri, rel, 1, NULL, 0);
-	ao->estate->es_opened_result_relations = list_make1(ao->rri);
-	ao->estate->es_output_cid = GetCurrentCommandId(true);
-	AfterTriggerBeginQuery();
-	EvalPlanQualInit(&ao->epqstate, ao->estate, NULL, NIL, -1);
-	ExecOpenIndices(ao->rri, false);
-	ao->remote = ExecInitExtraTupleSlot(ao->estate, RelationGetDescr(rel), &TTSOpsVirtual);
-	ao->search = ExecInitExtraTupleSlot(ao->estate, RelationGetDescr(rel), &TTSOpsVirtual);
-	ao->local = table_slot_create(rel, &ao->estate->es_tupleTable);
-	/* with dirty_data = skip every change runs alone in a subtransaction */
-	ao->keep = (rel->trigdesc == NULL && !state->job->dirty_skip);
-	ao->multi = ao->keep && rel->rd_rel->relkind == RELKIND_RELATION &&
-		!(rel->rd_att->constr && rel->rd_att->constr->has_generated_stored);
-	if (ao->multi)
-		ao->buffer = palloc0(sizeof(TupleTableSlot *) * MULTI_INSERT_ROWS);
-	if (ar->has_defaults)
-	{
-		ao->defaults = palloc0(sizeof(ExprState *) * ar->natts);
-		for (int i = 0; i < ar->natts; i++)
-			if (ar->defaults[i])
-				ao->defaults[i] = ExecInitExpr(ar->defaults[i], NULL);
-	}
-	if (ao->keep)
-	{
-		ar->open = ao;
-		state->open_rels = lappend(state->open_rels, ar);
-	}
-	MemoryContextSwitchTo(old);
-	return ao;
-}
-
-/*
- * fill_defaults: the target's defaults for the columns of a new row that
- * the source does not fill (as an INSERT naming only the mapped columns
- * would get).
- */
-static void
-fill_defaults(ApplyRel *ar, ApplyOpen *ao, TupleTableSlot *slot)
-{
-	ExprContext *econtext;
-
-	if (ao->defaults == NULL)
-		return;
-	econtext = GetPerTupleExprContext(ao->estate);
-	for (int i = 0; i < ar->natts; i++)
-		if (ao->defaults[i])
-			slot->tts_values[i] = ExecEvalExpr(ao->defaults[i], econtext, &slot->tts_isnull[i]);
-}
-
-/*
- * flush_inserts: write the buffered inserts of a target with
- * table_multi_insert and index them.  Needed before any lookup in the
- * target and before the local commit.
- */
-static void
-flush_inserts(ApplyOpen *ao)
-{
-	MemoryContext old;
-
-	if (ao->nbuffered == 0)
-		return;
-	old = MemoryContextSwitchTo(GetPerTupleMemoryContext(ao->estate));
-	table_multi_insert(ao->rel, ao->buffer, ao->nbuffered, ao->estate->es_output_cid, 0, NULL);
-	for (int i = 0; i < ao->nbuffered; i++)
-	{
-		List	   *conflicts = NIL;
-
-		if (ao->rri->ri_NumIndices > 0)
-			conflicts = ExecInsertIndexTuples(ao->rri, ao->buffer[i], ao->estate,
-											  false, false, NULL, NIL);
-		list_free(conflicts);
-		ExecClearTuple(ao->buffer[i]);
-	}
-	MemoryContextSwitchTo(old);
-	ResetPerTupleExprContext(ao->estate);
-	ao->nbuffered = 0;
-	CommandCounterIncrement();
-}
-
-/*
- * apply_close: flush and release a target's executor state.
- */
-static void
-apply_close(ApplyOpen *ao)
-{
-	PushActiveSnapshot(GetTransactionSnapshot());
-	flush_inserts(ao);
-	PopActiveSnapshot();
-	ExecCloseIndices(ao->rri);
-	EvalPlanQualEnd(&ao->epqstate);
-	AfterTriggerEndQuery(ao->estate);
-	ExecResetTupleTable(ao->estate->es_tupleTable, false);
-	FreeExecutorState(ao->estate);
-	table_close(ao->rel, NoLock);
-}
-
-/*
- * tributary_apply_end_xact: before the local commit, write what is
- * buffered and release the targets kept open.
- */
-void
-tributary_apply_end_xact(TributaryApplyState *state)
-{
-	ListCell   *lc;
-
-	foreach(lc, state->open_rels)
-	{
-		ApplyRel   *ar = (ApplyRel *) lfirst(lc);
-
-		apply_close(ar->open);
-		ar->open = NULL;
-	}
-	list_free(state->open_rels);
-	state->open_rels = NIL;
-	MemoryContextReset(state->xact_cxt);
-}
-
-/*
- * tributary_apply_forget: the apply state of this process is about to be
- * freed (its memory context goes at a reconnect): nothing may point into
- * it any more.
- */
-void
-tributary_apply_forget(void)
-{
-	tributary_relmap_reset();
-}
-
-/*
- * tributary_apply_abort_xact: forget the targets kept open (the aborted
- * transaction released them).
- */
-void
-tributary_apply_abort_xact(TributaryApplyState *state)
-{
-	ListCell   *lc;
-
-	foreach(lc, state->open_rels)
-		((ApplyRel *) lfirst(lc))->open = NULL;
-	state->open_rels = NIL;
-	MemoryContextReset(state->xact_cxt);
-}
-
-/*
  * key_changed: whether an update's old and new row images differ in a
  * source key column.
  */
@@ -554,7 +350,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 		needed = ACL_UPDATE | (state->idempotent ? ACL_INSERT | ACL_DELETE : 0);
 	else
 		needed = ACL_DELETE;
-	ao = apply_open(state, ar, needed);
+	ao = tributary_target_open(state, ar, needed);
 	estate = ao->estate;
 
 	/* a strict insert into a plain table goes to the multi-insert buffer */
@@ -576,7 +372,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 		slot = ao->buffer[ao->nbuffered];
 		old = MemoryContextSwitchTo(state->change_cxt);
 		fill_slot(ar, &errarg, ao->remote, newtuple, NULL, &missing);
-		fill_defaults(ar, ao, ao->remote);
+		tributary_target_fill_defaults(ar, ao, ao->remote);
 		MemoryContextSwitchTo(old);
 		/* the buffered slot owns a copy of the row */
 		ExecCopySlot(slot, ao->remote);
@@ -588,7 +384,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 		if (ao->nbuffered == MULTI_INSERT_ROWS)
 		{
 			PushActiveSnapshot(GetTransactionSnapshot());
-			flush_inserts(ao);
+			tributary_target_flush(ao);
 			PopActiveSnapshot();
 		}
 		MemoryContextReset(state->change_cxt);
@@ -600,7 +396,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 
 	/* anything else looks rows up: buffered inserts must be in the table */
 	PushActiveSnapshot(GetTransactionSnapshot());
-	flush_inserts(ao);
+	tributary_target_flush(ao);
 	estate->es_output_cid = GetCurrentCommandId(true);
 	old = MemoryContextSwitchTo(state->change_cxt);
 
@@ -630,7 +426,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 			else
 			{
 				fill_slot(ar, &errarg, ao->remote, newtuple, NULL, &missing);
-				fill_defaults(ar, ao, ao->remote);
+				tributary_target_fill_defaults(ar, ao, ao->remote);
 				ExecSimpleRelationInsert(ao->rri, estate, ao->remote);	/* a duplicate raises */
 			}
 			break;
@@ -663,7 +459,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 							 errmsg("cannot insert row %s: the change lacks an unchanged TOASTed value",
 									key_description(ao->rel, ar->keyidx, ao->search)),
 							 errhint("Set REPLICA IDENTITY FULL on the source table.")));
-				fill_defaults(ar, ao, ao->remote);
+				tributary_target_fill_defaults(ar, ao, ao->remote);
 				ExecSimpleRelationInsert(ao->rri, estate, ao->remote);
 			}
 			else
@@ -695,7 +491,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 	ExecClearTuple(ao->local);
 	ResetPerTupleExprContext(estate);
 	if (!ao->keep)
-		apply_close(ao);		/* fires AFTER triggers: needs the snapshot */
+		tributary_target_close(ao);		/* fires AFTER triggers: needs the snapshot */
 	PopActiveSnapshot();
 	CommandCounterIncrement();
 

@@ -2,7 +2,8 @@
  *
  * apply_int.h
  *		What the apply engine's files share among themselves (apply.c,
- *		relmap.c, dirty.c); callers outside src/apply use apply.h.
+ *		relmap.c, dirty.c, target_state.c); callers outside src/apply use
+ *		apply.h.
  *
  *-------------------------------------------------------------------------
  */
@@ -10,9 +11,38 @@
 #define TRIBUTARY_APPLY_INT_H
 
 #include "apply/relmap.h"
+#include "executor/execdesc.h"
+#include "nodes/execnodes.h"
+
+/* how many inserts the multi-insert buffer holds */
+#define MULTI_INSERT_ROWS	1000
+
+/* a target's executor state, kept for the open local transaction */
+typedef struct ApplyOpen
+{
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	EPQState	epqstate;
+	TupleTableSlot *remote;		/* the row from the source */
+	TupleTableSlot *search;		/* the key to look for */
+	TupleTableSlot *local;		/* the row found */
+	AclMode		checked;		/* privileges of the owner checked in this transaction */
+	bool		keep;			/* kept across changes (no triggers) */
+	bool		multi;			/* strict inserts are buffered */
+	TupleTableSlot **buffer;	/* buffered inserts */
+	int			nbuffered;
+	ExprState **defaults;		/* initialized defaults of unmapped columns */
+} ApplyOpen;
 
 /* apply.c */
 extern Datum tributary_receive_value(FmgrInfo *fn, Oid ioparam, int32 typmod, TribValue *v);
+
+/* target_state.c */
+extern ApplyOpen *tributary_target_open(TributaryApplyState *state, ApplyRel *ar, AclMode needed);
+extern void tributary_target_fill_defaults(ApplyRel *ar, ApplyOpen *ao, TupleTableSlot *slot);
+extern void tributary_target_flush(ApplyOpen *ao);
+extern void tributary_target_close(ApplyOpen *ao);
 
 /* dirty.c */
 extern void tributary_record_dirty_row(TributaryApplyState *state, ApplyRel *ar, TribTuple *tuple,

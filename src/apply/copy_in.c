@@ -30,6 +30,7 @@
 #include "access/transam.h"
 
 #include "apply/copy_in.h"
+#include "apply/relmap.h"
 #include "pg_tributary.h"
 #include "security.h"
 
@@ -83,13 +84,7 @@ open_target(TributaryTable *t, LOCKMODE lockmode, AclMode needed)
 	Oid			relid;
 	Relation	rel;
 
-	relid = RangeVarGetRelid(makeRangeVar(t->target_nsp, t->target_rel, -1), lockmode, true);
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("target table %s does not exist",
-						quote_qualified_identifier(t->target_nsp, t->target_rel)),
-				 errhint("Create it again, or restart the job with tributary.restart_job(job, false) after add_table.")));
+	relid = tributary_target_relid(t, lockmode);
 	tributary_target_check(relid, GetUserId(), needed, t->job_name);
 	rel = table_open(relid, NoLock);
 	return rel;

@@ -279,6 +279,26 @@ build_target(ApplyRel *ar, Relation rel)
 }
 
 /*
+ * tributary_target_relid: the OID of a job table's target, looked up by
+ * name and locked in lockmode; a user error when it is gone (dropped, or
+ * renamed while the job was stopped).
+ */
+Oid
+tributary_target_relid(TributaryTable *t, LOCKMODE lockmode)
+{
+	Oid			relid;
+
+	relid = RangeVarGetRelid(makeRangeVar(t->target_nsp, t->target_rel, -1), lockmode, true);
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("target table %s does not exist",
+						quote_qualified_identifier(t->target_nsp, t->target_rel)),
+				 errhint("Create it again, or restart the job with tributary.restart_job(job, false).")));
+	return relid;
+}
+
+/*
  * tributary_relmap_open: the entry's target table, opened with lockmode,
  * and the entry's target side valid for it: when the target changed since
  * it was built (or was never built), it is found again by name and
@@ -301,13 +321,7 @@ tributary_relmap_open(TributaryApplyState *state, ApplyRel *ar, LOCKMODE lockmod
 		if (rel != NULL)
 			table_close(rel, NoLock);	/* keep the lock: it is the same table's */
 	}
-	relid = RangeVarGetRelid(makeRangeVar(t->target_nsp, t->target_rel, -1), lockmode, true);
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("target table %s does not exist",
-						quote_qualified_identifier(t->target_nsp, t->target_rel)),
-				 errhint("Create it again, or restart the job with tributary.restart_job(job, false).")));
+	relid = tributary_target_relid(t, lockmode);
 	rel = table_open(relid, NoLock);
 	build_target(ar, rel);
 	ar->valid = true;

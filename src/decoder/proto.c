@@ -209,6 +209,44 @@ trib_read_tuple_values(StringInfo in, TribTuple *tuple)
 }
 
 /*
+ * trib_read_relids: the relation OIDs of a TRUNCATE, msg->nrelids of them
+ * (already read), checked against what the message holds.  Both change
+ * stream protocols lay them out alike; protocol names the stream in
+ * errors.
+ */
+void
+trib_read_relids(StringInfo in, TribMessage *msg, const char *protocol)
+{
+	if (msg->nrelids <= 0 || msg->nrelids > (in->len - in->cursor) / 4)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("invalid %s message: truncate of %d relations", protocol, msg->nrelids)));
+	msg->relids = palloc(sizeof(Oid) * msg->nrelids);
+	for (int i = 0; i < msg->nrelids; i++)
+		msg->relids[i] = pq_getmsgint(in, 4);
+}
+
+/*
+ * trib_read_message_body: flags, LSN, prefix and content of a logical
+ * decoding message, laid out alike in both protocols; the content's
+ * length is checked against what the message holds.
+ */
+void
+trib_read_message_body(StringInfo in, TribMessage *msg, const char *protocol)
+{
+	msg->flags = pq_getmsgbyte(in);
+	msg->lsn = pq_getmsgint64(in);
+	msg->prefix = (char *) pq_getmsgstring(in);
+	msg->content_len = pq_getmsgint(in, 4);
+	if (msg->content_len > (uint32) (in->len - in->cursor))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("invalid %s message: message content of %u bytes overruns the message",
+						protocol, msg->content_len)));
+	msg->content = (char *) pq_getmsgbytes(in, msg->content_len);
+}
+
+/*
  * trib_read_relation_body: the fields of a RELATION message after its type
  * (and stream xid): relid, namespace, name, replica identity, columns.
  * Shared with the pgoutput reader, whose RELATION has the same layout.
@@ -339,27 +377,11 @@ trib_read_next_message(StringInfo in, bool in_stream, TribMessage *msg)
 			msg->xid = read_stream_xid(in, in_stream);
 			msg->flags = pq_getmsgbyte(in);
 			msg->nrelids = pq_getmsgint(in, 4);
-			if (msg->nrelids <= 0 || msg->nrelids > (in->len - in->cursor) / 4)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("invalid tributary_decoder message: truncate of %d relations",
-								msg->nrelids)));
-			msg->relids = palloc(sizeof(Oid) * msg->nrelids);
-			for (int i = 0; i < msg->nrelids; i++)
-				msg->relids[i] = pq_getmsgint(in, 4);
+			trib_read_relids(in, msg, "tributary_decoder");
 			break;
 		case TRIB_MSG_MESSAGE:
 			msg->xid = read_stream_xid(in, in_stream);
-			msg->flags = pq_getmsgbyte(in);
-			msg->lsn = pq_getmsgint64(in);
-			msg->prefix = (char *) pq_getmsgstring(in);
-			msg->content_len = pq_getmsgint(in, 4);
-			if (msg->content_len > (uint32) (in->len - in->cursor))
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("invalid tributary_decoder message: message content of %u bytes overruns the message",
-								msg->content_len)));
-			msg->content = (char *) pq_getmsgbytes(in, msg->content_len);
+			trib_read_message_body(in, msg, "tributary_decoder");
 			break;
 		case TRIB_MSG_STREAM_START:
 			if (in_stream)

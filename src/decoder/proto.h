@@ -121,5 +121,7 @@ extern void trib_read_message(StringInfo in, bool in_stream, TribMessage *msg);
 extern void trib_read_next_message(StringInfo in, bool in_stream, TribMessage *msg);
 extern void trib_read_tuple_values(StringInfo in, TribTuple *tuple);
 extern void trib_read_relation_body(StringInfo in, TribRelation *rel);
+extern void trib_read_relids(StringInfo in, TribMessage *msg, const char *protocol);
+extern void trib_read_message_body(StringInfo in, TribMessage *msg, const char *protocol);
 
 #endif							/* TRIBUTARY_PROTO_H */

@@ -350,6 +350,22 @@ decode_binary(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binl
 }
 
 /*
+ * float_text: a FLOAT (single) or DOUBLE as PostgreSQL's float4/float8
+ * print it: shortest exact digits, NaN and the infinities spelled out.
+ * buf holds at least 64 bytes.
+ */
+static void
+float_text(char *buf, double d, bool single)
+{
+	if (isnan(d) || isinf(d))
+		snprintf(buf, 64, "%s", isnan(d) ? "NaN" : (d > 0 ? "Infinity" : "-Infinity"));
+	else if (single)
+		float_to_shortest_decimal_buf((float) d, buf);
+	else
+		double_to_shortest_decimal_buf(d, buf);
+}
+
+/*
  * decode_value: one non-NULL value of width w (prefix bytes of length).
  */
 static bool
@@ -393,10 +409,7 @@ decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binlo
 				float		f;
 
 				memcpy(&f, &u, 4);
-				if (isnan(f) || isinf(f))
-					snprintf(buf, sizeof(buf), "%s", isnan(f) ? "NaN" : (f > 0 ? "Infinity" : "-Infinity"));
-				else
-					float_to_shortest_decimal_buf(f, buf);
+				float_text(buf, f, true);
 				break;
 			}
 		case MT_DOUBLE:
@@ -405,10 +418,7 @@ decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binlo
 				double		d;
 
 				memcpy(&d, &u, 8);
-				if (isnan(d) || isinf(d))
-					snprintf(buf, sizeof(buf), "%s", isnan(d) ? "NaN" : (d > 0 ? "Infinity" : "-Infinity"));
-				else
-					double_to_shortest_decimal_buf(d, buf);
+				float_text(buf, d, false);
 				break;
 			}
 		case MT_NEWDECIMAL:
@@ -494,28 +504,22 @@ decode_value(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binlo
 				switch ((fsp + 1) / 2)
 				{
 					case 1:
-						{
-							/* negative values keep the fraction in reverse order */
-							int			frac = p[3];
-
-							if (intpart < 0 && frac)
-							{
-								intpart++;
-								frac -= 0x100;
-							}
-							packed = intpart * INT64CONST(16777216) + frac * 10000;
-							break;
-						}
 					case 2:
 						{
-							int			frac = (int) bl_be_uint(p + 3, 2);
+							/*
+							 * 1 byte of hundredths or 2 of ten-thousandths;
+							 * negative values keep the fraction in reverse
+							 * order
+							 */
+							int			nbytes = (fsp + 1) / 2;
+							int			frac = (int) bl_be_uint(p + 3, nbytes);
 
 							if (intpart < 0 && frac)
 							{
 								intpart++;
-								frac -= 0x10000;
+								frac -= 1 << (8 * nbytes);
 							}
-							packed = intpart * INT64CONST(16777216) + frac * 100;
+							packed = intpart * INT64CONST(16777216) + frac * (nbytes == 1 ? 10000 : 100);
 							break;
 						}
 					case 3:

@@ -196,28 +196,13 @@ tributary_read_pgoutput(StringInfo in, bool in_stream, TribMessage *msg)
 				msg->xid = read_xid(in, "streamed TRUNCATE");
 			msg->nrelids = pq_getmsgint(in, 4);
 			msg->flags = pq_getmsgbyte(in);
-			if (msg->nrelids <= 0 || msg->nrelids > (in->len - in->cursor) / 4)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("invalid pgoutput message: truncate of %d relations", msg->nrelids)));
-			msg->relids = palloc(sizeof(Oid) * msg->nrelids);
-			for (int i = 0; i < msg->nrelids; i++)
-				msg->relids[i] = pq_getmsgint(in, 4);
+			trib_read_relids(in, msg, "pgoutput");
 			break;
 		case 'M':
 			msg->type = TRIB_MSG_MESSAGE;
 			if (in_stream)
 				msg->xid = read_xid(in, "streamed MESSAGE");
-			msg->flags = pq_getmsgbyte(in);
-			msg->lsn = pq_getmsgint64(in);
-			msg->prefix = (char *) pq_getmsgstring(in);
-			msg->content_len = pq_getmsgint(in, 4);
-			if (msg->content_len > (uint32) (in->len - in->cursor))
-				ereport(ERROR,
-						(errcode(ERRCODE_PROTOCOL_VIOLATION),
-						 errmsg("invalid pgoutput message: message content of %u bytes overruns it",
-								msg->content_len)));
-			msg->content = (char *) pq_getmsgbytes(in, msg->content_len);
+			trib_read_message_body(in, msg, "pgoutput");
 			break;
 		case 'S':
 			msg->type = TRIB_MSG_STREAM_START;
