@@ -72,6 +72,7 @@ typedef struct TributaryTable
 	int32		chunks_left;	/* chunks not copied yet */
 	bool		snapshot_done;	/* every chunk is copied */
 	int			copy_format;	/* this process: -1 not decided, 0 text, 1 binary */
+	char	   *source_from;	/* this process: the table as a FROM item, set by the connector */
 	bool		ignore_insert;	/* job option dml */
 	bool		ignore_update;
 	bool		ignore_delete;

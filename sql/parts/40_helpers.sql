@@ -229,6 +229,23 @@ BEGIN
 					WHEN 'postgresql' THEN format('Add a primary key on the source: ALTER TABLE %I.%I ADD PRIMARY KEY (...);', nsp, rel)
 					ELSE format('Add a primary key on the source: ALTER TABLE `%s`.`%s` ADD PRIMARY KEY (...);', nsp, rel) END;
 	END IF;
+	IF info ->> 'persistence' = 't' THEN
+		RAISE EXCEPTION 'source table [%] is a temporary table', qname
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'A temporary table is visible to its own session only.';
+	END IF;
+	IF info ->> 'persistence' = 'u' AND mode <> 'full' THEN
+		RAISE EXCEPTION 'source table [%] is unlogged, so change capture cannot see its changes', qname
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'Changes to an unlogged table are not written to the write-ahead log, which logical decoding reads.',
+				  HINT = format('On the source run ALTER TABLE %I.%I SET LOGGED; or copy the table with a full job.', nsp, rel);
+	END IF;
+	IF info ->> 'relkind' = 'p' AND mode <> 'full' THEN
+		RAISE EXCEPTION 'source table [%] is partitioned, and change capture does not follow its partitions yet', qname
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'The snapshot would be right, but changes made in its partitions would not reach the target.',
+				  HINT = 'Copy it with a full job for now, or sync its partitions as tables of their own.';
+	END IF;
 	IF s.source_kind = 'mysql' AND mode <> 'full' THEN
 		IF upper(coalesce(info ->> 'log_bin', 'OFF')) <> 'ON' THEN
 			RAISE EXCEPTION 'source [%] has no binary log (log_bin is %), change capture needs it', qname, coalesce(info ->> 'log_bin', 'OFF')

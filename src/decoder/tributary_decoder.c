@@ -46,6 +46,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "nodes/makefuncs.h"
 #include "replication/logical.h"
 #include "replication/output_plugin.h"
@@ -429,6 +430,19 @@ attr_is_sent(Form_pg_attribute att)
 }
 
 /*
+ * to_client: a name or a text value in the client's encoding, as the
+ * session's client_encoding asks (pg_tributary sets it to its database's
+ * encoding; send functions convert text the same way).  The string itself
+ * when no conversion is needed; an error for a character the client's
+ * encoding cannot hold.
+ */
+static char *
+to_client(const char *s)
+{
+	return pg_server_to_client(s, strlen(s));
+}
+
+/*
  * send_relation: the RELATION message of a relation.  Key columns are the
  * primary key's (or the replica identity index's when there is no primary
  * key).
@@ -445,8 +459,8 @@ send_relation(LogicalDecodingContext *ctx, Relation relation, TransactionId stre
 		keys = RelationGetIndexAttrBitmap(relation, INDEX_ATTR_BITMAP_IDENTITY_KEY);
 
 	rel.relid = RelationGetRelid(relation);
-	rel.nspname = get_namespace_name(RelationGetNamespace(relation));
-	rel.relname = RelationGetRelationName(relation);
+	rel.nspname = to_client(get_namespace_name(RelationGetNamespace(relation)));
+	rel.relname = to_client(RelationGetRelationName(relation));
 	rel.replident = relation->rd_rel->relreplident;
 	rel.natts = 0;
 	rel.attrs = palloc(sizeof(TribAttribute) * Max(desc->natts, 1));
@@ -458,7 +472,7 @@ send_relation(LogicalDecodingContext *ctx, Relation relation, TransactionId stre
 		if (!attr_is_sent(att))
 			continue;
 		a = &rel.attrs[rel.natts++];
-		a->name = NameStr(att->attname);
+		a->name = to_client(NameStr(att->attname));
 		a->typoid = att->atttypid;
 		a->typmod = att->atttypmod;
 		a->flags = bms_is_member(att->attnum - FirstLowInvalidHeapAttributeNumber, keys) ?
@@ -547,7 +561,7 @@ write_tuple(StringInfo out, DecoderData *data, RelEntry *entry, TupleDesc desc, 
 		}
 		else
 		{
-			char	   *s = OutputFunctionCall(&entry->out_fns[i], value);
+			char	   *s = to_client(OutputFunctionCall(&entry->out_fns[i], value));
 
 			trib_write_value(out, TRIB_VALUE_TEXT, s, strlen(s));
 		}

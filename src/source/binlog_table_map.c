@@ -35,12 +35,17 @@ read_lenenc_string(const uint8 **p, const uint8 *end, char **out)
 
 /*
  * is_numeric_type: whether a column gets a bit in SIGNEDNESS metadata.
+ * MySQL gives one to the integer, floating-point and DECIMAL types;
+ * MariaDB to every column whose field has a sign, and its YEAR is a
+ * TINYINT underneath, so there YEAR gets a bit too (skipping it shifted
+ * the sign of every integer column after a YEAR).
  */
 static bool
-is_numeric_type(uint8 t)
+is_numeric_type(uint8 t, bool mariadb)
 {
 	return t == MT_TINY || t == MT_SHORT || t == MT_INT24 || t == MT_LONG || t == MT_LONGLONG ||
-		t == MT_FLOAT || t == MT_DOUBLE || t == MT_NEWDECIMAL || t == MT_DECIMAL;
+		t == MT_FLOAT || t == MT_DOUBLE || t == MT_NEWDECIMAL || t == MT_DECIMAL ||
+		(mariadb && t == MT_YEAR);
 }
 
 /*
@@ -161,10 +166,11 @@ read_labels(BinlogTableMap *map, uint8 kind, const uint8 **p, const uint8 *end)
 
 /*
  * read_optional_metadata: the TLVs of binlog_row_metadata after the null
- * bitmap.  Unknown types are skipped (newer servers add some).
+ * bitmap (mariadb: written by MariaDB, whose rules differ a little).
+ * Unknown types are skipped (newer servers add some).
  */
 static bool
-read_optional_metadata(BinlogTableMap *map, const uint8 *p, const uint8 *end, char **err)
+read_optional_metadata(BinlogTableMap *map, bool mariadb, const uint8 *p, const uint8 *end, char **err)
 {
 	while (p < end)
 	{
@@ -188,7 +194,7 @@ read_optional_metadata(BinlogTableMap *map, const uint8 *p, const uint8 *end, ch
 					{
 						BinlogColumn *col = &map->columns[i];
 
-						if (!is_numeric_type(col->type))
+						if (!is_numeric_type(col->type, mariadb))
 							continue;
 						if (v + bit / 8 >= vend)
 							return fail(err, "TABLE_MAP signedness metadata is truncated");
@@ -342,5 +348,5 @@ bl_read_table_map(const BinlogEvent *ev, const BinlogFormat *fmt, BinlogTableMap
 	for (int i = 0; i < map->ncolumns; i++)
 		map->columns[i].nullable = (p[i / 8] & (1 << (i % 8))) != 0;
 	p += (n + 7) / 8;
-	return read_optional_metadata(map, p, end, err);
+	return read_optional_metadata(map, fmt->mariadb, p, end, err);
 }

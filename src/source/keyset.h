@@ -13,7 +13,7 @@
 
 /*
  * What differs between SQL dialects.  ident quotes an identifier; table
- * names the source table; bound_value is the SQL value of key column i of
+ * names the source table as a FROM item (its own rows only); bound_value is the SQL value of key column i of
  * a bound (a JSON object of key column names to their text); key_text is
  * the select-list expression reading key column i (quoted as "column") as
  * that text.  row_values: the dialect compares (k1, k2) > (v1, v2) with

@@ -158,10 +158,18 @@ mysrc_try_connect(TributarySource *src, const char *appname)
 	char	   *err = NULL;
 
 	static const char read_only[] = "SET SESSION TRANSACTION READ ONLY";
+	static const char settings[] = "SET SESSION sql_mode = '', time_zone = '+00:00'";
 
 	src->conn = mysrc_open(src, appname, false, &err);
-	/* every statement of this connection reads */
-	if (src->conn && myio_query((MYSQL *) src->conn, read_only, strlen(read_only)) != 0)
+
+	/*
+	 * Every statement of this connection reads, and what it reads does not
+	 * depend on the account's or the server's defaults (sql_mode's
+	 * PAD_CHAR_TO_FULL_LENGTH pads CHAR values; TIMESTAMP text follows
+	 * time_zone).
+	 */
+	if (src->conn && (myio_query((MYSQL *) src->conn, read_only, strlen(read_only)) != 0 ||
+					  myio_query((MYSQL *) src->conn, settings, strlen(settings)) != 0))
 	{
 		err = pstrdup(mysql_error((MYSQL *) src->conn));
 		mysql_close((MYSQL *) src->conn);

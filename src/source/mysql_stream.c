@@ -366,9 +366,11 @@ on_rows(TributarySource *src, MyStream *st, BinlogEvent *ev, TributaryChangeSink
 			(rows.present_after && (rows.present_after[i / 8] & (1 << (i % 8))) == 0))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("binlog row image of source table [%s] lacks column \"%s\"",
-							m->table->key, m->map.columns[i].name),
-					 errhint("Set binlog_row_image = FULL on the source.")));
+					 errmsg("a transaction on source table [%s] was logged with binlog_row_image other than FULL",
+							m->table->key),
+					 errdetail("Its row images lack column \"%s\" at binlog position %s; pg_tributary needs every column of every changed row to apply updates and deletes exactly.",
+							   m->map.columns[i].name, psprintf("%s:%u", mypos_file_name(st->file_seq), ev->log_pos)),
+					 errhint("binlog_row_image is a session variable: set it to FULL globally (SET GLOBAL binlog_row_image = 'FULL', and in my.cnf) and in the sessions or accounts that changed it, then copy the job's tables again with tributary.restart_job(job, false): the stream cannot apply this transaction.")));
 	if (!m->announced)
 		announce(st, m, sink);
 	before = palloc(sizeof(BinlogValue) * rows.ncolumns);

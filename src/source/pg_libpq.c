@@ -18,6 +18,7 @@
  */
 #include "postgres.h"
 
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/interrupt.h"
@@ -48,8 +49,8 @@ PGconn *
 tributary_pq_connect(const char *conninfo, const char *appname, bool replication,
 					 int timeout_s, char **err)
 {
-	const char *keys[5];
-	const char *vals[5];
+	const char *keys[7];
+	const char *vals[7];
 	int			n = 0;
 	PGconn	   *conn;
 	PostgresPollingStatusType status = PGRES_POLLING_WRITING;
@@ -59,10 +60,22 @@ tributary_pq_connect(const char *conninfo, const char *appname, bool replication
 	vals[n++] = conninfo;
 	keys[n] = "fallback_application_name";
 	vals[n++] = appname;
+	/*
+	 * Values come in this database's encoding: the source converts text
+	 * (COPY, pgoutput, tributary_decoder) as PostgreSQL's own subscriber
+	 * asks it to, and refuses a character this database cannot hold.
+	 * Given after the user's conninfo, these settings win over it.
+	 */
+	keys[n] = "client_encoding";
+	vals[n++] = GetDatabaseEncodingName();
 	if (replication)
 	{
 		keys[n] = "replication";
 		vals[n++] = "database";
+		/* what pgoutput's text values look like (tributary_decoder pins its own) */
+		keys[n] = "options";
+		vals[n++] = "-c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3 "
+			"-c timezone=UTC -c bytea_output=hex";
 	}
 	keys[n] = NULL;
 	vals[n] = NULL;

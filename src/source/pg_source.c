@@ -15,9 +15,11 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_class.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/varlena.h"
 
 #include "catalog.h"
@@ -70,7 +72,8 @@ pg_try_connect(TributarySource *src, const char *appname)
 											"pg_catalog.set_config('datestyle', 'ISO', false), "
 											"pg_catalog.set_config('intervalstyle', 'postgres', false), "
 											"pg_catalog.set_config('extra_float_digits', '3', false), "
-											"pg_catalog.set_config('bytea_output', 'hex', false)",
+											"pg_catalog.set_config('bytea_output', 'hex', false), "
+											"pg_catalog.set_config('timezone', 'UTC', false)",
 											0, NULL, src->cfg.connect_timeout * 1000);
 
 		if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -105,6 +108,7 @@ static const char *describe_sql =
 "  'wal_level', current_setting('wal_level'),"
 "  'replident', c.relreplident,"
 "  'relkind', c.relkind,"
+"  'persistence', c.relpersistence,"
 "  'columns', (SELECT json_agg(json_build_object("
 "       'name', a.attname, 'pg_type', pg_catalog.format_type(a.atttypid, a.atttypmod),"
 "       'type_schema', (SELECT tn.nspname FROM pg_catalog.pg_type ty"
@@ -117,7 +121,7 @@ static const char *describe_sql =
 "     FROM pg_catalog.pg_index i,"
 "          unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n),"
 "          pg_catalog.pg_attribute a"
-"     WHERE i.indrelid = c.oid AND i.indisprimary"
+"     WHERE i.indrelid = c.oid AND i.indisprimary AND k.n <= i.indnkeyatts"
 "       AND a.attrelid = c.oid AND a.attnum = k.attnum), '[]'::json))::text"
 "  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 " WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')";
@@ -458,12 +462,27 @@ pg_ident(const char *name)
 }
 
 /*
- * pg_table: the source table, schema-qualified.
+ * pg_table: the source table as a FROM item: its own rows only.  A table
+ * with inheritance children is read ONLY (its children are tables of their
+ * own, whose changes the stream gives as theirs); a partitioned table is
+ * read whole (its rows are its partitions').  The kind is asked once per
+ * process.
  */
 static char *
 pg_table(TributarySource *src, TributaryTable *t)
 {
-	return quote_qualified_identifier(t->source_nsp, t->source_rel);
+	if (t->source_from == NULL)
+	{
+		char	   *name = quote_qualified_identifier(t->source_nsp, t->source_rel);
+		const char *params[1] = {name};
+		char	   *relkind = pg_scalar(src, "SELECT relkind FROM pg_catalog.pg_class WHERE oid = $1::regclass",
+										1, params);
+
+		t->source_from = MemoryContextStrdup(GetMemoryChunkContext(t),
+											 relkind && relkind[0] == RELKIND_RELATION ?
+											 psprintf("ONLY %s", name) : name);
+	}
+	return t->source_from;
 }
 
 /*
@@ -475,7 +494,7 @@ static char *
 pg_bound_value(TributarySource *src, TributaryTable *t, const char *key, int i)
 {
 	return psprintf("(pg_catalog.json_populate_record(NULL::%s, %s::json)).%s",
-					pg_table(src, t), pg_literal(src, key),
+					quote_qualified_identifier(t->source_nsp, t->source_rel), pg_literal(src, key),
 					quote_identifier((char *) list_nth(t->key_columns, i)));
 }
 
@@ -601,7 +620,7 @@ pg_copy_begin(TributarySource *src, TributaryTable *t, const char *after, const 
 	for (int i = 0; i < t->nread; i++)
 		appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "", quote_identifier(t->read[i].name));
 	appendStringInfo(&sql, " FROM %s%s) TO STDOUT%s",
-					 quote_qualified_identifier(t->source_nsp, t->source_rel),
+					 pg_table(src, t),
 					 tributary_keyset_where(&pg_keyset, src, t, after, upto),
 					 binary ? " (FORMAT binary)" : "");
 	res = tributary_pq_exec(pg_conn(src), sql.data, 0, NULL, 0);

@@ -79,7 +79,11 @@ stream_conn(TributarySource *src)
 }
 
 /*
- * table_list: "s1.t1, s2.t2" of quoted "schema.table" names.
+ * table_list: "ONLY s1.t1, ONLY s2.t2" of quoted "schema.table" names: a
+ * publication of an inheritance parent must not take in its children
+ * (the source would then refuse updates and deletes on children without a
+ * replica identity).  A partitioned table's partitions are published
+ * whatever ONLY says.
  */
 static char *
 table_list(List *tables)
@@ -89,7 +93,7 @@ table_list(List *tables)
 
 	initStringInfo(&buf);
 	foreach(lc, tables)
-		appendStringInfo(&buf, "%s%s", foreach_current_index(lc) > 0 ? ", " : "", (char *) lfirst(lc));
+		appendStringInfo(&buf, "%sONLY %s", foreach_current_index(lc) > 0 ? ", " : "", (char *) lfirst(lc));
 	return buf.data;
 }
 
