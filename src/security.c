@@ -38,6 +38,7 @@
 #include "miscadmin.h"
 #include "parser/parse_func.h"
 #include "parser/parse_type.h"
+#include "parser/parser.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -180,6 +181,9 @@ tributary_exec_as(PG_FUNCTION_ARGS)
 	int			save_sec;
 	int			nestlevel;
 
+	/* one statement, whatever text went into it */
+	if (list_length(raw_parser(sql, RAW_PARSE_DEFAULT)) != 1)
+		elog(ERROR, "refusing to run more than one statement: %s", sql);
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(role, save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);

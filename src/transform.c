@@ -171,28 +171,75 @@ transform_error_callback(void *arg)
 }
 
 /*
- * raw_expression: the expression of a transform's text, which must be
- * exactly one unnamed expression of "SELECT <text>".
+ * single_expression: the one unnamed expression of "SELECT <text>", or
+ * NULL when the text is anything else (a FROM, a second target, a second
+ * statement, a name: then *named is set).  A syntax error raises as the
+ * parser raises it.
  */
 static Node *
-raw_expression(const char *text, const char *what)
+single_expression(const char *text, bool *named)
 {
 	List	   *raw = raw_parser(psprintf(TRANSFORM_PREFIX "%s", text), RAW_PARSE_DEFAULT);
 	SelectStmt *s;
 	ResTarget  *rt;
 
 	if (list_length(raw) != 1 || !IsA(((RawStmt *) linitial(raw))->stmt, SelectStmt))
-		refuse_transform(what, "is not a single expression", "Write an expression only, such as upper(name) or qty > 2.");
+		return NULL;
 	s = (SelectStmt *) ((RawStmt *) linitial(raw))->stmt;
 	if (s->distinctClause || s->intoClause || s->fromClause || s->whereClause ||
 		s->groupClause || s->havingClause || s->windowClause || s->valuesLists ||
 		s->sortClause || s->limitOffset || s->limitCount || s->lockingClause ||
 		s->withClause || s->op != SETOP_NONE || list_length(s->targetList) != 1)
-		refuse_transform(what, "is not a single expression", "Write an expression only, such as upper(name) or qty > 2.");
+		return NULL;
 	rt = (ResTarget *) linitial(s->targetList);
 	if (rt->name != NULL || rt->indirection != NIL)
-		refuse_transform(what, "is not a single expression", "Write the expression without AS.");
+	{
+		*named = true;
+		return NULL;
+	}
 	return rt->val;
+}
+
+/*
+ * raw_expression: the expression of a transform's text, which must be
+ * exactly one unnamed expression of "SELECT <text>".
+ */
+static Node *
+raw_expression(const char *text, const char *what)
+{
+	bool		named = false;
+	Node	   *node = single_expression(text, &named);
+
+	if (node == NULL)
+		refuse_transform(what, "is not a single expression",
+						 named ? "Write the expression without AS." :
+						 "Write an expression only, such as upper(name) or qty > 2.");
+	return node;
+}
+
+PG_FUNCTION_INFO_V1(tributary_check_generation_expr);
+
+/*
+ * tributary_check_generation_expr(column, expr): raise unless the
+ * generation expression a source printed for a column is one plain
+ * expression, so that add_table may write it into the CREATE TABLE of the
+ * target (text from a source is never trusted to be only what it seems).
+ */
+Datum
+tributary_check_generation_expr(PG_FUNCTION_ARGS)
+{
+	char	   *column = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *expr = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+	bool		named = false;
+
+	if (single_expression(psprintf("(%s)", expr), &named) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the generation expression of source column \"%s\" is not a single expression", column),
+				 errdetail("The source describes it as: %s", expr),
+				 errhint("Create the target table yourself.")));
+	PG_RETURN_VOID();
 }
 
 /*

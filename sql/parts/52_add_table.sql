@@ -157,12 +157,14 @@ $$;
  * _add_table_create_target: create the missing target table from the
  * source's definition (create_tables), as the job's owner: the copied
  * columns with this database's types (expression columns with their
- * expression's type), and the source's primary key under its target
- * names.  Returns the new table.
+ * expression's type), the source's generated columns (PostgreSQL, given
+ * when no column mapping renames what they read) as generated columns,
+ * and the source's primary key under its target names.  Returns the new
+ * table.
  */
 CREATE FUNCTION tributary._add_table_create_target(j tributary.job, nsp text, rel text, srccols jsonb,
 												   copied jsonb, expr_types jsonb, cmap jsonb,
-												   keycols text[], src_name text)
+												   keycols text[], src_name text, generated jsonb)
 RETURNS oid LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	coldefs text[] := '{}';
@@ -182,6 +184,13 @@ BEGIN
 					  HINT = 'Create the type here first, or create the target table yourself.';
 		END IF;
 		coldefs := coldefs || format('%I %s', m.tcol, col ->> 'type');
+	END LOOP;
+	/* the source's generated columns, computed here as there (never written) */
+	FOR col IN SELECT c FROM jsonb_array_elements(CASE jsonb_typeof(generated) WHEN 'array' THEN generated ELSE '[]' END) c LOOP
+		PERFORM tributary._check_target_name('column', col ->> 'name');
+		PERFORM tributary._check_generation_expr(col ->> 'name', col ->> 'expr');
+		coldefs := coldefs || format('%I %s GENERATED ALWAYS AS (%s) STORED',
+									 col ->> 'name', col ->> 'pg_type', col ->> 'expr');
 	END LOOP;
 	coldefs := coldefs || format('PRIMARY KEY (%s)', (
 		SELECT string_agg(quote_ident(coalesce(
@@ -266,8 +275,10 @@ BEGIN
 				USING ERRCODE = 'undefined_table',
 					  HINT = 'Create it, or set the job option create_tables to true.';
 		END IF;
+		/* generated columns come along when every column keeps its name */
 		tgt_oid := tributary._add_table_create_target(j, tgt.nsp, tgt.rel, srccols, copied,
-													   checked -> 'types', cmap, keycols, src_name);
+													   checked -> 'types', cmap, keycols, src_name,
+													   CASE WHEN cmap IS NULL THEN info -> 'generated' END);
 	ELSE
 		/* an existing target must have every mapped column */
 		FOR m IN SELECT c ->> 'target' AS tcol FROM jsonb_array_elements(copied) c LOOP

@@ -18,6 +18,7 @@
 
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_type.h"
 #include "commands/copy.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -27,6 +28,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 #include "access/transam.h"
 
 #include "apply/copy_in.h"
@@ -150,10 +152,40 @@ tributary_copy_into(TributaryTable *t, TributaryCopyReader reader, void *arg, bo
 }
 
 /*
+ * binary_io_round_trips: whether a type's send and receive functions give
+ * back the value it sent: not for types without them (aclitem, and arrays
+ * of it), nor for int2vector and oidvector, whose receive functions refuse
+ * what their send functions write for some values (an empty vector).
+ * Such columns are copied and streamed as text.
+ */
+static bool
+binary_io_round_trips(Oid typid)
+{
+	HeapTuple	tup;
+	Form_pg_type typ;
+	bool		ok;
+	Oid			elem;
+
+	if (typid == INT2VECTOROID || typid == OIDVECTOROID)
+		return false;
+	elem = get_element_type(typid);
+	if (OidIsValid(elem))
+		return binary_io_round_trips(elem);
+	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	typ = (Form_pg_type) GETSTRUCT(tup);
+	ok = OidIsValid(typ->typsend) && OidIsValid(typ->typreceive);
+	ReleaseSysCache(tup);
+	return ok;
+}
+
+/*
  * tributary_copy_can_be_binary: whether COPY's binary format can carry the
  * table's rows: every copied column is a plain source column of a built-in
  * type with the same type and typmod on the target (binary formats of
- * built-in types are the same on both sides of one major version).
+ * built-in types are the same on both sides of one major version) whose
+ * binary I/O round-trips.
  * source_types holds "oid name" per column, as the connector reports them.
  */
 bool
@@ -180,7 +212,8 @@ tributary_copy_can_be_binary(TributaryTable *t, List *source_types)
 		}
 		att = TupleDescAttr(RelationGetDescr(rel), attno - 1);
 		mine = psprintf("%u %s", att->atttypid, format_type_with_typemod(att->atttypid, att->atttypmod));
-		ok = (att->atttypid < FirstNormalObjectId && strcmp(src, mine) == 0);
+		ok = (att->atttypid < FirstNormalObjectId && strcmp(src, mine) == 0 &&
+			  binary_io_round_trips(att->atttypid));
 	}
 	table_close(rel, AccessShareLock);
 	return ok;

@@ -48,6 +48,7 @@
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "nodes/makefuncs.h"
+#include "parser/scansup.h"
 #include "replication/logical.h"
 #include "replication/output_plugin.h"
 #include "utils/builtins.h"
@@ -119,33 +120,89 @@ parse_bool_option(DefElem *elem)
 }
 
 /*
- * parse_tables_option: "s1.t1, s2.t2" into a list of qualified pairs,
- * stored as two-element string lists.
+ * next_name: one identifier of a qualified-name list at *p: double-quoted
+ * (with "" for a quote; any character inside, commas and dots included)
+ * or bare (up to the next dot, comma or space, taken as written, since
+ * quote_identifier leaves only lower-case plain names bare).  Advances *p;
+ * NULL when there is no identifier there.
+ */
+static char *
+next_name(const char **p)
+{
+	StringInfoData buf;
+	const char *s = *p;
+
+	initStringInfo(&buf);
+	if (*s == '"')
+	{
+		for (s++;; s++)
+		{
+			if (*s == '\0')
+				return NULL;	/* unterminated */
+			if (*s == '"')
+			{
+				if (s[1] != '"')
+					break;
+				s++;
+			}
+			appendStringInfoChar(&buf, *s);
+		}
+		s++;
+	}
+	else
+		for (; *s && *s != '.' && *s != ',' && !scanner_isspace(*s); s++)
+			appendStringInfoChar(&buf, *s);
+	if (buf.len == 0)
+		return NULL;
+	*p = s;
+	return buf.data;
+}
+
+/*
+ * parse_tables_option: "s1.t1,\"s 2\".\"t,2\"" into a list of qualified
+ * pairs, stored as two-element string lists.  Names are quoted as
+ * quote_identifier quotes them, so that spaces, commas, dots and quotes
+ * in names survive.
  */
 static List *
 parse_tables_option(const char *value)
 {
-	char	   *copy = pstrdup(value);
-	List	   *names;
+	const char *p = value;
 	List	   *result = NIL;
-	ListCell   *lc;
 
-	if (!SplitGUCList(copy, ',', &names))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid tributary_decoder option \"tables\": %s", value),
-				 errdetail("Expected a comma-separated list of schema.table names.")));
-	foreach(lc, names)
+	for (;;)
 	{
-		char	   *item = (char *) lfirst(lc);
-		List	   *parts;
+		char	   *nsp;
+		char	   *rel = NULL;
 
-		if (!SplitIdentifierString(pstrdup(item), '.', &parts) || list_length(parts) != 2)
+		while (scanner_isspace(*p))
+			p++;
+		nsp = next_name(&p);
+		if (nsp != NULL && *p != '.')
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid table name \"%s\" in tributary_decoder option \"tables\"", item),
+					 errmsg("invalid table name \"%s\" in tributary_decoder option \"tables\"", nsp),
 					 errdetail("Expected schema.table.")));
-		result = lappend(result, parts);
+		if (nsp != NULL)
+		{
+			p++;
+			rel = next_name(&p);
+		}
+		if (rel == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid tributary_decoder option \"tables\": %s", value),
+					 errdetail("Expected a comma-separated list of schema.table names, quoted as identifiers.")));
+		result = lappend(result, list_make2(nsp, rel));
+		while (scanner_isspace(*p))
+			p++;
+		if (*p == '\0')
+			break;
+		if (*p++ != ',')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid tributary_decoder option \"tables\": %s", value),
+					 errdetail("Expected a comma after each schema.table name.")));
 	}
 	return result;
 }

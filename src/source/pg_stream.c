@@ -206,6 +206,29 @@ pg_current_position(TributarySource *src)
 }
 
 /*
+ * replication_literal: a string literal for a replication command: in
+ * single quotes with quotes doubled.  The replication grammar takes no
+ * E'' strings (PQescapeLiteral writes one for a backslash) and reads a
+ * backslash as itself.
+ */
+static char *
+replication_literal(const char *value)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '\'');
+	for (const char *p = value; *p; p++)
+	{
+		if (*p == '\'')
+			appendStringInfoChar(&buf, '\'');
+		appendStringInfoChar(&buf, *p);
+	}
+	appendStringInfoChar(&buf, '\'');
+	return buf.data;
+}
+
+/*
  * pg_stream_start: START_REPLICATION from start_lsn for the given tables.
  */
 void
@@ -228,7 +251,7 @@ pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 	{
 		char	   *pubs = psprintf("%s", quote_identifier(slot));
 
-		lit = PQescapeLiteral(conn, pubs, strlen(pubs));
+		lit = replication_literal(pubs);
 		appendStringInfo(&sql, "START_REPLICATION SLOT %s LOGICAL %X/%X (proto_version '1', publication_names %s)",
 						 quote_identifier(slot), LSN_FORMAT_ARGS(start_lsn), lit);
 	}
@@ -237,11 +260,10 @@ pg_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 		initStringInfo(&list);
 		foreach(lc, tables)
 			appendStringInfo(&list, "%s%s", foreach_current_index(lc) > 0 ? "," : "", (char *) lfirst(lc));
-		lit = PQescapeLiteral(conn, list.data, list.len);
+		lit = replication_literal(list.data);
 		appendStringInfo(&sql, "START_REPLICATION SLOT %s LOGICAL %X/%X (\"proto_version\" '2', \"tables\" %s, \"binary\" '%s')",
 						 quote_identifier(slot), LSN_FORMAT_ARGS(start_lsn), lit, binary ? "true" : "false");
 	}
-	PQfreemem(lit);
 	res = tributary_pq_exec_replication(conn, sql.data, 0);
 	if (res == NULL || PQresultStatus(res) != PGRES_COPY_BOTH)
 		tributary_pq_raise(conn, res, src->cfg.name, "could not start streaming");
