@@ -9,6 +9,7 @@
 #     path (COPY text and binary, both decoders' text and binary values);
 #   - an inheritance parent: its own rows only (ONLY), children ignored;
 #   - a primary key with INCLUDE columns: only the key columns are the key;
+#     an auto-created target keeps the source's NOT NULL columns;
 #   - generated columns: created as generated (never written), or left to
 #     a target created with them;
 #   - aclitem[], int2vector and oidvector (empty ones too), whose binary
@@ -32,7 +33,7 @@ my $tables = q{
 	CREATE TABLE public.styles (id int PRIMARY KEY, d date, iv interval, f float8, ts timestamptz,
 								t time, m public.mood);
 	CREATE TABLE public.parent (id int PRIMARY KEY, v text);
-	CREATE TABLE public.inc (id int, name text, loc point, PRIMARY KEY (id) INCLUDE (name, loc));
+	CREATE TABLE public.inc (id int, name text NOT NULL, loc point, PRIMARY KEY (id) INCLUDE (name, loc));
 	CREATE TABLE public.sys (id int PRIMARY KEY, acl aclitem[], iv int2vector, ov oidvector, n int);
 	CREATE TABLE public.gen (id int PRIMARY KEY, qty int, price numeric,
 							 total numeric GENERATED ALWAYS AS (qty * price) STORED);
@@ -169,6 +170,9 @@ is($target->safe_psql('postgres', q{SELECT string_agg(id::text, ',' ORDER BY id)
 	'the inheritance parent is copied without its children');
 is($target->safe_psql('postgres', q{SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'a.inc'::regclass AND contype = 'p'}),
 	'PRIMARY KEY (id)', 'the INCLUDE columns are not part of the created key');
+is($target->safe_psql('postgres', q{SELECT string_agg(attname || '=' || attnotnull, ',' ORDER BY attnum)
+		FROM pg_attribute WHERE attrelid = 'a.inc'::regclass AND attnum > 0}),
+	'id=true,name=true,loc=false', 'NOT NULL columns are created NOT NULL');
 is($target->safe_psql('postgres', q{SELECT s FROM la.lt WHERE id = 1}), 'café', 'LATIN1 text is converted in the snapshot');
 is($target->safe_psql('postgres', q{SELECT string_agg(attrelid::regclass || '.' || attname || '=' || attgenerated::text, ',' ORDER BY 1)
 		FROM pg_attribute WHERE attrelid IN ('a.gen'::regclass, 'b.gen'::regclass) AND attname = 'total'}),

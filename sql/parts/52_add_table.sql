@@ -9,7 +9,8 @@ CREATE FUNCTION tributary._add_table_columns(info jsonb, opts jsonb)
 RETURNS jsonb LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT coalesce(jsonb_agg(jsonb_build_object('name', c ->> 'name',
 			'type', tributary._canonical_type(tributary._target_type(c, opts), c ->> 'type_schema'),
-			'source_type', tributary._target_type(c, opts)) ORDER BY o), '[]')
+			'source_type', tributary._target_type(c, opts),
+			'not_null', coalesce((c ->> 'not_null')::boolean, false)) ORDER BY o), '[]')
 	  FROM jsonb_array_elements(info -> 'columns') WITH ORDINALITY AS x(c, o)
 $$;
 
@@ -157,7 +158,8 @@ $$;
  * _add_table_create_target: create the missing target table from the
  * source's definition (create_tables), as the job's owner: the copied
  * columns with this database's types (expression columns with their
- * expression's type), the source's generated columns (PostgreSQL, given
+ * expression's type) and, from a PostgreSQL source, their NOT NULL; the
+ * source's generated columns (PostgreSQL, given
  * when no column mapping renames what they read) as generated columns,
  * and the source's primary key under its target names.  Returns the new
  * table.
@@ -170,6 +172,7 @@ DECLARE
 	coldefs text[] := '{}';
 	col jsonb;
 	m record;
+	j_kind text := (SELECT source_kind FROM tributary.source WHERE source_id = j.job_source_id);
 BEGIN
 	FOR m IN SELECT c ->> 'target' AS tcol, c ->> 'source' AS scol FROM jsonb_array_elements(copied) c LOOP
 		IF m.scol IS NULL THEN
@@ -183,7 +186,10 @@ BEGIN
 				USING ERRCODE = 'undefined_object',
 					  HINT = 'Create the type here first, or create the target table yourself.';
 		END IF;
-		coldefs := coldefs || format('%I %s', m.tcol, col ->> 'type');
+		/* NOT NULL as on a PostgreSQL source (MySQL's zero_date may turn values into NULLs) */
+		coldefs := coldefs || format('%I %s%s', m.tcol, col ->> 'type',
+									 CASE WHEN j_kind = 'postgresql' AND (col ->> 'not_null')::boolean
+										  THEN ' NOT NULL' ELSE '' END);
 	END LOOP;
 	/* the source's generated columns, computed here as there (never written) */
 	FOR col IN SELECT c FROM jsonb_array_elements(CASE jsonb_typeof(generated) WHEN 'array' THEN generated ELSE '[]' END) c LOOP
