@@ -90,6 +90,17 @@ $my->sql("USE shop; INSERT INTO shop.y VALUES (3, 1901, 1, 127, 40000, 214748364
 is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('j', '60 s')"), 't', 'more changes are applied');
 compare('in the stream (binlog_row_metadata MINIMAL)');
 
+# MariaDB system-versioned tables are refused by name (add_table failed
+# with an internal error, add_tables passed over them)
+$my->sql("USE shop; CREATE TABLE shop.v (id INT PRIMARY KEY, x INT) WITH SYSTEM VERSIONING; INSERT INTO shop.v VALUES (1, 1);");
+my ($ret, $out, $verr) = $target->psql('postgres', q{SELECT tributary.add_table('j', 'shop.v')});
+like($verr, qr/source table \[shop\.v\] is system-versioned, which pg_tributary does not sync/, 'add_table refuses a system-versioned table');
+$target->safe_psql('postgres', q{SELECT tributary.create_job('all', 'maria', 'full', '{"target_schema": "all_tables"}')});
+($ret, $out, $verr) = $target->psql('postgres', q{SELECT tributary.add_tables('all', 'shop\..*')});
+like($verr, qr/source table \[shop\.v\] is system-versioned/, 'add_tables names it too');
+is($target->safe_psql('postgres', q{SELECT tributary.add_tables('all', 'shop\..*', exclude => 'shop\.v')}), '2',
+	'and takes the other tables when it is excluded');
+
 # a session with binlog_row_image = MINIMAL
 $my->sql("USE shop; SET SESSION binlog_row_image = 'MINIMAL'; UPDATE shop.y SET d = 0 WHERE id = 1;");
 ok($target->poll_query_until('postgres', "SELECT state = 'failed' FROM tributary.jobs WHERE job_name = 'j'"),

@@ -221,6 +221,12 @@ RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	qname text := nsp || '.' || rel;
 BEGIN
+	IF info ->> 'table_type' = 'SYSTEM VERSIONED' THEN
+		RAISE EXCEPTION 'source table [%] is system-versioned, which pg_tributary does not sync', qname
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Its binlog carries history rows and row_start/row_end periods, and its key includes row_end; only plain tables are synced exactly.',
+				  HINT = 'Leave it out of the job (add_tables takes an exclude pattern), or remove versioning on the source (ALTER TABLE ... DROP SYSTEM VERSIONING).';
+	END IF;
 	IF jsonb_array_length(info -> 'key') = 0 THEN
 		RAISE EXCEPTION 'source table [%] do not contain any primary key', qname
 			USING ERRCODE = 'object_not_in_prerequisite_state',

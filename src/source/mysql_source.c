@@ -299,6 +299,18 @@ mysrc_describe_table(TributarySource *src, const char *nsp, const char *rel)
 	}
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"replident\": \"f\", \"wal_level\": \"logical\", ");
+	/* the table's kind: BASE TABLE, or SYSTEM VERSIONED (MariaDB) */
+	{
+		MYSQL_RES  *tres = mysrc_query(src, psprintf("SELECT TABLE_TYPE FROM information_schema.TABLES "
+													 "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+													 schema_lit, table_lit));
+		MYSQL_ROW	trow = mysql_fetch_row(tres);
+
+		appendStringInfoString(&buf, "\"table_type\": ");
+		escape_json(&buf, trow && trow[0] ? trow[0] : "");
+		appendStringInfoString(&buf, ", ");
+		mysql_free_result(tres);
+	}
 	/* the binlog settings change capture needs (checked by start_job) */
 	{
 		MYSQL_RES  *vres = mysrc_query(src, "SHOW GLOBAL VARIABLES WHERE Variable_name IN "
@@ -373,13 +385,15 @@ mysrc_describe_table(TributarySource *src, const char *nsp, const char *rel)
 }
 
 /*
- * mysrc_list_tables: the base tables outside the system databases.
+ * mysrc_list_tables: the base tables outside the system databases
+ * (system-versioned ones too, so that add_tables refuses them by name
+ * instead of passing over them).
  */
 static List *
 mysrc_list_tables(TributarySource *src)
 {
 	MYSQL_RES  *res = mysrc_query(src, "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES "
-								  "WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN "
+								  "WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_SCHEMA NOT IN "
 								  "('mysql', 'information_schema', 'performance_schema', 'sys') "
 								  "ORDER BY 1, 2");
 	MYSQL_ROW	row;
