@@ -476,12 +476,18 @@ bl_read_rows(const BinlogEvent *ev, const BinlogFormat *fmt, BinlogRows *rows, c
 
 /*
  * bl_read_payload: MySQL 8 TRANSACTION_PAYLOAD: the events it holds,
- * uncompressed (whole events without checksums, back to back).
+ * uncompressed (whole events without checksums, back to back).  fmt is
+ * unused: the event has no post-header.
  */
 bool
 bl_read_payload(const BinlogEvent *ev, const BinlogFormat *fmt, char **events, size_t *len, char **err)
 {
-	const uint8 *p = ev->data + bl_post_header(fmt, ev->type);
+	/*
+	 * No post-header, whatever the format description says: MySQL 8.0.40
+	 * declares 40 bytes for this event type and writes none (its own
+	 * reader ignores the declared length; the body is all fields).
+	 */
+	const uint8 *p = ev->data;
 	const uint8 *end = ev->data + ev->len;
 	uint64		payload_size = 0;
 	uint64		compression = 0;
