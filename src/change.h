@@ -17,7 +17,8 @@
  *	change		one row: op INSERT (new), UPDATE (old when the source has
  *				it, new) or DELETE (old); values in text input or binary
  *				receive format of the column's type as the relation named it
- *	truncate	tables emptied
+ *	truncate	tables emptied (partial: only some partitions of them, which
+ *				a target of the whole table cannot follow)
  *	ddl			a statement changed a job table (kind as mysql_ddl.c
  *				classifies it, the table as "db.table", the statement)
  *	commit		the transaction ends: its commit record's position, the
@@ -95,7 +96,7 @@ struct TributaryChangeSink
 	void		(*relation) (TributaryChangeSink *sink, TribRelation *rel);
 	void		(*change) (TributaryChangeSink *sink, char op, Oid relid,
 						   TribTuple *oldtuple, TribTuple *newtuple);
-	void		(*truncate) (TributaryChangeSink *sink, int nrelids, Oid *relids);
+	void		(*truncate) (TributaryChangeSink *sink, int nrelids, Oid *relids, bool partial);
 	void		(*ddl) (TributaryChangeSink *sink, const char *kind, const char *table,
 						const char *statement, XLogRecPtr position);
 	void		(*commit) (TributaryChangeSink *sink, XLogRecPtr commit, XLogRecPtr end,

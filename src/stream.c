@@ -471,12 +471,33 @@ sink_change(TributaryChangeSink *sink, char op, Oid relid, TribTuple *oldtuple, 
 }
 
 /*
- * sink_truncate: tables emptied.
+ * sink_truncate: tables emptied (partial: only some of their partitions).
  */
 static void
-sink_truncate(TributaryChangeSink *sink, int nrelids, Oid *relids)
+sink_truncate(TributaryChangeSink *sink, int nrelids, Oid *relids, bool partial)
 {
 	StreamState *st = (StreamState *) sink->arg;
+
+	/*
+	 * partial: a partition of a job table was emptied on its own.  The
+	 * target holds the rows of every partition in one table and cannot
+	 * tell which were in it; skipping it would leave them, even while
+	 * catching up (a row inserted into the partition before the truncate
+	 * would be upserted and stay).
+	 */
+	for (int i = 0; partial && i < nrelids; i++)
+	{
+		const char *name = tributary_apply_source_name(st->apply, relids[i]);
+
+		if (name != NULL && !st->skip_xact)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a partition of source table [%s] was truncated on its own", name),
+					 errdetail("The target holds the rows of every partition in one table and cannot tell which of them were in that partition."),
+					 errhint("Copy the job's tables again with tributary.restart_job(job, false).")));
+	}
+	if (partial)
+		return;
 
 	if (enter_change(st, "TRUNCATE"))
 		tributary_apply_truncate(st->apply, nrelids, relids);

@@ -247,10 +247,19 @@ BEGIN
 				  HINT = format('On the source run ALTER TABLE %I.%I SET LOGGED; or copy the table with a full job.', nsp, rel);
 	END IF;
 	IF info ->> 'relkind' = 'p' AND mode <> 'full' THEN
-		RAISE EXCEPTION 'source table [%] is partitioned, and change capture does not follow its partitions yet', qname
-			USING ERRCODE = 'feature_not_supported',
-				  DETAIL = 'The snapshot would be right, but changes made in its partitions would not reach the target.',
-				  HINT = 'Copy it with a full job for now, or sync its partitions as tables of their own.';
+		IF s.source_options ->> 'decoder' = 'pgoutput' THEN
+			RAISE EXCEPTION 'source table [%] is partitioned, which pgoutput cannot stream exactly', qname
+				USING ERRCODE = 'feature_not_supported',
+					  DETAIL = 'pgoutput does not send a TRUNCATE of a single partition, so the target would keep rows the source no longer has.',
+					  HINT = 'Use tributary_decoder: list it in output_plugin_libraries on the source and set the source option decoder to auto.';
+		END IF;
+		IF jsonb_typeof(info -> 'partitions_not_full') = 'array' THEN
+			RAISE EXCEPTION 'partition % of table [%] does not have replication identity full', info -> 'partitions_not_full' ->> 0, qname
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  DETAIL = 'Each partition keeps its own replica identity, and full row images are needed to apply updates and deletes exactly.',
+					  HINT = format('On the source run ALTER TABLE %s REPLICA IDENTITY FULL; for each partition (and for partitions created later).',
+									info -> 'partitions_not_full' ->> 0);
+		END IF;
 	END IF;
 	IF s.source_kind = 'mysql' AND mode <> 'full' THEN
 		IF upper(coalesce(info ->> 'log_bin', 'OFF')) <> 'ON' THEN
@@ -283,7 +292,7 @@ BEGIN
 					  DETAIL = 'Change data capture reads the source''s write-ahead log through logical decoding.',
 					  HINT = 'On the source run ALTER SYSTEM SET wal_level = logical; and restart it.';
 		END IF;
-		IF info ->> 'replident' <> 'f' THEN
+		IF info ->> 'replident' <> 'f' AND info ->> 'relkind' <> 'p' THEN
 			RAISE EXCEPTION 'table [%] replication identity is [%], should be set to full', qname, info ->> 'replident'
 				USING ERRCODE = 'object_not_in_prerequisite_state',
 					  DETAIL = 'Full row images are needed to apply updates and deletes exactly.',

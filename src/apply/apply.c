@@ -596,6 +596,20 @@ tributary_apply_truncate(TributaryApplyState *state, int nrelids, Oid *relids)
 }
 
 /*
+ * tributary_apply_source_name: "schema.table" of the job table a source
+ * relation of the stream maps to, or NULL when it is not one.
+ */
+const char *
+tributary_apply_source_name(TributaryApplyState *state, Oid relid)
+{
+	ApplyRel   *ar = hash_search(state->rels, &relid, HASH_FIND, NULL);
+
+	if (ar == NULL || ar->table == NULL)
+		return NULL;
+	return psprintf("%s.%s", ar->table->source_nsp, ar->table->source_rel);
+}
+
+/*
  * tributary_apply_flush_counters: add the rows applied per table to
  * tributary.job_table (in the caller's local transaction).
  */

@@ -72,6 +72,7 @@
 
 #define TRIB_TRUNCATE_CASCADE		0x01
 #define TRIB_TRUNCATE_RESTART		0x02
+#define TRIB_TRUNCATE_PARTITION		0x04	/* only some partitions of these tables were emptied */
 #define TRIB_MESSAGE_TRANSACTIONAL	0x01
 
 /* one decoded message */

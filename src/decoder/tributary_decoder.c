@@ -43,7 +43,9 @@
 
 #include "access/detoast.h"
 #include "access/htup_details.h"
+#include "access/tupconvert.h"
 #include "access/xact.h"
+#include "catalog/partition.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
@@ -76,6 +78,8 @@ typedef struct RelEntry
 	bool		schema_sent;
 	int			natts;			/* of the relation, dropped ones included */
 	FmgrInfo   *out_fns;		/* per attribute: output or send function */
+	Oid			publish_as;		/* a partition: the named ancestor its changes are sent as */
+	TupleConversionMap *map;	/* its rows into the ancestor's, NULL if alike */
 } RelEntry;
 
 typedef struct DecoderData
@@ -223,6 +227,11 @@ dec_invalidate(Datum arg, Oid relid)
 		entry = hash_search(active_relcache, &relid, HASH_FIND, NULL);
 		if (entry)
 			entry->valid = entry->schema_sent = false;
+		/* partitions sent as this relation: their row maps depend on it */
+		hash_seq_init(&status, active_relcache);
+		while ((entry = hash_seq_search(&status)) != NULL)
+			if (entry->publish_as == relid)
+				entry->valid = false;
 		return;
 	}
 	hash_seq_init(&status, active_relcache);
@@ -418,6 +427,68 @@ end_message(LogicalDecodingContext *ctx, bool last_write, bool flush)
 }
 
 /*
+ * table_named: whether the "tables" option names a relation.
+ */
+static bool
+table_named(DecoderData *data, Oid nspid, const char *relname)
+{
+	char	   *nsp = get_namespace_name(nspid);
+	ListCell   *lc;
+
+	foreach(lc, data->tables)
+	{
+		List	   *pair = (List *) lfirst(lc);
+
+		if (strcmp(linitial(pair), nsp) == 0 && strcmp(lsecond(pair), relname) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * include_as_ancestor: a partition whose ancestor the "tables" option
+ * names is included, and its changes are sent as changes of the topmost
+ * such ancestor (the job's table holds the rows of all its partitions;
+ * a row moving between partitions arrives as a delete and an insert of
+ * that table).  Its rows are converted to the ancestor's columns, which
+ * may be in another order or have other dropped columns.  Called in the
+ * cache context.
+ */
+static void
+include_as_ancestor(DecoderData *data, RelEntry *entry, Relation relation)
+{
+	List	   *ancestors = get_partition_ancestors(RelationGetRelid(relation));
+	ListCell   *lc;
+	Relation	anc;
+
+	foreach(lc, ancestors)
+	{
+		Oid			a = lfirst_oid(lc);
+
+		if (table_named(data, get_rel_namespace(a), get_rel_name(a)))
+			entry->publish_as = a;
+	}
+	if (!OidIsValid(entry->publish_as))
+		return;
+	entry->included = true;
+	anc = RelationIdGetRelation(entry->publish_as);
+	if (!RelationIsValid(anc))
+		elog(ERROR, "could not open relation with OID %u", entry->publish_as);
+	{
+		TupleDesc	in = CreateTupleDescCopy(RelationGetDescr(relation));
+		TupleDesc	outdesc = CreateTupleDescCopy(RelationGetDescr(anc));
+
+		entry->map = convert_tuples_by_name(in, outdesc);
+		if (entry->map == NULL)
+		{
+			FreeTupleDesc(in);
+			FreeTupleDesc(outdesc);
+		}
+	}
+	RelationClose(anc);
+}
+
+/*
  * get_rel_entry: the (valid) cache entry of a relation.
  */
 static RelEntry *
@@ -432,27 +503,25 @@ get_rel_entry(DecoderData *data, Relation relation)
 		entry->valid = false;
 		entry->schema_sent = false;
 		entry->out_fns = NULL;
+		entry->map = NULL;
 	}
 	if (!entry->valid)
 	{
 		TupleDesc	desc = RelationGetDescr(relation);
 		MemoryContext old = MemoryContextSwitchTo(data->cache_cxt);
 
-		entry->included = (data->tables == NIL);
-		if (data->tables != NIL)
+		entry->included = (data->tables == NIL) ||
+			table_named(data, RelationGetNamespace(relation), RelationGetRelationName(relation));
+		entry->publish_as = InvalidOid;
+		if (entry->map)
 		{
-			char	   *nsp = get_namespace_name(RelationGetNamespace(relation));
-			ListCell   *lc;
-
-			foreach(lc, data->tables)
-			{
-				List	   *pair = (List *) lfirst(lc);
-
-				if (strcmp(linitial(pair), nsp) == 0 &&
-					strcmp(lsecond(pair), RelationGetRelationName(relation)) == 0)
-					entry->included = true;
-			}
+			FreeTupleDesc(entry->map->indesc);
+			FreeTupleDesc(entry->map->outdesc);
+			free_conversion_map(entry->map);
 		}
+		entry->map = NULL;
+		if (!entry->included && relation->rd_rel->relispartition)
+			include_as_ancestor(data, entry, relation);
 		if (entry->out_fns)
 			pfree(entry->out_fns);
 		entry->natts = desc->natts;
@@ -697,22 +766,38 @@ dec_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 {
 	DecoderData *data = ctx->output_plugin_private;
 	RelEntry   *entry = get_rel_entry(data, relation);
-	TupleDesc	desc = RelationGetDescr(relation);
+	TupleDesc	desc;
 	TransactionId sxid = stream_xid_of(data, txn);
 	MemoryContext old;
 	HeapTuple	oldtuple;
 	HeapTuple	newtuple;
 	StringInfo	out;
+	Relation	ancestor = NULL;
 
 	if (!entry->included)
 		return;
 
 	old = MemoryContextSwitchTo(data->change_cxt);
-	send_begin(ctx, txn);
-	maybe_send_relation(ctx, entry, relation, sxid);
-
 	oldtuple = change->data.tp.oldtuple ? &change->data.tp.oldtuple->tuple : NULL;
 	newtuple = change->data.tp.newtuple ? &change->data.tp.newtuple->tuple : NULL;
+	if (OidIsValid(entry->publish_as))
+	{
+		/* a partition's change, sent as its named ancestor's */
+		TupleConversionMap *map = entry->map;
+
+		ancestor = RelationIdGetRelation(entry->publish_as);
+		if (!RelationIsValid(ancestor))
+			elog(ERROR, "could not open relation with OID %u", entry->publish_as);
+		if (map && oldtuple)
+			oldtuple = execute_attr_map_tuple(oldtuple, map);
+		if (map && newtuple)
+			newtuple = execute_attr_map_tuple(newtuple, map);
+		relation = ancestor;
+		entry = get_rel_entry(data, relation);
+	}
+	desc = RelationGetDescr(relation);
+	send_begin(ctx, txn);
+	maybe_send_relation(ctx, entry, relation, sxid);
 
 	switch (change->action)
 	{
@@ -745,6 +830,8 @@ dec_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		default:
 			Assert(false);
 	}
+	if (ancestor)
+		RelationClose(ancestor);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(data->change_cxt);
 }
@@ -760,28 +847,60 @@ dec_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	TransactionId sxid = stream_xid_of(data, txn);
 	MemoryContext old = MemoryContextSwitchTo(data->change_cxt);
 	Oid		   *relids = palloc(sizeof(Oid) * nrelations);
+	Oid		   *partial = palloc(sizeof(Oid) * nrelations);
 	int			n = 0;
+	int			npartial = 0;
 	uint8		flags = 0;
 	StringInfo	out;
 
 	for (int i = 0; i < nrelations; i++)
 	{
 		RelEntry   *entry = get_rel_entry(data, relations[i]);
+		bool		covered = false;
 
 		if (!entry->included)
 			continue;
-		send_begin(ctx, txn);
-		maybe_send_relation(ctx, entry, relations[i], sxid);
-		relids[n++] = RelationGetRelid(relations[i]);
+		if (!OidIsValid(entry->publish_as))
+		{
+			send_begin(ctx, txn);
+			maybe_send_relation(ctx, entry, relations[i], sxid);
+			relids[n++] = RelationGetRelid(relations[i]);
+			continue;
+		}
+		/* a partition: nothing to say when its ancestor is emptied too */
+		for (int k = 0; k < nrelations; k++)
+			if (RelationGetRelid(relations[k]) == entry->publish_as)
+				covered = true;
+		for (int k = 0; k < npartial; k++)
+			if (partial[k] == entry->publish_as)
+				covered = true;
+		if (!covered)
+		{
+			Relation	ancestor = RelationIdGetRelation(entry->publish_as);
+
+			if (!RelationIsValid(ancestor))
+				elog(ERROR, "could not open relation with OID %u", entry->publish_as);
+			send_begin(ctx, txn);
+			maybe_send_relation(ctx, get_rel_entry(data, ancestor), ancestor, sxid);
+			RelationClose(ancestor);
+			partial[npartial++] = entry->publish_as;
+		}
 	}
+	if (change->data.truncate.cascade)
+		flags |= TRIB_TRUNCATE_CASCADE;
+	if (change->data.truncate.restart_seqs)
+		flags |= TRIB_TRUNCATE_RESTART;
 	if (n > 0)
 	{
-		if (change->data.truncate.cascade)
-			flags |= TRIB_TRUNCATE_CASCADE;
-		if (change->data.truncate.restart_seqs)
-			flags |= TRIB_TRUNCATE_RESTART;
 		out = begin_message(ctx, true);
 		trib_write_truncate(out, sxid, flags, n, relids);
+		end_message(ctx, true, false);
+	}
+	if (npartial > 0)
+	{
+		/* only some partitions of these tables were emptied */
+		out = begin_message(ctx, true);
+		trib_write_truncate(out, sxid, flags | TRIB_TRUNCATE_PARTITION, npartial, partial);
 		end_message(ctx, true, false);
 	}
 	MemoryContextSwitchTo(old);

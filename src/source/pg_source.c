@@ -109,6 +109,11 @@ static const char *describe_sql =
 "  'replident', c.relreplident,"
 "  'relkind', c.relkind,"
 "  'persistence', c.relpersistence,"
+"  'partitions_not_full', CASE WHEN c.relkind = 'p' THEN (SELECT json_agg(x.name ORDER BY x.name)"
+"     FROM (SELECT pg_catalog.quote_ident(pn.nspname) || '.' || pg_catalog.quote_ident(pc.relname) AS name"
+"             FROM pg_catalog.pg_partition_tree(c.oid) pt JOIN pg_catalog.pg_class pc ON pc.oid = pt.relid"
+"             JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace"
+"            WHERE pt.isleaf AND pc.relreplident <> 'f') x) END,"
 "  'columns', (SELECT json_agg(json_build_object("
 "       'name', a.attname, 'pg_type', pg_catalog.format_type(a.atttypid, a.atttypmod),"
 "       'type_schema', (SELECT tn.nspname FROM pg_catalog.pg_type ty"
@@ -408,7 +413,12 @@ pg_run_checks(TributarySource *src, List *tables, TributaryCheckEmit emit, void 
 		params[1] = rel;
 		res = tributary_pq_query(pg_conn(src), src->cfg.name,
 								 "SELECT c.relreplident, EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
-								 "WHERE i.indrelid = c.oid AND i.indisprimary) "
+								 "WHERE i.indrelid = c.oid AND i.indisprimary), "
+								 "CASE WHEN c.relkind = 'p' THEN (SELECT pg_catalog.string_agg(x.name, ', ' ORDER BY x.name) "
+								 "  FROM (SELECT pg_catalog.quote_ident(pn.nspname) || '.' || pg_catalog.quote_ident(pc.relname) AS name "
+								 "    FROM pg_catalog.pg_partition_tree(c.oid) pt JOIN pg_catalog.pg_class pc ON pc.oid = pt.relid "
+								 "    JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace "
+								 "   WHERE pt.isleaf AND pc.relreplident <> 'f') x) END, c.relkind "
 								 "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 								 "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')",
 								 2, params);
@@ -428,7 +438,10 @@ pg_run_checks(TributarySource *src, List *tables, TributaryCheckEmit emit, void 
 				 psprintf("source table [%s.%s] do not contain any primary key", nsp, rel),
 				 psprintf("On the source run ALTER TABLE %s ADD PRIMARY KEY (...);",
 						  quote_qualified_identifier(nsp, rel)));
-		if (PQgetvalue(res, 0, 0)[0] == 'f')
+		if (PQgetvalue(res, 0, 3)[0] == 'p')
+			emit(arg, psprintf("replica_identity %s.%s", nsp, rel), true,
+				 psprintf("table [%s.%s] is partitioned: the replication identity of each partition counts", nsp, rel), NULL);
+		else if (PQgetvalue(res, 0, 0)[0] == 'f')
 			emit(arg, psprintf("replica_identity %s.%s", nsp, rel), true,
 				 psprintf("table [%s.%s] replication identity is [f]", nsp, rel), NULL);
 		else
@@ -437,6 +450,12 @@ pg_run_checks(TributarySource *src, List *tables, TributaryCheckEmit emit, void 
 						  nsp, rel, PQgetvalue(res, 0, 0)),
 				 psprintf("On the source run ALTER TABLE %s REPLICA IDENTITY FULL;",
 						  quote_qualified_identifier(nsp, rel)));
+		/* a partitioned table: each partition keeps its own identity */
+		if (!PQgetisnull(res, 0, 2))
+			emit(arg, psprintf("replica_identity partitions of %s.%s", nsp, rel), false,
+				 psprintf("partitions of table [%s.%s] without replication identity full: %s",
+						  nsp, rel, PQgetvalue(res, 0, 2)),
+				 "On the source run ALTER TABLE ... REPLICA IDENTITY FULL; for each of them.");
 		PQclear(res);
 	}
 }

@@ -98,6 +98,36 @@ table_list(List *tables)
 }
 
 /*
+ * refuse_partitioned: pgoutput does not send a TRUNCATE of a single
+ * partition (with or without publish_via_partition_root), so a job whose
+ * slot uses it cannot stream a partitioned table exactly.  add_table
+ * refuses it when the source's decoder option says pgoutput; this catches
+ * decoder auto falling back to pgoutput.
+ */
+static void
+refuse_partitioned(TributarySource *src, List *tables)
+{
+	ListCell   *lc;
+
+	foreach(lc, tables)
+	{
+		const char *params[1] = {(char *) lfirst(lc)};
+		PGresult   *res = tributary_pq_query((PGconn *) src->conn, src->cfg.name,
+											 "SELECT relkind FROM pg_catalog.pg_class WHERE oid = $1::regclass",
+											 1, params);
+		bool		partitioned = (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 'p');
+
+		PQclear(res);
+		if (partitioned)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("source table %s is partitioned, which pgoutput cannot stream exactly", params[0]),
+					 errdetail("Source \"%s\" streams through pgoutput, which does not send a TRUNCATE of a single partition.", src->cfg.name),
+					 errhint("List tributary_decoder in output_plugin_libraries on the source, then copy the job again with tributary.restart_job(job, false).")));
+	}
+}
+
+/*
  * pg_stream_prepare: with pgoutput, make the job's publication hold
  * exactly the job's tables (before any snapshot view is taken, so that no
  * change of a newly added table is missed).
@@ -112,6 +142,7 @@ pg_stream_prepare(TributarySource *src, const char *slot, List *tables)
 
 	if (src->job.slot_decoder == NULL || strcmp(src->job.slot_decoder, "pgoutput") != 0)
 		return;
+	refuse_partitioned(src, tables);
 	res = tributary_pq_query(conn, src->cfg.name,
 							 "SELECT count(*) FROM pg_catalog.pg_publication WHERE pubname = $1", 1, params);
 	exists = (strcmp(PQgetvalue(res, 0, 0), "0") != 0);
@@ -337,7 +368,7 @@ dispatch(TributarySource *src, TribMessage *m, TributaryChangeSink *sink)
 			sink->change(sink, TRIB_CHANGE_DELETE, m->relid, m->has_old ? &m->oldtuple : NULL, NULL);
 			break;
 		case TRIB_MSG_TRUNCATE:
-			sink->truncate(sink, m->nrelids, m->relids);
+			sink->truncate(sink, m->nrelids, m->relids, (m->flags & TRIB_TRUNCATE_PARTITION) != 0);
 			break;
 		case TRIB_MSG_NONE:
 		case TRIB_MSG_MESSAGE:

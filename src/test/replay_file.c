@@ -272,7 +272,7 @@ replay_line(TributarySource *src, ReplayState *rs, char *line, XLogRecPtr start,
 	{
 		t->rows = NIL;
 		if (sink)
-			sink->truncate(sink, 1, &t->relid);
+			sink->truncate(sink, 1, &t->relid, false);
 		return;
 	}
 	if (strcmp(fields[0], "insert") == 0 || strcmp(fields[0], "update") == 0)
