@@ -252,6 +252,20 @@ set_be(BinlogValue *v, uint64 x, int n)
  * decode_binary: a value in the send format of bl_binary_type, when the
  * column asks for it and the value fits; false leaves it to the text path.
  */
+/*
+ * set_int: a little-endian integer of nbytes (1 to 4), sign-extended
+ * unless unsigned, in the send format of the PostgreSQL integer of width
+ * bytes its column maps to (an unsigned type takes the next wider one).
+ */
+static inline void
+set_int(BinlogValue *v, const uint8 *p, int nbytes, bool is_unsigned, int width)
+{
+	uint64		u = bl_le_uint(p, nbytes);
+	int			shift = 64 - 8 * nbytes;
+
+	set_be(v, is_unsigned ? u : (uint64) (((int64) (u << shift)) >> shift), width);
+}
+
 static bool
 decode_binary(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, BinlogValue *v)
 {
@@ -262,30 +276,19 @@ decode_binary(const BinlogColumn *col, const uint8 *p, int64 w, int prefix, Binl
 	switch (col->type)
 	{
 		case MT_TINY:
-			set_be(v, (uint64) (int64) (col->is_unsigned ? (int) p[0] : (int) (int8) p[0]), 2);
+			set_int(v, p, 1, col->is_unsigned, 2);
 			return true;
 		case MT_YEAR:
 			set_be(v, (uint64) (p[0] == 0 ? 0 : 1900 + p[0]), 2);
 			return true;
 		case MT_SHORT:
-			if (col->is_unsigned)
-				set_be(v, bl_le_uint(p, 2), 4);
-			else
-				set_be(v, (uint64) (int64) (int16) bl_le_uint(p, 2), 2);
+			set_int(v, p, 2, col->is_unsigned, col->is_unsigned ? 4 : 2);
 			return true;
 		case MT_INT24:
-			{
-				uint32		u = (uint32) bl_le_uint(p, 3);
-				int32		s = (u & 0x800000) && !col->is_unsigned ? (int32) (u | 0xff000000) : (int32) u;
-
-				set_be(v, (uint64) (int64) s, 4);
-				return true;
-			}
+			set_int(v, p, 3, col->is_unsigned, 4);
+			return true;
 		case MT_LONG:
-			if (col->is_unsigned)
-				set_be(v, bl_le_uint(p, 4), 8);
-			else
-				set_be(v, (uint64) (int64) (int32) bl_le_uint(p, 4), 4);
+			set_int(v, p, 4, col->is_unsigned, col->is_unsigned ? 8 : 4);
 			return true;
 		case MT_LONGLONG:
 			set_be(v, bl_le_uint(p, 8), 8);
