@@ -109,12 +109,13 @@ commit_catalog_xact(void)
 }
 
 /*
- * snapshot_plan_table: truncate the target and record every chunk of the
- * table, in one transaction.  The bounds are read in the run's view, so
+ * snapshot_plan_table: empty the target and record every chunk of the
+ * table, in one transaction (tables: all of the run's, for the targets'
+ * foreign keys).  The bounds are read in the run's view, so
  * together the chunks hold every row of that view exactly once.
  */
 static void
-snapshot_plan_table(TributaryJob *job, TributaryTable *t, ChunkContext *cctx)
+snapshot_plan_table(TributaryJob *job, TributaryTable *t, List *tables, ChunkContext *cctx)
 {
 	TributarySource *src = job->source;
 	Oid			argtypes[4] = {INT4OID, INT4OID, TEXTOID, TEXTOID};
@@ -127,7 +128,7 @@ snapshot_plan_table(TributaryJob *job, TributaryTable *t, ChunkContext *cctx)
 	begin_catalog_xact();
 	pgstat_report_activity(STATE_RUNNING, psprintf("planning the snapshot of %s.%s",
 												   t->source_nsp, t->source_rel));
-	tributary_truncate_target(t);
+	tributary_truncate_target(t, tables);
 	us = tributary_catalog_enter();
 	SPI_connect();
 	for (;;)
@@ -453,7 +454,7 @@ tributary_snapshot_run(TributaryJob *job, List *tables, const char *final_state,
 		TributaryTable *t = (TributaryTable *) lfirst(lc);
 
 		if (!t->planned)
-			snapshot_plan_table(job, t, &cctx);
+			snapshot_plan_table(job, t, tables, &cctx);
 		nchunks += t->chunks_left;
 	}
 	error_context_stack = errcb.previous;

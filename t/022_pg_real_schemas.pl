@@ -10,6 +10,9 @@
 #   - an inheritance parent: its own rows only (ONLY), children ignored;
 #   - a primary key with INCLUDE columns: only the key columns are the key;
 #     an auto-created target keeps the source's NOT NULL columns;
+#   - targets with foreign keys between the job's tables: snapshots empty
+#     a referenced target by DELETE (as a replica, the constraint does not
+#     fire); a referencing table outside the job is refused by name;
 #   - generated columns: created as generated (never written), or left to
 #     a target created with them;
 #   - aclitem[], int2vector and oidvector (empty ones too), whose binary
@@ -38,6 +41,8 @@ my $tables = q{
 	CREATE TABLE public.gen (id int PRIMARY KEY, qty int, price numeric,
 							 total numeric GENERATED ALWAYS AS (qty * price) STORED);
 	CREATE TABLE public.gen2 (LIKE public.gen INCLUDING ALL);
+	CREATE TABLE public.fk_parent (id int PRIMARY KEY, v text);
+	CREATE TABLE public.fk_child (id int PRIMARY KEY, parent_id int REFERENCES public.fk_parent, v text);
 };
 $source->safe_psql('postgres', $types . $tables . q{
 	CREATE TABLE public.child (extra int) INHERITS (public.parent);
@@ -48,6 +53,10 @@ $source->safe_psql('postgres', $types . $tables . q{
 	ALTER TABLE public.sys REPLICA IDENTITY FULL;
 	ALTER TABLE public.gen REPLICA IDENTITY FULL;
 	ALTER TABLE public.gen2 REPLICA IDENTITY FULL;
+	ALTER TABLE public.fk_parent REPLICA IDENTITY FULL;
+	ALTER TABLE public.fk_child REPLICA IDENTITY FULL;
+	INSERT INTO public.fk_parent SELECT g, 'p' || g FROM generate_series(1, 10) g;
+	INSERT INTO public.fk_child SELECT g, g % 10 + 1, 'c' || g FROM generate_series(1, 30) g;
 	INSERT INTO public.gen (id, qty, price) VALUES (1, 2, 1.5), (2, 3, 2.25);
 	INSERT INTO public.gen2 (id, qty, price) VALUES (1, 2, 1.5), (2, 3, 2.25);
 	INSERT INTO public.sys VALUES (1, '{postgres=arwdDxt/postgres,=r/postgres}', '', '', 1),
@@ -94,6 +103,12 @@ $target->safe_psql('postgres', qq{
 	CREATE TABLE b.styles (LIKE a.styles INCLUDING ALL);
 	CREATE TABLE a.gen2 (id int PRIMARY KEY, qty int, price numeric, total numeric GENERATED ALWAYS AS (qty * price) STORED);
 	CREATE TABLE b.gen2 (LIKE a.gen2 INCLUDING ALL);
+	-- targets with the source's foreign key: the parent cannot be truncated alone
+	CREATE TABLE a.fk_parent (id int PRIMARY KEY, v text);
+	CREATE TABLE a.fk_child (id int PRIMARY KEY, parent_id int REFERENCES a.fk_parent, v text);
+	CREATE TABLE b.fk_parent (id int PRIMARY KEY, v text);
+	CREATE TABLE b.fk_child (id int PRIMARY KEY, parent_id int REFERENCES b.fk_parent, v text);
+	INSERT INTO a.fk_parent VALUES (99, 'stale'); INSERT INTO a.fk_child VALUES (99, 99, 'stale');
 	CREATE TABLE la.lt (id int PRIMARY KEY, s text, m public.mood);
 	CREATE TABLE lb.lt (LIKE la.lt INCLUDING ALL);
 });
@@ -108,6 +123,8 @@ for my $j (['dec', 'src', 'a'], ['pgo', 'src_pgo', 'b'])
 		SELECT tributary.add_table('$job', 'public.sys');
 		SELECT tributary.add_table('$job', 'public.gen');
 		SELECT tributary.add_table('$job', 'public.gen2');
+		SELECT tributary.add_table('$job', 'public.fk_parent');
+		SELECT tributary.add_table('$job', 'public.fk_child');
 		SELECT tributary.start_job('$job');
 	});
 }
@@ -142,7 +159,8 @@ sub compare
 {
 	my ($when) = @_;
 	for my $t (['styles', 'public.styles'], ['parent', 'ONLY public.parent'], ['inc', 'public.inc'],
-			   ['sys', 'public.sys'], ['gen', 'public.gen'], ['gen2', 'public.gen2'])
+			   ['sys', 'public.sys'], ['gen', 'public.gen'], ['gen2', 'public.gen2'],
+			   ['fk_parent', 'public.fk_parent'], ['fk_child', 'public.fk_child'])
 	{
 		my ($name, $from) = @$t;
 		my $want = pdigest($source, "SELECT * FROM $from");
@@ -201,6 +219,11 @@ $source->safe_psql('postgres', q{
 	INSERT INTO public.gen2 (id, qty, price) VALUES (3, 4, 0.5);
 	UPDATE public.gen2 SET price = 9 WHERE id = 1;
 	DELETE FROM public.gen2 WHERE id = 2;
+	INSERT INTO public.fk_parent VALUES (11, 'p11');
+	INSERT INTO public.fk_child VALUES (31, 11, 'c31');
+	DELETE FROM public.fk_child WHERE parent_id = 2;
+	DELETE FROM public.fk_parent WHERE id = 2;
+	UPDATE public.fk_child SET parent_id = 11 WHERE id = 1;
 });
 $source->safe_psql('latin', q{
 	SET client_encoding = 'UTF8';
@@ -235,6 +258,22 @@ like($err, qr/source table \[public\.pt\] is partitioned, which pgoutput cannot 
 $target->safe_psql('postgres', q{SELECT tributary.add_table('once', 'public.pt'); SELECT tributary.start_job('once')});
 is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('once', '60 s')}), 't', 'a full job copies it');
 is(pdigest($target, 'SELECT * FROM o.pt'), pdigest($source, 'SELECT * FROM public.pt'), '... with every partition\'s rows');
+
+# a target referenced by a table the job does not sync: refused when the
+# snapshot would empty it
+$target->safe_psql('postgres', q{
+	CREATE SCHEMA fko;
+	CREATE TABLE fko.fk_parent (id int PRIMARY KEY, v text);
+	CREATE TABLE fko.other (x int PRIMARY KEY, pid int REFERENCES fko.fk_parent);
+	SELECT tributary.create_job('fkonce', 'src', 'full', '{"target_schema": "fko"}');
+	SELECT tributary.add_table('fkonce', 'public.fk_parent');
+	SELECT tributary.start_job('fkonce');
+});
+ok($target->poll_query_until('postgres', q{SELECT state = 'failed' FROM tributary.jobs WHERE job_name = 'fkonce'}),
+	'a job whose target another table references fails');
+like($target->safe_psql('postgres', q{SELECT message FROM tributary.errors WHERE job_name = 'fkonce' ORDER BY at DESC LIMIT 1}),
+	qr/target table fko\.fk_parent is referenced by a foreign key of table fko\.other, which job "fkonce" does not sync/,
+	'... saying which table and why');
 
 my $tmp = $source->background_psql('postgres');
 $tmp->query_safe(q{CREATE TEMPORARY TABLE tt (id int PRIMARY KEY)});

@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "access/table.h"
+#include "catalog/heap.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/copy.h"
@@ -93,20 +94,66 @@ open_target(TributaryTable *t, LOCKMODE lockmode, AclMode needed)
 }
 
 /*
+ * is_job_target: whether relid is the target of one of the job's tables.
+ */
+static bool
+is_job_target(List *job_tables, Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, job_tables)
+	{
+		TributaryTable *jt = (TributaryTable *) lfirst(lc);
+
+		if (RangeVarGetRelid(makeRangeVar(jt->target_nsp, jt->target_rel, -1), NoLock, true) == relid)
+			return true;
+	}
+	return false;
+}
+
+/*
  * tributary_truncate_target: empty the target before its first chunk, in
- * the chunk's transaction.
+ * the chunk's transaction.  A target other tables reference with foreign
+ * keys cannot be truncated alone: when every referencing table is a
+ * target of the same job (whose own snapshot empties and fills it), its
+ * rows are deleted instead (the worker is a replica, so the constraints'
+ * triggers do not fire, as on a subscriber); a referencing table outside
+ * the job is an error, since its rows would point at rows that are gone.
  */
 void
-tributary_truncate_target(TributaryTable *t)
+tributary_truncate_target(TributaryTable *t, List *job_tables)
 {
 	Relation	rel = open_target(t, AccessExclusiveLock, ACL_TRUNCATE);
-	char	   *sql = psprintf("TRUNCATE ONLY %s",
-							   quote_qualified_identifier(t->target_nsp, t->target_rel));
+	Oid			relid = RelationGetRelid(rel);
+	List	   *referencing = heap_truncate_find_FKs(list_make1_oid(relid));
+	char	   *name = quote_qualified_identifier(t->target_nsp, t->target_rel);
+	char	   *sql;
+	ListCell   *lc;
 
 	table_close(rel, NoLock);
+	foreach(lc, referencing)
+	{
+		Oid			other = lfirst_oid(lc);
+
+		if (!is_job_target(job_tables, other))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("target table %s is referenced by a foreign key of table %s, which job \"%s\" does not sync",
+							name, quote_qualified_identifier(get_namespace_name(get_rel_namespace(other)),
+															 get_rel_name(other)), t->job_name),
+					 errdetail("The snapshot empties the target first, which would leave that table's rows pointing at rows that are gone."),
+					 errhint("Add the table's source to the job, or drop its foreign key constraint.")));
+	}
+	if (referencing != NIL)
+	{
+		tributary_target_check(relid, GetUserId(), ACL_DELETE, t->job_name);
+		sql = psprintf("DELETE FROM ONLY %s", name);
+	}
+	else
+		sql = psprintf("TRUNCATE ONLY %s", name);
 	SPI_connect();
-	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not truncate %s", sql);
+	if (SPI_execute(sql, false, 0) < 0)
+		elog(ERROR, "could not empty %s", name);
 	SPI_finish();
 }
 

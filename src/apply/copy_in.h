@@ -13,7 +13,7 @@
 /* hands out COPY text data: a block and its length, or -1 at the end */
 typedef int (*TributaryCopyReader) (void *arg, char **buf);
 
-extern void tributary_truncate_target(TributaryTable *t);
+extern void tributary_truncate_target(TributaryTable *t, List *job_tables);
 extern uint64 tributary_copy_into(TributaryTable *t, TributaryCopyReader reader, void *arg,
 								  bool binary);
 extern bool tributary_copy_can_be_binary(TributaryTable *t, List *source_types);
