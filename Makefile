@@ -78,6 +78,7 @@ TEST_OBJS = \
 
 DECODER_OBJS = \
 	src/decoder/tributary_decoder.o \
+	src/decoder/decoder_rels.o \
 	src/decoder/proto.o \
 	src/decoder/proto_text.o
 

@@ -35,7 +35,11 @@
  *
  * A RELATION message precedes the first change of a relation in a decoding
  * session, again after the relation changed (relcache invalidation), and
- * in every streamed block that touches it.
+ * in every streamed block that touches it.  Which relations are sent, and
+ * a partition's changes as its named ancestor's, is decoder_rels.c's.
+ *
+ * Text values and names are converted to the client's encoding
+ * (client_encoding; pg_tributary asks for its database's).
  *
  *-------------------------------------------------------------------------
  */
@@ -45,12 +49,10 @@
 #include "access/htup_details.h"
 #include "access/tupconvert.h"
 #include "access/xact.h"
-#include "catalog/partition.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "nodes/makefuncs.h"
-#include "parser/scansup.h"
 #include "replication/logical.h"
 #include "replication/output_plugin.h"
 #include "utils/builtins.h"
@@ -62,47 +64,13 @@
 #include "utils/relcache.h"
 #include "utils/varlena.h"
 
+#include "decoder/decoder_int.h"
 #include "decoder/proto.h"
 #include "decoder/proto_text.h"
 
 PG_MODULE_MAGIC;
 
 extern PGDLLEXPORT void _PG_output_plugin_init(OutputPluginCallbacks *cb);
-
-/* per-relation state: filter decision, schema sent, output functions */
-typedef struct RelEntry
-{
-	Oid			relid;			/* hash key */
-	bool		valid;
-	bool		included;
-	bool		schema_sent;
-	int			natts;			/* of the relation, dropped ones included */
-	FmgrInfo   *out_fns;		/* per attribute: output or send function */
-	Oid			publish_as;		/* a partition: the named ancestor its changes are sent as */
-	TupleConversionMap *map;	/* its rows into the ancestor's, NULL if alike */
-} RelEntry;
-
-typedef struct DecoderData
-{
-	MemoryContext change_cxt;	/* reset after every change */
-	MemoryContext cache_cxt;	/* relation entries */
-	bool		binary;
-	bool		streaming;
-	bool		messages;
-	bool		text_format;
-	bool		batch;			/* protocol version 2: batched writes */
-	bool		batch_open;		/* a write is prepared and not yet sent */
-	List	   *tables;			/* list of "schema\0table" pairs, NIL = all */
-	bool		in_streaming;
-	bool		xact_begun;		/* BEGIN of the current transaction was sent */
-	int			guc_nestlevel;	/* output settings pinned for the session */
-	HTAB	   *relcache;
-	StringInfoData scratch;		/* binary message, when rendering text */
-	TribTextState text;
-} DecoderData;
-
-/* the relation cache of the current decoding session (for invalidations) */
-static HTAB *active_relcache = NULL;
 
 /*
  * parse_bool_option: a boolean plugin option.
@@ -121,122 +89,6 @@ parse_bool_option(DefElem *elem)
 						strVal(elem->arg), elem->defname),
 				 errdetail("Expected a boolean.")));
 	return result;
-}
-
-/*
- * next_name: one identifier of a qualified-name list at *p: double-quoted
- * (with "" for a quote; any character inside, commas and dots included)
- * or bare (up to the next dot, comma or space, taken as written, since
- * quote_identifier leaves only lower-case plain names bare).  Advances *p;
- * NULL when there is no identifier there.
- */
-static char *
-next_name(const char **p)
-{
-	StringInfoData buf;
-	const char *s = *p;
-
-	initStringInfo(&buf);
-	if (*s == '"')
-	{
-		for (s++;; s++)
-		{
-			if (*s == '\0')
-				return NULL;	/* unterminated */
-			if (*s == '"')
-			{
-				if (s[1] != '"')
-					break;
-				s++;
-			}
-			appendStringInfoChar(&buf, *s);
-		}
-		s++;
-	}
-	else
-		for (; *s && *s != '.' && *s != ',' && !scanner_isspace(*s); s++)
-			appendStringInfoChar(&buf, *s);
-	if (buf.len == 0)
-		return NULL;
-	*p = s;
-	return buf.data;
-}
-
-/*
- * parse_tables_option: "s1.t1,\"s 2\".\"t,2\"" into a list of qualified
- * pairs, stored as two-element string lists.  Names are quoted as
- * quote_identifier quotes them, so that spaces, commas, dots and quotes
- * in names survive.
- */
-static List *
-parse_tables_option(const char *value)
-{
-	const char *p = value;
-	List	   *result = NIL;
-
-	for (;;)
-	{
-		char	   *nsp;
-		char	   *rel = NULL;
-
-		while (scanner_isspace(*p))
-			p++;
-		nsp = next_name(&p);
-		if (nsp != NULL && *p != '.')
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid table name \"%s\" in tributary_decoder option \"tables\"", nsp),
-					 errdetail("Expected schema.table.")));
-		if (nsp != NULL)
-		{
-			p++;
-			rel = next_name(&p);
-		}
-		if (rel == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid tributary_decoder option \"tables\": %s", value),
-					 errdetail("Expected a comma-separated list of schema.table names, quoted as identifiers.")));
-		result = lappend(result, list_make2(nsp, rel));
-		while (scanner_isspace(*p))
-			p++;
-		if (*p == '\0')
-			break;
-		if (*p++ != ',')
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid tributary_decoder option \"tables\": %s", value),
-					 errdetail("Expected a comma after each schema.table name.")));
-	}
-	return result;
-}
-
-/*
- * dec_invalidate: relcache callback; forget what we know of a relation.
- */
-static void
-dec_invalidate(Datum arg, Oid relid)
-{
-	HASH_SEQ_STATUS status;
-	RelEntry   *entry;
-
-	if (active_relcache == NULL)
-		return;
-	if (OidIsValid(relid))
-	{
-		entry = hash_search(active_relcache, &relid, HASH_FIND, NULL);
-		if (entry)
-			entry->valid = entry->schema_sent = false;
-		/* partitions sent as this relation: their row maps depend on it */
-		hash_seq_init(&status, active_relcache);
-		while ((entry = hash_seq_search(&status)) != NULL)
-			if (entry->publish_as == relid)
-				entry->valid = false;
-		return;
-	}
-	hash_seq_init(&status, active_relcache);
-	while ((entry = hash_seq_search(&status)) != NULL)
-		entry->valid = entry->schema_sent = false;
 }
 
 /*
@@ -300,7 +152,7 @@ dec_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
 			data->batch = (version >= 2);
 		}
 		else if (strcmp(elem->defname, "tables") == 0)
-			data->tables = val ? parse_tables_option(val) : NIL;
+			data->tables = val ? dec_parse_tables_option(val) : NIL;
 		else if (strcmp(elem->defname, "binary") == 0)
 			data->binary = parse_bool_option(elem);
 		else if (strcmp(elem->defname, "streaming") == 0)
@@ -341,7 +193,7 @@ dec_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
 	hctl.hcxt = data->cache_cxt;
 	data->relcache = hash_create("tributary_decoder relations", 128, &hctl,
 								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	active_relcache = data->relcache;
+	dec_active_relcache = data->relcache;
 	if (!callback_registered)
 	{
 		CacheRegisterRelcacheCallback(dec_invalidate, (Datum) 0);
@@ -365,8 +217,8 @@ dec_shutdown(LogicalDecodingContext *ctx)
 {
 	DecoderData *data = ctx->output_plugin_private;
 
-	if (data && active_relcache == data->relcache)
-		active_relcache = NULL;
+	if (data && dec_active_relcache == data->relcache)
+		dec_active_relcache = NULL;
 	if (data && data->guc_nestlevel > 0)
 		AtEOXact_GUC(true, data->guc_nestlevel);
 }
@@ -424,126 +276,6 @@ end_message(LogicalDecodingContext *ctx, bool last_write, bool flush)
 		trib_text_render(&data->text, &data->scratch, ctx->out);
 	}
 	OutputPluginWrite(ctx, last_write);
-}
-
-/*
- * table_named: whether the "tables" option names a relation.
- */
-static bool
-table_named(DecoderData *data, Oid nspid, const char *relname)
-{
-	char	   *nsp = get_namespace_name(nspid);
-	ListCell   *lc;
-
-	foreach(lc, data->tables)
-	{
-		List	   *pair = (List *) lfirst(lc);
-
-		if (strcmp(linitial(pair), nsp) == 0 && strcmp(lsecond(pair), relname) == 0)
-			return true;
-	}
-	return false;
-}
-
-/*
- * include_as_ancestor: a partition whose ancestor the "tables" option
- * names is included, and its changes are sent as changes of the topmost
- * such ancestor (the job's table holds the rows of all its partitions;
- * a row moving between partitions arrives as a delete and an insert of
- * that table).  Its rows are converted to the ancestor's columns, which
- * may be in another order or have other dropped columns.  Called in the
- * cache context.
- */
-static void
-include_as_ancestor(DecoderData *data, RelEntry *entry, Relation relation)
-{
-	List	   *ancestors = get_partition_ancestors(RelationGetRelid(relation));
-	ListCell   *lc;
-	Relation	anc;
-
-	foreach(lc, ancestors)
-	{
-		Oid			a = lfirst_oid(lc);
-
-		if (table_named(data, get_rel_namespace(a), get_rel_name(a)))
-			entry->publish_as = a;
-	}
-	if (!OidIsValid(entry->publish_as))
-		return;
-	entry->included = true;
-	anc = RelationIdGetRelation(entry->publish_as);
-	if (!RelationIsValid(anc))
-		elog(ERROR, "could not open relation with OID %u", entry->publish_as);
-	{
-		TupleDesc	in = CreateTupleDescCopy(RelationGetDescr(relation));
-		TupleDesc	outdesc = CreateTupleDescCopy(RelationGetDescr(anc));
-
-		entry->map = convert_tuples_by_name(in, outdesc);
-		if (entry->map == NULL)
-		{
-			FreeTupleDesc(in);
-			FreeTupleDesc(outdesc);
-		}
-	}
-	RelationClose(anc);
-}
-
-/*
- * get_rel_entry: the (valid) cache entry of a relation.
- */
-static RelEntry *
-get_rel_entry(DecoderData *data, Relation relation)
-{
-	Oid			relid = RelationGetRelid(relation);
-	bool		found;
-	RelEntry   *entry = hash_search(data->relcache, &relid, HASH_ENTER, &found);
-
-	if (!found)
-	{
-		entry->valid = false;
-		entry->schema_sent = false;
-		entry->out_fns = NULL;
-		entry->map = NULL;
-	}
-	if (!entry->valid)
-	{
-		TupleDesc	desc = RelationGetDescr(relation);
-		MemoryContext old = MemoryContextSwitchTo(data->cache_cxt);
-
-		entry->included = (data->tables == NIL) ||
-			table_named(data, RelationGetNamespace(relation), RelationGetRelationName(relation));
-		entry->publish_as = InvalidOid;
-		if (entry->map)
-		{
-			FreeTupleDesc(entry->map->indesc);
-			FreeTupleDesc(entry->map->outdesc);
-			free_conversion_map(entry->map);
-		}
-		entry->map = NULL;
-		if (!entry->included && relation->rd_rel->relispartition)
-			include_as_ancestor(data, entry, relation);
-		if (entry->out_fns)
-			pfree(entry->out_fns);
-		entry->natts = desc->natts;
-		entry->out_fns = palloc0(sizeof(FmgrInfo) * Max(desc->natts, 1));
-		for (int i = 0; i < desc->natts; i++)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, i);
-			Oid			fn;
-			bool		varlena;
-
-			if (att->attisdropped || att->attgenerated)
-				continue;
-			if (data->binary)
-				getTypeBinaryOutputInfo(att->atttypid, &fn, &varlena);
-			else
-				getTypeOutputInfo(att->atttypid, &fn, &varlena);
-			fmgr_info_cxt(fn, &entry->out_fns[i], data->cache_cxt);
-		}
-		MemoryContextSwitchTo(old);
-		entry->valid = true;
-	}
-	return entry;
 }
 
 /*
@@ -765,7 +497,7 @@ dec_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		   Relation relation, ReorderBufferChange *change)
 {
 	DecoderData *data = ctx->output_plugin_private;
-	RelEntry   *entry = get_rel_entry(data, relation);
+	RelEntry   *entry = dec_get_rel_entry(data, relation);
 	TupleDesc	desc;
 	TransactionId sxid = stream_xid_of(data, txn);
 	MemoryContext old;
@@ -793,7 +525,7 @@ dec_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		if (map && newtuple)
 			newtuple = execute_attr_map_tuple(newtuple, map);
 		relation = ancestor;
-		entry = get_rel_entry(data, relation);
+		entry = dec_get_rel_entry(data, relation);
 	}
 	desc = RelationGetDescr(relation);
 	send_begin(ctx, txn);
@@ -855,7 +587,7 @@ dec_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	for (int i = 0; i < nrelations; i++)
 	{
-		RelEntry   *entry = get_rel_entry(data, relations[i]);
+		RelEntry   *entry = dec_get_rel_entry(data, relations[i]);
 		bool		covered = false;
 
 		if (!entry->included)
@@ -881,7 +613,7 @@ dec_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			if (!RelationIsValid(ancestor))
 				elog(ERROR, "could not open relation with OID %u", entry->publish_as);
 			send_begin(ctx, txn);
-			maybe_send_relation(ctx, get_rel_entry(data, ancestor), ancestor, sxid);
+			maybe_send_relation(ctx, dec_get_rel_entry(data, ancestor), ancestor, sxid);
 			RelationClose(ancestor);
 			partial[npartial++] = entry->publish_as;
 		}
