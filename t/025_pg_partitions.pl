@@ -54,7 +54,17 @@ like($target->safe_psql('postgres', q{SELECT detail FROM tributary.check_source(
 		WHERE NOT ok AND check_name LIKE 'replica_identity partitions%'}),
 	qr/public\.bad_1/, 'check_source names it too');
 
-$target->safe_psql('postgres', q{SELECT tributary.add_table('p', 'public.m'); SELECT tributary.start_job('p');});
+$target->safe_psql('postgres', q{SELECT tributary.add_table('p', 'public.m')});
+# a partition of a table the job syncs (or the other way round) is refused
+($ret, $out, $err) = $target->psql('postgres', q{SELECT tributary.add_table('p', 'public.m_us_lo')});
+like($err, qr/source table \[public\.m_us_lo\] and source table \[public\.m\] of job "p" are partitions of one another/,
+	'a partition of a synced partitioned table is refused');
+$target->safe_psql('postgres', q{SELECT tributary.create_job('q', 'src', 'full', '{"target_schema": "q"}');
+	SELECT tributary.add_table('q', 'public.m_eu')});
+($ret, $out, $err) = $target->psql('postgres', q{SELECT tributary.add_table('q', 'public.m')});
+like($err, qr/source table \[public\.m\] and source table \[public\.m_eu\] of job "q" are partitions of one another/,
+	'... and so is the partitioned table of a synced partition');
+$target->safe_psql('postgres', q{SELECT tributary.start_job('p')});
 is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('p', '60 s')}), 't', 'the job syncs');
 is($target->safe_psql('postgres', q{SELECT decoder FROM tributary.jobs WHERE job_name = 'p'}), 'tributary_decoder',
 	'through tributary_decoder');

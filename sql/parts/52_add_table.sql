@@ -240,6 +240,7 @@ DECLARE
 	checked jsonb;
 	transformed boolean;
 	m record;
+	related text;
 	id integer;
 BEGIN
 	SELECT * INTO s FROM tributary.source WHERE source_id = j.job_source_id;
@@ -251,12 +252,27 @@ BEGIN
 			USING ERRCODE = 'duplicate_object';
 	END IF;
 	tgt := tributary._add_table_target(j, opts, src.nsp, src.rel, target_table);
-	tgt_name := quote_ident(tgt.nsp) || '.' || quote_ident(tgt.rel);
-	tgt_oid := to_regclass(tgt_name);
 
 	/* the source table: exists, has a primary key, has full row images */
 	info := tributary._remote_table_info(s.source_name, src.nsp, src.rel);
 	PERFORM tributary._check_remote_table(s, j.job_mode, src.nsp, src.rel, info);
+	/* a partition and its partitioned table in one job would split its changes */
+	SELECT format('%s.%s', t.jt_source_schema, t.jt_source_rel) INTO related
+	  FROM tributary.job_table t
+	 WHERE t.jt_job_id = j.job_id
+	   AND format('%I.%I', t.jt_source_schema, t.jt_source_rel) IN
+		   (SELECT jsonb_array_elements_text(CASE jsonb_typeof(info -> 'partition_family')
+											 WHEN 'array' THEN info -> 'partition_family' ELSE '[]' END))
+	 LIMIT 1;
+	IF related IS NOT NULL THEN
+		RAISE EXCEPTION 'source table [%] and source table [%] of job "%" are partitions of one another', src_name, related, j.job_name
+			USING ERRCODE = 'duplicate_object',
+				  DETAIL = 'A change reaches the target of the partitioned table only; a job syncs either a partitioned table or its partitions.',
+				  HINT = 'Sync the partitioned table alone, or its partitions as tables of their own in another job.';
+	END IF;
+	tgt_name := quote_ident(tgt.nsp) || '.' || quote_ident(tgt.rel);
+	tgt_oid := to_regclass(tgt_name);
+
 	SELECT array_agg(x ORDER BY o) INTO keycols
 	  FROM jsonb_array_elements_text(info -> 'key') WITH ORDINALITY AS e(x, o);
 	srccols := tributary._add_table_columns(info, opts);
