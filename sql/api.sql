@@ -214,3 +214,10 @@ SELECT count(*) FROM pg_extension, unnest(extconfig) c WHERE extname = 'pg_tribu
 DROP OWNED BY trib_admin;
 DROP ROLE trib_admin;
 DROP ROLE trib_nobody;
+-- text a source prints (generation expressions, domain checks, type names)
+-- goes into a target statement only as one plain expression
+SELECT tributary._check_generation_expr('a test', '(qty * price)');
+SELECT tributary._check_generation_expr('a test', 'NULL::character varying(20)');
+SELECT tributary._check_generation_expr('a test', '1) STORED, evil int DEFAULT (0');
+SELECT tributary._check_generation_expr('a test', 'NULL::int; DROP TABLE x');
+SELECT tributary._check_generation_expr('a test', '1 FROM pg_class');

@@ -220,24 +220,39 @@ raw_expression(const char *text, const char *what)
 PG_FUNCTION_INFO_V1(tributary_check_generation_expr);
 
 /*
- * tributary_check_generation_expr(column, expr): raise unless the
- * generation expression a source printed for a column is one plain
- * expression, so that add_table may write it into the CREATE TABLE of the
- * target (text from a source is never trusted to be only what it seems).
+ * tributary_check_generation_expr(what, expr): raise unless an expression
+ * a source printed (a generated column's expression, a domain's check, a
+ * type name as the cast "NULL::type") is one plain expression, so that
+ * add_table may write it into a statement on the target (text from a
+ * source is never trusted to be only what it seems).  what names it.
  */
 Datum
 tributary_check_generation_expr(PG_FUNCTION_ARGS)
 {
-	char	   *column = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *what = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *expr = text_to_cstring(PG_GETARG_TEXT_PP(1));
 
 	bool		named = false;
+	Node	   *node = NULL;
+	MemoryContext cxt = CurrentMemoryContext;
 
-	if (single_expression(psprintf("(%s)", expr), &named) == NULL)
+	/* a syntax error is the same refusal (the parser holds no resources) */
+	PG_TRY();
+	{
+		node = single_expression(psprintf("(%s)", expr), &named);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		node = NULL;
+	}
+	PG_END_TRY();
+	if (node == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the generation expression of source column \"%s\" is not a single expression", column),
-				 errdetail("The source describes it as: %s", expr),
+				 errmsg("%s, as the source describes it, is not a single expression", what),
+				 errdetail("The source describes it as \"%s\".", expr),
 				 errhint("Create the target table yourself.")));
 	PG_RETURN_VOID();
 }

@@ -13,6 +13,9 @@
 #   - targets with foreign keys between the job's tables: snapshots empty
 #     a referenced target by DELETE (as a replica, the constraint does not
 #     fire); a referencing table outside the job is refused by name;
+#   - user-defined types (enum, domain with NOT NULL and CHECK, range,
+#     composite, arrays of them) on auto-created targets: created from the
+#     source's definitions in a schema of the same name;
 #   - generated columns: created as generated (never written), or left to
 #     a target created with them;
 #   - aclitem[], int2vector and oidvector (empty ones too), whose binary
@@ -41,6 +44,13 @@ my $tables = q{
 	CREATE TABLE public.gen (id int PRIMARY KEY, qty int, price numeric,
 							 total numeric GENERATED ALWAYS AS (qty * price) STORED);
 	CREATE TABLE public.gen2 (LIKE public.gen INCLUDING ALL);
+	CREATE SCHEMA udt;
+	CREATE TYPE udt.color AS ENUM ('red', 'green', 'it''s blue');
+	CREATE DOMAIN udt.posint AS int NOT NULL CHECK (VALUE > 0);
+	CREATE TYPE udt.span AS RANGE (subtype = float8);
+	CREATE TYPE udt.item AS (name varchar(20), qty int, c udt.color);
+	CREATE TABLE public.uses (id int PRIMARY KEY, c udt.color, p udt.posint, s udt.span, i udt.item,
+							  cs udt.color[], n numeric(6,2));
 	CREATE TABLE public.fk_parent (id int PRIMARY KEY, v text);
 	CREATE TABLE public.fk_child (id int PRIMARY KEY, parent_id int REFERENCES public.fk_parent, v text);
 };
@@ -53,6 +63,9 @@ $source->safe_psql('postgres', $types . $tables . q{
 	ALTER TABLE public.sys REPLICA IDENTITY FULL;
 	ALTER TABLE public.gen REPLICA IDENTITY FULL;
 	ALTER TABLE public.gen2 REPLICA IDENTITY FULL;
+	ALTER TABLE public.uses REPLICA IDENTITY FULL;
+	INSERT INTO public.uses VALUES (1, 'red', 1, '[1.5,2.5)', ROW('a', 1, 'green'), '{red,"it''s blue"}', 1.25),
+		(2, 'it''s blue', 7, 'empty', ROW(NULL, NULL, NULL), '{}', NULL);
 	ALTER TABLE public.fk_parent REPLICA IDENTITY FULL;
 	ALTER TABLE public.fk_child REPLICA IDENTITY FULL;
 	INSERT INTO public.fk_parent SELECT g, 'p' || g FROM generate_series(1, 10) g;
@@ -123,6 +136,7 @@ for my $j (['dec', 'src', 'a'], ['pgo', 'src_pgo', 'b'])
 		SELECT tributary.add_table('$job', 'public.sys');
 		SELECT tributary.add_table('$job', 'public.gen');
 		SELECT tributary.add_table('$job', 'public.gen2');
+		SELECT tributary.add_table('$job', 'public.uses');
 		SELECT tributary.add_table('$job', 'public.fk_parent');
 		SELECT tributary.add_table('$job', 'public.fk_child');
 		SELECT tributary.start_job('$job');
@@ -160,7 +174,7 @@ sub compare
 	my ($when) = @_;
 	for my $t (['styles', 'public.styles'], ['parent', 'ONLY public.parent'], ['inc', 'public.inc'],
 			   ['sys', 'public.sys'], ['gen', 'public.gen'], ['gen2', 'public.gen2'],
-			   ['fk_parent', 'public.fk_parent'], ['fk_child', 'public.fk_child'])
+			   ['fk_parent', 'public.fk_parent'], ['fk_child', 'public.fk_child'], ['uses', 'public.uses'])
 	{
 		my ($name, $from) = @$t;
 		my $want = pdigest($source, "SELECT * FROM $from");
@@ -195,6 +209,12 @@ is($target->safe_psql('postgres', q{SELECT s FROM la.lt WHERE id = 1}), 'café',
 is($target->safe_psql('postgres', q{SELECT string_agg(attrelid::regclass || '.' || attname || '=' || attgenerated::text, ',' ORDER BY 1)
 		FROM pg_attribute WHERE attrelid IN ('a.gen'::regclass, 'b.gen'::regclass) AND attname = 'total'}),
 	'a.gen.total=s,b.gen.total=s', 'a generated source column is created as a generated column');
+is($target->safe_psql('postgres', q{SELECT string_agg(format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
+		FROM pg_attribute WHERE attrelid = 'a.uses'::regclass AND attnum > 0}),
+	'integer, udt.color, udt.posint, udt.span, udt.item, udt.color[], numeric(6,2)',
+	'an auto-created target gets the source\'s enum, domain, range and composite types');
+is($target->safe_psql('postgres', q{SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE contypid = 'udt.posint'::regtype}),
+	'CHECK ((VALUE > 0))', '... the domain with its check');
 compare('after the snapshot');
 
 # changes of every kind, under the same source defaults
@@ -219,6 +239,9 @@ $source->safe_psql('postgres', q{
 	INSERT INTO public.gen2 (id, qty, price) VALUES (3, 4, 0.5);
 	UPDATE public.gen2 SET price = 9 WHERE id = 1;
 	DELETE FROM public.gen2 WHERE id = 2;
+	INSERT INTO public.uses VALUES (3, 'green', 3, '(,0]', ROW('x,y', -1, 'red'), '{green}', -0.5);
+	UPDATE public.uses SET c = 'green', i.qty = 9, s = '[0,1]' WHERE id = 1;
+	DELETE FROM public.uses WHERE id = 2;
 	INSERT INTO public.fk_parent VALUES (11, 'p11');
 	INSERT INTO public.fk_child VALUES (31, 11, 'c31');
 	DELETE FROM public.fk_child WHERE parent_id = 2;

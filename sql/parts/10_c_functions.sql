@@ -49,7 +49,7 @@ RETURNS SETOF record LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_worker_s
 CREATE FUNCTION tributary._api_caller()
 RETURNS oid LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'tributary_api_caller';
 
-CREATE FUNCTION tributary._check_generation_expr(column_name text, expr text)
+CREATE FUNCTION tributary._check_generation_expr(what text, expr text)
 RETURNS void LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_check_generation_expr';
 
 CREATE FUNCTION tributary._exec_as(role oid, statement text)

@@ -194,7 +194,8 @@ BEGIN
 	/* the source's generated columns, computed here as there (never written) */
 	FOR col IN SELECT c FROM jsonb_array_elements(CASE jsonb_typeof(generated) WHEN 'array' THEN generated ELSE '[]' END) c LOOP
 		PERFORM tributary._check_target_name('column', col ->> 'name');
-		PERFORM tributary._check_generation_expr(col ->> 'name', col ->> 'expr');
+		PERFORM tributary._check_generation_expr(format('the generation expression of source column "%s"', col ->> 'name'),
+												 col ->> 'expr');
 		coldefs := coldefs || format('%I %s GENERATED ALWAYS AS (%s) STORED',
 									 col ->> 'name', col ->> 'pg_type', col ->> 'expr');
 	END LOOP;
@@ -209,6 +210,77 @@ BEGIN
 		format('CREATE TABLE %I.%I (%s)', nsp, rel, array_to_string(coldefs, ', ')));
 	RAISE NOTICE 'created target table %.%', quote_ident(nsp), quote_ident(rel);
 	RETURN to_regclass(format('%I.%I', nsp, rel));
+END
+$$;
+
+/*
+ * _add_table_type_name: a type as the source printed it (format_type),
+ * checked to be only a type name (it must read as the cast of one
+ * expression, so nothing else rides along) that this database knows.
+ */
+CREATE FUNCTION tributary._add_table_type_name(what text, typ text)
+RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	PERFORM tributary._check_generation_expr(format('the type of %s', what), 'NULL::' || typ);
+	IF to_regtype(typ) IS NULL THEN
+		RAISE EXCEPTION 'type % of % does not exist in this database', typ, what
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Create it here first, or create the target table yourself.';
+	END IF;
+	RETURN typ;
+END
+$$;
+
+/*
+ * _add_table_create_types: the source's user-defined types a new target
+ * table needs (enums, domains, ranges and composites its columns use,
+ * directly or as array elements) that this database lacks, created from
+ * the source's definitions in a schema of the same name, as the job's
+ * owner.  Types they are built from must exist here (or be created
+ * earlier in the list: enums come first).
+ */
+CREATE FUNCTION tributary._add_table_create_types(j tributary.job, types jsonb)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	t jsonb;
+	qname text;
+	body text;
+	x text;
+BEGIN
+	FOR t IN SELECT e FROM jsonb_array_elements(CASE jsonb_typeof(types) WHEN 'array' THEN types ELSE '[]' END) e LOOP
+		qname := format('%I.%I', t ->> 'schema', t ->> 'name');
+		CONTINUE WHEN to_regtype(qname) IS NOT NULL;
+		PERFORM tributary._check_target_name('schema', t ->> 'schema');
+		PERFORM tributary._check_target_name('type', t ->> 'name');
+		IF t ->> 'kind' = 'e' THEN
+			SELECT format('CREATE TYPE %s AS ENUM (%s)', qname, coalesce(string_agg(quote_literal(l), ', ' ORDER BY o), ''))
+			  INTO body FROM jsonb_array_elements_text(t -> 'labels') WITH ORDINALITY AS lab(l, o);
+		ELSIF t ->> 'kind' = 'd' THEN
+			body := format('CREATE DOMAIN %s AS %s', qname,
+						   tributary._add_table_type_name(format('domain %s', qname), t ->> 'base'));
+			IF (t ->> 'notnull')::boolean THEN
+				body := body || ' NOT NULL';
+			END IF;
+			FOR x IN SELECT jsonb_array_elements_text(CASE jsonb_typeof(t -> 'checks') WHEN 'array' THEN t -> 'checks' ELSE '[]' END) LOOP
+				PERFORM tributary._check_generation_expr(format('a check of domain %s', qname), x);
+				body := body || format(' CHECK (%s)', x);
+			END LOOP;
+		ELSIF t ->> 'kind' = 'r' THEN
+			body := format('CREATE TYPE %s AS RANGE (subtype = %s)', qname,
+						   tributary._add_table_type_name(format('range %s', qname), t ->> 'subtype'));
+		ELSE
+			SELECT format('CREATE TYPE %s AS (%s)', qname,
+						  string_agg(format('%I %s', a ->> 'name',
+											tributary._add_table_type_name(format('composite %s', qname), a ->> 'type')),
+									 ', ' ORDER BY o))
+			  INTO body FROM jsonb_array_elements(t -> 'attrs') WITH ORDINALITY AS y(a, o);
+		END IF;
+		IF to_regnamespace(quote_ident(t ->> 'schema')) IS NULL THEN
+			PERFORM tributary._exec_as(j.job_owner, format('CREATE SCHEMA %I', t ->> 'schema'));
+		END IF;
+		PERFORM tributary._exec_as(j.job_owner, body);
+		RAISE NOTICE 'created type %', qname;
+	END LOOP;
 END
 $$;
 
@@ -275,6 +347,10 @@ BEGIN
 
 	SELECT array_agg(x ORDER BY o) INTO keycols
 	  FROM jsonb_array_elements_text(info -> 'key') WITH ORDINALITY AS e(x, o);
+	/* a target to create may need the source's types */
+	IF tgt_oid IS NULL AND (opts -> 'create_tables')::boolean THEN
+		PERFORM tributary._add_table_create_types(j, info -> 'types');
+	END IF;
 	srccols := tributary._add_table_columns(info, opts);
 	cmap := tributary._add_table_mapping(columns, info, keycols, tgt_oid, src_name, tgt_name);
 	copied := tributary._add_table_copied(info, cmap);
