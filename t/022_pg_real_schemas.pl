@@ -9,7 +9,8 @@
 #     path (COPY text and binary, both decoders' text and binary values);
 #   - an inheritance parent: its own rows only (ONLY), children ignored;
 #   - a primary key with INCLUDE columns: only the key columns are the key;
-#     an auto-created target keeps the source's NOT NULL columns;
+#     an auto-created target keeps the source's NOT NULL columns, column
+#     collations and validated CHECK constraints;
 #   - targets with foreign keys between the job's tables: snapshots empty
 #     a referenced target by DELETE (as a replica, the constraint does not
 #     fire); a referencing table outside the job is refused by name;
@@ -51,6 +52,8 @@ my $tables = q{
 	CREATE TYPE udt.item AS (name varchar(20), qty int, c udt.color);
 	CREATE TABLE public.uses (id int PRIMARY KEY, c udt.color, p udt.posint, s udt.span, i udt.item,
 							  cs udt.color[], n numeric(6,2));
+	CREATE TABLE public.cc (id int PRIMARY KEY, qty int CHECK (qty >= 0), name text COLLATE "C",
+						   code varchar(5) COLLATE "POSIX", CONSTRAINT cc_name CHECK (length(name) < 10));
 	CREATE TABLE public.fk_parent (id int PRIMARY KEY, v text);
 	CREATE TABLE public.fk_child (id int PRIMARY KEY, parent_id int REFERENCES public.fk_parent, v text);
 };
@@ -66,6 +69,8 @@ $source->safe_psql('postgres', $types . $tables . q{
 	ALTER TABLE public.uses REPLICA IDENTITY FULL;
 	INSERT INTO public.uses VALUES (1, 'red', 1, '[1.5,2.5)', ROW('a', 1, 'green'), '{red,"it''s blue"}', 1.25),
 		(2, 'it''s blue', 7, 'empty', ROW(NULL, NULL, NULL), '{}', NULL);
+	ALTER TABLE public.cc REPLICA IDENTITY FULL;
+	INSERT INTO public.cc VALUES (1, 0, 'b', 'x'), (2, 5, 'A', 'y');
 	ALTER TABLE public.fk_parent REPLICA IDENTITY FULL;
 	ALTER TABLE public.fk_child REPLICA IDENTITY FULL;
 	INSERT INTO public.fk_parent SELECT g, 'p' || g FROM generate_series(1, 10) g;
@@ -137,6 +142,7 @@ for my $j (['dec', 'src', 'a'], ['pgo', 'src_pgo', 'b'])
 		SELECT tributary.add_table('$job', 'public.gen');
 		SELECT tributary.add_table('$job', 'public.gen2');
 		SELECT tributary.add_table('$job', 'public.uses');
+		SELECT tributary.add_table('$job', 'public.cc');
 		SELECT tributary.add_table('$job', 'public.fk_parent');
 		SELECT tributary.add_table('$job', 'public.fk_child');
 		SELECT tributary.start_job('$job');
@@ -174,7 +180,7 @@ sub compare
 	my ($when) = @_;
 	for my $t (['styles', 'public.styles'], ['parent', 'ONLY public.parent'], ['inc', 'public.inc'],
 			   ['sys', 'public.sys'], ['gen', 'public.gen'], ['gen2', 'public.gen2'],
-			   ['fk_parent', 'public.fk_parent'], ['fk_child', 'public.fk_child'], ['uses', 'public.uses'])
+			   ['fk_parent', 'public.fk_parent'], ['fk_child', 'public.fk_child'], ['uses', 'public.uses'], ['cc', 'public.cc'])
 	{
 		my ($name, $from) = @$t;
 		my $want = pdigest($source, "SELECT * FROM $from");
@@ -215,6 +221,13 @@ is($target->safe_psql('postgres', q{SELECT string_agg(format_type(atttypid, attt
 	'an auto-created target gets the source\'s enum, domain, range and composite types');
 is($target->safe_psql('postgres', q{SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE contypid = 'udt.posint'::regtype}),
 	'CHECK ((VALUE > 0))', '... the domain with its check');
+is($target->safe_psql('postgres', q{SELECT string_agg(conname || ' ' || pg_get_constraintdef(oid), '; ' ORDER BY conname)
+		FROM pg_constraint WHERE conrelid = 'a.cc'::regclass AND contype = 'c'}),
+	'cc_name CHECK ((length(name) < 10)); cc_qty_check CHECK ((qty >= 0))', 'an auto-created target gets the source\'s CHECK constraints');
+is($target->safe_psql('postgres', q{SELECT string_agg(attname || '=' || coalesce(collname, '-'), ',' ORDER BY attnum)
+		FROM pg_attribute LEFT JOIN pg_collation co ON co.oid = attcollation AND attcollation <> 100
+		WHERE attrelid = 'a.cc'::regclass AND attnum > 0}),
+	'id=-,qty=-,name=C,code=POSIX', '... and its columns\' collations');
 compare('after the snapshot');
 
 # changes of every kind, under the same source defaults
@@ -242,6 +255,8 @@ $source->safe_psql('postgres', q{
 	INSERT INTO public.uses VALUES (3, 'green', 3, '(,0]', ROW('x,y', -1, 'red'), '{green}', -0.5);
 	UPDATE public.uses SET c = 'green', i.qty = 9, s = '[0,1]' WHERE id = 1;
 	DELETE FROM public.uses WHERE id = 2;
+	INSERT INTO public.cc VALUES (3, 7, 'a', 'z');
+	UPDATE public.cc SET qty = qty + 1 WHERE id = 1;
 	INSERT INTO public.fk_parent VALUES (11, 'p11');
 	INSERT INTO public.fk_child VALUES (31, 11, 'c31');
 	DELETE FROM public.fk_child WHERE parent_id = 2;

@@ -10,7 +10,8 @@ RETURNS jsonb LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT coalesce(jsonb_agg(jsonb_build_object('name', c ->> 'name',
 			'type', tributary._canonical_type(tributary._target_type(c, opts), c ->> 'type_schema'),
 			'source_type', tributary._target_type(c, opts),
-			'not_null', coalesce((c ->> 'not_null')::boolean, false)) ORDER BY o), '[]')
+			'not_null', coalesce((c ->> 'not_null')::boolean, false),
+			'collation', c ->> 'collation') ORDER BY o), '[]')
 	  FROM jsonb_array_elements(info -> 'columns') WITH ORDINALITY AS x(c, o)
 $$;
 
@@ -155,18 +156,38 @@ END
 $$;
 
 /*
+ * _add_table_collation: " COLLATE name" for a column whose source
+ * collation is not its type's default, when this database has that
+ * collation (a NOTICE, and the default, when it does not).
+ */
+CREATE FUNCTION tributary._add_table_collation(coll text, col text)
+RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF coll IS NULL THEN
+		RETURN '';
+	END IF;
+	IF to_regcollation(coll) IS NULL THEN
+		RAISE NOTICE 'collation % of column "%" does not exist here; the column gets its type''s default', coll, col;
+		RETURN '';
+	END IF;
+	RETURN ' COLLATE ' || to_regcollation(coll)::text;
+END
+$$;
+
+/*
  * _add_table_create_target: create the missing target table from the
  * source's definition (create_tables), as the job's owner: the copied
  * columns with this database's types (expression columns with their
- * expression's type) and, from a PostgreSQL source, their NOT NULL; the
- * source's generated columns (PostgreSQL, given
+ * expression's type) and, from a PostgreSQL source, their NOT NULL and
+ * collations, its validated CHECK constraints (when no column is renamed
+ * and no filter leaves rows out); the source's generated columns (PostgreSQL, given
  * when no column mapping renames what they read) as generated columns,
  * and the source's primary key under its target names.  Returns the new
  * table.
  */
 CREATE FUNCTION tributary._add_table_create_target(j tributary.job, nsp text, rel text, srccols jsonb,
 												   copied jsonb, expr_types jsonb, cmap jsonb,
-												   keycols text[], src_name text, generated jsonb)
+												   keycols text[], src_name text, generated jsonb, checks jsonb)
 RETURNS oid LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	coldefs text[] := '{}';
@@ -187,9 +208,15 @@ BEGIN
 					  HINT = 'Create the type here first, or create the target table yourself.';
 		END IF;
 		/* NOT NULL as on a PostgreSQL source (MySQL's zero_date may turn values into NULLs) */
-		coldefs := coldefs || format('%I %s%s', m.tcol, col ->> 'type',
+		coldefs := coldefs || format('%I %s%s%s', m.tcol, col ->> 'type',
+									 tributary._add_table_collation(col ->> 'collation', m.tcol),
 									 CASE WHEN j_kind = 'postgresql' AND (col ->> 'not_null')::boolean
 										  THEN ' NOT NULL' ELSE '' END);
+	END LOOP;
+	/* the source's validated CHECK constraints, when every column keeps its name */
+	FOR col IN SELECT c FROM jsonb_array_elements(CASE jsonb_typeof(checks) WHEN 'array' THEN checks ELSE '[]' END) c LOOP
+		PERFORM tributary._check_generation_expr(format('check constraint "%s"', col ->> 'name'), col ->> 'expr');
+		coldefs := coldefs || format('CONSTRAINT %I CHECK (%s)', col ->> 'name', col ->> 'expr');
 	END LOOP;
 	/* the source's generated columns, computed here as there (never written) */
 	FOR col IN SELECT c FROM jsonb_array_elements(CASE jsonb_typeof(generated) WHEN 'array' THEN generated ELSE '[]' END) c LOOP
@@ -376,7 +403,8 @@ BEGIN
 		/* generated columns come along when every column keeps its name */
 		tgt_oid := tributary._add_table_create_target(j, tgt.nsp, tgt.rel, srccols, copied,
 													   checked -> 'types', cmap, keycols, src_name,
-													   CASE WHEN cmap IS NULL THEN info -> 'generated' END);
+													   CASE WHEN cmap IS NULL THEN info -> 'generated' END,
+													   CASE WHEN cmap IS NULL AND filter IS NULL THEN info -> 'checks' END);
 	ELSE
 		/* an existing target must have every mapped column */
 		FOR m IN SELECT c ->> 'target' AS tcol FROM jsonb_array_elements(copied) c LOOP
