@@ -54,6 +54,9 @@ my $tables = q{
 							  cs udt.color[], n numeric(6,2));
 	CREATE TABLE public.cc (id int PRIMARY KEY, qty int CHECK (qty >= 0), name text COLLATE "C",
 						   code varchar(5) COLLATE "POSIX", CONSTRAINT cc_name CHECK (length(name) < 10));
+	CREATE UNIQUE INDEX cc_code ON public.cc (code, qty);
+	CREATE INDEX cc_name_idx ON public.cc (name);
+	CREATE INDEX cc_expr ON public.cc (lower(name));
 	CREATE TABLE public.fk_parent (id int PRIMARY KEY, v text);
 	CREATE TABLE public.fk_child (id int PRIMARY KEY, parent_id int REFERENCES public.fk_parent, v text);
 };
@@ -228,6 +231,10 @@ is($target->safe_psql('postgres', q{SELECT string_agg(attname || '=' || coalesce
 		FROM pg_attribute LEFT JOIN pg_collation co ON co.oid = attcollation AND attcollation <> 100
 		WHERE attrelid = 'a.cc'::regclass AND attnum > 0}),
 	'id=-,qty=-,name=C,code=POSIX', '... and its columns\' collations');
+is($target->safe_psql('postgres', q{SELECT string_agg(regexp_replace(pg_get_indexdef(indexrelid), ' [a-z_0-9]+ ON ', ' ON '), '; '
+		ORDER BY pg_get_indexdef(indexrelid)) FROM pg_index WHERE indrelid = 'a.cc'::regclass AND NOT indisprimary}),
+	'CREATE INDEX ON a.cc USING btree (name); CREATE UNIQUE INDEX ON a.cc USING btree (code, qty)',
+	'... and its plain indexes (not its expression index)');
 compare('after the snapshot');
 
 # changes of every kind, under the same source defaults

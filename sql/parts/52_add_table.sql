@@ -180,14 +180,16 @@ $$;
  * columns with this database's types (expression columns with their
  * expression's type) and, from a PostgreSQL source, their NOT NULL and
  * collations, its validated CHECK constraints (when no column is renamed
- * and no filter leaves rows out); the source's generated columns (PostgreSQL, given
+ * and no filter leaves rows out) and its plain btree indexes (when no
+ * column is renamed); the source's generated columns (PostgreSQL, given
  * when no column mapping renames what they read) as generated columns,
  * and the source's primary key under its target names.  Returns the new
  * table.
  */
 CREATE FUNCTION tributary._add_table_create_target(j tributary.job, nsp text, rel text, srccols jsonb,
 												   copied jsonb, expr_types jsonb, cmap jsonb,
-												   keycols text[], src_name text, generated jsonb, checks jsonb)
+												   keycols text[], src_name text, generated jsonb, checks jsonb,
+												   indexes jsonb)
 RETURNS oid LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	coldefs text[] := '{}';
@@ -236,6 +238,18 @@ BEGIN
 	PERFORM tributary._exec_as(j.job_owner,
 		format('CREATE TABLE %I.%I (%s)', nsp, rel, array_to_string(coldefs, ', ')));
 	RAISE NOTICE 'created target table %.%', quote_ident(nsp), quote_ident(rel);
+	/* the source's other indexes on plain columns (btree, immediate, no predicate) */
+	FOR col IN SELECT c FROM jsonb_array_elements(CASE jsonb_typeof(indexes) WHEN 'array' THEN indexes ELSE '[]' END) c LOOP
+		IF NOT (col ->> 'simple')::boolean OR jsonb_typeof(col -> 'columns') <> 'array' THEN
+			RAISE NOTICE 'index % of source table [%] is not created (an expression, partial, deferrable or non-btree index)',
+				col ->> 'name', src_name;
+			CONTINUE;
+		END IF;
+		PERFORM tributary._exec_as(j.job_owner,
+			format('CREATE %sINDEX ON %I.%I (%s)', CASE WHEN (col ->> 'unique')::boolean THEN 'UNIQUE ' ELSE '' END, nsp, rel,
+				   (SELECT string_agg(quote_ident(x), ', ' ORDER BY o)
+					  FROM jsonb_array_elements_text(col -> 'columns') WITH ORDINALITY AS ic(x, o))));
+	END LOOP;
 	RETURN to_regclass(format('%I.%I', nsp, rel));
 END
 $$;
@@ -404,7 +418,8 @@ BEGIN
 		tgt_oid := tributary._add_table_create_target(j, tgt.nsp, tgt.rel, srccols, copied,
 													   checked -> 'types', cmap, keycols, src_name,
 													   CASE WHEN cmap IS NULL THEN info -> 'generated' END,
-													   CASE WHEN cmap IS NULL AND filter IS NULL THEN info -> 'checks' END);
+													   CASE WHEN cmap IS NULL AND filter IS NULL THEN info -> 'checks' END,
+													   CASE WHEN cmap IS NULL THEN info -> 'indexes' END);
 	ELSE
 		/* an existing target must have every mapped column */
 		FOR m IN SELECT c ->> 'target' AS tcol FROM jsonb_array_elements(copied) c LOOP
