@@ -216,12 +216,12 @@ BEGIN
 										  THEN ' NOT NULL' ELSE '' END);
 	END LOOP;
 	/* the source's validated CHECK constraints, when every column keeps its name */
-	FOR col IN SELECT c FROM jsonb_array_elements(CASE jsonb_typeof(checks) WHEN 'array' THEN checks ELSE '[]' END) c LOOP
+	FOR col IN SELECT c FROM jsonb_array_elements(checks) c LOOP
 		PERFORM tributary._check_generation_expr(format('check constraint "%s"', col ->> 'name'), col ->> 'expr');
 		coldefs := coldefs || format('CONSTRAINT %I CHECK (%s)', col ->> 'name', col ->> 'expr');
 	END LOOP;
 	/* the source's generated columns, computed here as there (never written) */
-	FOR col IN SELECT c FROM jsonb_array_elements(CASE jsonb_typeof(generated) WHEN 'array' THEN generated ELSE '[]' END) c LOOP
+	FOR col IN SELECT c FROM jsonb_array_elements(generated) c LOOP
 		PERFORM tributary._check_target_name('column', col ->> 'name');
 		PERFORM tributary._check_generation_expr(format('the generation expression of source column "%s"', col ->> 'name'),
 												 col ->> 'expr');
@@ -239,7 +239,7 @@ BEGIN
 		format('CREATE TABLE %I.%I (%s)', nsp, rel, array_to_string(coldefs, ', ')));
 	RAISE NOTICE 'created target table %.%', quote_ident(nsp), quote_ident(rel);
 	/* the source's other indexes on plain columns (btree, immediate, no predicate) */
-	FOR col IN SELECT c FROM jsonb_array_elements(CASE jsonb_typeof(indexes) WHEN 'array' THEN indexes ELSE '[]' END) c LOOP
+	FOR col IN SELECT c FROM jsonb_array_elements(indexes) c LOOP
 		IF NOT (col ->> 'simple')::boolean OR jsonb_typeof(col -> 'columns') <> 'array' THEN
 			RAISE NOTICE 'index % of source table [%] is not created (an expression, partial, deferrable or non-btree index)',
 				col ->> 'name', src_name;
@@ -288,7 +288,7 @@ DECLARE
 	body text;
 	x text;
 BEGIN
-	FOR t IN SELECT e FROM jsonb_array_elements(CASE jsonb_typeof(types) WHEN 'array' THEN types ELSE '[]' END) e LOOP
+	FOR t IN SELECT e FROM jsonb_array_elements(types) e LOOP
 		qname := format('%I.%I', t ->> 'schema', t ->> 'name');
 		CONTINUE WHEN to_regtype(qname) IS NOT NULL;
 		PERFORM tributary._check_target_name('schema', t ->> 'schema');
@@ -302,7 +302,7 @@ BEGIN
 			IF (t ->> 'notnull')::boolean THEN
 				body := body || ' NOT NULL';
 			END IF;
-			FOR x IN SELECT jsonb_array_elements_text(CASE jsonb_typeof(t -> 'checks') WHEN 'array' THEN t -> 'checks' ELSE '[]' END) LOOP
+			FOR x IN SELECT jsonb_array_elements_text(t -> 'checks') LOOP
 				PERFORM tributary._check_generation_expr(format('a check of domain %s', qname), x);
 				body := body || format(' CHECK (%s)', x);
 			END LOOP;
@@ -374,8 +374,7 @@ BEGIN
 	  FROM tributary.job_table t
 	 WHERE t.jt_job_id = j.job_id
 	   AND format('%I.%I', t.jt_source_schema, t.jt_source_rel) IN
-		   (SELECT jsonb_array_elements_text(CASE jsonb_typeof(info -> 'partition_family')
-											 WHEN 'array' THEN info -> 'partition_family' ELSE '[]' END))
+		   (SELECT jsonb_array_elements_text(info -> 'partition_family'))
 	 LIMIT 1;
 	IF related IS NOT NULL THEN
 		RAISE EXCEPTION 'source table [%] and source table [%] of job "%" are partitions of one another', src_name, related, j.job_name
