@@ -148,6 +148,9 @@ table_named(DecoderData *data, Oid nspid, const char *relname)
 	char	   *nsp = get_namespace_name(nspid);
 	ListCell   *lc;
 
+	/* an ancestor looked up by OID may be gone from the catalog snapshot */
+	if (nsp == NULL || relname == NULL)
+		return false;
 	foreach(lc, data->tables)
 	{
 		List	   *pair = (List *) lfirst(lc);
