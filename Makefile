@@ -32,6 +32,7 @@ OBJS = \
 	src/apply/apply.o \
 	src/apply/dirty.o \
 	src/stream.o \
+	src/held_xact.o \
 	src/decoder/proto.o \
 	src/source/connector.o \
 	src/source/keyset.o \
@@ -47,9 +48,11 @@ OBJS = \
 	src/source/mysql_snapshot.o \
 	src/source/mysql_position.o \
 	src/source/mysql_stream.o \
+	src/source/mysql_xa.o \
 	src/source/mysql_tables.o \
 	src/source/mysql_ddl.o \
 	src/source/binlog_event.o \
+	src/source/binlog_xa.o \
 	src/source/binlog_rows.o \
 	src/source/binlog_formats.o \
 	src/source/binlog_table_map.o \
@@ -70,6 +73,7 @@ TEST_OBJS = \
 	src/decoder/proto.o \
 	src/source/binlog_render.o \
 	src/source/binlog_event.o \
+	src/source/binlog_xa.o \
 	src/source/binlog_rows.o \
 	src/source/binlog_formats.o \
 	src/source/binlog_table_map.o \

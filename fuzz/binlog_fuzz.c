@@ -3,7 +3,8 @@
  * binlog_fuzz.c
  *		libFuzzer target for the MySQL connector's binlog decoders: event
  *		framing, FORMAT_DESCRIPTION, TABLE_MAP and its optional metadata,
- *		rows events, every value kind, binary JSON, MariaDB compression and
+ *		rows events, every value kind, binary JSON, XA identifiers (XA_PREPARE,
+ *		GTID and statement text), MariaDB compression and
  *		TRANSACTION_PAYLOAD, through bl_render (binlog_render.c).
  *
  * Input: one byte (bit 0: events carry CRC32 checksums), then events back

@@ -27,6 +27,22 @@
  *				(a keepalive, a rotation, a statement about other tables);
  *				reply_requested: the source wants feedback now
  *
+ * Two-phase source transactions (MySQL XA) are held on the target between
+ * their prepare and their commit, in the source's own encoding of the
+ * transaction, inside the same local transactions as the positions:
+ *
+ *	hold		inside a transaction: keep item seq (0: the prepare itself,
+ *				1..n: the connector's encoded changes, in order) of the
+ *				prepared transaction xid
+ *	held		inside a transaction: up to max items of xid after item
+ *				"after", in order, as bytea copies in the caller's memory
+ *				context; *prepared tells whether xid's prepare was held
+ *				(a transaction the job saw prepared)
+ *	release		inside a transaction: forget what is held for xid
+ *
+ * Inside a source transaction that the job applied before a restart, hold
+ * and release do nothing and held returns nothing (prepared true).
+ *
  * commit and advance may give the text a checkpoint at their position
  * records (MySQL: the file and offset with the stream's GTIDs as of that
  * transaction); NULL means the kind's plain text of the position.
@@ -42,6 +58,7 @@
 
 #include "access/xlogdefs.h"
 #include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
 
 /* change operations */
 #define TRIB_CHANGE_INSERT			'I'
@@ -103,6 +120,11 @@ struct TributaryChangeSink
 						   TimestampTz commit_ts, const char *end_text);
 	void		(*advance) (TributaryChangeSink *sink, XLogRecPtr position, bool reply_requested,
 							const char *text);
+	void		(*hold) (TributaryChangeSink *sink, const char *xid, int32 seq,
+						 const char *data, uint32 len);
+	List	   *(*held) (TributaryChangeSink *sink, const char *xid, int32 after, int max,
+						 bool *prepared);
+	void		(*release) (TributaryChangeSink *sink, const char *xid);
 	void	   *arg;			/* the sink's own state */
 };
 

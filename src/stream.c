@@ -61,6 +61,7 @@
 
 #include "apply/apply.h"
 #include "ddl.h"
+#include "held_xact.h"
 #include "pg_tributary.h"
 #include "security.h"
 #include "stream.h"
@@ -542,6 +543,46 @@ sink_advance(TributaryChangeSink *sink, XLogRecPtr position, bool reply_requeste
 }
 
 /*
+ * sink_hold: keep an item of a prepared source transaction, in the local
+ * transaction that records the position past its prepare.
+ */
+static void
+sink_hold(TributaryChangeSink *sink, const char *xid, int32 seq, const char *data, uint32 len)
+{
+	StreamState *st = (StreamState *) sink->arg;
+
+	if (enter_change(st, "XA PREPARE"))
+		tributary_held_put(st->job->id, xid, seq, data, len);
+}
+
+/*
+ * sink_held: items of a prepared source transaction, at its commit.
+ */
+static List *
+sink_held(TributaryChangeSink *sink, const char *xid, int32 after, int max, bool *prepared)
+{
+	StreamState *st = (StreamState *) sink->arg;
+
+	*prepared = true;
+	if (!enter_change(st, "XA COMMIT"))
+		return NIL;
+	return tributary_held_get(st->job->id, xid, after, max, prepared);
+}
+
+/*
+ * sink_release: forget a prepared source transaction at its commit or
+ * rollback.
+ */
+static void
+sink_release(TributaryChangeSink *sink, const char *xid)
+{
+	StreamState *st = (StreamState *) sink->arg;
+
+	if (enter_change(st, "XA COMMIT"))
+		tributary_held_drop(st->job->id, xid);
+}
+
+/*
  * tributary_stream_run: stream and apply from start_lsn until a stop
  * request.  Errors (the source going away included) propagate; the caller
  * decides whether to reconnect.
@@ -587,6 +628,9 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	sink.ddl = sink_ddl;
 	sink.commit = sink_commit;
 	sink.advance = sink_advance;
+	sink.hold = sink_hold;
+	sink.held = sink_held;
+	sink.release = sink_release;
 	sink.arg = &st;
 
 	/* apply transactions need not wait for their WAL flush: feedback does */

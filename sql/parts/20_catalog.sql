@@ -96,6 +96,22 @@ CREATE TABLE tributary.checkpoint (
 	PRIMARY KEY (cp_job_id, cp_slot)
 );
 
+/*
+ * Source transactions prepared for two-phase commit (MySQL / MariaDB XA)
+ * that a job's stream passed and whose XA COMMIT or XA ROLLBACK it has
+ * not: item 0 marks the prepare, items 1..n are the binlog events of its
+ * changes (a format byte, then the event), applied at XA COMMIT and
+ * dropped at XA ROLLBACK (held_xact.c).
+ */
+CREATE TABLE tributary.held_xact (
+	hx_job_id		integer NOT NULL REFERENCES tributary.job(job_id) ON DELETE CASCADE,
+	hx_xid			text NOT NULL,
+	hx_seq			integer NOT NULL,
+	hx_item			bytea NOT NULL,
+	hx_held_at		timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (hx_job_id, hx_xid, hx_seq)
+);
+
 CREATE TABLE tributary.table_state (
 	ts_jt_id		integer NOT NULL REFERENCES tributary.job_table(jt_id) ON DELETE CASCADE,
 	ts_chunk_no		integer NOT NULL,
@@ -163,6 +179,7 @@ SELECT pg_catalog.pg_extension_config_dump('tributary.name_rule', '');
 SELECT pg_catalog.pg_extension_config_dump('tributary.name_rule_nr_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('tributary.checkpoint', '');
 SELECT pg_catalog.pg_extension_config_dump('tributary.table_state', '');
+SELECT pg_catalog.pg_extension_config_dump('tributary.held_xact', '');
 SELECT pg_catalog.pg_extension_config_dump('tributary.run', '');
 SELECT pg_catalog.pg_extension_config_dump('tributary.run_run_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('tributary.error_log', '');

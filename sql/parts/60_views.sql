@@ -53,6 +53,14 @@ SELECT j.job_name, c.cp_position AS position, c.cp_committed_at AS committed_at,
   FROM tributary.checkpoint c JOIN tributary.job j ON j.job_id = c.cp_job_id
  WHERE pg_catalog.pg_has_role(j.job_owner, 'USAGE');
 
+/* prepared XA transactions of MySQL sources a job holds until their commit */
+CREATE VIEW tributary.prepared_xacts WITH (security_barrier) AS
+SELECT j.job_name, h.hx_xid AS xid, count(*) FILTER (WHERE h.hx_seq > 0) AS events,
+	   min(h.hx_held_at) AS held_at
+  FROM tributary.held_xact h JOIN tributary.job j ON j.job_id = h.hx_job_id
+ WHERE pg_catalog.pg_has_role(j.job_owner, 'USAGE')
+ GROUP BY j.job_name, h.hx_xid;
+
 CREATE VIEW tributary.runs WITH (security_barrier) AS
 SELECT j.job_name, r.run_id, r.run_started_at AS started_at, r.run_ended_at AS ended_at,
 	   r.run_status AS status, r.run_message AS message, r.run_pid AS pid, r.run_crashed AS crashed

@@ -12,7 +12,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA tributary FROM PUBLIC;
 GRANT USAGE ON SCHEMA tributary TO PUBLIC;
 
 GRANT SELECT ON tributary.sources, tributary.jobs, tributary.tables, tributary.checkpoints,
-	tributary.runs, tributary.errors, tributary.dirty_rows, tributary.job_versions TO PUBLIC;
+	tributary.prepared_xacts, tributary.runs, tributary.errors, tributary.dirty_rows, tributary.job_versions TO PUBLIC;
 /* used by the views, with the caller's rights: pure, or filtered by owner */
 GRANT EXECUTE ON FUNCTION tributary._worker_status(), tributary._conninfo_mask(text),
 	tributary._job_option_defs() TO PUBLIC;

@@ -70,6 +70,20 @@
 #define BL_CHECKSUM_LEN				4
 #define BL_FLAG_ARTIFICIAL			0x0020
 #define BL_MARIA_GTID_STANDALONE	0x01
+#define BL_MARIA_GTID_COMMIT_ID		0x02
+#define BL_MARIA_GTID_PREPARED_XA	0x40
+#define BL_MARIA_GTID_COMPLETED_XA	0x80
+#define BL_MARIA_GTID_XA			(BL_MARIA_GTID_PREPARED_XA | BL_MARIA_GTID_COMPLETED_XA)
+
+/* an XA transaction identifier: gtrid then bqual in data, at most 64 bytes each */
+#define BL_XID_PART_MAX				64
+typedef struct BinlogXid
+{
+	int32		format_id;
+	int			gtrid_len;
+	int			bqual_len;
+	uint8		data[2 * BL_XID_PART_MAX];
+} BinlogXid;
 
 /* column types of TABLE_MAP (MySQL's enum_field_types) */
 #define MT_DECIMAL		0
@@ -212,6 +226,8 @@ extern bool bl_read_gtid(const BinlogEvent *ev, const BinlogFormat *fmt, char **
 						 uint8 *flags, char **err);
 extern bool bl_read_table_map(const BinlogEvent *ev, const BinlogFormat *fmt,
 							  BinlogTableMap *map, char **err);
+extern bool bl_event_table_id(const BinlogEvent *ev, const BinlogFormat *fmt, uint64 *table_id,
+							  char **err);
 extern bool bl_is_rows_event(uint8 type);
 extern bool bl_read_rows(const BinlogEvent *ev, const BinlogFormat *fmt, BinlogRows *rows,
 						 char **err);
@@ -220,6 +236,14 @@ extern bool bl_read_payload(const BinlogEvent *ev, const BinlogFormat *fmt, char
 extern bool bl_uncompress(const uint8 *src, size_t srclen, char **dst, size_t *dstlen,
 						  char **err);
 extern bool bl_read_lenenc(const uint8 **p, const uint8 *end, uint64 *val);
+
+/* binlog_xa.c */
+extern bool bl_read_xa_prepare(const BinlogEvent *ev, const BinlogFormat *fmt, BinlogXid *xid,
+							   bool *one_phase, char **err);
+extern bool bl_read_gtid_xa(const BinlogEvent *ev, BinlogXid *xid, bool *has_xid, char **err);
+extern bool bl_parse_xa_statement(const char *text, const char *verb, BinlogXid *xid,
+								  bool *one_phase);
+extern char *bl_xid_text(const BinlogXid *xid);
 
 /* binlog_formats.c */
 extern uint64 bl_be_uint(const uint8 *p, int n);

@@ -380,6 +380,21 @@ bl_read_gtid(const BinlogEvent *ev, const BinlogFormat *fmt, char **gtid, uint8 
 }
 
 /*
+ * bl_event_table_id: the table id a TABLE_MAP or rows event starts with
+ * (6 bytes, or 4 with the old 6-byte post-header).
+ */
+bool
+bl_event_table_id(const BinlogEvent *ev, const BinlogFormat *fmt, uint64 *table_id, char **err)
+{
+	int			ph = bl_post_header(fmt, ev->type);
+
+	if ((ph != 6 && ph < 8) || ev->len < (uint32) ph)
+		return fail(err, "event too short for its table id");
+	*table_id = (ph == 6) ? rd32(ev->data) : rd48(ev->data);
+	return true;
+}
+
+/*
  * bl_is_rows_event: whether an event type carries row images.
  */
 bool

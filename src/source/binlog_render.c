@@ -163,9 +163,20 @@ render_event(RenderState *rs, const uint8 *buf, size_t len, bool checksum, const
 				char	   *db;
 				char	   *query;
 
+				static const char *const verbs[] = {"START", "END", "COMMIT", "ROLLBACK"};
+
 				if (!bl_read_query(&ev, &rs->fmt, &db, &query, err))
 					return false;
 				appendStringInfo(out, "QUERY [%s] %s", db, query);
+				for (int i = 0; i < lengthof(verbs); i++)
+				{
+					BinlogXid	xid;
+					bool		one_phase;
+
+					if (bl_parse_xa_statement(query, verbs[i], &xid, &one_phase))
+						appendStringInfo(out, " (XA %s of %s%s)", verbs[i], bl_xid_text(&xid),
+										 one_phase ? ", one phase" : "");
+				}
 				break;
 			}
 		case BL_XID:
@@ -185,10 +196,28 @@ render_event(RenderState *rs, const uint8 *buf, size_t len, bool checksum, const
 				char	   *gtid;
 				uint8		flags;
 
-				if (!bl_read_gtid(&ev, &rs->fmt, &gtid, &flags, err))
+				BinlogXid	xid;
+				bool		has_xid;
+
+				if (!bl_read_gtid(&ev, &rs->fmt, &gtid, &flags, err) ||
+					!bl_read_gtid_xa(&ev, &xid, &has_xid, err))
 					return false;
 				appendStringInfo(out, "GTID %s%s", gtid ? gtid : "anonymous",
 								 (ev.type == BL_MARIA_GTID && (flags & BL_MARIA_GTID_STANDALONE)) ? " standalone" : "");
+				if (has_xid)
+					appendStringInfo(out, " XA %s of %s",
+									 (flags & BL_MARIA_GTID_PREPARED_XA) ? "prepare" : "completion",
+									 bl_xid_text(&xid));
+				break;
+			}
+		case BL_XA_PREPARE:
+			{
+				BinlogXid	xid;
+				bool		one_phase;
+
+				if (!bl_read_xa_prepare(&ev, &rs->fmt, &xid, &one_phase, err))
+					return false;
+				appendStringInfo(out, "XA_PREPARE %s%s", bl_xid_text(&xid), one_phase ? " one phase" : "");
 				break;
 			}
 		case BL_TABLE_MAP:

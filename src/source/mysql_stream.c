@@ -410,10 +410,10 @@ on_rows(TributarySource *src, MyStream *st, BinlogEvent *ev, TributaryChangeSink
 }
 
 /*
- * begin_xact: a source transaction starts.
+ * mystream_begin: a source transaction starts.
  */
-static void
-begin_xact(MyStream *st, XLogRecPtr start, uint32 timestamp, TributaryChangeSink *sink)
+void
+mystream_begin(MyStream *st, XLogRecPtr start, uint32 timestamp, TributaryChangeSink *sink)
 {
 	st->in_xact = true;
 	strlcpy(st->cur_gtid, st->gtid, sizeof(st->cur_gtid));
@@ -421,10 +421,10 @@ begin_xact(MyStream *st, XLogRecPtr start, uint32 timestamp, TributaryChangeSink
 }
 
 /*
- * commit_xact: a source transaction ends with the event [start, end).
+ * mystream_commit: a source transaction ends with the event [start, end).
  */
-static void
-commit_xact(MyStream *st, XLogRecPtr start, XLogRecPtr end, uint32 timestamp,
+void
+mystream_commit(MyStream *st, XLogRecPtr start, XLogRecPtr end, uint32 timestamp,
 			TributaryChangeSink *sink)
 {
 	st->in_xact = false;
@@ -453,19 +453,20 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 
 	if (!bl_read_query(ev, &st->fmt, &db, &query, &err))
 		mystream_error(src, st, ev->log_pos, err);
-	if (pg_strcasecmp(query, "BEGIN") == 0 || pg_strncasecmp(query, "XA START", 8) == 0)
+	if (pg_strcasecmp(query, "BEGIN") == 0)
 	{
 		if (!st->in_xact)
-			begin_xact(st, st->gtid_start ? st->gtid_start : start, ev->timestamp, sink);
+			mystream_begin(st, st->gtid_start ? st->gtid_start : start, ev->timestamp, sink);
 		return;
 	}
-	if (pg_strcasecmp(query, "COMMIT") == 0 || pg_strcasecmp(query, "ROLLBACK") == 0 ||
-		pg_strncasecmp(query, "XA END", 6) == 0 || pg_strncasecmp(query, "XA COMMIT", 9) == 0)
+	if (pg_strcasecmp(query, "COMMIT") == 0 || pg_strcasecmp(query, "ROLLBACK") == 0)
 	{
-		if (st->in_xact && pg_strncasecmp(query, "XA END", 6) != 0)
-			commit_xact(st, start, end, ev->timestamp, sink);
+		if (st->in_xact)
+			mystream_commit(st, start, end, ev->timestamp, sink);
 		return;
 	}
+	if (mystream_xa_statement(src, st, query, ev, start, end, sink, advanced))
+		return;
 
 	kind = mysrc_classify_ddl(query, db, &tables);
 	foreach(lc, tables)
@@ -483,10 +484,10 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 		bool		standalone = !st->in_xact;
 
 		if (standalone)
-			begin_xact(st, st->gtid_start ? st->gtid_start : start, ev->timestamp, sink);
+			mystream_begin(st, st->gtid_start ? st->gtid_start : start, ev->timestamp, sink);
 		sink->ddl(sink, kind, hit->key, query, start);
 		if (standalone)
-			commit_xact(st, start, end, ev->timestamp, sink);
+			mystream_commit(st, start, end, ev->timestamp, sink);
 		/* the table's columns may differ from now on */
 		hit->lenient = true;
 		hit->nschema = -1;
@@ -504,13 +505,13 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 }
 
 /*
- * process_event: one event of the dump (or of a TRANSACTION_PAYLOAD:
+ * mystream_process_event: one event of the dump (or of a TRANSACTION_PAYLOAD:
  * outer_start/outer_end are then the payload's positions), appending its
  * messages to out.  *advanced tells that the stream's position moved
  * without a transaction.
  */
-static void
-process_event(TributarySource *src, MyStream *st, const uint8 *raw, size_t len,
+void
+mystream_process_event(TributarySource *src, MyStream *st, const uint8 *raw, size_t len,
 			  const BinlogFormat *fmt, XLogRecPtr outer_start, XLogRecPtr outer_end,
 			  TributaryChangeSink *sink, bool *advanced)
 {
@@ -576,7 +577,17 @@ process_event(TributarySource *src, MyStream *st, const uint8 *raw, size_t len,
 				strlcpy(st->gtid, gtid ? gtid : "", sizeof(st->gtid));
 				st->gtid_start = start;
 				if (ev.type == BL_MARIA_GTID && (flags & BL_MARIA_GTID_STANDALONE) == 0 && !st->in_xact)
-					begin_xact(st, start, ev.timestamp, sink);
+					mystream_begin(st, start, ev.timestamp, sink);
+				if (ev.type == BL_MARIA_GTID && (flags & BL_MARIA_GTID_PREPARED_XA) != 0)
+				{
+					BinlogXid	xid;
+					bool		has_xid;
+
+					if (!bl_read_gtid_xa(&ev, &xid, &has_xid, &err))
+						mystream_error(src, st, ev.log_pos, err);
+					if (has_xid && st->in_xact)
+						mystream_xa_begin(st, &xid);
+				}
 				break;
 			}
 		case BL_QUERY:
@@ -585,10 +596,15 @@ process_event(TributarySource *src, MyStream *st, const uint8 *raw, size_t len,
 			break;
 		case BL_XID:
 			if (st->in_xact)
-				commit_xact(st, start, end, ev.timestamp, sink);
+				mystream_commit(st, start, end, ev.timestamp, sink);
 			break;
 		case BL_TABLE_MAP:
 			mystream_on_table_map(src, st, &ev);
+			if (st->xa_holding)
+				mystream_xa_hold(src, st, &ev, raw, len, fmt, sink);
+			break;
+		case BL_XA_PREPARE:
+			mystream_xa_prepare(src, st, &ev, start, end, sink, advanced);
 			break;
 		case BL_TRANSACTION_PAYLOAD:
 			{
@@ -606,7 +622,7 @@ process_event(TributarySource *src, MyStream *st, const uint8 *raw, size_t len,
 
 					if (!bl_next_event((const uint8 *) events, elen, off, &size, &err))
 						mystream_error(src, st, ev.log_pos, psprintf("TRANSACTION_PAYLOAD: %s", err));
-					process_event(src, st, (const uint8 *) events + off, size, &inner, start, end, sink,
+					mystream_process_event(src, st, (const uint8 *) events + off, size, &inner, start, end, sink,
 								  advanced);
 					off += size;
 					CHECK_FOR_INTERRUPTS();
@@ -614,7 +630,9 @@ process_event(TributarySource *src, MyStream *st, const uint8 *raw, size_t len,
 				break;
 			}
 		default:
-			if (bl_is_rows_event(ev.type))
+			if (bl_is_rows_event(ev.type) && st->xa_holding)
+				mystream_xa_hold(src, st, &ev, raw, len, fmt, sink);
+			else if (bl_is_rows_event(ev.type))
 				on_rows(src, st, &ev, sink);
 			else if (!artificial && !st->in_xact && ev.type != BL_HEARTBEAT && ev.type != BL_HEARTBEAT_V2)
 				*advanced = true;
@@ -651,7 +669,7 @@ mysrc_stream_poll(TributarySource *src, TributaryChangeSink *sink, int budget)
 			/* a poll decodes many events; each one's memory goes with it */
 			MemoryContext old = MemoryContextSwitchTo(st->event_cxt);
 
-			process_event(src, st, ev->raw_data + ev->raw_data_ofs, ev->raw_data_size - ev->raw_data_ofs,
+			mystream_process_event(src, st, ev->raw_data + ev->raw_data_ofs, ev->raw_data_size - ev->raw_data_ofs,
 						  &st->fmt, 0, 0, sink, &advanced);
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(st->event_cxt);

@@ -11,6 +11,7 @@
 #define TRIBUTARY_MYSQL_STREAM_INT_H
 
 #include "catalog.h"
+#include "change.h"
 #include "source/binlog.h"
 #include "utils/hsearch.h"
 
@@ -67,11 +68,34 @@ typedef struct MyStream
 	char		cur_gtid[80];	/* of the open transaction */
 	MyGtidSet	gtids;			/* the last GTID of each domain or server passed */
 	StringInfoData pos_text;	/* a position's text, handed to the sink */
+	bool		xa_holding;		/* in a prepared XA group: its events are held */
+	char	   *xa_xid;			/* that group's identifier (bl_xid_text) */
+	int32		xa_seq;			/* items held of it so far */
 } MyStream;
 
 /* mysql_stream.c */
 extern void mystream_error(TributarySource *src, MyStream *st, uint32 pos, const char *err)
 			pg_attribute_noreturn();
+
+extern void mystream_begin(MyStream *st, XLogRecPtr start, uint32 timestamp,
+						   TributaryChangeSink *sink);
+extern void mystream_commit(MyStream *st, XLogRecPtr start, XLogRecPtr end, uint32 timestamp,
+							TributaryChangeSink *sink);
+extern void mystream_process_event(TributarySource *src, MyStream *st, const uint8 *raw, size_t len,
+								   const BinlogFormat *fmt, XLogRecPtr outer_start,
+								   XLogRecPtr outer_end, TributaryChangeSink *sink, bool *advanced);
+
+/* mysql_xa.c */
+extern void mystream_xa_begin(MyStream *st, const BinlogXid *xid);
+extern void mystream_xa_hold(TributarySource *src, MyStream *st, const BinlogEvent *ev,
+							 const uint8 *raw, size_t len, const BinlogFormat *fmt,
+							 TributaryChangeSink *sink);
+extern void mystream_xa_prepare(TributarySource *src, MyStream *st, const BinlogEvent *ev,
+								XLogRecPtr start, XLogRecPtr end, TributaryChangeSink *sink,
+								bool *advanced);
+extern bool mystream_xa_statement(TributarySource *src, MyStream *st, const char *query,
+								  const BinlogEvent *ev, XLogRecPtr start, XLogRecPtr end,
+								  TributaryChangeSink *sink, bool *advanced);
 
 /* mysql_tables.c */
 extern void mystream_on_table_map(TributarySource *src, MyStream *st, BinlogEvent *ev);
