@@ -31,6 +31,7 @@ OBJS = \
 	src/apply/target_state.o \
 	src/apply/apply.o \
 	src/apply/dirty.o \
+	src/apply/cascade.o \
 	src/stream.o \
 	src/held_xact.o \
 	src/decoder/proto.o \
@@ -49,6 +50,7 @@ OBJS = \
 	src/source/mysql_position.o \
 	src/source/mysql_stream.o \
 	src/source/mysql_xa.o \
+	src/source/mysql_fk.o \
 	src/source/mysql_tables.o \
 	src/source/mysql_ddl.o \
 	src/source/binlog_event.o \

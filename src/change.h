@@ -125,6 +125,12 @@ struct TributaryChangeSink
 	List	   *(*held) (TributaryChangeSink *sink, const char *xid, int32 after, int max,
 						 bool *prepared);
 	void		(*release) (TributaryChangeSink *sink, const char *xid);
+	/*
+	 * set by the connector for the changes it hands to change: the source
+	 * carried out no foreign key actions for them (MySQL: the rows event
+	 * was logged with foreign_key_checks off)
+	 */
+	bool		no_ref_actions;
 	void	   *arg;			/* the sink's own state */
 };
 

@@ -468,7 +468,10 @@ sink_change(TributaryChangeSink *sink, char op, Oid relid, TribTuple *oldtuple, 
 	StreamState *st = (StreamState *) sink->arg;
 
 	if (enter_change(st, "change"))
+	{
+		st->apply->no_ref_actions = sink->no_ref_actions;
 		tributary_apply_change(st->apply, op, relid, oldtuple, op == TRIB_CHANGE_DELETE ? NULL : newtuple);
+	}
 }
 
 /*
@@ -631,6 +634,7 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	sink.hold = sink_hold;
 	sink.held = sink_held;
 	sink.release = sink_release;
+	sink.no_ref_actions = false;
 	sink.arg = &st;
 
 	/* apply transactions need not wait for their WAL flush: feedback does */
@@ -657,6 +661,9 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(run_cxt);
 	src->job.stream_tables = tables;
+	/* foreign key actions the source does not log: the apply carries them out */
+	if (src->connector->stream->referential_actions)
+		tributary_cascade_setup(st.apply, src->connector->stream->referential_actions(src, tables));
 	src->connector->stream->start(src, slot, start_lsn, start_text, names, binary);
 	ereport(LOG,
 			(errmsg("pg_tributary job \"%s\" streams from %s of source \"%s\" with %s values",

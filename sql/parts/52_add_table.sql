@@ -326,6 +326,50 @@ END
 $$;
 
 /*
+ * _add_table_cascades: the foreign keys whose actions the source carries
+ * out without logging the rows they change (MySQL InnoDB's CASCADE and
+ * SET NULL; describe_table's "cascades" and "referenced_by"): a NOTICE for
+ * each the job's worker carries out on the target (child and parent both
+ * in the job), a WARNING for each it cannot (the parent is not in the job).
+ */
+CREATE FUNCTION tributary._add_table_cascades(j tributary.job, src_name text, info jsonb)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	c jsonb;
+	other text;
+BEGIN
+	FOR c IN SELECT jsonb_array_elements(coalesce(info -> 'cascades', '[]'::jsonb)) LOOP
+		other := (c ->> 'parent_nsp') || '.' || (c ->> 'parent_rel');
+		IF other = src_name OR EXISTS (SELECT 1 FROM tributary.job_table
+										WHERE jt_job_id = j.job_id AND jt_source_schema = c ->> 'parent_nsp'
+										  AND jt_source_rel = c ->> 'parent_rel') THEN
+			RAISE NOTICE 'foreign key % of source table [%] (ON DELETE %, ON UPDATE %) is carried out on the target',
+				c ->> 'name', src_name, c ->> 'on_delete', c ->> 'on_update'
+				USING DETAIL = format('The source changes rows through it without logging them; job "%s" makes the same changes after each change of [%s].',
+									  j.job_name, other);
+		ELSE
+			RAISE WARNING 'foreign key % of source table [%] references [%] ON DELETE % ON UPDATE %, which the source carries out without logging it',
+				c ->> 'name', src_name, other, c ->> 'on_delete', c ->> 'on_update'
+				USING DETAIL = format('While [%s] is not in job "%s", the rows of [%s] the foreign key changes on the source keep their old values on the target.',
+									  other, j.job_name, src_name),
+					  HINT = format('Add [%s] to the job: its worker then carries out the foreign key''s actions on the target.', other);
+		END IF;
+	END LOOP;
+	FOR c IN SELECT jsonb_array_elements(coalesce(info -> 'referenced_by', '[]'::jsonb)) LOOP
+		other := (c ->> 'child_nsp') || '.' || (c ->> 'child_rel');
+		IF other <> src_name AND EXISTS (SELECT 1 FROM tributary.job_table
+										  WHERE jt_job_id = j.job_id AND jt_source_schema = c ->> 'child_nsp'
+											AND jt_source_rel = c ->> 'child_rel') THEN
+			RAISE NOTICE 'foreign key % of source table [%] (ON DELETE %, ON UPDATE %) is now carried out on the target',
+				c ->> 'name', other, c ->> 'on_delete', c ->> 'on_update'
+				USING DETAIL = format('The source changes rows through it without logging them; job "%s" makes the same changes after each change of [%s].',
+									  j.job_name, src_name);
+		END IF;
+	END LOOP;
+END
+$$;
+
+/*
  * add_table: add one source table to a job, mapped to one target table.
  * Connects to the source to check the table's prerequisites and read its
  * definition; creates the target table when it is missing (create_tables),
@@ -369,6 +413,9 @@ BEGIN
 	/* the source table: exists, has a primary key, has full row images */
 	info := tributary._remote_table_info(s.source_name, src.nsp, src.rel);
 	PERFORM tributary._check_remote_table(s, j.job_mode, src.nsp, src.rel, info);
+	IF j.job_mode <> 'full' THEN
+		PERFORM tributary._add_table_cascades(j, src_name, info);
+	END IF;
 	/* a partition and its partitioned table in one job would split its changes */
 	SELECT format('%s.%s', t.jt_source_schema, t.jt_source_rel) INTO related
 	  FROM tributary.job_table t

@@ -323,6 +323,8 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 	EState	   *estate;
 	bool		found;
 	bool		missing;
+	bool		cascades;
+	TupleTableSlot *cascade_old = NULL;
 	ApplyErrorArg errarg;
 	ErrorContextCallback errcb;
 	AclMode		needed;
@@ -413,6 +415,17 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 		found = RelationFindReplTupleByIndex(ao->rel, ar->keyidx, LockTupleExclusive, ao->search, ao->local);
 	}
 
+	/* a parent row of foreign keys whose actions the source did not log */
+	cascades = (found && type != TRIB_CHANGE_INSERT && state->cascades != NIL &&
+				tributary_cascade_parent(state, ar->table));
+	if (cascades && type == TRIB_CHANGE_UPDATE)
+	{
+		cascade_old = MakeSingleTupleTableSlot(RelationGetDescr(ao->rel), &TTSOpsVirtual);
+		ExecCopySlot(cascade_old, ao->local);
+	}
+	else if (cascades)
+		cascade_old = ao->local;
+
 	switch (type)
 	{
 		case TRIB_CHANGE_INSERT:
@@ -488,6 +501,14 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 			break;
 	}
 
+	if (cascade_old)
+	{
+		CommandCounterIncrement();
+		tributary_cascade_apply(state, ar->table, cascade_old,
+								type == TRIB_CHANGE_UPDATE ? ao->remote : NULL);
+		if (cascade_old != ao->local)
+			ExecDropSingleTupleTableSlot(cascade_old);
+	}
 	ExecClearTuple(ao->local);
 	ResetPerTupleExprContext(estate);
 	if (!ao->keep)

@@ -26,6 +26,8 @@ typedef struct TributaryApplyState
 	XLogRecPtr	position;		/* commit position of the source transaction */
 	TimestampTz commit_ts;
 	int64		changes;		/* changes applied since the last local commit */
+	List	   *cascades;		/* foreign keys whose actions the apply carries out (cascade.c) */
+	bool		no_ref_actions; /* the current change had no foreign key actions on the source */
 } TributaryApplyState;
 
 extern TributaryApplyState *tributary_apply_create(TributaryJob *job, List *tables);
@@ -38,5 +40,12 @@ extern void tributary_apply_flush_counters(TributaryApplyState *state);
 extern void tributary_apply_end_xact(TributaryApplyState *state);
 extern void tributary_apply_abort_xact(TributaryApplyState *state);
 extern void tributary_apply_forget(void);
+
+/* cascade.c */
+struct TupleTableSlot;
+extern void tributary_cascade_setup(TributaryApplyState *state, List *actions);
+extern bool tributary_cascade_parent(TributaryApplyState *state, TributaryTable *t);
+extern void tributary_cascade_apply(TributaryApplyState *state, TributaryTable *t,
+									struct TupleTableSlot *oldslot, struct TupleTableSlot *newslot);
 
 #endif							/* TRIBUTARY_APPLY_H */

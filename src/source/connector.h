@@ -166,8 +166,28 @@ typedef struct TributarySnapshotMethods
  * budget messages (events) that arrived, calling the sink (change.h) for
  * each, and returns how many it decoded: 0 when nothing is buffered (the
  * caller waits on socket); it never blocks.  feedback (may be NULL)
- * reports what is written and durably applied.
+ * reports what is written and durably applied.  referential_actions is
+ * read once per stream start, on the normal connection.
  */
+/*
+ * A foreign key whose actions the source carries out without logging the
+ * rows they change (MySQL InnoDB's CASCADE and SET NULL): on_delete and
+ * on_update are 'c' (CASCADE), 'n' (SET NULL) or 'a' (no action); the
+ * columns are source column names (char *), in the key's order.
+ */
+typedef struct TributaryRefAction
+{
+	char	   *name;
+	char	   *child_nsp;
+	char	   *child_rel;
+	char	   *parent_nsp;
+	char	   *parent_rel;
+	List	   *child_columns;
+	List	   *parent_columns;
+	char		on_delete;
+	char		on_update;
+} TributaryRefAction;
+
 typedef struct TributaryStreamMethods
 {
 	void		(*fix_start) (TributarySource *src, const char *slot, List *tables,
@@ -182,6 +202,12 @@ typedef struct TributaryStreamMethods
 	void		(*close) (TributarySource *src);
 	/* SLOT: drop a slot (ending its walsender); NULL or the source's error */
 	char	   *(*drop_slot) (TributarySource *src, const char *slot);
+	/*
+	 * may be NULL: the foreign keys of the given job tables (TributaryTable)
+	 * whose actions the source applies without logging them
+	 * (TributaryRefAction), for the apply to carry out on the target
+	 */
+	List	   *(*referential_actions) (TributarySource *src, List *tables);
 } TributaryStreamMethods;
 
 /*

@@ -380,7 +380,9 @@ mysrc_describe_table(TributarySource *src, const char *nsp, const char *rel)
 		escape_json(&buf, row[0]);
 	}
 	mysql_free_result(res);
-	appendStringInfoString(&buf, "]}");
+	appendStringInfoChar(&buf, ']');
+	mysrc_fk_describe(src, nsp, rel, &buf);
+	appendStringInfoChar(&buf, '}');
 	return buf.data;
 }
 
@@ -581,6 +583,7 @@ mysrc_run_checks(TributarySource *src, List *tables, TributaryCheckEmit emit, vo
 				 psprintf("source table [%s.%s] do not contain any primary key", nsp, rel),
 				 psprintf("On the source run ALTER TABLE `%s`.`%s` ADD PRIMARY KEY (...);", nsp, rel));
 	}
+	mysrc_fk_checks(src, tables, emit, arg);
 }
 
 static const TributaryAdminMethods mysql_admin = {
@@ -604,6 +607,7 @@ static const TributaryStreamMethods mysql_stream = {
 	.fix_start = mysrc_stream_fix_start,
 	.prepare = mysrc_stream_prepare,
 	.start = mysrc_stream_start,
+	.referential_actions = mysrc_referential_actions,
 	.poll = mysrc_stream_poll,
 	.socket = mysrc_stream_socket,
 	.close = mysrc_stream_close,

@@ -25,6 +25,13 @@ extern void mysrc_raise_saved(TributarySource *src, const char *what, unsigned i
 extern MYSQL_RES *mysrc_query(TributarySource *src, const char *sql);
 extern char *mysrc_quote(TributarySource *src, const char *val);
 
+/* mysql_fk.c */
+extern void mysrc_fk_describe(TributarySource *src, const char *nsp, const char *rel,
+							  StringInfo buf);
+extern void mysrc_fk_checks(TributarySource *src, List *tables, TributaryCheckEmit emit,
+							void *arg);
+extern List *mysrc_referential_actions(TributarySource *src, List *tables);
+
 /* mysql_snapshot.c */
 extern void mysrc_snapshot_begin(TributarySource *src);
 extern void mysrc_snapshot_end(TributarySource *src);

@@ -379,6 +379,7 @@ on_rows(TributarySource *src, MyStream *st, BinlogEvent *ev, TributaryChangeSink
 	newtup.values = palloc(sizeof(TribValue) * rows.ncolumns);
 	p = rows.rows;
 	end = rows.rows + rows.rows_len;
+	sink->no_ref_actions = (rows.flags & BL_ROWS_NO_FK_CHECKS) != 0;
 	while (p < end)
 	{
 		if (!bl_read_row(&m->map, rows.present, &p, end, before, &err))
