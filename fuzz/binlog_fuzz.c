@@ -7,11 +7,12 @@
  *		GTID and statement text), MariaDB compression and
  *		TRANSACTION_PAYLOAD, through bl_render (binlog_render.c).
  *
- * Input: one byte (bit 0: events carry CRC32 checksums), then events back
- * to back.  The decoders are built for the frontend (FRONTEND) against
- * libpgcommon; palloc and friends are replaced by fuzz_alloc.c's
- * allocator, which frees everything after each input, as a memory
- * context would.
+ * Input: one byte (bit 0: events carry CRC32 checksums; bit 1: read the
+ * rest as a binlog file, bl_render_file, whose format description says
+ * whether events carry checksums), then events back to back.  The
+ * decoders are built for the frontend (FRONTEND) against libpgcommon;
+ * palloc and friends are replaced by fuzz_alloc.c's allocator, which
+ * frees everything after each input, as a memory context would.
  *
  * Build and run: make -C fuzz run (see fuzz/Makefile).
  *
@@ -35,7 +36,19 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 	if (size < 1)
 		return 0;
 	initStringInfo(&out);
-	(void) bl_render(data + 1, size - 1, (data[0] & 1) != 0, &out, &err);
+	if (data[0] & 2)
+	{
+		/* as a binlog file: magic bytes, checksums as its format description says, row lines */
+		uint8	   *file = palloc(size + 3);
+		StringInfoData rows;
+
+		memcpy(file, "\xfe" "bin", 4);
+		memcpy(file + 4, data + 1, size - 1);
+		initStringInfo(&rows);
+		(void) bl_render_file(file, size + 3, &out, &rows, &err);
+	}
+	else
+		(void) bl_render(data + 1, size - 1, (data[0] & 1) != 0, &out, &err);
 	fuzz_free_all();
 	return 0;
 }

@@ -13,6 +13,7 @@ PKGS=(
   default-libmysqlclient-dev
   mariadb-server
   mariadb-client
+  mariadb-test                # its std_data binlogs are t/029's fixtures
   libzstd-dev
   zlib1g-dev
   zstd

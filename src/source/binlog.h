@@ -68,7 +68,9 @@
 
 #define BL_HEADER_LEN				19
 #define BL_CHECKSUM_LEN				4
+#define BL_FLAG_IN_USE				0x0001
 #define BL_FLAG_ARTIFICIAL			0x0020
+#define BL_START_V3					1
 #define BL_MARIA_GTID_STANDALONE	0x01
 /* rows event flags */
 #define BL_ROWS_NO_FK_CHECKS		0x0002
@@ -131,6 +133,8 @@ typedef struct BinlogFormat
 {
 	bool		known;			/* a FORMAT_DESCRIPTION was read */
 	bool		checksum;		/* events end with a CRC32 */
+	int			checksum_alg;	/* the FORMAT_DESCRIPTION's: 0 off, 1 CRC32, -1 none given */
+	int			header_len;		/* common header of the events after it (0: 19) */
 	bool		mariadb;
 	int			binlog_version;
 	char		server_version[51];
@@ -219,6 +223,8 @@ extern bool bl_next_event(const uint8 *buf, size_t len, size_t off, uint32 *size
 extern bool bl_read_header(const uint8 *buf, size_t len, const BinlogFormat *fmt,
 						   BinlogEvent *ev, char **err);
 extern bool bl_read_format(const BinlogEvent *ev, BinlogFormat *fmt, char **err);
+extern bool bl_checksum_aware(const char *server_version);
+extern bool bl_file_checksum(const uint8 *buf, size_t len, bool *checksum, char **err);
 extern bool bl_read_rotate(const BinlogEvent *ev, const BinlogFormat *fmt, uint64 *pos,
 						   char **file, char **err);
 extern bool bl_read_query(const BinlogEvent *ev, const BinlogFormat *fmt, char **db,
@@ -230,6 +236,8 @@ extern bool bl_read_table_map(const BinlogEvent *ev, const BinlogFormat *fmt,
 							  BinlogTableMap *map, char **err);
 extern bool bl_event_table_id(const BinlogEvent *ev, const BinlogFormat *fmt, uint64 *table_id,
 							  char **err);
+extern bool bl_read_incident(const BinlogEvent *ev, const BinlogFormat *fmt, int *incident,
+							 char **message, char **err);
 extern bool bl_is_rows_event(uint8 type);
 extern bool bl_read_rows(const BinlogEvent *ev, const BinlogFormat *fmt, BinlogRows *rows,
 						 char **err);
@@ -267,6 +275,8 @@ extern void bl_unpack_datetime(int64 intpart, BinlogDateTime *dt);
 
 /* binlog_render.c */
 extern bool bl_render(const uint8 *buf, size_t len, bool checksum, StringInfo out, char **err);
+extern bool bl_render_file(const uint8 *buf, size_t len, StringInfo out, StringInfo rows_out,
+						   char **err);
 
 /* binlog_json.c */
 extern bool bl_json_to_text(const uint8 *data, size_t len, StringInfo out, char **err);

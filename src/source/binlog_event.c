@@ -144,8 +144,22 @@ bl_read_header(const uint8 *buf, size_t len, const BinlogFormat *fmt, BinlogEven
 						ev->type, ev->size, len);
 		return false;
 	}
-	ev->data = buf + BL_HEADER_LEN;
-	ev->len = len - BL_HEADER_LEN;
+	/*
+	 * events after a format description that declares a longer common
+	 * header carry extra header bytes (MariaDB reads such files): skipped
+	 */
+	if (ev->type != BL_FORMAT_DESCRIPTION && fmt->header_len > BL_HEADER_LEN)
+	{
+		if (len < (size_t) fmt->header_len + (fmt->checksum ? BL_CHECKSUM_LEN : 0))
+			return fail(err, "binlog event shorter than its header");
+		ev->data = buf + fmt->header_len;
+		ev->len = len - fmt->header_len;
+	}
+	else
+	{
+		ev->data = buf + BL_HEADER_LEN;
+		ev->len = len - BL_HEADER_LEN;
+	}
 	if (fmt->checksum)
 	{
 		uint32		want;
@@ -155,7 +169,20 @@ bl_read_header(const uint8 *buf, size_t len, const BinlogFormat *fmt, BinlogEven
 			return fail(err, "binlog event too short for its checksum");
 		ev->len -= BL_CHECKSUM_LEN;
 		want = rd32(buf + len - BL_CHECKSUM_LEN);
-		got = (uint32) crc32(0L, buf, len - BL_CHECKSUM_LEN);
+		if (ev->type == BL_FORMAT_DESCRIPTION && (ev->flags & BL_FLAG_IN_USE))
+		{
+			/*
+			 * the server sets the in-use flag of an open file's format
+			 * description after computing its checksum without it
+			 */
+			uint8		flags[2] = {buf[17] & ~BL_FLAG_IN_USE, buf[18]};
+
+			got = (uint32) crc32(0L, buf, 17);
+			got = (uint32) crc32(got, flags, 2);
+			got = (uint32) crc32(got, buf + BL_HEADER_LEN, len - BL_HEADER_LEN - BL_CHECKSUM_LEN);
+		}
+		else
+			got = (uint32) crc32(0L, buf, len - BL_CHECKSUM_LEN);
 		if (want != got)
 		{
 			*err = psprintf("binlog event of type %u at end position %u has checksum %08X, expected %08X",
@@ -163,6 +190,55 @@ bl_read_header(const uint8 *buf, size_t len, const BinlogFormat *fmt, BinlogEven
 			return false;
 		}
 	}
+	return true;
+}
+
+/*
+ * bl_checksum_aware: whether a server of this version writes the checksum
+ * algorithm into its FORMAT_DESCRIPTION (MySQL 5.6.1, MariaDB 5.3).
+ */
+bool
+bl_checksum_aware(const char *server_version)
+{
+	int			major = 0;
+	int			minor = 0;
+	int			patch = 0;
+
+	if (sscanf(server_version, "%d.%d.%d", &major, &minor, &patch) < 2)
+		return true;			/* unknown: today's servers are */
+	if (strstr(server_version, "MariaDB") != NULL)
+		return major > 5 || (major == 5 && minor >= 3);
+	return major > 5 || (major == 5 && (minor > 6 || (minor == 6 && patch >= 1)));
+}
+
+/*
+ * bl_file_checksum: whether the events of a binlog file (after its magic
+ * bytes) carry checksums, by its first event: a FORMAT_DESCRIPTION says
+ * so with its checksum algorithm byte; a file of binlog version 1 or 3
+ * (START_EVENT_V3 first) is refused.
+ */
+bool
+bl_file_checksum(const uint8 *buf, size_t len, bool *checksum, char **err)
+{
+	uint32		size;
+	char		version[51];
+
+	*checksum = false;
+	if (len == 0)
+		return true;
+	if (len < BL_HEADER_LEN)
+		return fail(err, "binlog file shorter than an event header");
+	if (buf[4] == BL_START_V3)
+		return fail(err, "binlog versions before 4 (MySQL 4.x and older) are not supported: pg_tributary reads binlog version 4 (MySQL 5.0 and later, every MariaDB)");
+	if (buf[4] != BL_FORMAT_DESCRIPTION)
+		return fail(err, "binlog file does not start with a FORMAT_DESCRIPTION event");
+	size = rd32(buf + 9);
+	if (size > len || size < BL_HEADER_LEN + 2 + 50 + 4 + 1 + 1 + BL_CHECKSUM_LEN)
+		return true;			/* too short for a checksum: bl_read_format says more */
+	memcpy(version, buf + BL_HEADER_LEN + 2, 50);
+	version[50] = '\0';
+	if (bl_checksum_aware(version))
+		*checksum = (buf[size - 1 - BL_CHECKSUM_LEN] == 1);
 	return true;
 }
 
@@ -177,24 +253,42 @@ bl_read_format(const BinlogEvent *ev, BinlogFormat *fmt, char **err)
 	const uint8 *p = ev->data;
 	int			n;
 
-	if (ev->len < 2 + 50 + 4 + 1 + 1)
+	int			tail;
+
+	if (ev->len < 2 + 50 + 4 + 1)
 		return fail(err, "FORMAT_DESCRIPTION event too short");
 	fmt->binlog_version = rd16(p);
 	if (fmt->binlog_version != 4)
 	{
-		*err = psprintf("binlog version %d is not supported (only 4)", fmt->binlog_version);
+		*err = psprintf("binlog version %d is not supported: pg_tributary reads binlog version 4 (MySQL 5.0 and later, every MariaDB)",
+						fmt->binlog_version);
 		return false;
 	}
 	memcpy(fmt->server_version, p + 2, 50);
 	fmt->server_version[50] = '\0';
 	fmt->mariadb = (strstr(fmt->server_version, "MariaDB") != NULL);
-	if (p[56] != BL_HEADER_LEN)
+	if (p[56] < BL_HEADER_LEN)
 	{
-		*err = psprintf("binlog common header length %d is not supported (only 19)", p[56]);
+		*err = psprintf("binlog common header length %d is shorter than 19", p[56]);
 		return false;
 	}
-	/* the post-header lengths, then the checksum algorithm byte */
-	n = ev->len - 57 - 1;
+	fmt->header_len = p[56];
+
+	/*
+	 * The post-header lengths, then, from a server that knows checksums,
+	 * the checksum algorithm byte and always 4 bytes of checksum (which
+	 * bl_read_header took off when the events carry checksums).
+	 */
+	tail = 0;
+	fmt->checksum_alg = -1;
+	if (bl_checksum_aware(fmt->server_version))
+	{
+		tail = fmt->checksum ? 1 : 1 + BL_CHECKSUM_LEN;
+		if (ev->len < 57 + (uint32) tail)
+			return fail(err, "FORMAT_DESCRIPTION event too short for its checksum algorithm");
+		fmt->checksum_alg = p[ev->len - tail];
+	}
+	n = ev->len - 57 - tail;
 	memset(fmt->post_header, 0, sizeof(fmt->post_header));
 	/* entry i is for event type i + 1 */
 	for (int i = 0; i < n && i < 255; i++)
@@ -221,6 +315,8 @@ bl_post_header(const BinlogFormat *fmt, uint8 type)
 			return 8;
 		case BL_QUERY:
 			return 13;
+		case BL_INCIDENT:
+			return 2;
 		case BL_WRITE_ROWS:
 		case BL_UPDATE_ROWS:
 		case BL_DELETE_ROWS:
@@ -376,6 +472,35 @@ bl_read_gtid(const BinlogEvent *ev, const BinlogFormat *fmt, char **gtid, uint8 
 		return true;
 	}
 	/* GTID_TAGGED (MySQL 8.4): a transaction starts; its GTID is not decoded */
+	return true;
+}
+
+/*
+ * bl_read_incident: INCIDENT (incident number u16 in the post-header,
+ * then a message: u8 length, bytes): the server says events are missing
+ * from the binlog (1: LOST_EVENTS), and replicas must stop.
+ */
+bool
+bl_read_incident(const BinlogEvent *ev, const BinlogFormat *fmt, int *incident, char **message,
+				 char **err)
+{
+	int			ph = bl_post_header(fmt, ev->type);
+	const uint8 *p = ev->data;
+	const uint8 *end = ev->data + ev->len;
+
+	if (ph < 2 || ev->len < (uint32) ph)
+		return fail(err, "INCIDENT event too short");
+	*incident = rd16(p);
+	p += ph;
+	*message = pstrdup("");
+	if (p < end)
+	{
+		uint8		n = *p++;
+
+		if (end - p < n)
+			return fail(err, "INCIDENT event too short for its message");
+		*message = pnstrdup((const char *) p, n);
+	}
 	return true;
 }
 

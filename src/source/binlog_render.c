@@ -21,13 +21,13 @@
 
 #include "source/binlog.h"
 
-#define MAX_MAPS	16
-
 typedef struct RenderState
 {
 	BinlogFormat fmt;
 	int			nmaps;
-	BinlogTableMap maps[MAX_MAPS];
+	int			maxmaps;
+	BinlogTableMap *maps;
+	StringInfo	rows_out;		/* if set: every row image also as a line of fields */
 } RenderState;
 
 static bool render_events(RenderState *rs, const uint8 *buf, size_t len, bool checksum,
@@ -74,6 +74,37 @@ render_values(const BinlogTableMap *map, const BinlogValue *values, StringInfo o
 }
 
 /*
+ * row_line: one row image as a line of tab-separated fields for
+ * rows_out: the operation (I, D, U- before, U+ after), the table, then
+ * each value, \N for NULL, bytes outside printable ASCII (and tab,
+ * backslash) as \xNN.
+ */
+static void
+row_line(StringInfo buf, const char *op, const BinlogTableMap *map, const BinlogValue *values)
+{
+	appendStringInfo(buf, "%s\t%s.%s", op, map->db, map->table);
+	for (int i = 0; i < map->ncolumns; i++)
+	{
+		appendStringInfoChar(buf, '\t');
+		if (values[i].isnull)
+		{
+			appendStringInfoString(buf, "\\N");
+			continue;
+		}
+		for (uint32 k = 0; k < values[i].len; k++)
+		{
+			unsigned char c = (unsigned char) values[i].data[k];
+
+			if (c < 0x20 || c >= 0x7f || c == '\\')
+				appendStringInfo(buf, "\\x%02x", c);
+			else
+				appendStringInfoChar(buf, (char) c);
+		}
+	}
+	appendStringInfoChar(buf, '\n');
+}
+
+/*
  * render_rows: a rows event, row by row.
  */
 static bool
@@ -113,15 +144,29 @@ render_rows(RenderState *rs, const BinlogEvent *ev, StringInfo out, char **err)
 			return false;
 		appendStringInfoChar(out, ' ');
 		render_values(map, before, out);
+		if (rs->rows_out)
+			row_line(rs->rows_out, rows.kind == 'I' ? "I" : rows.kind == 'U' ? "U-" : "D", map, before);
 		if (rows.kind == 'U')
 		{
 			if (!bl_read_row(map, rows.present_after, &p, end, after, err))
 				return false;
 			appendStringInfoString(out, " -> ");
 			render_values(map, after, out);
+			if (rs->rows_out)
+				row_line(rs->rows_out, "U+", map, after);
 		}
 	}
 	return true;
+}
+
+/*
+ * fail_v3: the error for a START_EVENT_V3 (binlog versions 1 and 3).
+ */
+static bool
+fail_v3(char **err)
+{
+	*err = pstrdup("binlog versions before 4 (MySQL 4.x and older) are not supported: pg_tributary reads binlog version 4 (MySQL 5.0 and later, every MariaDB)");
+	return false;
 }
 
 /*
@@ -139,6 +184,8 @@ render_event(RenderState *rs, const uint8 *buf, size_t len, bool checksum, const
 	appendStringInfoString(out, indent);
 	switch (ev.type)
 	{
+		case BL_START_V3:
+			return fail_v3(err);
 		case BL_FORMAT_DESCRIPTION:
 			if (!bl_read_format(&ev, &rs->fmt, err))
 				return false;
@@ -232,10 +279,11 @@ render_event(RenderState *rs, const uint8 *buf, size_t len, bool checksum, const
 						slot = i;
 				if (slot < 0)
 				{
-					if (rs->nmaps == MAX_MAPS)
+					if (rs->nmaps == rs->maxmaps)
 					{
-						*err = pstrdup("too many table maps");
-						return false;
+						rs->maxmaps = rs->maxmaps ? 2 * rs->maxmaps : 16;
+						rs->maps = rs->maps ? repalloc(rs->maps, sizeof(BinlogTableMap) * rs->maxmaps)
+							: palloc(sizeof(BinlogTableMap) * rs->maxmaps);
 					}
 					slot = rs->nmaps++;
 				}
@@ -280,6 +328,16 @@ render_event(RenderState *rs, const uint8 *buf, size_t len, bool checksum, const
 		case BL_HEARTBEAT_V2:
 			appendStringInfoString(out, "HEARTBEAT");
 			break;
+		case BL_INCIDENT:
+			{
+				int			incident;
+				char	   *message;
+
+				if (!bl_read_incident(&ev, &rs->fmt, &incident, &message, err))
+					return false;
+				appendStringInfo(out, "INCIDENT %d %s", incident, message);
+				break;
+			}
 		default:
 			if (bl_is_rows_event(ev.type))
 			{
@@ -314,6 +372,28 @@ render_events(RenderState *rs, const uint8 *buf, size_t len, bool checksum, cons
 		off += size;
 	}
 	return true;
+}
+
+/*
+ * bl_render_file: a binlog file (its magic bytes, then events) as text,
+ * with or without checksums as its format description says; rows_out
+ * (may be NULL) gets every row image as a line of fields (row_line).
+ */
+bool
+bl_render_file(const uint8 *buf, size_t len, StringInfo out, StringInfo rows_out, char **err)
+{
+	RenderState *rs = palloc0(sizeof(RenderState));
+	bool		checksum;
+
+	if (len < 4 || memcmp(buf, "\xfe" "bin", 4) != 0)
+	{
+		*err = pstrdup("not a binlog file (no magic bytes)");
+		return false;
+	}
+	if (!bl_file_checksum(buf + 4, len - 4, &checksum, err))
+		return false;
+	rs->rows_out = rows_out;
+	return render_events(rs, buf + 4, len - 4, checksum, "", out, err);
 }
 
 /*

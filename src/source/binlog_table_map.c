@@ -335,6 +335,8 @@ bl_read_table_map(const BinlogEvent *ev, const BinlogFormat *fmt, BinlogTableMap
 	map->columns = palloc0(sizeof(BinlogColumn) * n);
 	for (int i = 0; i < map->ncolumns; i++)
 		map->columns[i].type = *p++;
+	if (p == end)
+		return fail(err, "TABLE_MAP event without column metadata (written by MySQL 5.1 before 5.1.18) is not supported");
 	if (!bl_read_lenenc(&p, end, &metalen) || (uint64) (end - p) < metalen)
 		return fail(err, "TABLE_MAP event has a bad metadata length");
 	meta = p;

@@ -607,6 +607,23 @@ mystream_process_event(TributarySource *src, MyStream *st, const uint8 *raw, siz
 		case BL_XA_PREPARE:
 			mystream_xa_prepare(src, st, &ev, start, end, sink, advanced);
 			break;
+		case BL_INCIDENT:
+			{
+				int			incident;
+				char	   *message;
+
+				if (!bl_read_incident(&ev, fmt, &incident, &message, &err))
+					mystream_error(src, st, ev.log_pos, err);
+				/* as a MySQL replica does: the binlog lacks changes the source made */
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("source \"%s\" logged incident %d in its binlog: %s", src->cfg.name, incident,
+								*message ? message : "events are missing"),
+						 errdetail("The binlog lacks changes the source made (incident at %s:%u), so the job cannot apply them.",
+								   mypos_file_name(st->file_seq), ev.log_pos),
+						 errhint("Copy the job's tables again with tributary.restart_job(job, false).")));
+			}
+			break;
 		case BL_TRANSACTION_PAYLOAD:
 			{
 				char	   *events;
