@@ -32,6 +32,7 @@ OBJS = \
 	src/apply/apply.o \
 	src/apply/dirty.o \
 	src/apply/cascade.o \
+	src/apply/find_row.o \
 	src/stream.o \
 	src/held_xact.o \
 	src/decoder/proto.o \

@@ -15,6 +15,9 @@ use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 use IPC::Run;
 
+# every server started and not stopped yet, by data directory
+my %live;
+
 # new: create and start a server; %opts are extra mariadbd options
 # (name => value) that override the defaults
 sub new
@@ -49,6 +52,7 @@ sub new
 	close $cnf;
 
 	my $self = bless { name => $name, dir => $dir, port => $port }, $class;
+	$live{$dir} = $self;
 	IPC::Run::run(['mariadb-install-db', "--defaults-file=$dir/my.cnf",
 			'--auth-root-authentication-method=normal', '--skip-test-db'],
 		'>', "$dir/install.log", '2>&1')
@@ -156,6 +160,18 @@ sub DESTROY
 	if ($self->{proc})
 	{
 		eval { $self->{proc}->kill_kill(grace => 5); };
+	}
+	delete $live{ $self->{dir} };
+}
+
+# at the end of the test every server still running is shut down: objects
+# of file-scoped variables are destroyed only in global destruction, when
+# their IPC::Run harness may already be gone (servers were left running)
+END
+{
+	for my $node (values %live)
+	{
+		eval { $node->stop; };
 	}
 }
 

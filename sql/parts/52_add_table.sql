@@ -183,13 +183,13 @@ $$;
  * and no filter leaves rows out) and its plain btree indexes (when no
  * column is renamed); the source's generated columns (PostgreSQL, given
  * when no column mapping renames what they read) as generated columns,
- * and the source's primary key under its target names.  Returns the new
+ * and the source's primary key under its target names (DEFERRABLE as there).  Returns the new
  * table.
  */
 CREATE FUNCTION tributary._add_table_create_target(j tributary.job, nsp text, rel text, srccols jsonb,
 												   copied jsonb, expr_types jsonb, cmap jsonb,
 												   keycols text[], src_name text, generated jsonb, checks jsonb,
-												   indexes jsonb)
+												   indexes jsonb, key_timing text)
 RETURNS oid LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	coldefs text[] := '{}';
@@ -228,10 +228,13 @@ BEGIN
 		coldefs := coldefs || format('%I %s GENERATED ALWAYS AS (%s) STORED',
 									 col ->> 'name', col ->> 'pg_type', col ->> 'expr');
 	END LOOP;
-	coldefs := coldefs || format('PRIMARY KEY (%s)', (
+	/* a DEFERRABLE key stays one: a key swap valid on the source is valid here */
+	coldefs := coldefs || format('PRIMARY KEY (%s)%s', (
 		SELECT string_agg(quote_ident(coalesce(
 			(SELECT mk.key FROM jsonb_each_text(cmap) mk WHERE mk.value = kc LIMIT 1), kc)), ', ' ORDER BY o)
-		  FROM unnest(keycols) WITH ORDINALITY u(kc, o)));
+		  FROM unnest(keycols) WITH ORDINALITY u(kc, o)),
+		CASE key_timing WHEN 'deferred' THEN ' DEFERRABLE INITIALLY DEFERRED'
+						WHEN 'deferrable' THEN ' DEFERRABLE' ELSE '' END);
 	IF to_regnamespace(quote_ident(nsp)) IS NULL THEN
 		PERFORM tributary._exec_as(j.job_owner, format('CREATE SCHEMA %I', nsp));
 	END IF;
@@ -465,7 +468,8 @@ BEGIN
 													   checked -> 'types', cmap, keycols, src_name,
 													   CASE WHEN cmap IS NULL THEN info -> 'generated' END,
 													   CASE WHEN cmap IS NULL AND filter IS NULL THEN info -> 'checks' END,
-													   CASE WHEN cmap IS NULL THEN info -> 'indexes' END);
+													   CASE WHEN cmap IS NULL THEN info -> 'indexes' END,
+													   info ->> 'key_timing');
 	ELSE
 		/* an existing target must have every mapped column */
 		FOR m IN SELECT c ->> 'target' AS tcol FROM jsonb_array_elements(copied) c LOOP

@@ -412,7 +412,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 	{
 		fill_slot(ar, &errarg, ao->search, (oldtuple && type != TRIB_CHANGE_INSERT) ? oldtuple : newtuple,
 				  NULL, &missing);
-		found = RelationFindReplTupleByIndex(ao->rel, ar->keyidx, LockTupleExclusive, ao->search, ao->local);
+		found = tributary_find_row(ar, ao, LockTupleExclusive, oldtuple != NULL && type != TRIB_CHANGE_INSERT);
 	}
 
 	/* a parent row of foreign keys whose actions the source did not log */
@@ -454,8 +454,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 				}
 				ExecClearTuple(ao->local);
 				fill_slot(ar, &errarg, ao->search, newtuple, NULL, &missing);
-				found = RelationFindReplTupleByIndex(ao->rel, ar->keyidx, LockTupleExclusive,
-													 ao->search, ao->local);
+				found = tributary_find_row(ar, ao, LockTupleExclusive, false);
 			}
 			if (found)
 			{

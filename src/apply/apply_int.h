@@ -44,6 +44,10 @@ extern void tributary_target_fill_defaults(ApplyRel *ar, ApplyOpen *ao, TupleTab
 extern void tributary_target_flush(ApplyOpen *ao);
 extern void tributary_target_close(ApplyOpen *ao);
 
+/* find_row.c */
+extern Oid	tributary_deferrable_key(Relation rel);
+extern bool tributary_find_row(ApplyRel *ar, ApplyOpen *ao, LockTupleMode lockmode, bool old_image);
+
 /* dirty.c */
 extern void tributary_record_dirty_row(TributaryApplyState *state, ApplyRel *ar, TribTuple *tuple,
 									   ErrorData *edata);

@@ -36,6 +36,7 @@
 #include "utils/memutils.h"
 #include "utils/relcache.h"
 
+#include "apply/apply_int.h"
 #include "apply/relmap.h"
 
 /* the apply state whose map the relcache callback invalidates */
@@ -268,6 +269,13 @@ build_target(ApplyRel *ar, Relation rel)
 		}
 	}
 	ar->keyidx = RelationGetPrimaryKeyIndex(rel);
+	ar->key_deferrable = false;
+	if (!OidIsValid(ar->keyidx))
+	{
+		/* the relcache leaves a DEFERRABLE primary key out */
+		ar->keyidx = tributary_deferrable_key(rel);
+		ar->key_deferrable = OidIsValid(ar->keyidx);
+	}
 	if (!OidIsValid(ar->keyidx))
 		ar->keyidx = RelationGetReplicaIndex(rel);
 	MemoryContextSwitchTo(old);

@@ -52,6 +52,7 @@ typedef struct ApplyRel
 	FmgrInfo   *src_out_fns;
 	int32	   *typmods;
 	Oid			keyidx;			/* index used to find rows */
+	bool		key_deferrable; /* keyidx is a DEFERRABLE primary key (find_row.c) */
 	Expr	  **defaults;		/* per target attribute: default of an unmapped column */
 	bool		has_defaults;
 	/* apply.c's */

@@ -65,10 +65,16 @@ pg_try_connect(TributarySource *src, const char *appname)
 		/*
 		 * A read-only session whose text output does not depend on the
 		 * source's defaults (publication DDL opens its own read-write
-		 * transaction).
+		 * transaction).  An empty search_path, as PostgreSQL's own
+		 * subscriber sets: no object of the source's users can stand in
+		 * for a catalog one, and type names and expressions come
+		 * schema-qualified (a composite's attribute types, domain checks
+		 * calling functions), so the target resolves them as the source
+		 * did.
 		 */
 		PGresult   *res = tributary_pq_exec((PGconn *) src->conn,
 											"SELECT pg_catalog.set_config('default_transaction_read_only', 'on', false), "
+											"pg_catalog.set_config('search_path', '', false), "
 											"pg_catalog.set_config('datestyle', 'ISO', false), "
 											"pg_catalog.set_config('intervalstyle', 'postgres', false), "
 											"pg_catalog.set_config('extra_float_digits', '3', false), "
@@ -165,6 +171,8 @@ static const char *describe_sql =
 "       'expr', pg_catalog.pg_get_expr(d.adbin, d.adrelid)) ORDER BY a.attnum)"
 "     FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
 "     WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> ''), '[]'::json),"
+"  'key_timing', (SELECT CASE WHEN pc.condeferred THEN 'deferred' ELSE 'deferrable' END"
+"     FROM pg_catalog.pg_constraint pc WHERE pc.conrelid = c.oid AND pc.contype = 'p' AND pc.condeferrable),"
 "  'key', coalesce((SELECT json_agg(a.attname ORDER BY k.n)"
 "     FROM pg_catalog.pg_index i,"
 "          unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n),"
