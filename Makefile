@@ -33,6 +33,7 @@ OBJS = \
 	src/apply/dirty.o \
 	src/apply/cascade.o \
 	src/apply/find_row.o \
+	src/apply/partition.o \
 	src/stream.o \
 	src/held_xact.o \
 	src/decoder/proto.o \

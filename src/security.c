@@ -253,13 +253,8 @@ tributary_target_check(Oid relid, Oid owner, AclMode needed, const char *job_nam
 				 errmsg("target table %s is a temporary table", name),
 				 errdetail("A temporary table belongs to one session; the job's worker cannot see it."),
 				 errhint("Sync into a permanent table.")));
-	if (relkind == RELKIND_PARTITIONED_TABLE)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("target table %s is partitioned", name),
-				 errdetail("pg_tributary does not route rows into partitions yet."),
-				 errhint("Sync into a table that is not partitioned, or into one of its partitions.")));
-	if (relkind != RELKIND_RELATION)
+	/* a partitioned target: rows are routed into its partitions (apply/partition.c) */
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("target %s is not a table", name),

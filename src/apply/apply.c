@@ -310,6 +310,120 @@ key_changed(ApplyRel *ar, TribTuple *oldtuple, TribTuple *newtuple)
 }
 
 /*
+ * missing_row: the error for a row a strict update or delete does not find.
+ */
+static void
+pg_attribute_noreturn()
+missing_row(ApplyRel *ar, ApplyOpen *ao, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("row %s to %s is missing from target table %s",
+					key_description(ao->rel, ar->keyidx, ao->search), what,
+					quote_qualified_identifier(ar->table->target_nsp, ar->table->target_rel)),
+			 errdetail("The target no longer matches the source."),
+			 errhint("Re-copy the table with tributary.restart_job(job, false).")));
+}
+
+/*
+ * routed_write: write the new row of a partitioned target (ao->remote, in
+ * its row type) into the partition it belongs to: in place of the row
+ * found in partition part (local), or, when it belongs elsewhere now or
+ * nothing was found, by deleting that row and inserting the new one.
+ */
+static void
+routed_write(ApplyOpen *ao, ResultRelInfo *part, TupleTableSlot *local)
+{
+	TupleTableSlot *leafnew;
+	ResultRelInfo *newpart = tributary_route(ao, ao->remote, &leafnew);
+
+	if (local != NULL && newpart == part)
+	{
+		EvalPlanQualSetSlot(&ao->epqstate, leafnew);
+		ExecSimpleRelationUpdate(part, ao->estate, &ao->epqstate, local, leafnew);
+		return;
+	}
+	if (local != NULL)
+	{
+		EvalPlanQualSetSlot(&ao->epqstate, local);
+		ExecSimpleRelationDelete(part, ao->estate, &ao->epqstate, local);
+	}
+	ExecSimpleRelationInsert(newpart, ao->estate, leafnew);
+}
+
+/*
+ * apply_routed: one change of a partitioned target, through its partitions
+ * (partition.c), as apply_one's switch does for other targets.  The row
+ * found is kept in ao->local in the partitioned table's row type, so that
+ * columns the change does not fill keep their values and foreign key
+ * actions see it.
+ */
+static void
+apply_routed(TributaryApplyState *state, ApplyRel *ar, ApplyOpen *ao, ApplyErrorArg *errarg,
+			 char type, TribTuple *oldtuple, TribTuple *newtuple)
+{
+	ResultRelInfo *part = NULL;
+	TupleTableSlot *leafsearch;
+	TupleTableSlot *local = NULL;
+	bool		found = false;
+	bool		missing;
+
+	if (type != TRIB_CHANGE_INSERT || state->idempotent)
+	{
+		fill_slot(ar, errarg, ao->search, (oldtuple && type != TRIB_CHANGE_INSERT) ? oldtuple : newtuple,
+				  NULL, &missing);
+		part = tributary_route(ao, ao->search, &leafsearch);
+		found = tributary_route_find(ao, part, leafsearch, &local);
+		if (found)
+			tributary_route_to_root(part, local, ao->local);
+	}
+	if (type == TRIB_CHANGE_UPDATE && state->idempotent && oldtuple != NULL &&
+		key_changed(ar, oldtuple, newtuple))
+	{
+		/* the row moves: drop the old key, then upsert the new row */
+		if (found)
+		{
+			EvalPlanQualSetSlot(&ao->epqstate, local);
+			ExecSimpleRelationDelete(part, ao->estate, &ao->epqstate, local);
+		}
+		fill_slot(ar, errarg, ao->search, newtuple, NULL, &missing);
+		part = tributary_route(ao, ao->search, &leafsearch);
+		found = tributary_route_find(ao, part, leafsearch, &local);
+		if (found)
+			tributary_route_to_root(part, local, ao->local);
+	}
+
+	switch (type)
+	{
+		case TRIB_CHANGE_INSERT:
+		case TRIB_CHANGE_UPDATE:
+			if (!found && type == TRIB_CHANGE_UPDATE && !state->idempotent)
+				missing_row(ar, ao, "update");
+			fill_slot(ar, errarg, ao->remote, newtuple, found ? ao->local : NULL, &missing);
+			if (!found)
+				tributary_target_fill_defaults(ar, ao, ao->remote);
+			routed_write(ao, part, found ? local : NULL);
+			break;
+		case TRIB_CHANGE_DELETE:
+			if (found)
+			{
+				EvalPlanQualSetSlot(&ao->epqstate, local);
+				ExecSimpleRelationDelete(part, ao->estate, &ao->epqstate, local);
+			}
+			else if (!state->idempotent)
+				missing_row(ar, ao, "delete");
+			break;
+	}
+	if (found && type != TRIB_CHANGE_INSERT && state->cascades != NIL &&
+		tributary_cascade_parent(state, ar->table))
+	{
+		CommandCounterIncrement();
+		tributary_cascade_apply(state, ar->table, ao->local,
+								type == TRIB_CHANGE_UPDATE ? ao->remote : NULL);
+	}
+}
+
+/*
  * apply_one: apply one INSERT, UPDATE or DELETE.  Runs in the caller's
  * local transaction (or subtransaction).
  */
@@ -406,7 +520,9 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 	 * The row to look for: the old image, else the new one.  A strict
 	 * insert needs no lookup: the primary key index rejects a duplicate.
 	 */
-	if (type == TRIB_CHANGE_INSERT && !state->idempotent)
+	if (ao->proute)
+		found = false;			/* apply_routed looks in the partitions */
+	else if (type == TRIB_CHANGE_INSERT && !state->idempotent)
 		found = false;
 	else
 	{
@@ -426,8 +542,11 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 	else if (cascades)
 		cascade_old = ao->local;
 
-	switch (type)
+	switch (ao->proute ? 'R' : type)
 	{
+		case 'R':
+			apply_routed(state, ar, ao, &errarg, type, oldtuple, newtuple);
+			break;
 		case TRIB_CHANGE_INSERT:
 			if (found)
 			{
@@ -475,13 +594,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 				ExecSimpleRelationInsert(ao->rri, estate, ao->remote);
 			}
 			else
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("row %s to update is missing from target table %s",
-								key_description(ao->rel, ar->keyidx, ao->search),
-								quote_qualified_identifier(ar->table->target_nsp, ar->table->target_rel)),
-						 errdetail("The target no longer matches the source."),
-						 errhint("Re-copy the table with tributary.restart_job(job, false).")));
+				missing_row(ar, ao, "update");
 			break;
 		case TRIB_CHANGE_DELETE:
 			if (found)
@@ -490,13 +603,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 				ExecSimpleRelationDelete(ao->rri, estate, &ao->epqstate, ao->local);
 			}
 			else if (!state->idempotent)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("row %s to delete is missing from target table %s",
-								key_description(ao->rel, ar->keyidx, ao->search),
-								quote_qualified_identifier(ar->table->target_nsp, ar->table->target_rel)),
-						 errdetail("The target no longer matches the source."),
-						 errhint("Re-copy the table with tributary.restart_job(job, false).")));
+				missing_row(ar, ao, "delete");
 			break;
 	}
 
@@ -583,7 +690,7 @@ tributary_apply_truncate(TributaryApplyState *state, int nrelids, Oid *relids)
 	int			n = 0;
 
 	initStringInfo(&sql);
-	appendStringInfoString(&sql, "TRUNCATE ONLY ");
+	appendStringInfoString(&sql, "TRUNCATE ");
 	for (int i = 0; i < nrelids; i++)
 	{
 		ApplyRel   *ar = hash_search(state->rels, &relids[i], HASH_FIND, NULL);
@@ -600,7 +707,9 @@ tributary_apply_truncate(TributaryApplyState *state, int nrelids, Oid *relids)
 					 errmsg("target table %s does not exist",
 							quote_qualified_identifier(ar->table->target_nsp, ar->table->target_rel))));
 		tributary_target_check(relid, GetUserId(), ACL_TRUNCATE, state->job->name);
-		appendStringInfo(&sql, "%s%s", n++ ? ", " : "",
+		/* ONLY, but a partitioned target is emptied with its partitions */
+		appendStringInfo(&sql, "%s%s%s", n++ ? ", " : "",
+						 get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ",
 						 quote_qualified_identifier(ar->table->target_nsp, ar->table->target_rel));
 	}
 	if (n == 0)

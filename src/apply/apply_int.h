@@ -33,6 +33,10 @@ typedef struct ApplyOpen
 	TupleTableSlot **buffer;	/* buffered inserts */
 	int			nbuffered;
 	ExprState **defaults;		/* initialized defaults of unmapped columns */
+	/* a partitioned target (partition.c): its tuple routing */
+	struct ModifyTableState *mtstate;
+	struct PartitionTupleRouting *proute;
+	List	   *routed;			/* partition.c's slots per partition */
 } ApplyOpen;
 
 /* apply.c */
@@ -43,6 +47,16 @@ extern ApplyOpen *tributary_target_open(TributaryApplyState *state, ApplyRel *ar
 extern void tributary_target_fill_defaults(ApplyRel *ar, ApplyOpen *ao, TupleTableSlot *slot);
 extern void tributary_target_flush(ApplyOpen *ao);
 extern void tributary_target_close(ApplyOpen *ao);
+
+/* partition.c */
+extern void tributary_routing_begin(ApplyOpen *ao);
+extern void tributary_routing_end(ApplyOpen *ao);
+extern ResultRelInfo *tributary_route(ApplyOpen *ao, TupleTableSlot *rootslot, TupleTableSlot **leaf);
+extern bool tributary_route_find(ApplyOpen *ao, ResultRelInfo *part, TupleTableSlot *search,
+								 TupleTableSlot **found);
+extern void tributary_route_to_root(ResultRelInfo *part, TupleTableSlot *leafslot,
+									TupleTableSlot *rootslot);
+extern bool tributary_route_fits(ApplyOpen *ao, ResultRelInfo *part, TupleTableSlot *leafslot);
 
 /* find_row.c */
 extern Oid	tributary_deferrable_key(Relation rel);

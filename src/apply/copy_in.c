@@ -128,6 +128,7 @@ tributary_truncate_target(TributaryTable *t, List *job_tables)
 	List	   *referencing = heap_truncate_find_FKs(list_make1_oid(relid));
 	char	   *name = quote_qualified_identifier(t->target_nsp, t->target_rel);
 	char	   *sql;
+	const char *only;
 	ListCell   *lc;
 
 	table_close(rel, NoLock);
@@ -144,13 +145,15 @@ tributary_truncate_target(TributaryTable *t, List *job_tables)
 					 errdetail("The snapshot empties the target first, which would leave that table's rows pointing at rows that are gone."),
 					 errhint("Add the table's source to the job, or drop its foreign key constraint.")));
 	}
+	/* a partitioned target is emptied with its partitions */
+	only = (get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE) ? "" : "ONLY ";
 	if (referencing != NIL)
 	{
 		tributary_target_check(relid, GetUserId(), ACL_DELETE, t->job_name);
-		sql = psprintf("DELETE FROM ONLY %s", name);
+		sql = psprintf("DELETE FROM %s%s", only, name);
 	}
 	else
-		sql = psprintf("TRUNCATE ONLY %s", name);
+		sql = psprintf("TRUNCATE %s%s", only, name);
 	SPI_connect();
 	if (SPI_execute(sql, false, 0) < 0)
 		elog(ERROR, "could not empty %s", name);

@@ -83,6 +83,8 @@ tributary_target_open(TributaryApplyState *state, ApplyRel *ar, AclMode needed)
 		!(rel->rd_att->constr && rel->rd_att->constr->has_generated_stored);
 	if (ao->multi)
 		ao->buffer = palloc0(sizeof(TupleTableSlot *) * MULTI_INSERT_ROWS);
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+		tributary_routing_begin(ao);
 	if (ar->has_defaults)
 	{
 		ao->defaults = palloc0(sizeof(ExprState *) * ar->natts);
@@ -156,6 +158,7 @@ tributary_target_close(ApplyOpen *ao)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	tributary_target_flush(ao);
 	PopActiveSnapshot();
+	tributary_routing_end(ao);
 	ExecCloseIndices(ao->rri);
 	EvalPlanQualEnd(&ao->epqstate);
 	AfterTriggerEndQuery(ao->estate);
