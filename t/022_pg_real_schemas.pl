@@ -10,7 +10,9 @@
 #   - an inheritance parent: its own rows only (ONLY), children ignored;
 #   - a primary key with INCLUDE columns: only the key columns are the key;
 #     an auto-created target keeps the source's NOT NULL columns, column
-#     collations and validated CHECK constraints;
+#     collations, defaults (not one using a sequence), validated CHECK
+#     constraints and indexes (expression, partial, INCLUDE, hash; not one
+#     with a non-default operator class);
 #   - targets with foreign keys between the job's tables: snapshots empty
 #     a referenced target by DELETE (as a replica, the constraint does not
 #     fire); a referencing table outside the job is refused by name;
@@ -52,11 +54,16 @@ my $tables = q{
 	CREATE TYPE udt.item AS (name varchar(20), qty int, c udt.color);
 	CREATE TABLE public.uses (id int PRIMARY KEY, c udt.color, p udt.posint, s udt.span, i udt.item,
 							  cs udt.color[], n numeric(6,2));
-	CREATE TABLE public.cc (id int PRIMARY KEY, qty int CHECK (qty >= 0), name text COLLATE "C",
-						   code varchar(5) COLLATE "POSIX", CONSTRAINT cc_name CHECK (length(name) < 10));
+	CREATE TABLE public.cc (id int PRIMARY KEY, qty int DEFAULT 7 CHECK (qty >= 0), name text COLLATE "C",
+						   code varchar(5) COLLATE "POSIX", CONSTRAINT cc_name CHECK (length(name) < 10),
+						   at timestamptz DEFAULT now(), n serial);
 	CREATE UNIQUE INDEX cc_code ON public.cc (code, qty);
 	CREATE INDEX cc_name_idx ON public.cc (name);
 	CREATE INDEX cc_expr ON public.cc (lower(name));
+	CREATE INDEX cc_partial ON public.cc (qty) WHERE qty > 100;
+	CREATE UNIQUE INDEX cc_inc ON public.cc (id) INCLUDE (name);
+	CREATE INDEX cc_hash ON public.cc USING hash (code);
+	CREATE INDEX cc_pattern ON public.cc (name text_pattern_ops);
 	CREATE TABLE public.fk_parent (id int PRIMARY KEY, v text);
 	CREATE TABLE public.fk_child (id int PRIMARY KEY, parent_id int REFERENCES public.fk_parent, v text);
 };
@@ -230,11 +237,18 @@ is($target->safe_psql('postgres', q{SELECT string_agg(conname || ' ' || pg_get_c
 is($target->safe_psql('postgres', q{SELECT string_agg(attname || '=' || coalesce(collname, '-'), ',' ORDER BY attnum)
 		FROM pg_attribute LEFT JOIN pg_collation co ON co.oid = attcollation AND attcollation <> 100
 		WHERE attrelid = 'a.cc'::regclass AND attnum > 0}),
-	'id=-,qty=-,name=C,code=POSIX', '... and its columns\' collations');
-is($target->safe_psql('postgres', q{SELECT string_agg(regexp_replace(pg_get_indexdef(indexrelid), ' [a-z_0-9]+ ON ', ' ON '), '; '
-		ORDER BY pg_get_indexdef(indexrelid)) FROM pg_index WHERE indrelid = 'a.cc'::regclass AND NOT indisprimary}),
-	'CREATE INDEX ON a.cc USING btree (name); CREATE UNIQUE INDEX ON a.cc USING btree (code, qty)',
-	'... and its plain indexes (not its expression index)');
+	'id=-,qty=-,name=C,code=POSIX,at=-,n=-', '... and its columns\' collations');
+is($target->safe_psql('postgres', q{SELECT string_agg(attname || '=' || coalesce(pg_get_expr(adbin, adrelid), '-'), ',' ORDER BY attnum)
+		FROM pg_attribute LEFT JOIN pg_attrdef ON adrelid = attrelid AND adnum = attnum
+		WHERE attrelid = 'a.cc'::regclass AND attnum > 0}),
+	'id=-,qty=7,name=-,code=-,at=now(),n=-', '... and its defaults (not one that uses a sequence)');
+is($target->safe_psql('postgres', q{SELECT string_agg(d, '; ' ORDER BY d)
+		FROM (SELECT regexp_replace(pg_get_indexdef(indexrelid), ' [a-z_0-9]+ ON ', ' ON ') AS d
+				FROM pg_index WHERE indrelid = 'a.cc'::regclass AND NOT indisprimary) x}),
+	'CREATE INDEX ON a.cc USING btree (lower(name)); CREATE INDEX ON a.cc USING btree (name); '
+	. 'CREATE INDEX ON a.cc USING btree (qty) WHERE (qty > 100); CREATE INDEX ON a.cc USING hash (code); '
+	. 'CREATE UNIQUE INDEX ON a.cc USING btree (code, qty); CREATE UNIQUE INDEX ON a.cc USING btree (id) INCLUDE (name)',
+	'... and its indexes: plain, expression, partial, INCLUDE, hash (not one with a non-default operator class)');
 compare('after the snapshot');
 
 # changes of every kind, under the same source defaults

@@ -3,7 +3,8 @@
  * _add_table_columns: the source columns of a table description with this
  * database's spelling of their types ([{name, type}], type null where this
  * database has no such type): what transforms see and target tables are
- * built from, never the text the source sent.
+ * built from, never the text the source sent.  A PostgreSQL source's
+ * column defaults come along (as expression text, checked where used).
  */
 CREATE FUNCTION tributary._add_table_columns(info jsonb, opts jsonb)
 RETURNS jsonb LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -11,7 +12,8 @@ RETURNS jsonb LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 			'type', tributary._canonical_type(tributary._target_type(c, opts), c ->> 'type_schema'),
 			'source_type', tributary._target_type(c, opts),
 			'not_null', coalesce((c ->> 'not_null')::boolean, false),
-			'collation', c ->> 'collation') ORDER BY o), '[]')
+			'collation', c ->> 'collation',
+			'default', CASE WHEN c ? 'type_oid' THEN c ->> 'default' END) ORDER BY o), '[]')
 	  FROM jsonb_array_elements(info -> 'columns') WITH ORDINALITY AS x(c, o)
 $$;
 
@@ -175,16 +177,95 @@ END
 $$;
 
 /*
+ * _add_table_default: " DEFAULT expr" for a column of a target add_table
+ * creates from a PostgreSQL source's default, or '' (with a NOTICE) when
+ * the expression is not one plain expression, uses a sequence (the
+ * target's values come from the source; a sequence of the source's does
+ * not exist here), or does not parse here (EXPLAIN plans it without
+ * running it).
+ */
+CREATE FUNCTION tributary._add_table_default(j tributary.job, expr text, typ text, col text, src_name text)
+RETURNS text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF expr IS NULL THEN
+		RETURN '';
+	END IF;
+	PERFORM tributary._check_generation_expr(format('the default of column "%s"', col), expr);
+	IF expr ~* 'nextval\s*\(' THEN
+		RAISE NOTICE 'the default of column "%" of source table [%] uses a sequence, and is not created', col, src_name;
+		RETURN '';
+	END IF;
+	BEGIN
+		PERFORM tributary._exec_as(j.job_owner, format('EXPLAIN (COSTS OFF) SELECT (%s)::%s', expr, typ));
+	EXCEPTION WHEN OTHERS THEN
+		RAISE NOTICE 'the default of column "%" of source table [%] is not created: %', col, src_name, SQLERRM;
+		RETURN '';
+	END;
+	RETURN format(' DEFAULT %s', expr);
+END
+$$;
+
+/*
+ * _add_table_index: create one of the source's indexes (describe_table's
+ * "indexes" entry) on a target add_table creates, as the job's owner:
+ * its key columns or expressions, INCLUDE columns and predicate, with its
+ * access method.  Each expression is checked to be one plain expression;
+ * an index whose method this database lacks, with a non-default operator
+ * class, or whose uniqueness is deferrable (a constraint, not an index) is
+ * left out with a NOTICE, as is one whose expressions do not build here.
+ */
+CREATE FUNCTION tributary._add_table_index(j tributary.job, nsp text, rel text, idx jsonb, src_name text)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	k jsonb;
+	keys text[] := '{}';
+	stmt text;
+BEGIN
+	IF jsonb_typeof(idx -> 'keys') <> 'array' OR NOT coalesce((idx ->> 'immediate')::boolean, true)
+	   OR NOT coalesce((idx ->> 'default_opclasses')::boolean, true)
+	   OR NOT EXISTS (SELECT FROM pg_am WHERE amname = idx ->> 'method' AND amtype = 'i') THEN
+		RAISE NOTICE 'index % of source table [%] is not created (deferrable, a non-default operator class, or an access method this database lacks)',
+			idx ->> 'name', src_name;
+		RETURN;
+	END IF;
+	FOR k IN SELECT e FROM jsonb_array_elements(idx -> 'keys') e LOOP
+		IF (k ->> 'expr')::boolean THEN
+			PERFORM tributary._check_generation_expr(format('an expression of index %s', idx ->> 'name'), k ->> 'text');
+			keys := keys || format('(%s)', k ->> 'text');
+		ELSE
+			keys := keys || (k ->> 'text');
+		END IF;
+	END LOOP;
+	stmt := format('CREATE %sINDEX ON %I.%I USING %I (%s)', CASE WHEN (idx ->> 'unique')::boolean THEN 'UNIQUE ' ELSE '' END,
+				   nsp, rel, idx ->> 'method', array_to_string(keys, ', '));
+	IF jsonb_typeof(idx -> 'include') = 'array' THEN
+		stmt := stmt || format(' INCLUDE (%s)', (SELECT string_agg(quote_ident(x), ', ' ORDER BY o)
+												  FROM jsonb_array_elements_text(idx -> 'include') WITH ORDINALITY AS ic(x, o)));
+	END IF;
+	IF idx ->> 'predicate' IS NOT NULL THEN
+		PERFORM tributary._check_generation_expr(format('the predicate of index %s', idx ->> 'name'), idx ->> 'predicate');
+		stmt := stmt || format(' WHERE %s', idx ->> 'predicate');
+	END IF;
+	BEGIN
+		PERFORM tributary._exec_as(j.job_owner, stmt);
+	EXCEPTION WHEN OTHERS THEN
+		RAISE NOTICE 'index % of source table [%] is not created: %', idx ->> 'name', src_name, SQLERRM;
+	END;
+END
+$$;
+
+/*
  * _add_table_create_target: create the missing target table from the
  * source's definition (create_tables), as the job's owner: the copied
  * columns with this database's types (expression columns with their
- * expression's type) and, from a PostgreSQL source, their NOT NULL and
- * collations, its validated CHECK constraints (when no column is renamed
- * and no filter leaves rows out) and its plain btree indexes (when no
- * column is renamed); the source's generated columns (PostgreSQL, given
- * when no column mapping renames what they read) as generated columns,
- * and the source's primary key under its target names (DEFERRABLE as there).  Returns the new
- * table.
+ * expression's type) and, from a PostgreSQL source, their NOT NULL,
+ * collations and defaults (_add_table_default), its validated CHECK
+ * constraints (when no column is renamed and no filter leaves rows out)
+ * and its other indexes (when no column is renamed; _add_table_index);
+ * the source's generated columns (PostgreSQL, given when no column
+ * mapping renames what they read) as generated columns, and the source's
+ * primary key under its target names (DEFERRABLE as there).  Returns the
+ * new table.
  */
 CREATE FUNCTION tributary._add_table_create_target(j tributary.job, nsp text, rel text, srccols jsonb,
 												   copied jsonb, expr_types jsonb, cmap jsonb,
@@ -210,10 +291,11 @@ BEGIN
 					  HINT = 'Create the type here first, or create the target table yourself.';
 		END IF;
 		/* NOT NULL as on a PostgreSQL source (MySQL's zero_date may turn values into NULLs) */
-		coldefs := coldefs || format('%I %s%s%s', m.tcol, col ->> 'type',
+		coldefs := coldefs || format('%I %s%s%s%s', m.tcol, col ->> 'type',
 									 tributary._add_table_collation(col ->> 'collation', m.tcol),
 									 CASE WHEN j_kind = 'postgresql' AND (col ->> 'not_null')::boolean
-										  THEN ' NOT NULL' ELSE '' END);
+										  THEN ' NOT NULL' ELSE '' END,
+									 tributary._add_table_default(j, col ->> 'default', col ->> 'type', m.tcol, src_name));
 	END LOOP;
 	/* the source's validated CHECK constraints, when every column keeps its name */
 	FOR col IN SELECT c FROM jsonb_array_elements(checks) c LOOP
@@ -241,17 +323,9 @@ BEGIN
 	PERFORM tributary._exec_as(j.job_owner,
 		format('CREATE TABLE %I.%I (%s)', nsp, rel, array_to_string(coldefs, ', ')));
 	RAISE NOTICE 'created target table %.%', quote_ident(nsp), quote_ident(rel);
-	/* the source's other indexes on plain columns (btree, immediate, no predicate) */
+	/* the source's other indexes: plain ones, and expression, partial and INCLUDE ones that pass the checks */
 	FOR col IN SELECT c FROM jsonb_array_elements(indexes) c LOOP
-		IF NOT (col ->> 'simple')::boolean OR jsonb_typeof(col -> 'columns') <> 'array' THEN
-			RAISE NOTICE 'index % of source table [%] is not created (an expression, partial, deferrable or non-btree index)',
-				col ->> 'name', src_name;
-			CONTINUE;
-		END IF;
-		PERFORM tributary._exec_as(j.job_owner,
-			format('CREATE %sINDEX ON %I.%I (%s)', CASE WHEN (col ->> 'unique')::boolean THEN 'UNIQUE ' ELSE '' END, nsp, rel,
-				   (SELECT string_agg(quote_ident(x), ', ' ORDER BY o)
-					  FROM jsonb_array_elements_text(col -> 'columns') WITH ORDINALITY AS ic(x, o))));
+		PERFORM tributary._add_table_index(j, nsp, rel, col, src_name);
 	END LOOP;
 	RETURN to_regclass(format('%I.%I', nsp, rel));
 END
