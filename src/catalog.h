@@ -77,6 +77,7 @@ typedef struct TributaryTable
 	bool		ignore_update;
 	bool		ignore_delete;
 	bool		all_columns;	/* every source column is copied (no column map, no DDL passed) */
+	bool		mapped;			/* add_table was given a column map */
 } TributaryTable;
 
 extern TributaryJob *tributary_job_load(int32 job_id);

@@ -18,7 +18,12 @@
  *	apply	add_column / drop_column: the target gets the same change
  *			(the new column's type is mapped from the source's current
  *			definition) and the job's column list follows; truncate_table:
- *			the target is truncated.  Other kinds cannot be applied.
+ *			the target is truncated; rename_column (PostgreSQL sources):
+ *			the target column is renamed and the job's columns, key and
+ *			map follow.  Other kinds cannot be applied.
+ *
+ * PostgreSQL sources log no DDL: tributary_ddl_from_relation compares each
+ * new table definition the stream sends with what the job knows.
  *
  * Runs in the local transaction that also holds the source transaction's
  * checkpoint, so an applied change happens exactly once.  A table whose DDL
@@ -32,6 +37,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "access/transam.h"
 #include "utils/memutils.h"
 
 #include "ddl.h"
@@ -265,38 +271,45 @@ apply_columns(TributaryApplyState *apply, TributaryTable *t, const char *kind)
 }
 
 /*
- * tributary_ddl_handle: act on a source statement that changed a job
- * table (a sink ddl call) by the job's ddl policy.
- * Runs inside the local transaction.
+ * mark_accepted: a table whose DDL passed: columns the job does not copy
+ * are expected in its changes from now on.
  */
-void
-tributary_ddl_handle(TributaryApplyState *apply, const char *kind, const char *table,
-					 const char *statement, XLogRecPtr position)
+static void
+mark_accepted(TributaryTable *t)
+{
+	Oid			type = INT4OID;
+	Datum		arg = Int32GetDatum(t->id);
+
+	exec_catalog("UPDATE tributary.job_table SET jt_ddl_accepted = true WHERE jt_id = $1", 1, &type, &arg);
+	t->all_columns = false;
+}
+
+/*
+ * ddl_act: the job's ddl policy for a change of a job table: error stops
+ * the job, alert warns and records it, ignore passes; true when the
+ * policy is apply, which only a kind that can_apply may have.  Inside
+ * SPI_connect.
+ */
+static bool
+ddl_act(TributaryApplyState *apply, const char *kind, const char *table, const char *statement,
+		XLogRecPtr position, bool can_apply)
 {
 	TributaryJob *job = apply->job;
-	char	   *policy;
-	char	   *where;
-	TributaryTable *t;
+	char	   *where = tributary_position_out(job->source, position);
+	char	   *policy = ddl_policy(job, kind);
 
-	where = tributary_position_out(job->source, position);
-	t = find_job_table(apply, table);
-
-	SPI_connect();
-	policy = ddl_policy(job, kind);
-	if (strcmp(policy, "apply") == 0 &&
-		strcmp(kind, "add_column") != 0 && strcmp(kind, "drop_column") != 0 &&
-		strcmp(kind, "truncate_table") != 0)
+	if (strcmp(policy, "apply") == 0 && !can_apply)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("source table [%s] changed: %s", table, statement),
-				 errdetail("The job's ddl policy for %s is apply, which pg_tributary can do for add_column, drop_column and truncate_table only. Source position %s.",
+				 errdetail("The job's ddl policy for %s is apply, which pg_tributary can do for add_column, drop_column, truncate_table and (PostgreSQL sources) rename_column only. Source position %s.",
 						   kind, where),
 				 errhint("Set the job option ddl for %s to ignore or alert, or resynchronize the table.", kind)));
 	if (strcmp(policy, "error") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("source table [%s] changed: %s", table, statement),
-				 errdetail("The statement (%s) is at source position %s; the job's ddl policy for it is error.",
+				 errdetail("The change (%s) is at source position %s; the job's ddl policy for it is error.",
 						   kind, where),
 				 errhint("Set the job option ddl (for example {\"ddl\": {\"%s\": \"ignore\"}}) and start the job again, or resynchronize the table.",
 						 kind)));
@@ -305,16 +318,33 @@ tributary_ddl_handle(TributaryApplyState *apply, const char *kind, const char *t
 		Oid			types[3] = {INT4OID, TEXTOID, TEXTOID};
 		Datum		args[3] = {Int32GetDatum(job->id),
 			CStringGetTextDatum(psprintf("source table [%s] changed: %s", table, statement)),
-		CStringGetTextDatum(psprintf("The statement (%s) is at source position %s; the job's ddl policy for it is alert.", kind, where))};
+		CStringGetTextDatum(psprintf("The change (%s) is at source position %s; the job's ddl policy for it is alert.", kind, where))};
 
 		ereport(WARNING,
 				(errmsg("pg_tributary job \"%s\": source table [%s] changed: %s", job->name, table, statement),
-				 errdetail("The statement (%s) is at source position %s; the job goes on (ddl policy alert).", kind, where)));
+				 errdetail("The change (%s) is at source position %s; the job goes on (ddl policy alert).", kind, where)));
 		exec_catalog("INSERT INTO tributary.error_log (err_job_id, err_run_id, err_sqlstate, err_message, err_detail) "
 			 "VALUES ($1, (SELECT max(run_id) FROM tributary.run WHERE run_job_id = $1), '01000', $2, $3)",
 			 3, types, args);
 	}
-	else if (strcmp(policy, "apply") == 0 && t != NULL)
+	return strcmp(policy, "apply") == 0;
+}
+
+/*
+ * tributary_ddl_handle: act on a source statement that changed a job
+ * table (a sink ddl call) by the job's ddl policy.
+ * Runs inside the local transaction.
+ */
+void
+tributary_ddl_handle(TributaryApplyState *apply, const char *kind, const char *table,
+					 const char *statement, XLogRecPtr position)
+{
+	TributaryTable *t = find_job_table(apply, table);
+	bool		can_apply = (strcmp(kind, "add_column") == 0 || strcmp(kind, "drop_column") == 0 ||
+							 strcmp(kind, "truncate_table") == 0);
+
+	SPI_connect();
+	if (ddl_act(apply, kind, table, statement, position, can_apply) && t != NULL)
 	{
 		if (strcmp(kind, "truncate_table") == 0)
 			exec(psprintf("TRUNCATE %s", quote_qualified_identifier(t->target_nsp, t->target_rel)),
@@ -323,12 +353,157 @@ tributary_ddl_handle(TributaryApplyState *apply, const char *kind, const char *t
 			apply_columns(apply, t, kind);
 	}
 	if (t != NULL)
-	{
-		Oid			type = INT4OID;
-		Datum		arg = Int32GetDatum(t->id);
-
-		exec_catalog("UPDATE tributary.job_table SET jt_ddl_accepted = true WHERE jt_id = $1", 1, &type, &arg);
-		t->all_columns = false;
-	}
+		mark_accepted(t);
 	SPI_finish();
+}
+
+/*
+ * apply_rename: a source column of t was renamed: the job's column list,
+ * key and column map follow it, and the target column is renamed too when
+ * it has the source's name (no column map renamed it).
+ */
+static void
+apply_rename(TributaryApplyState *apply, TributaryTable *t, const char *old, const char *new)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, INT4OID};
+	Datum		args[3] = {CStringGetTextDatum(old), CStringGetTextDatum(new), Int32GetDatum(t->id)};
+	ListCell   *lc;
+
+	for (int c = 0; c < t->ncolumns; c++)
+	{
+		if (t->columns[c].source == NULL || strcmp(t->columns[c].source, old) != 0)
+			continue;
+		if (strcmp(t->columns[c].target, old) == 0 && !t->mapped)
+		{
+			exec(psprintf("ALTER TABLE %s RENAME COLUMN %s TO %s",
+						  quote_qualified_identifier(t->target_nsp, t->target_rel),
+						  quote_identifier(old), quote_identifier(new)), 0, NULL, NULL);
+			t->columns[c].target = MemoryContextStrdup(apply->cxt, new);
+		}
+		t->columns[c].source = MemoryContextStrdup(apply->cxt, new);
+	}
+	foreach(lc, t->key_columns)
+		if (strcmp((char *) lfirst(lc), old) == 0)
+			lfirst(lc) = MemoryContextStrdup(apply->cxt, new);
+	exec_catalog("UPDATE tributary.job_table SET "
+				 "jt_columns = (SELECT jsonb_agg(CASE WHEN c->>'source' = $1 THEN "
+				 "   jsonb_set(CASE WHEN c->>'target' = $1 AND jt_column_map IS NULL "
+				 "                  THEN jsonb_set(c, '{target}', to_jsonb($2)) ELSE c END, '{source}', to_jsonb($2)) "
+				 "   ELSE c END ORDER BY o) FROM jsonb_array_elements(jt_columns) WITH ORDINALITY x(c, o)), "
+				 "jt_key_columns = array_replace(jt_key_columns, $1, $2), "
+				 "jt_column_map = (SELECT jsonb_object_agg(k, CASE WHEN v = to_jsonb($1) THEN to_jsonb($2) ELSE v END) "
+				 "                  FROM jsonb_each(jt_column_map) e(k, v)) "
+				 "WHERE jt_id = $3", 3, types, args);
+	ereport(LOG,
+			(errmsg("pg_tributary job \"%s\" follows the rename of column \"%s\" of source table [%s.%s] to \"%s\"",
+					apply->job->name, old, t->source_nsp, t->source_rel, new)));
+}
+
+/*
+ * column_known: whether the job copies source column name of t.
+ */
+static bool
+column_known(TributaryTable *t, const char *name)
+{
+	for (int c = 0; c < t->ncolumns; c++)
+		if (t->columns[c].source && strcmp(t->columns[c].source, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * msg_has: the index of a column in a relation message, or -1.
+ */
+static int
+msg_has(TribRelation *msg, const char *name)
+{
+	for (int i = 0; i < msg->natts; i++)
+		if (strcmp(msg->attrs[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * type_text: a type OID of the source as a message shows it (built-in
+ * types by name; the OID of another type means nothing here).
+ */
+static const char *
+type_text(Oid typoid)
+{
+	return typoid < FirstNormalObjectId ? format_type_be(typoid) : "a user-defined type";
+}
+
+/*
+ * tributary_ddl_from_relation: a source whose stream reports schema changes
+ * only as new relation definitions (TRIB_CAP_RELATION_DDL: PostgreSQL)
+ * sent one for a job table.  It is compared with the columns the job
+ * copies and, for types, with the table's previous definition in this
+ * stream (prev may be NULL), and each difference is handled by the job's
+ * ddl policy like a statement (tributary_ddl_handle):
+ *
+ *	add_column			a column the job does not know (only for a table
+ *						copied whole: with a column map, other columns are
+ *						not the job's)
+ *	drop_column			a column the job copies is gone
+ *	rename_column		exactly one gone and one new column at the same
+ *						place (names are all a relation message has)
+ *	alter_column_type	a column's type differs from the previous
+ *						definition
+ *
+ * Runs in the local transaction, before the changes that use the new
+ * definition: the policy acts exactly once with them.
+ */
+void
+tributary_ddl_from_relation(TributaryApplyState *apply, TribRelation *msg, Oid *prev_types,
+							char **prev_names, int prev_natts, XLogRecPtr position)
+{
+	char	   *table = psprintf("%s.%s", msg->nspname, msg->relname);
+	TributaryTable *t = find_job_table(apply, table);
+	List	   *added = NIL;
+	List	   *gone = NIL;
+
+	if (t == NULL)
+		return;
+	for (int i = 0; i < msg->natts; i++)
+		if (!t->mapped && !column_known(t, msg->attrs[i].name))
+			added = lappend_int(added, i);
+	for (int c = 0; c < t->ncolumns; c++)
+		if (t->columns[c].source && msg_has(msg, t->columns[c].source) < 0)
+			gone = lappend(gone, t->columns[c].source);
+
+	if (list_length(added) == 1 && list_length(gone) == 1)
+	{
+		int			i = linitial_int(added);
+		char	   *old = linitial(gone);
+
+		SPI_connect();
+		if (ddl_act(apply, "rename_column", table,
+					psprintf("column \"%s\" renamed to \"%s\"", old, msg->attrs[i].name), position, true))
+			apply_rename(apply, t, old, msg->attrs[i].name);
+		mark_accepted(t);
+		SPI_finish();
+	}
+	else
+	{
+		ListCell   *lc;
+
+		foreach(lc, gone)
+			tributary_ddl_handle(apply, "drop_column", table,
+								 psprintf("column \"%s\" dropped", (char *) lfirst(lc)), position);
+		foreach(lc, added)
+		{
+			TribAttribute *a = &msg->attrs[lfirst_int(lc)];
+
+			tributary_ddl_handle(apply, "add_column", table,
+								 psprintf("column \"%s\" added (%s)", a->name, type_text(a->typoid)), position);
+		}
+	}
+	for (int i = 0; prev_types && i < msg->natts; i++)
+		for (int p = 0; p < prev_natts; p++)
+			if (strcmp(prev_names[p], msg->attrs[i].name) == 0 && prev_types[p] != msg->attrs[i].typoid &&
+				OidIsValid(prev_types[p]) && OidIsValid(msg->attrs[i].typoid))
+				tributary_ddl_handle(apply, "alter_column_type", table,
+									 psprintf("column \"%s\" changed type from %s to %s", msg->attrs[i].name,
+											  type_text(prev_types[p]), type_text(msg->attrs[i].typoid)),
+									 position);
 }

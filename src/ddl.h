@@ -10,8 +10,11 @@
 
 #include "access/xlogdefs.h"
 #include "apply/apply.h"
+#include "change.h"
 
 extern void tributary_ddl_handle(TributaryApplyState *apply, const char *kind, const char *table,
 								 const char *statement, XLogRecPtr position);
+extern void tributary_ddl_from_relation(TributaryApplyState *apply, TribRelation *msg, Oid *prev_types,
+										char **prev_names, int prev_natts, XLogRecPtr position);
 
 #endif							/* TRIBUTARY_DDL_H */

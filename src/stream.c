@@ -60,6 +60,7 @@
 #include "utils/timestamp.h"
 
 #include "apply/apply.h"
+#include "apply/relmap.h"
 #include "ddl.h"
 #include "held_xact.h"
 #include "pg_tributary.h"
@@ -434,6 +435,23 @@ sink_relation(TributaryChangeSink *sink, TribRelation *rel)
 
 	ensure_local_xact(st);
 	MemoryContextSwitchTo(cxt);
+
+	/*
+	 * A source that reports schema changes only as new definitions: compare
+	 * this one with what the job knows, before the changes that use it (a
+	 * transaction applied before a restart was compared then).
+	 */
+	if ((st->src->connector->caps & TRIB_CAP_RELATION_DDL) && !st->skip_xact)
+	{
+		ApplyRel   *prev = hash_search(st->apply->rels, &rel->relid, HASH_FIND, NULL);
+
+		PushActiveSnapshot(GetTransactionSnapshot());
+		tributary_ddl_from_relation(st->apply, rel, prev ? prev->source_types : NULL,
+									prev ? prev->source_names : NULL, prev ? prev->nsource : 0,
+									st->apply->position);
+		PopActiveSnapshot();
+		MemoryContextSwitchTo(cxt);
+	}
 	tributary_apply_relation(st->apply, rel);
 }
 

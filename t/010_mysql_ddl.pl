@@ -37,7 +37,7 @@ $my->sql(q{ALTER TABLE shop.d ADD COLUMN b INT NOT NULL DEFAULT 7; INSERT INTO s
 ok($target->poll_query_until('postgres', "SELECT state = 'failed' FROM tributary.jobs WHERE job_name = 'ddl'"),
 	'an ALTER TABLE on a synced table stops the job');
 my $err = $target->safe_psql('postgres', "SELECT message || ' / ' || detail FROM tributary.errors WHERE job_name = 'ddl' ORDER BY at DESC LIMIT 1");
-like($err, qr/^source table \[shop.d\] changed: ALTER TABLE shop.d ADD COLUMN b INT NOT NULL DEFAULT 7 \/ The statement \(add_column\) is at source position binlog\.\d+:\d+/,
+like($err, qr/^source table \[shop.d\] changed: ALTER TABLE shop.d ADD COLUMN b INT NOT NULL DEFAULT 7 \/ The change \(add_column\) is at source position binlog\.\d+:\d+/,
 	'the error names the table, the statement, its kind and the binlog position');
 is($target->safe_psql('postgres', "SELECT count(*) FROM mirror.d"), '2', 'nothing after the statement was applied');
 
@@ -68,7 +68,7 @@ is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('ddl', '60 s')
 $my->sql(q{RENAME TABLE shop.keep TO shop.kept; INSERT INTO shop.m VALUES (1, 1);});
 is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('ddl', '60 s')"), 't', 'alerted DDL: the job goes on');
 like($target->safe_psql('postgres', "SELECT message || ' / ' || detail FROM tributary.errors WHERE job_name = 'ddl' AND sqlstate = '01000'"),
-	qr/^source table \[shop.keep\] changed: RENAME TABLE shop.keep TO shop.kept \/ The statement \(rename_table\) is at source position binlog\.\d+:\d+; the job's ddl policy for it is alert/,
+	qr/^source table \[shop.keep\] changed: RENAME TABLE shop.keep TO shop.kept \/ The change \(rename_table\) is at source position binlog\.\d+:\d+; the job's ddl policy for it is alert/,
 	'an alert is recorded in tributary.errors');
 ok($target->log_contains('WARNING:  pg_tributary job "ddl": source table \[shop.keep\] changed: RENAME TABLE'),
 	'and logged as a WARNING');

@@ -83,12 +83,16 @@ typedef void (*TributaryCheckEmit) (void *arg, const char *check_name, bool ok,
  * BINARY_COPY: snapshot->column_types names the source types so that
  * chunks travel in COPY's binary format where both sides agree.  SLOT: the
  * stream holds a resource on the source (a replication slot) that
- * stream->drop_slot releases when the job is dropped.
+ * stream->drop_slot releases when the job is dropped.  RELATION_DDL: the
+ * stream reports schema changes only as new relation definitions (a
+ * PostgreSQL slot), which the sink compares with what the job knows
+ * (ddl.c); other kinds report DDL statements themselves.
  */
 #define TRIB_CAP_SHARED_VIEW	0x01
 #define TRIB_CAP_OWN_VIEWS		0x02
 #define TRIB_CAP_BINARY_COPY	0x04
 #define TRIB_CAP_SLOT			0x08
+#define TRIB_CAP_RELATION_DDL	0x10
 
 /*
  * Administration: every kind fills these in (list_tables may be NULL).

@@ -822,7 +822,7 @@ static const TributaryPositionMethods pg_position = {
 /* PostgreSQL: exported snapshots, binary COPY, replication slots */
 const TributaryConnector tributary_pg_connector = {
 	.kind = "postgresql",
-	.caps = TRIB_CAP_SHARED_VIEW | TRIB_CAP_BINARY_COPY | TRIB_CAP_SLOT,
+	.caps = TRIB_CAP_SHARED_VIEW | TRIB_CAP_BINARY_COPY | TRIB_CAP_SLOT | TRIB_CAP_RELATION_DDL,
 	.admin = &pg_admin,
 	.snapshot = &pg_snapshot,
 	.stream = &pg_stream,
