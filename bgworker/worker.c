@@ -582,6 +582,9 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 							 errmsg("job was dropped")));
 				MyJob->checkpoint = fresh->checkpoint;
 				src->job.slot_decoder = MyJob->decoder;
+				/* alter_source: the next connect uses the source's settings as they are now */
+				if (fresh->source)
+					src->cfg = fresh->source->cfg;
 			}
 			PopActiveSnapshot();
 			CommitTransactionCommand();

@@ -173,3 +173,31 @@ BEGIN
 	RETURN tributary._wait_for_sync(job_name, timeout);
 END
 $$;
+
+/*
+ * alter_source: a source's new connection string and/or options (NULL:
+ * unchanged; options are merged into the current ones), with
+ * create_source's checks.  Jobs keep running and use the new settings at
+ * their next connect, a reconnect after a lost connection included, so a
+ * rotated password or a moved host recovers a job without restart_job.  A
+ * source owned by a role that is not superuser always needs a password
+ * the server asks for, whoever changed it.
+ */
+CREATE FUNCTION tributary._api_alter_source(source_name text, conninfo text, options jsonb)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	s tributary.source := tributary._owned_source(source_name);
+	su boolean := tributary._caller_is_superuser();
+	owner_su boolean := (SELECT rolsuper FROM pg_roles WHERE oid = s.source_owner);
+BEGIN
+	IF conninfo IS NOT NULL THEN
+		PERFORM tributary._conninfo_validate(conninfo, s.source_kind, su AND owner_su);
+	END IF;
+	UPDATE tributary.source
+	   SET source_conninfo = coalesce(conninfo, source_conninfo),
+		   source_options = CASE WHEN options IS NULL THEN source_options
+								 ELSE tributary._validate_source_options(s.source_kind, source_options || options) END,
+		   source_password_required = NOT (su AND owner_su)
+	 WHERE source_id = s.source_id;
+END
+$$;

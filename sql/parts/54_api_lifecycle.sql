@@ -240,3 +240,38 @@ BEGIN
 	DELETE FROM tributary.job WHERE job_id = j.job_id;
 END
 $$;
+
+/*
+ * remove_table: take a table out of a job, running or stopped.  Its
+ * copy progress goes with it; a running job's worker is replaced and
+ * streams the other tables on from its checkpoint.  drop_target drops the
+ * target table too, as the job's owner (a table other objects depend on
+ * is not dropped: the error says which).
+ */
+CREATE FUNCTION tributary._api_remove_table(job_name text, source_table text, drop_target boolean)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	j tributary.job := tributary._owned_job(job_name);
+	s tributary.source;
+	src record;
+	t tributary.job_table;
+BEGIN
+	SELECT * INTO s FROM tributary.source WHERE source_id = j.job_source_id;
+	src := tributary._split_table_name(s.source_kind, source_table);
+	SELECT * INTO t FROM tributary.job_table
+	 WHERE jt_job_id = j.job_id AND jt_source_schema = src.nsp AND jt_source_rel = src.rel
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'source table [%] is not part of job "%"', src.nsp || '.' || src.rel, j.job_name
+			USING ERRCODE = 'undefined_table',
+				  HINT = 'tributary.tables lists the tables of each job.';
+	END IF;
+	DELETE FROM tributary.job_table WHERE jt_id = t.jt_id;
+	IF drop_target AND to_regclass(format('%I.%I', t.jt_target_schema, t.jt_target_rel)) IS NOT NULL THEN
+		PERFORM tributary._exec_as(j.job_owner, format('DROP TABLE %I.%I', t.jt_target_schema, t.jt_target_rel));
+	END IF;
+	PERFORM tributary._record_job_version(j.job_id, 'remove_table ' || src.nsp || '.' || src.rel);
+	UPDATE tributary.job SET job_generation = job_generation + 1
+	 WHERE job_id = j.job_id AND job_state = 'running';
+END
+$$;

@@ -12,6 +12,12 @@ RETURNS integer LANGUAGE C AS 'MODULE_PATHNAME', 'tributary_api';
 CREATE FUNCTION tributary.drop_source(source_name text)
 RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'tributary_api';
 
+CREATE FUNCTION tributary.alter_source(source_name text, conninfo text DEFAULT NULL, options jsonb DEFAULT NULL)
+RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'tributary_api';
+
+CREATE FUNCTION tributary.remove_table(job_name text, source_table text, drop_target boolean DEFAULT false)
+RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'tributary_api';
+
 CREATE FUNCTION tributary.check_source(source_name text, tables text[] DEFAULT NULL)
 RETURNS TABLE (check_name text, ok boolean, detail text, hint text)
 LANGUAGE C AS 'MODULE_PATHNAME', 'tributary_api';

@@ -20,6 +20,8 @@ GRANT EXECUTE ON FUNCTION tributary._worker_status(), tributary._conninfo_mask(t
 GRANT EXECUTE ON FUNCTION
 	tributary.create_source(text, text, text, jsonb),
 	tributary.drop_source(text),
+	tributary.alter_source(text, text, jsonb),
+	tributary.remove_table(text, text, boolean),
 	tributary.check_source(text, text[]),
 	tributary.create_job(text, text, text, jsonb),
 	tributary.alter_job(text, jsonb),
