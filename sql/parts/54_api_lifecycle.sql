@@ -178,6 +178,30 @@ END
 $$;
 
 /*
+ * _job_table_of: the job_table row of a job's source table (as the user
+ * names it), locked, or an error naming it.
+ */
+CREATE FUNCTION tributary._job_table_of(j tributary.job, source_table text)
+RETURNS tributary.job_table LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	src record;
+	t tributary.job_table;
+BEGIN
+	src := tributary._split_table_name((SELECT source_kind FROM tributary.source WHERE source_id = j.job_source_id),
+									   source_table);
+	SELECT * INTO t FROM tributary.job_table
+	 WHERE jt_job_id = j.job_id AND jt_source_schema = src.nsp AND jt_source_rel = src.rel
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'source table [%] is not part of job "%"', src.nsp || '.' || src.rel, j.job_name
+			USING ERRCODE = 'undefined_table',
+				  HINT = 'tributary.tables lists the tables of each job.';
+	END IF;
+	RETURN t;
+END
+$$;
+
+/*
  * resync_table: copy one table of a job again.  Its target is emptied and
  * copied anew in chunks by the job's next run (at once when the job is
  * running: its worker restarts, copies the table in a new source view and
@@ -189,20 +213,8 @@ CREATE FUNCTION tributary._api_resync_table(job_name text, source_table text)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	j tributary.job := tributary._owned_job(job_name);
-	s tributary.source;
-	src record;
-	t tributary.job_table;
+	t tributary.job_table := tributary._job_table_of(j, source_table);
 BEGIN
-	SELECT * INTO s FROM tributary.source WHERE source_id = j.job_source_id;
-	src := tributary._split_table_name(s.source_kind, source_table);
-	SELECT * INTO t FROM tributary.job_table
-	 WHERE jt_job_id = j.job_id AND jt_source_schema = src.nsp AND jt_source_rel = src.rel
-	   FOR UPDATE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'source table [%] is not part of job "%"', src.nsp || '.' || src.rel, j.job_name
-			USING ERRCODE = 'undefined_table',
-				  HINT = 'tributary.tables lists the tables of each job.';
-	END IF;
 	IF j.job_mode = 'cdc' THEN
 		RAISE EXCEPTION 'job "%" does not copy tables (mode cdc)', j.job_name
 			USING ERRCODE = 'feature_not_supported',
@@ -212,7 +224,7 @@ BEGIN
 	UPDATE tributary.job_table
 	   SET jt_state = 'init', jt_rows_copied = 0, jt_chunks_done = 0, jt_chunks_total = NULL
 	 WHERE jt_id = t.jt_id;
-	PERFORM tributary._record_job_version(j.job_id, 'resync_table ' || src.nsp || '.' || src.rel);
+	PERFORM tributary._record_job_version(j.job_id, 'resync_table ' || t.jt_source_schema || '.' || t.jt_source_rel);
 	IF j.job_state = 'running' THEN
 		UPDATE tributary.job SET job_generation = job_generation + 1, job_enabled_at = now()
 		 WHERE job_id = j.job_id;
@@ -252,25 +264,13 @@ CREATE FUNCTION tributary._api_remove_table(job_name text, source_table text, dr
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	j tributary.job := tributary._owned_job(job_name);
-	s tributary.source;
-	src record;
-	t tributary.job_table;
+	t tributary.job_table := tributary._job_table_of(j, source_table);
 BEGIN
-	SELECT * INTO s FROM tributary.source WHERE source_id = j.job_source_id;
-	src := tributary._split_table_name(s.source_kind, source_table);
-	SELECT * INTO t FROM tributary.job_table
-	 WHERE jt_job_id = j.job_id AND jt_source_schema = src.nsp AND jt_source_rel = src.rel
-	   FOR UPDATE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'source table [%] is not part of job "%"', src.nsp || '.' || src.rel, j.job_name
-			USING ERRCODE = 'undefined_table',
-				  HINT = 'tributary.tables lists the tables of each job.';
-	END IF;
 	DELETE FROM tributary.job_table WHERE jt_id = t.jt_id;
 	IF drop_target AND to_regclass(format('%I.%I', t.jt_target_schema, t.jt_target_rel)) IS NOT NULL THEN
 		PERFORM tributary._exec_as(j.job_owner, format('DROP TABLE %I.%I', t.jt_target_schema, t.jt_target_rel));
 	END IF;
-	PERFORM tributary._record_job_version(j.job_id, 'remove_table ' || src.nsp || '.' || src.rel);
+	PERFORM tributary._record_job_version(j.job_id, 'remove_table ' || t.jt_source_schema || '.' || t.jt_source_rel);
 	UPDATE tributary.job SET job_generation = job_generation + 1
 	 WHERE job_id = j.job_id AND job_state = 'running';
 END
