@@ -51,6 +51,9 @@ SELECT tributary.create_job('j2', 'local', 'sometimes');
 SELECT tributary.create_job('j2', 'local', 'full', '{"start_position": "0/0"}');
 SELECT tributary.create_job('full_only', 'local', 'full', '{"target_schema": "copy", "parallelism.default": 2}') > 0 AS created;
 SELECT tributary.create_job('cdc_only', 'local', 'cdc', '{"start_position": "0/1000000"}') > 0 AS created;
+-- a start position the source cannot have is refused at once
+SELECT tributary.create_job('bad_pos', 'local', 'cdc', '{"start_position": "garbage"}');
+SELECT tributary.alter_job('cdc_only', '{"start_position": "12/ZZ"}');
 
 -- tables: prerequisite errors keep the seed's wording
 SELECT tributary.add_table('orders_sync', 'src.nokey');

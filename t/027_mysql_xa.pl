@@ -133,6 +133,10 @@ $target->safe_psql('postgres', "SELECT tributary.restart_job('j2', false)");
 is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('j2', '60 s')"), 't', 'a new copy of the second job syncs');
 is(digest($target, 'SELECT * FROM mirror2.a'), digest($target, 'SELECT * FROM mirror.a'), '... and equals the source');
 
+# a start position no binlog has is refused by create_job, not by a worker
+my ($ret, $out, $err) = $target->psql('postgres', q{SELECT tributary.create_job('badpos', 'maria', 'cdc', '{"start_position": "nonsense"}')});
+like($err, qr/invalid binlog position "nonsense"/, 'create_job refuses a start_position that is not a binlog position');
+
 $target->safe_psql('postgres', "SELECT tributary.drop_job('j2')");
 $target->safe_psql('postgres', "SELECT tributary.drop_job('j')");
 done_testing();

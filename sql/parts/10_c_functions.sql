@@ -13,6 +13,10 @@ RETURNS void LANGUAGE C AS 'MODULE_PATHNAME', 'tributary_wakeup_launcher';
 CREATE FUNCTION tributary._conninfo_validate(conninfo text, kind text, superuser boolean)
 RETURNS void LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_conninfo_validate';
 
+/* a start position a source of that kind can have, or an error */
+CREATE FUNCTION tributary._position_check(kind text, pos text)
+RETURNS void LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'tributary_position_check';
+
 /* the source kinds registered in this server (connector.c) */
 CREATE FUNCTION tributary._source_kinds()
 RETURNS text[] LANGUAGE C STRICT STABLE AS 'MODULE_PATHNAME', 'tributary_source_kinds';

@@ -110,6 +110,9 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = format('The job''s mode is %s; a snapshot fixes its own start position.', mode);
 	END IF;
+	IF opts ? 'start_position' THEN
+		PERFORM tributary._position_check(s.source_kind, opts ->> 'start_position');
+	END IF;
 	IF EXISTS (SELECT 1 FROM tributary.job j WHERE j.job_name = _api_create_job.job_name) THEN
 		RAISE EXCEPTION 'job "%" already exists', job_name
 			USING ERRCODE = 'duplicate_object';
@@ -144,6 +147,10 @@ BEGIN
 	IF j.job_mode <> 'cdc' AND merged ? 'start_position' THEN
 		RAISE EXCEPTION 'job option "start_position" needs mode cdc'
 			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF merged ? 'start_position' THEN
+		PERFORM tributary._position_check((SELECT source_kind FROM tributary.source WHERE source_id = j.job_source_id),
+										  merged ->> 'start_position');
 	END IF;
 	UPDATE tributary.job SET job_options = merged WHERE job_id = j.job_id;
 	PERFORM tributary._record_job_version(j.job_id, 'alter_job');

@@ -223,3 +223,38 @@ tributary_wait_socket(pgsocket sock, int io_events, TimestampTz deadline)
 			return rc & (io_events | WL_TIMEOUT);
 	}
 }
+
+PG_FUNCTION_INFO_V1(tributary_position_check);
+
+/*
+ * tributary_position_check(kind, position): refuse a start position a
+ * source of that kind cannot have (create_job and alter_job check the
+ * job option start_position with it, instead of a worker failing on it).
+ */
+Datum
+tributary_position_check(PG_FUNCTION_ARGS)
+{
+	char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *pos = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	const TributaryConnector *connector = tributary_find_connector(kind);
+	TributarySource src;
+
+	if (connector == NULL)
+		elog(ERROR, "unknown source kind \"%s\"", kind);
+	if (connector->position->in == NULL)
+	{
+		bool		have_error = false;
+
+		(void) pg_lsn_in_internal(pos, &have_error);
+		if (have_error)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid start_position \"%s\"", pos),
+					 errhint("A PostgreSQL position is an LSN, like 16/B374D848.")));
+		PG_RETURN_VOID();
+	}
+	memset(&src, 0, sizeof(src));
+	src.connector = connector;
+	(void) tributary_position_in(&src, pos);
+	PG_RETURN_VOID();
+}
