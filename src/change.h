@@ -37,7 +37,7 @@
  *	held		inside a transaction: up to max items of xid after item
  *				"after", in order, as bytea copies in the caller's memory
  *				context; *prepared tells whether xid's prepare was held
- *				(a transaction the job saw prepared)
+ *				(a transaction the job saw prepared; asked when after is 0)
  *	release		inside a transaction: forget what is held for xid
  *
  * Inside a source transaction that the job applied before a restart, hold

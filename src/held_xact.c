@@ -72,7 +72,8 @@ tributary_held_put(int32 job_id, const char *xid, int32 seq, const char *data, u
 /*
  * tributary_held_get: up to max items of xid after item "after", in
  * order, copied into the caller's memory context; *prepared tells whether
- * the prepare itself (item 0) is held.
+ * the prepare itself (item 0) is held (looked up when after is 0, else
+ * true).
  */
 List *
 tributary_held_get(int32 job_id, const char *xid, int32 after, int max, bool *prepared)
@@ -90,14 +91,17 @@ tributary_held_get(int32 job_id, const char *xid, int32 after, int max, bool *pr
 	us = tributary_catalog_enter();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT EXISTS (SELECT FROM tributary.held_xact "
-							  "WHERE hx_job_id = $1 AND hx_xid = $2 AND hx_seq = 0)",
-							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not look up prepared transaction %s", xid);
+	/* whether the prepare was held: asked with the first batch only */
+	*prepared = true;
+	if (after == 0)
 	{
 		bool		isnull;
 
+		if (SPI_execute_with_args("SELECT EXISTS (SELECT FROM tributary.held_xact "
+								  "WHERE hx_job_id = $1 AND hx_xid = $2 AND hx_seq = 0)",
+								  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "could not look up prepared transaction %s", xid);
 		*prepared = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
 	if (SPI_execute_with_args("SELECT hx_item FROM tributary.held_xact "

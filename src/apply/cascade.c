@@ -32,6 +32,7 @@
 #include "access/htup_details.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
+#include "miscadmin.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -332,6 +333,7 @@ run_action(TributaryApplyState *state, ApplyCascade *c, CascadeRow *oldrow, Casc
 		CascadeRow	cold;
 		CascadeRow	cnew;
 
+		CHECK_FOR_INTERRUPTS();
 		cnew.desc = cold.desc = cdesc;
 		cnew.values = palloc(sizeof(Datum) * cdesc->natts);
 		cnew.nulls = palloc(sizeof(bool) * cdesc->natts);

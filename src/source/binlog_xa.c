@@ -91,7 +91,11 @@ bl_read_gtid_xa(const BinlogEvent *ev, BinlogXid *xid, bool *has_xid, char **err
 	if ((flags & BL_MARIA_GTID_XA) == 0)
 		return true;
 	if (flags & BL_MARIA_GTID_COMMIT_ID)
+	{
+		if (end - p < 8)
+			return fail(err, "GTID event too short for its commit id");
 		p += 8;
+	}
 	if (end - p < 6)
 		return fail(err, "GTID event too short for its XA identifier");
 	xid->format_id = (int32) rd32(p);
