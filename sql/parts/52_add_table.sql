@@ -229,8 +229,9 @@ BEGIN
 		RETURN;
 	END IF;
 	FOR k IN SELECT e FROM jsonb_array_elements(idx -> 'keys') e LOOP
+		/* a column key is the source's quoted name: checked like an expression all the same */
+		PERFORM tributary._check_generation_expr(format('a key of index %s', idx ->> 'name'), k ->> 'text');
 		IF (k ->> 'expr')::boolean THEN
-			PERFORM tributary._check_generation_expr(format('an expression of index %s', idx ->> 'name'), k ->> 'text');
 			keys := keys || format('(%s)', k ->> 'text');
 		ELSE
 			keys := keys || (k ->> 'text');
