@@ -10,6 +10,18 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
+# the tests need room: a 1M-row table and its WAL, logical decoding's
+# spill files, a dozen MariaDB data directories; a full disk makes
+# mariadbd wait forever, so say so at once instead
+need_kb=$((4 * 1024 * 1024))
+avail_kb=$(df -Pk /tmp | awk 'NR == 2 { print $4 }')
+if [ "${avail_kb:-0}" -lt "$need_kb" ]; then
+  df -h /tmp
+  echo "test.sh: /tmp has $((avail_kb / 1024)) MB free; the tests need about $((need_kb / 1024)) MB" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
 bash scripts/install-deps.sh
 
 SUDO=""
@@ -29,8 +41,11 @@ else
   run() { env PATH="/usr/lib/postgresql/15/bin:$PATH" "$@"; }
 fi
 
+# every TAP file has a deadline of its own (t/TestDeadline.pm); the whole
+# installcheck has one too, so a hang ends in a failure with logs printed
 status=0
-run make -s installcheck PROVE_FLAGS="--timer" || status=$?
+run timeout --kill-after=60 1800 make -s installcheck PROVE_FLAGS="--timer" 2>&1 \
+  | tee installcheck.out || status=$?
 
 # the binlog decoders under libFuzzer: a fixed seed and number of inputs
 # (about a minute), so a crash found here is found again on every run
@@ -47,9 +62,32 @@ if [ $status -ne 0 ]; then
   for f in regression.diffs; do
     [ -f "$f" ] && { echo "==== $f"; head -300 "$f"; }
   done
-  for f in tmp_check/log/regress_log_*; do
-    [ -f "$f" ] && { echo "==== $f (tail)"; tail -60 "$f"; }
+  # the failed TAP files (prove's summary), or the one running when the
+  # deadline struck: their test log and their servers' logs
+  failed=$(sed -n 's|^t/\([^ ]*\)\.pl (Wstat.*|\1|p' installcheck.out | sort -u)
+  if [ -z "$failed" ]; then
+    last=$(ls -t tmp_check/log/regress_log_* 2>/dev/null | head -1)
+    failed=${last#tmp_check/log/regress_log_}
+  fi
+  for t in $failed; do
+    f=tmp_check/log/regress_log_$t
+    [ -f "$f" ] && { echo "==== $f (tail)"; tail -80 "$f"; }
+    for f in tmp_check/log/${t}_*.log; do
+      [ -f "$f" ] && { echo "==== $f (tail)"; tail -30 "$f"; }
+    done
   done
+  df -h /tmp
+fi
+
+# keep the logs (in tmp_check_logs/ of the tree tested), drop the rest of
+# the copy: its data directories take gigabytes
+if [ -n "${work:-}" ] && [ "$work" != "$here" ]; then
+  rm -rf "$here/tmp_check_logs"
+  mkdir -p "$here/tmp_check_logs"
+  cp -a tmp_check/log/. installcheck.out "$here/tmp_check_logs/" 2>/dev/null || true
+  [ -f regression.diffs ] && cp regression.diffs "$here/tmp_check_logs/"
+  cd "$here"
+  rm -rf "$work"
 fi
 
 # the plain closing line CI reads

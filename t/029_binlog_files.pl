@@ -20,6 +20,9 @@ use Test::More;
 use File::Find;
 use File::Basename;
 use IPC::Run;
+use FindBin;
+use lib $FindBin::RealBin;
+use TestDeadline;
 
 my $root = '/usr/share/mysql/mysql-test';
 BAIL_OUT("$root is missing: the test command installs the Debian package mariadb-test")

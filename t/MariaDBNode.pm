@@ -4,7 +4,10 @@
 # (unprivileged) user, with its data directory in the test's own tmp_check
 # directory, on a free port, with the binary log in ROW/FULL format (or the
 # settings a test asks for).  root@localhost has no password; connect over
-# TCP on 127.0.0.1.  The server is stopped when the object is destroyed.
+# TCP on 127.0.0.1.  The server is stopped when the object is destroyed;
+# its directory is removed at the end of a test whose every test passed.
+# Every wait is bounded: a server that hangs (mariadbd waits forever for
+# space on a full disk) fails the test instead of stalling the run.
 package MariaDBNode;
 
 use strict;
@@ -14,9 +17,13 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 use IPC::Run;
+use TestDeadline;
 
 # every server started and not stopped yet, by data directory
 my %live;
+
+# every server's directory, so that a passing test leaves no data behind
+my @dirs;
 
 # new: create and start a server; %opts are extra mariadbd options
 # (name => value) that override the defaults
@@ -40,6 +47,7 @@ sub new
 		'binlog-format' => 'ROW',
 		'binlog-row-image' => 'FULL',
 		'innodb-buffer-pool-size' => '64M',
+		'innodb-log-file-size' => '32M',
 		'skip-name-resolve' => undef,
 		%opts);
 	open my $cnf, '>', "$dir/my.cnf" or die "cannot write $dir/my.cnf: $!";
@@ -53,9 +61,11 @@ sub new
 
 	my $self = bless { name => $name, dir => $dir, port => $port }, $class;
 	$live{$dir} = $self;
+	push @dirs, $dir;
 	IPC::Run::run(['mariadb-install-db', "--defaults-file=$dir/my.cnf",
 			'--auth-root-authentication-method=normal', '--skip-test-db'],
-		'>', "$dir/install.log", '2>&1')
+		'>', "$dir/install.log", '2>&1',
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default))
 	  or die "mariadb-install-db failed, see $dir/install.log";
 	$self->start;
 	return $self;
@@ -93,13 +103,27 @@ sub start
 	die "mariadbd did not start, see $dir/error.log";
 }
 
-# stop: shut the server down and wait for it
+# stop: shut the server down and wait for it; a server that does not
+# stop within the default timeout is killed
 sub stop
 {
 	my ($self) = @_;
 	return unless $self->{proc};
-	IPC::Run::run(['mariadb-admin', '--no-defaults', '-h127.0.0.1', "-P$self->{port}",
-			'-uroot', 'shutdown'], '>', '/dev/null', '2>&1');
+	my $t = $PostgreSQL::Test::Utils::timeout_default;
+	eval {
+		IPC::Run::run(['mariadb-admin', '--no-defaults', '-h127.0.0.1', "-P$self->{port}",
+				'-uroot', "--shutdown-timeout=$t", 'shutdown'], '>', '/dev/null', '2>&1',
+			IPC::Run::timeout($t));
+	};
+	my $pid = $self->{proc}->{KIDS}[0]{PID};
+	my $stopped = 0;
+	for (1 .. 10 * $t)
+	{
+		my $stat = `cat /proc/$pid/stat 2>/dev/null`;
+		if ($stat eq '' || $stat =~ /^\d+ \(.*\) Z/) { $stopped = 1; last; }
+		usleep(100_000);
+	}
+	$self->{proc}->kill_kill(grace => 5) unless $stopped;
 	$self->{proc}->finish;
 	delete $self->{proc};
 }
@@ -110,7 +134,8 @@ sub sql
 	my ($self, $sql) = @_;
 	my ($out, $err) = ('', '');
 	IPC::Run::run(['mariadb', '--no-defaults', '-h127.0.0.1', "-P$self->{port}",
-			'-uroot', '-N', '-B', '--default-character-set=utf8mb4'], '<', \$sql, '>', \$out, '2>', \$err)
+			'-uroot', '-N', '-B', '--default-character-set=utf8mb4'], '<', \$sql, '>', \$out, '2>', \$err,
+		IPC::Run::timeout(3 * $PostgreSQL::Test::Utils::timeout_default))
 	  or die "mariadb failed: $err\nwhile running: $sql";
 	chomp $out;
 	return $out;
@@ -166,13 +191,21 @@ sub DESTROY
 
 # at the end of the test every server still running is shut down: objects
 # of file-scoped variables are destroyed only in global destruction, when
-# their IPC::Run harness may already be gone (servers were left running)
+# their IPC::Run harness may already be gone (servers were left running);
+# when every test passed, the servers' directories are removed (each holds
+# a data directory and binary logs: tens of megabytes)
 END
 {
+	my $exit_code = $?;
 	for my $node (values %live)
 	{
 		eval { $node->stop; };
 	}
+	if ($exit_code == 0 && PostgreSQL::Test::Utils::all_tests_passing())
+	{
+		rmtree($_) for @dirs;
+	}
+	$? = $exit_code;
 }
 
 1;

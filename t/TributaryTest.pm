@@ -8,6 +8,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
+use TestDeadline;
 
 our @EXPORT = qw(crash_instance digest target_node source_node pg_conninfo check_row start_writer password_user
   shared_checks);
