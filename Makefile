@@ -25,6 +25,7 @@ OBJS = \
 	src/check_source.o \
 	src/wait.o \
 	src/snapshot.o \
+	src/part_watch.o \
 	src/apply/copy_in.o \
 	src/apply/copy_transform.o \
 	src/apply/relmap.o \
@@ -42,6 +43,7 @@ OBJS = \
 	src/source/pg_libpq.o \
 	src/source/pg_source.o \
 	src/source/pg_stream.o \
+	src/source/pg_parts.o \
 	src/source/pgoutput_read.o \
 	src/source/mysql_source.o \
 	src/source/mysql_io.o \

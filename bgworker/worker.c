@@ -268,6 +268,22 @@ worker_stream_progress(XLogRecPtr applied, XLogRecPtr received, int64 rows,
 }
 
 /*
+ * tributary_worker_parts_seen: record in the job's slot when the last
+ * check of partitioned tables' leaves that found nothing to act on began
+ * (wait_for_sync reads it).  No-op outside a job worker.
+ */
+void
+tributary_worker_parts_seen(TimestampTz seen)
+{
+	if (MySlot == NULL)
+		return;
+	LWLockAcquire(TributaryShmem->lock, LW_EXCLUSIVE);
+	MySlot->parts_seen = seen;
+	LWLockRelease(TributaryShmem->lock);
+	ConditionVariableBroadcast(&TributaryShmem->progress_cv);
+}
+
+/*
  * worker_sync_requested: whether wait_for_sync asked for a fresh source
  * position (the flag is cleared).
  */

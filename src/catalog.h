@@ -78,6 +78,7 @@ typedef struct TributaryTable
 	bool		ignore_delete;
 	bool		all_columns;	/* every source column is copied (no column map, no DDL passed) */
 	bool		mapped;			/* add_table was given a column map */
+	char	   *source_parts;	/* jt_source_parts: leaves of a partitioned source table */
 } TributaryTable;
 
 extern TributaryJob *tributary_job_load(int32 job_id);

@@ -302,7 +302,7 @@ ddl_act(TributaryApplyState *apply, const char *kind, const char *table, const c
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("source table [%s] changed: %s", table, statement),
-				 errdetail("The job's ddl policy for %s is apply, which pg_tributary can do for add_column, drop_column, truncate_table and (PostgreSQL sources) rename_column only. Source position %s.",
+				 errdetail("The job's ddl policy for %s is apply, which pg_tributary can do for add_column, drop_column, truncate_table and (PostgreSQL sources) rename_column, and for attach_partition and detach_partition in jobs that copy tables, only. Source position %s.",
 						   kind, where),
 				 errhint("Set the job option ddl for %s to ignore or alert, or resynchronize the table.", kind)));
 	if (strcmp(policy, "error") == 0)
@@ -355,6 +355,49 @@ tributary_ddl_handle(TributaryApplyState *apply, const char *kind, const char *t
 	if (t != NULL)
 		mark_accepted(t);
 	SPI_finish();
+}
+
+/*
+ * tributary_ddl_parts: the leaf partitions of job table t changed outside
+ * the log (kind attach_partition or detach_partition, seen by
+ * part_watch.c): act by the job's ddl policy.  apply copies the table
+ * again, as resync_table does (the launcher replaces the worker, whose
+ * next run copies it in a view of its own, which records its leaves);
+ * ignore and alert record the new leaves (parts), as does a NULL kind
+ * (nothing to act on).  A cdc job copies nothing, so apply cannot serve
+ * it.  Runs inside a local transaction.  Returns true when the table is
+ * to be copied again.
+ */
+bool
+tributary_ddl_parts(TributaryApplyState *apply, TributaryTable *t, const char *kind,
+					const char *statement, XLogRecPtr position, const char *parts)
+{
+	TributaryJob *job = apply->job;
+	char	   *table = psprintf("%s.%s", t->source_nsp, t->source_rel);
+	Oid			types[2] = {INT4OID, TEXTOID};
+	Datum		args[2] = {Int32GetDatum(t->id), CStringGetTextDatum(parts)};
+	bool		resync = false;
+
+	SPI_connect();
+	if (kind != NULL && ddl_act(apply, kind, table, statement, position, strcmp(job->mode, "cdc") != 0))
+	{
+		Datum		jarg = Int32GetDatum(job->id);
+
+		exec_catalog("DELETE FROM tributary.table_state WHERE ts_jt_id = $1", 1, types, args);
+		exec_catalog("UPDATE tributary.job_table SET jt_state = 'init', jt_rows_copied = 0, "
+					 "jt_chunks_done = 0, jt_chunks_total = NULL, jt_source_parts = NULL WHERE jt_id = $1",
+					 1, types, args);
+		exec_catalog("UPDATE tributary.job SET job_generation = job_generation + 1, job_enabled_at = now() "
+					 "WHERE job_id = $1", 1, types, &jarg);
+		ereport(LOG,
+				(errmsg("pg_tributary job \"%s\" copies source table [%s] again: %s",
+						job->name, table, statement)));
+		resync = true;
+	}
+	else
+		exec_catalog("UPDATE tributary.job_table SET jt_source_parts = $2 WHERE jt_id = $1", 2, types, args);
+	SPI_finish();
+	return resync;
 }
 
 /*

@@ -74,6 +74,12 @@ typedef struct TributaryWorkerSlot
 	int64		lag_bytes;		/* -1 = unknown */
 	double		lag_seconds;	/* < 0 = unknown */
 	int64		rows_applied;
+	/*
+	 * when the last check of partitioned tables' leaves began that found
+	 * nothing to act on (part_watch.c); DT_NOEND for kinds without
+	 * partitions: wait_for_sync needs one begun after its own start
+	 */
+	TimestampTz parts_seen;
 	char		last_error[TRIBUTARY_ERROR_LEN];
 } TributaryWorkerSlot;
 
@@ -131,6 +137,7 @@ extern void tributary_bgw_init(struct BackgroundWorker *bgw, const char *functio
 							   int restart_time);
 extern PGDLLEXPORT void tributary_launcher_main(Datum main_arg);
 extern PGDLLEXPORT void tributary_worker_main(Datum main_arg);
+extern void tributary_worker_parts_seen(TimestampTz seen);
 extern void tributary_worker_become_owner(Oid owner, int32 job_id);
 
 #endif							/* PG_TRIBUTARY_H */

@@ -51,6 +51,7 @@
 #include "apply/copy_in.h"
 #include "pg_tributary.h"
 #include "security.h"
+#include "part_watch.h"
 #include "snapshot.h"
 #include "source/connector.h"
 
@@ -154,12 +155,17 @@ snapshot_plan_table(TributaryJob *job, TributaryTable *t, List *tables, ChunkCon
 		after = upto;
 	}
 	{
-		Datum		args[2] = {Int32GetDatum(t->id), Int32GetDatum(chunk_no)};
+		/* the leaves of a partitioned table, in the view the chunks read */
+		char	   *parts = tributary_parts_current(src, t);
+		Datum		args[3] = {Int32GetDatum(t->id), Int32GetDatum(chunk_no),
+		parts ? CStringGetTextDatum(parts) : (Datum) 0};
+		Oid			types[3] = {INT4OID, INT4OID, TEXTOID};
 
 		if (SPI_execute_with_args("UPDATE tributary.job_table SET jt_state = 'snapshot', jt_chunks_total = $2, "
-								  "jt_chunks_done = 0, jt_rows_copied = 0 WHERE jt_id = $1",
-								  2, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+								  "jt_chunks_done = 0, jt_rows_copied = 0, jt_source_parts = $3 WHERE jt_id = $1",
+								  3, types, args, parts ? "   " : "  n", false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not record the snapshot plan");
+		t->source_parts = parts ? MemoryContextStrdup(GetMemoryChunkContext(t), parts) : NULL;
 	}
 	SPI_finish();
 	tributary_catalog_leave(us);

@@ -63,6 +63,7 @@
 #include "apply/relmap.h"
 #include "ddl.h"
 #include "held_xact.h"
+#include "part_watch.h"
 #include "pg_tributary.h"
 #include "security.h"
 #include "stream.h"
@@ -112,6 +113,7 @@ typedef struct StreamState
 	TimestampTz last_feedback;
 	TimestampTz last_checkpoint;	/* last local commit with a checkpoint */
 	TimestampTz last_beat;		/* last keepalive request of an idle stream */
+	TimestampTz last_watch;		/* last check of partitioned tables' leaves */
 	int			checkpoint_ms;
 	int			num_retained;
 	int64		checkpoint_seq; /* number of the last checkpoint written */
@@ -679,6 +681,8 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(run_cxt);
 	src->job.stream_tables = tables;
+	/* wait_for_sync waits for a check of partitions where there are any */
+	tributary_worker_parts_seen(src->connector->stream->parts ? 0 : DT_NOEND);
 	/* foreign key actions the source does not log: the apply carries them out */
 	if (src->connector->stream->referential_actions)
 		tributary_cascade_setup(st.apply, src->connector->stream->referential_actions(src, tables));
@@ -731,6 +735,22 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 			if (beat)
 				st.last_beat = GetCurrentTimestamp();
 			idle_checkpoint(&st);
+
+			/*
+			 * partitions attached or detached leave no change in the log:
+			 * check every heartbeat_interval, and at once for wait_for_sync
+			 */
+			if (idle && src->connector->stream->parts &&
+				(want_sync || TimestampDifferenceExceeds(st.last_watch, GetCurrentTimestamp(),
+														 src->cfg.heartbeat_ms)))
+			{
+				TimestampTz began = GetCurrentTimestamp();
+
+				if (tributary_parts_watch(st.apply, tables, st.received))
+					tributary_worker_parts_seen(began);
+				st.last_watch = began;
+				MemoryContextSwitchTo(msg_cxt);
+			}
 		}
 		{
 			/* a kind without a socket (a file) is polled every wait */

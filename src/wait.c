@@ -10,7 +10,9 @@
  *
  * A 'full' job is in sync once it finished.  A cdc or full+cdc job is in
  * sync once its worker reports everything up to the source position read
- * when the call began as applied (committed locally).
+ * when the call began as applied (committed locally), and has checked the
+ * leaves of its partitioned tables since (part_watch.c: an attached or
+ * detached partition leaves no change in the log).
  *
  *-------------------------------------------------------------------------
  */
@@ -101,6 +103,7 @@ tributary_wait_for_sync(PG_FUNCTION_ARGS)
 	char	   *job_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	Interval   *timeout = PG_GETARG_INTERVAL_P(1);
 	TimestampTz deadline;
+	TimestampTz began = GetCurrentTimestamp();
 	bool		result = false;
 	XLogRecPtr	target = InvalidXLogRecPtr;
 
@@ -165,7 +168,8 @@ tributary_wait_for_sync(PG_FUNCTION_ARGS)
 			connected = (strcmp(mode, "full") != 0 &&
 						 slot != NULL && slot->state == TWS_RUNNING && slot->pid != 0 &&
 						 slot->generation == generation &&
-						 target != InvalidXLogRecPtr && slot->applied_lsn >= target);
+						 target != InvalidXLogRecPtr && slot->applied_lsn >= target &&
+						 slot->parts_seen >= began);
 		}
 		LWLockRelease(TributaryShmem->lock);
 		if (worker_pid != 0 && !connected)

@@ -65,6 +65,11 @@ CREATE TABLE tributary.job_table (
 	jt_rows_applied	bigint NOT NULL DEFAULT 0,
 	/* a source DDL statement on the table passed the job's ddl policy */
 	jt_ddl_accepted	boolean NOT NULL DEFAULT false,
+	/* a partitioned source table's leaves as the job last saw them
+	 * ("id,id,..." from the connector's parts method, '-' when the table is
+	 * not partitioned, NULL not read yet): an attached or detached partition
+	 * changes the table's rows without any change in the log (part_watch.c) */
+	jt_source_parts	text,
 	jt_added_at		timestamptz NOT NULL DEFAULT now(),
 	UNIQUE (jt_job_id, jt_source_schema, jt_source_rel)
 );

@@ -93,7 +93,7 @@ DECLARE
 	inner_v jsonb;
 	ddl_kinds constant text[] := ARRAY['create_table', 'drop_table', 'rename_table',
 		'truncate_table', 'add_column', 'drop_column', 'rename_column',
-		'alter_column_type', 'other'];
+		'alter_column_type', 'attach_partition', 'detach_partition', 'other'];
 	dml_ops constant text[] := ARRAY['insert', 'update', 'delete'];
 BEGIN
 	IF options IS NULL THEN

@@ -192,6 +192,20 @@ typedef struct TributaryRefAction
 	char		on_update;
 } TributaryRefAction;
 
+/*
+ * A leaf partition of a partitioned source table, as parts lists it: id
+ * identifies the leaf and the link that makes it one (a leaf detached and
+ * attached again gets a new id); created is true when the leaf was created
+ * as a partition (every row it holds arrived as a logged change), false
+ * when an existing table was attached (its earlier rows never were).
+ */
+typedef struct TributaryPart
+{
+	char	   *id;
+	char	   *name;			/* "schema.table", for messages */
+	bool		created;
+} TributaryPart;
+
 typedef struct TributaryStreamMethods
 {
 	void		(*fix_start) (TributarySource *src, const char *slot, List *tables,
@@ -212,6 +226,13 @@ typedef struct TributaryStreamMethods
 	 * (TributaryRefAction), for the apply to carry out on the target
 	 */
 	List	   *(*referential_actions) (TributarySource *src, List *tables);
+	/*
+	 * may be NULL: the leaf partitions (TributaryPart, ordered by id) of a
+	 * job table in the normal connection's current view (inside a snapshot:
+	 * the snapshot's), *partitioned false and NIL for a table that is not
+	 * partitioned (part_watch.c)
+	 */
+	List	   *(*parts) (TributarySource *src, struct TributaryTable *t, bool *partitioned);
 } TributaryStreamMethods;
 
 /*

@@ -813,6 +813,7 @@ static const TributaryStreamMethods pg_stream = {
 	.socket = pg_stream_socket,
 	.close = pg_stream_close,
 	.drop_slot = pg_drop_slot,
+	.parts = pg_parts,
 };
 
 static const TributaryPositionMethods pg_position = {

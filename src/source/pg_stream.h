@@ -24,4 +24,7 @@ extern pgsocket pg_stream_socket(TributarySource *src);
 extern void pg_stream_close(TributarySource *src);
 extern char *pg_drop_slot(TributarySource *src, const char *slot);
 
+/* pg_parts.c */
+extern List *pg_parts(TributarySource *src, struct TributaryTable *t, bool *partitioned);
+
 #endif							/* TRIBUTARY_PG_STREAM_H */
