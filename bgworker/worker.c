@@ -527,7 +527,14 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 				{
 					XLogRecPtr	wanted = tributary_position_in(src, MyJob->start_position);
 
-					if (wanted < start_lsn)
+					/*
+					 * a position without a number (MySQL earliest, a GTID
+					 * set) is resolved by the connector from the text; only
+					 * a slot cannot go back before its creation
+					 */
+					if (wanted == InvalidXLogRecPtr)
+						wanted = start_lsn;
+					else if (wanted < start_lsn && (src->connector->caps & TRIB_CAP_SLOT))
 						ereport(ERROR,
 								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 								 errmsg("start_position %s is before the job's slot was created at %s",

@@ -126,6 +126,14 @@ struct TributaryChangeSink
 						 bool *prepared);
 	void		(*release) (TributaryChangeSink *sink, const char *xid);
 	/*
+	 * the source's positions begin again at start, outside a transaction:
+	 * the stream resumed by GTID (on another server, whose binlog files
+	 * are not the checkpoint's) or from a position before the job's start,
+	 * and every transaction it sends from now on is one the job has not
+	 * applied (the server chose them)
+	 */
+	void		(*rebase) (TributaryChangeSink *sink, XLogRecPtr start);
+	/*
 	 * set by the connector for the changes it hands to change: the source
 	 * carried out no foreign key actions for them (MySQL: the rows event
 	 * was logged with foreign_key_checks off)

@@ -606,6 +606,49 @@ sink_release(TributaryChangeSink *sink, const char *xid)
 }
 
 /*
+ * sink_rebase: the connector's positions begin again at start (a stream
+ * resumed by GTID on a promoted replica, or from before the job's start):
+ * what the stream sends next was chosen by the server as not applied, so
+ * nothing is skipped as applied before.  The catch-up bound, a position
+ * of the old numbering, is replaced: by start when the stream was past
+ * it, else by the source's end of log now (every change up to there is
+ * applied idempotently, which covers every snapshot view read before).
+ */
+static void
+sink_rebase(TributaryChangeSink *sink, XLogRecPtr start)
+{
+	StreamState *st = (StreamState *) sink->arg;
+	TributarySource *src = st->src;
+	MemoryContext cxt = CurrentMemoryContext;
+	XLogRecPtr	bound;
+
+	if (st->in_remote_xact || IsTransactionState())
+		elog(ERROR, "a stream cannot move its positions inside a transaction");
+	bound = st->caught_up ? start : tributary_current_position(src);
+	st->committed = st->durable = st->received = start;
+	st->pending_end = st->idle_end = InvalidXLogRecPtr;
+	st->nflushes = 0;
+	st->catchup_until = bound;
+	{
+		Oid			types[2] = {INT4OID, TEXTOID};
+		Datum		args[2] = {Int32GetDatum(st->job->id),
+		CStringGetTextDatum(tributary_position_out(src, bound))};
+		TributaryUserSave us = tributary_catalog_xact_begin();
+
+		if (SPI_execute_with_args("UPDATE tributary.job SET job_catchup_until = $2 WHERE job_id = $1",
+								  2, types, args, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not record the job's catch-up bound");
+		tributary_catalog_xact_end(us);
+	}
+	MemoryContextSwitchTo(cxt);
+	ereport(LOG,
+			(errmsg("pg_tributary job \"%s\" streams source \"%s\" from %s on",
+					st->job->name, src->cfg.name, tributary_position_out(src, start)),
+			 errdetail("The server chose the transactions to send (a stream resumed by GTID, or begun before the job's first position); changes up to %s are applied idempotently.",
+					   tributary_position_out(src, bound))));
+}
+
+/*
  * tributary_stream_run: stream and apply from start_lsn until a stop
  * request.  Errors (the source going away included) propagate; the caller
  * decides whether to reconnect.
@@ -654,6 +697,7 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	sink.hold = sink_hold;
 	sink.held = sink_held;
 	sink.release = sink_release;
+	sink.rebase = sink_rebase;
 	sink.no_ref_actions = false;
 	sink.arg = &st;
 

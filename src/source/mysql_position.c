@@ -25,6 +25,8 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "source/mysql_source.h"
 
 #include "utils/memutils.h"
@@ -94,6 +96,53 @@ mysrc_position_out(TributarySource *src, XLogRecPtr pos)
 }
 
 /*
+ * mypos_mysql_gtid_set: whether text is a MySQL GTID set: comma-separated
+ * uuid:interval[:interval...] items, an interval n or n-m.
+ */
+bool
+mypos_mysql_gtid_set(const char *text)
+{
+	const char *p = text;
+
+	for (;;)
+	{
+		/* 8-4-4-4-12 hexadecimal digits */
+		static const int groups[5] = {8, 4, 4, 4, 12};
+
+		for (int g = 0; g < 5; g++)
+		{
+			for (int i = 0; i < groups[g]; i++)
+				if (!isxdigit((unsigned char) *p++))
+					return false;
+			if (g < 4 && *p++ != '-')
+				return false;
+		}
+		if (*p != ':')
+			return false;
+		while (*p == ':')
+		{
+			p++;
+			if (!isdigit((unsigned char) *p))
+				return false;
+			while (isdigit((unsigned char) *p))
+				p++;
+			if (*p == '-')
+			{
+				p++;
+				if (!isdigit((unsigned char) *p))
+					return false;
+				while (isdigit((unsigned char) *p))
+					p++;
+			}
+		}
+		if (*p == '\0')
+			return true;
+		if (*p++ != ',')
+			return false;
+	}
+}
+
+/*
  * mysrc_position_in: a position's text as a number; the file's basename
  * is remembered for the stream.
  */
@@ -107,6 +156,22 @@ mysrc_position_in(TributarySource *src, const char *text)
 	uint32		seq;
 	char	   *end;
 	unsigned long offset;
+
+	/*
+	 * start_position forms the stream resolves on the server (mysql_start.c):
+	 * no number of their own
+	 */
+	if (strcmp(text, "earliest") == 0)
+		return InvalidXLogRecPtr;
+	if (strncmp(text, "gtid:", 5) == 0)
+	{
+		if (mystart_maria_gtid_list(text + 5) || mypos_mysql_gtid_set(text + 5))
+			return InvalidXLogRecPtr;
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid GTID set \"%s\"", text + 5),
+				 errhint("A MariaDB GTID list is domain-server-seq, comma-separated (gtid:0-1-100,1-2-7); a MySQL GTID set is uuid:interval[:interval] (gtid:3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5).")));
+	}
 
 	/* a GTID after the position may contain colons itself */
 	if (space != NULL)
@@ -129,7 +194,7 @@ bad:
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid binlog position \"%s\"", text),
-			 errhint("A MySQL position is a binlog file and an offset, like binlog.000003:1234.")));
+			 errhint("A MySQL position is a binlog file and an offset, like binlog.000003:1234, a GTID set, like gtid:0-1-100, or earliest.")));
 	return InvalidXLogRecPtr;	/* keep the compiler quiet */
 }
 

@@ -61,6 +61,8 @@ extern void mypos_remember_base(const char *base);
 extern char *mypos_file_name(uint32 seq);
 extern void mypos_text(StringInfo buf, XLogRecPtr pos, const MyGtidSet *set);
 extern const char *mypos_gtids(const char *text);
+extern bool mypos_mysql_gtid_set(const char *text);
+extern bool mystart_maria_gtid_list(const char *text);
 extern void mygtid_set_init(MyGtidSet *set, MemoryContext cxt);
 extern void mygtid_set_add(MyGtidSet *set, const char *gtid);
 extern void mygtid_set_parse(MyGtidSet *set, const char *text);

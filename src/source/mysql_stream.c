@@ -136,7 +136,8 @@ mysrc_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 	HASHCTL		ctl;
 	char	   *err;
 	char	   *file;
-	uint32		offset = (uint32) start_lsn;
+	uint32		offset;
+	char	   *gtid_state;
 	uint32		server_id;
 	MYSQL_RES  *res;
 	MYSQL_ROW	row;
@@ -201,9 +202,17 @@ mysrc_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 
 	server_id = src->cfg.server_id > 0 ? (uint32) src->cfg.server_id
 		: (uint32) (0x54000000 | ((GetSystemIdentifier() & 0xffff) << 8) | (MyProcPid & 0xff));
-	if (offset < 4)
+	mystart_choose(src, st, start_lsn, start_text, &file, &offset, &gtid_state, &st->rebase_pending);
+	if (gtid_state)
+	{
+		/* the server sends what follows the state, or refuses (strict mode) */
+		if (stream_query(st, psprintf("SET @slave_connect_state = '%s'", gtid_state)) != 0 ||
+			stream_query(st, "SET @slave_gtid_strict_mode = 1") != 0 ||
+			stream_query(st, "SET @slave_gtid_ignore_duplicates = 0") != 0)
+			stream_raise(src, st, "could not prepare the binlog dump by GTID");
+		file = "";
 		offset = 4;
-	file = mypos_file_name(st->file_seq);
+	}
 	st->rpl = mariadb_rpl_init(st->conn);
 	if (st->rpl == NULL)
 		stream_raise(src, st, "could not start the binlog dump");
@@ -212,7 +221,8 @@ mysrc_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 	mariadb_rpl_optionsv(st->rpl, MARIADB_RPL_SERVER_ID, server_id);
 	mariadb_rpl_optionsv(st->rpl, MARIADB_RPL_FLAGS, (unsigned int) 0);
 	if (mariadb_rpl_open(st->rpl) != 0)
-		stream_raise(src, st, psprintf("could not start the binlog dump at %s:%u", file, offset));
+		stream_raise(src, st, gtid_state ? psprintf("could not start the binlog dump after GTIDs %s", gtid_state)
+					 : psprintf("could not start the binlog dump at %s:%u", file, offset));
 	MemoryContextSwitchTo(old);
 }
 
@@ -416,6 +426,10 @@ on_rows(TributarySource *src, MyStream *st, BinlogEvent *ev, TributaryChangeSink
 void
 mystream_begin(MyStream *st, XLogRecPtr start, uint32 timestamp, TributaryChangeSink *sink)
 {
+	if (st->rebase_pending)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("the binlog dump sent a transaction before a ROTATE event saying where it begins")));
 	st->in_xact = true;
 	strlcpy(st->cur_gtid, st->gtid, sizeof(st->cur_gtid));
 	sink->begin(sink, start, time_t_to_timestamptz((pg_time_t) timestamp));
@@ -560,6 +574,12 @@ mystream_process_event(TributarySource *src, MyStream *st, const uint8 *raw, siz
 					mystream_error(src, st, ev.log_pos, psprintf("ROTATE to \"%s\"", file));
 				mypos_remember_base(base);
 				st->file_seq = seq;
+				/* the server chose where to begin: positions start again there */
+				if (st->rebase_pending && sink->rebase)
+				{
+					st->rebase_pending = false;
+					sink->rebase(sink, mypos_make(seq, (uint32) Max(pos, 4)));
+				}
 				/* a real rotation moves the position; the first, artificial one does not */
 				if (!artificial && !st->in_xact)
 					*advanced = true;

@@ -71,6 +71,7 @@ typedef struct MyStream
 	bool		xa_holding;		/* in a prepared XA group: its events are held */
 	char	   *xa_xid;			/* that group's identifier (bl_xid_text) */
 	int32		xa_seq;			/* items held of it so far */
+	bool		rebase_pending; /* the first ROTATE rebases the sink (mysql_start.c) */
 } MyStream;
 
 /* mysql_stream.c */
@@ -84,6 +85,11 @@ extern void mystream_commit(MyStream *st, XLogRecPtr start, XLogRecPtr end, uint
 extern void mystream_process_event(TributarySource *src, MyStream *st, const uint8 *raw, size_t len,
 								   const BinlogFormat *fmt, XLogRecPtr outer_start,
 								   XLogRecPtr outer_end, TributaryChangeSink *sink, bool *advanced);
+
+/* mysql_start.c */
+extern void mystart_choose(TributarySource *src, MyStream *st, XLogRecPtr start_lsn,
+						   const char *start_text, char **file, uint32 *offset, char **gtid_state,
+						   bool *rebase);
 
 /* mysql_xa.c */
 extern void mystream_xa_begin(MyStream *st, const BinlogXid *xid);

@@ -1,0 +1,239 @@
+/*-------------------------------------------------------------------------
+ *
+ * mysql_start.c
+ *		Where a MySQL / MariaDB binlog dump starts: a file and offset, or a
+ *		GTID state.
+ *
+ * A stream resumes from its checkpoint's file and offset, as long as they
+ * mean on this server what they meant when the checkpoint was written.
+ * MariaDB tells: BINLOG_GTID_POS(file, offset) is the server's GTID state
+ * at that place, and it must hold every GTID the checkpoint lists.  When
+ * it does not (the job's source now points at a promoted replica, whose
+ * binlog files have other names or other contents at the same names, or
+ * the server's binlogs were reset), the dump starts from the checkpoint's
+ * GTID state instead (@slave_connect_state, in GTID strict mode): the
+ * server itself sends exactly the transactions after it, or refuses when
+ * it lacks some of them.  Its positions then have nothing to do with the
+ * checkpoint's, so the first ROTATE makes the sink rebase (change.h).
+ *
+ * The GTID state a checkpoint lists must be complete: every domain, not
+ * only those a transaction passed since the stream began.  So a stream
+ * that starts from a bare file and offset (a fresh job, start_position)
+ * takes the server's state there, when the server can tell.
+ *
+ * start_position forms this file serves besides file:offset: "earliest"
+ * (the oldest binlog file on the server, from its start) and
+ * "gtid:<MariaDB GTID list>" (domain-server-seq, comma-separated).
+ * MySQL GTID sets ("uuid:1-100") are accepted by create_job, but
+ * streaming from them needs COM_BINLOG_DUMP_GTID, which this connector
+ * does not send yet: the stream stops with an error saying so.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+
+#include "source/mysql_source.h"
+#include <mariadb_rpl.h>
+#include "source/mysql_stream_int.h"
+
+#include "utils/builtins.h"
+
+/*
+ * is_mariadb: whether the dump connection's server is MariaDB.
+ */
+static bool
+is_mariadb(MyStream *st)
+{
+	const char *version = mysql_get_server_info(st->conn);
+
+	return version != NULL && strstr(version, "MariaDB") != NULL;
+}
+
+/*
+ * first_row_value: the first column of a query's first row on the dump
+ * connection, or NULL (an error, no row, SQL NULL); the error is left on
+ * the connection, not raised.
+ */
+static char *
+first_row_value(MyStream *st, const char *sql)
+{
+	MYSQL_RES  *res;
+	MYSQL_ROW	row;
+	char	   *val = NULL;
+
+	if (myio_query(st->conn, sql, strlen(sql)) != 0)
+		return NULL;
+	res = myio_store_result(st->conn);
+	if (res == NULL)
+		return NULL;
+	row = mysql_fetch_row(res);
+	if (row != NULL && row[0] != NULL)
+		val = pstrdup(row[0]);
+	mysql_free_result(res);
+	return val;
+}
+
+/*
+ * gtid_pos_at: the server's GTID state at a binlog file and offset
+ * (MariaDB's BINLOG_GTID_POS), "" for none yet, NULL when the server
+ * cannot tell (MySQL, a file it does not have, an offset inside an
+ * event group).
+ */
+static char *
+gtid_pos_at(MyStream *st, const char *file, uint32 offset)
+{
+	size_t		len = strlen(file);
+	char	   *quoted = palloc(2 * len + 1);
+
+	if (!is_mariadb(st))
+		return NULL;
+	mysql_real_escape_string(st->conn, quoted, file, len);
+	return first_row_value(st, psprintf("SELECT BINLOG_GTID_POS('%s', %u)", quoted, offset));
+}
+
+/*
+ * state_holds: whether every GTID of set is in the comma-separated state.
+ */
+static bool
+state_holds(const char *state, const MyGtidSet *set)
+{
+	for (int i = 0; i < set->n; i++)
+	{
+		size_t		len = strlen(set->gtids[i]);
+		const char *p = state;
+		bool		found = false;
+
+		while (p && *p)
+		{
+			const char *end = strchr(p, ',');
+			size_t		n = end ? (size_t) (end - p) : strlen(p);
+
+			if (n == len && strncmp(p, set->gtids[i], len) == 0)
+			{
+				found = true;
+				break;
+			}
+			p = end ? end + 1 : NULL;
+		}
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * maria_gtid_list: whether text is a MariaDB GTID list: domain-server-seq
+ * triples of decimal numbers, comma-separated (what goes into
+ * @slave_connect_state, so nothing else may).
+ */
+bool
+mystart_maria_gtid_list(const char *text)
+{
+	const char *p = text;
+
+	if (*p == '\0')
+		return false;
+	for (;;)
+	{
+		for (int part = 0; part < 3; part++)
+		{
+			if (!isdigit((unsigned char) *p))
+				return false;
+			while (isdigit((unsigned char) *p))
+				p++;
+			if (part < 2 && *p++ != '-')
+				return false;
+		}
+		if (*p == '\0')
+			return true;
+		if (*p++ != ',')
+			return false;
+	}
+}
+
+/*
+ * mystart_choose: where the dump of a stream starts.  start_lsn is the
+ * position the worker resumes from, start_text the checkpoint's text or
+ * the job's start_position.  Sets *file and *offset, or *gtid_state (a
+ * MariaDB GTID list to start after); *rebase when the server's positions
+ * do not continue start_lsn's numbering.  st->gtids ends up complete.
+ */
+void
+mystart_choose(TributarySource *src, MyStream *st, XLogRecPtr start_lsn, const char *start_text,
+			   char **file, uint32 *offset, char **gtid_state, bool *rebase)
+{
+	char	   *state;
+
+	*gtid_state = NULL;
+	*rebase = false;
+	*file = mypos_file_name((uint32) (start_lsn >> 32));
+	*offset = Max((uint32) start_lsn, 4);
+
+	if (start_text && strncmp(start_text, "gtid:", 5) == 0)
+	{
+		if (!mystart_maria_gtid_list(start_text + 5) || !is_mariadb(st))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("source \"%s\" cannot start streaming from GTID set %s", src->cfg.name, start_text + 5),
+					 errdetail("Starting from a GTID set needs a MariaDB server and a MariaDB GTID list (domain-server-seq); MySQL's COM_BINLOG_DUMP_GTID is not sent yet."),
+					 errhint("Give start_position as a binlog file and offset (SHOW BINARY LOGS lists them).")));
+		mygtid_set_parse(&st->gtids, start_text + 5);
+		*gtid_state = pstrdup(start_text + 5);
+		*rebase = true;
+		return;
+	}
+
+	if (start_text && strcmp(start_text, "earliest") == 0)
+	{
+		char	   *first = first_row_value(st, "SHOW BINARY LOGS");
+		char	   *base;
+		uint32		seq;
+
+		if (first == NULL || !mypos_split_file(first, &base, &seq))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("source \"%s\" lists no binary log to start from", src->cfg.name),
+					 errhint("Enable the binary log (log_bin) and grant REPLICATION CLIENT; tributary.check_source() lists what is missing.")));
+		mypos_remember_base(base);
+		*file = first;
+		*offset = 4;
+		*rebase = true;
+		state = gtid_pos_at(st, *file, *offset);
+		if (state)
+			mygtid_set_parse(&st->gtids, state);
+		return;
+	}
+
+	state = gtid_pos_at(st, *file, *offset);
+	if (st->gtids.n == 0)
+	{
+		/* a bare file and offset: the server's GTID state there, if any */
+		if (state)
+			mygtid_set_parse(&st->gtids, state);
+		return;
+	}
+	if (!is_mariadb(st) || (state != NULL && state_holds(state, &st->gtids)))
+		return;
+
+	/* the checkpoint's place is not on this server: resume by GTID */
+	{
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		for (int i = 0; i < st->gtids.n; i++)
+			appendStringInfo(&buf, "%s%s", i > 0 ? "," : "", st->gtids.gtids[i]);
+		if (!mystart_maria_gtid_list(buf.data))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("source \"%s\" does not have the job's binlog position %s:%u", src->cfg.name, *file, *offset),
+					 errdetail("The job's checkpoint lists GTIDs %s, which are not a MariaDB GTID list.", buf.data),
+					 errhint("Copy the job again with tributary.restart_job(job, false).")));
+		ereport(LOG,
+				(errmsg("pg_tributary: source \"%s\" does not have binlog position %s:%u as the job's checkpoint knew it (its GTID state there is %s); resuming after GTIDs %s",
+						src->cfg.name, *file, *offset, state ? (*state ? state : "empty") : "unknown", buf.data)));
+		*gtid_state = buf.data;
+		*rebase = true;
+	}
+}
