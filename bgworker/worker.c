@@ -456,7 +456,10 @@ static void
 worker_capture(MemoryContext run_cxt, const char *appname)
 {
 	TributarySource *src = MyJob->source;
-	List	   *tables;
+	/* reloaded after a failed attempt, whose schema changes rolled back */
+	MemoryContext tables_cxt = AllocSetContextCreate(run_cxt, "tributary job tables",
+													 ALLOCSET_DEFAULT_SIZES);
+	List	   *volatile tables;
 	char	   *exported = NULL;
 	bool		pending_snapshot = false;
 	ListCell   *lc;
@@ -468,7 +471,7 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("change capture from %s sources is not supported yet", src->cfg.kind),
 				 errdetail("Job \"%s\" reads source \"%s\".", MyJob->name, src->cfg.name)));
-	tables = worker_load_tables(run_cxt);
+	tables = worker_load_tables(tables_cxt);
 	if (MyJob->slot == NULL)
 		exported = worker_create_slot(run_cxt, tables);
 	else
@@ -611,6 +614,13 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 			}
 			PopActiveSnapshot();
 			CommitTransactionCommand();
+			/*
+			 * the tables as committed: the failed attempt may have changed
+			 * them in memory (a schema change it applied, rolled back since)
+			 */
+			src->job.stream_tables = NIL;
+			MemoryContextReset(tables_cxt);
+			tables = worker_load_tables(tables_cxt);
 			CHECK_FOR_INTERRUPTS();
 		}
 		PG_END_TRY();

@@ -114,8 +114,10 @@ struct TributaryChangeSink
 	void		(*change) (TributaryChangeSink *sink, char op, Oid relid,
 						   TribTuple *oldtuple, TribTuple *newtuple);
 	void		(*truncate) (TributaryChangeSink *sink, int nrelids, Oid *relids, bool partial);
+	/* column, new_name: what a column kind names, where known (else NULL) */
 	void		(*ddl) (TributaryChangeSink *sink, const char *kind, const char *table,
-						const char *statement, XLogRecPtr position);
+						const char *statement, XLogRecPtr position, const char *column,
+						const char *new_name);
 	void		(*commit) (TributaryChangeSink *sink, XLogRecPtr commit, XLogRecPtr end,
 						   TimestampTz commit_ts, const char *end_text);
 	void		(*advance) (TributaryChangeSink *sink, XLogRecPtr position, bool reply_requested,

@@ -44,6 +44,8 @@
 #include "pg_tributary.h"
 #include "security.h"
 
+static void apply_rename(TributaryApplyState *apply, TributaryTable *t, const char *old, const char *new);
+
 /*
  * ddl_policy: the job's policy for a kind of DDL.
  */
@@ -151,7 +153,8 @@ apply_columns(TributaryApplyState *apply, TributaryTable *t, const char *kind)
 	char	   *json = src->connector->admin->describe_table(src, t->source_nsp, t->source_rel);
 	Oid			types[2] = {TEXTOID, INT4OID};
 	Datum		args[2];
-	MemoryContext cxt = apply->cxt;
+	/* the job's table outlives this stream attempt: its strings go with it */
+	MemoryContext cxt = GetMemoryChunkContext(t);
 	List	   *names = NIL;
 	List	   *pgtypes = NIL;
 	List	   *defaults = NIL;
@@ -252,7 +255,7 @@ apply_columns(TributaryApplyState *apply, TributaryTable *t, const char *kind)
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("source table [%s.%s] dropped its key column \"%s\"",
 								t->source_nsp, t->source_rel, t->columns[c].source),
-						 errhint("Resynchronize the table: drop it from the job and add it again.")));
+						 errhint("Resynchronize the table with tributary.resync_table(job, table).")));
 			exec(psprintf("ALTER TABLE %s DROP COLUMN %s",
 						  quote_qualified_identifier(t->target_nsp, t->target_rel),
 						  quote_identifier(t->columns[c].target)), 0, NULL, NULL);
@@ -302,7 +305,7 @@ ddl_act(TributaryApplyState *apply, const char *kind, const char *table, const c
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("source table [%s] changed: %s", table, statement),
-				 errdetail("The job's ddl policy for %s is apply, which pg_tributary can do for add_column, drop_column, truncate_table and (PostgreSQL sources) rename_column, and for attach_partition and detach_partition in jobs that copy tables, only. Source position %s.",
+				 errdetail("The job's ddl policy for %s is apply, which pg_tributary can do for add_column, drop_column, rename_column, alter_column_type and truncate_table, and for attach_partition and detach_partition in jobs that copy tables, only. Source position %s.",
 						   kind, where),
 				 errhint("Set the job option ddl for %s to ignore or alert, or resynchronize the table.", kind)));
 	if (strcmp(policy, "error") == 0)
@@ -331,24 +334,145 @@ ddl_act(TributaryApplyState *apply, const char *kind, const char *table, const c
 }
 
 /*
+ * job_column: the job's name for a source column of t that a statement
+ * names: the same name, else one equal but for case (MySQL compares
+ * column names without regard to case); NULL when the job does not copy
+ * it.
+ */
+static const char *
+job_column(TributaryTable *t, const char *name)
+{
+	if (name == NULL)
+		return NULL;
+	for (int c = 0; c < t->ncolumns; c++)
+		if (t->columns[c].source && strcmp(t->columns[c].source, name) == 0)
+			return t->columns[c].source;
+	for (int c = 0; c < t->ncolumns; c++)
+		if (t->columns[c].source && pg_strcasecmp(t->columns[c].source, name) == 0)
+			return t->columns[c].source;
+	return NULL;
+}
+
+/*
+ * type_error_context: names the change a failed ALTER COLUMN ... TYPE
+ * made (the string is prepared before).
+ */
+static void
+type_error_context(void *arg)
+{
+	errcontext("%s", (const char *) arg);
+}
+
+/*
+ * apply_type: alter_column_type: the target column that source column
+ * "column" of t is copied into takes the type the source column maps to
+ * now (new_type: the type as the stream gave it, NULL to ask the source
+ * for its description), its values converted by a cast (USING).  Widening
+ * conversions always succeed; one the values do not survive fails with
+ * PostgreSQL's error, which stops the job before anything after the
+ * change is applied.  A column the job does not copy, or copies into a
+ * column of that type already, needs nothing.
+ */
+static void
+apply_type(TributaryApplyState *apply, TributaryTable *t, const char *column, const char *new_type)
+{
+	const char *target_col = NULL;
+	char	   *type;
+	char	   *current;
+	char	   *target = quote_qualified_identifier(t->target_nsp, t->target_rel);
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		args[2];
+	ErrorContextCallback errcb;
+
+	for (int c = 0; c < t->ncolumns; c++)
+		if (t->columns[c].source && strcmp(t->columns[c].source, column) == 0)
+			target_col = t->columns[c].target;
+	if (target_col == NULL)
+		return;
+	if (new_type == NULL)
+	{
+		TributarySource *src = apply->job->source;
+		char	   *json = src->connector->admin->describe_table(src, t->source_nsp, t->source_rel);
+
+		if (json == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("source table [%s.%s] does not exist any more", t->source_nsp, t->source_rel)));
+		args[0] = CStringGetTextDatum(json);
+		args[1] = CStringGetTextDatum(column);
+		if (SPI_execute_with_args("SELECT c->>'pg_type' FROM jsonb_array_elements($1::jsonb->'columns') c "
+								  "WHERE c->>'name' = $2", 2, types, args, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the source table's description");
+		if (SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("source table [%s.%s] has no column \"%s\" any more", t->source_nsp, t->source_rel, column),
+					 errhint("Resynchronize the table with tributary.resync_table().")));
+		new_type = spi_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, CurrentMemoryContext);
+	}
+	type = target_type(new_type, column);
+	args[0] = CStringGetTextDatum(target);
+	args[1] = CStringGetTextDatum(target_col);
+	if (SPI_execute_with_args("SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a "
+							  "WHERE a.attrelid = $1::regclass AND a.attname = $2 AND NOT a.attisdropped",
+							  2, types, args, NULL, false, 0) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the type of column \"%s\" of %s", target_col, target);
+	current = spi_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, CurrentMemoryContext);
+	if (strcmp(current, type) == 0)
+		return;
+	errcb.callback = type_error_context;
+	errcb.arg = psprintf("changing the type of column \"%s\" of %s from %s to %s (ddl apply of alter_column_type)",
+						 target_col, target, current, type);
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	exec(psprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s", target, quote_identifier(target_col),
+				  type, quote_identifier(target_col), type), 0, NULL, NULL);
+	error_context_stack = errcb.previous;
+	ereport(LOG,
+			(errmsg("pg_tributary job \"%s\" changed the type of column \"%s\" of %s from %s to %s",
+					apply->job->name, target_col, target, current, type)));
+}
+
+/*
  * tributary_ddl_handle: act on a source statement that changed a job
- * table (a sink ddl call) by the job's ddl policy.
+ * table (a sink ddl call) by the job's ddl policy.  column and new_name:
+ * the column a rename or type change names, and its new name, where the
+ * source tells (else NULL: such a change cannot be applied).
  * Runs inside the local transaction.
  */
 void
 tributary_ddl_handle(TributaryApplyState *apply, const char *kind, const char *table,
-					 const char *statement, XLogRecPtr position)
+					 const char *statement, XLogRecPtr position, const char *column,
+					 const char *new_name)
 {
 	TributaryTable *t = find_job_table(apply, table);
 	bool		can_apply = (strcmp(kind, "add_column") == 0 || strcmp(kind, "drop_column") == 0 ||
-							 strcmp(kind, "truncate_table") == 0);
+							 strcmp(kind, "truncate_table") == 0 ||
+							 (strcmp(kind, "alter_column_type") == 0 && column != NULL) ||
+							 (strcmp(kind, "rename_column") == 0 && column != NULL && new_name != NULL));
 
 	SPI_connect();
 	if (ddl_act(apply, kind, table, statement, position, can_apply) && t != NULL)
 	{
+		const char *known = job_column(t, column);
+
 		if (strcmp(kind, "truncate_table") == 0)
 			exec(psprintf("TRUNCATE %s", quote_qualified_identifier(t->target_nsp, t->target_rel)),
 				 0, NULL, NULL);
+		else if (strcmp(kind, "alter_column_type") == 0)
+		{
+			if (known)
+				apply_type(apply, t, known, NULL);
+		}
+		else if (strcmp(kind, "rename_column") == 0)
+		{
+			/* MySQL's CHANGE may give the column another type as well */
+			if (known)
+			{
+				apply_rename(apply, t, known, new_name);
+				apply_type(apply, t, new_name, NULL);
+			}
+		}
 		else
 			apply_columns(apply, t, kind);
 	}
@@ -421,13 +545,13 @@ apply_rename(TributaryApplyState *apply, TributaryTable *t, const char *old, con
 			exec(psprintf("ALTER TABLE %s RENAME COLUMN %s TO %s",
 						  quote_qualified_identifier(t->target_nsp, t->target_rel),
 						  quote_identifier(old), quote_identifier(new)), 0, NULL, NULL);
-			t->columns[c].target = MemoryContextStrdup(apply->cxt, new);
+			t->columns[c].target = MemoryContextStrdup(GetMemoryChunkContext(t), new);
 		}
-		t->columns[c].source = MemoryContextStrdup(apply->cxt, new);
+		t->columns[c].source = MemoryContextStrdup(GetMemoryChunkContext(t), new);
 	}
 	foreach(lc, t->key_columns)
 		if (strcmp((char *) lfirst(lc), old) == 0)
-			lfirst(lc) = MemoryContextStrdup(apply->cxt, new);
+			lfirst(lc) = MemoryContextStrdup(GetMemoryChunkContext(t), new);
 	exec_catalog("UPDATE tributary.job_table SET "
 				 "jt_columns = (SELECT jsonb_agg(CASE WHEN c->>'source' = $1 THEN "
 				 "   jsonb_set(CASE WHEN c->>'target' = $1 AND jt_column_map IS NULL "
@@ -471,9 +595,9 @@ msg_has(TribRelation *msg, const char *name)
  * types by name; the OID of another type means nothing here).
  */
 static const char *
-type_text(Oid typoid)
+type_text(Oid typoid, int32 typmod)
 {
-	return typoid < FirstNormalObjectId ? format_type_be(typoid) : "a user-defined type";
+	return typoid < FirstNormalObjectId ? format_type_with_typemod(typoid, typmod) : "a user-defined type";
 }
 
 /*
@@ -498,7 +622,7 @@ type_text(Oid typoid)
  */
 void
 tributary_ddl_from_relation(TributaryApplyState *apply, TribRelation *msg, Oid *prev_types,
-							char **prev_names, int prev_natts, XLogRecPtr position)
+							int32 *prev_typmods, char **prev_names, int prev_natts, XLogRecPtr position)
 {
 	char	   *table = psprintf("%s.%s", msg->nspname, msg->relname);
 	TributaryTable *t = find_job_table(apply, table);
@@ -532,21 +656,38 @@ tributary_ddl_from_relation(TributaryApplyState *apply, TribRelation *msg, Oid *
 
 		foreach(lc, gone)
 			tributary_ddl_handle(apply, "drop_column", table,
-								 psprintf("column \"%s\" dropped", (char *) lfirst(lc)), position);
+								 psprintf("column \"%s\" dropped", (char *) lfirst(lc)), position, NULL, NULL);
 		foreach(lc, added)
 		{
 			TribAttribute *a = &msg->attrs[lfirst_int(lc)];
 
 			tributary_ddl_handle(apply, "add_column", table,
-								 psprintf("column \"%s\" added (%s)", a->name, type_text(a->typoid)), position);
+								 psprintf("column \"%s\" added (%s)", a->name, type_text(a->typoid, a->typmod)),
+								 position, NULL, NULL);
 		}
 	}
 	for (int i = 0; prev_types && i < msg->natts; i++)
 		for (int p = 0; p < prev_natts; p++)
-			if (strcmp(prev_names[p], msg->attrs[i].name) == 0 && prev_types[p] != msg->attrs[i].typoid &&
+			if (strcmp(prev_names[p], msg->attrs[i].name) == 0 &&
+				(prev_types[p] != msg->attrs[i].typoid || prev_typmods[p] != msg->attrs[i].typmod) &&
 				OidIsValid(prev_types[p]) && OidIsValid(msg->attrs[i].typoid))
-				tributary_ddl_handle(apply, "alter_column_type", table,
-									 psprintf("column \"%s\" changed type from %s to %s", msg->attrs[i].name,
-											  type_text(prev_types[p]), type_text(msg->attrs[i].typoid)),
-									 position);
+			{
+				TribAttribute *a = &msg->attrs[i];
+
+				SPI_connect();
+				if (ddl_act(apply, "alter_column_type", table,
+							psprintf("column \"%s\" changed type from %s to %s", a->name,
+									 type_text(prev_types[p], prev_typmods[p]), type_text(a->typoid, a->typmod)),
+							position, true))
+				{
+					const char *known = job_column(t, a->name);
+
+					/* a built-in type as the message says; another as the source describes it */
+					if (known)
+						apply_type(apply, t, known, a->typoid < FirstNormalObjectId ?
+								   format_type_with_typemod(a->typoid, a->typmod) : NULL);
+				}
+				mark_accepted(t);
+				SPI_finish();
+			}
 }

@@ -13,10 +13,12 @@
 #include "change.h"
 
 extern void tributary_ddl_handle(TributaryApplyState *apply, const char *kind, const char *table,
-								 const char *statement, XLogRecPtr position);
+								 const char *statement, XLogRecPtr position, const char *column,
+								 const char *new_name);
 extern bool tributary_ddl_parts(TributaryApplyState *apply, TributaryTable *t, const char *kind,
 							   const char *statement, XLogRecPtr position, const char *parts);
 extern void tributary_ddl_from_relation(TributaryApplyState *apply, TribRelation *msg, Oid *prev_types,
-										char **prev_names, int prev_natts, XLogRecPtr position);
+										int32 *prev_typmods, char **prev_names, int prev_natts,
+										XLogRecPtr position);
 
 #endif							/* TRIBUTARY_DDL_H */

@@ -448,7 +448,10 @@ sink_relation(TributaryChangeSink *sink, TribRelation *rel)
 		ApplyRel   *prev = hash_search(st->apply->rels, &rel->relid, HASH_FIND, NULL);
 
 		PushActiveSnapshot(GetTransactionSnapshot());
+		/* a change applied may ALTER the target: nothing may hold it open */
+		tributary_apply_end_xact(st->apply);
 		tributary_ddl_from_relation(st->apply, rel, prev ? prev->source_types : NULL,
+									prev ? prev->source_typmods : NULL,
 									prev ? prev->source_names : NULL, prev ? prev->nsource : 0,
 									st->apply->position);
 		PopActiveSnapshot();
@@ -532,7 +535,7 @@ sink_truncate(TributaryChangeSink *sink, int nrelids, Oid *relids, bool partial)
  */
 static void
 sink_ddl(TributaryChangeSink *sink, const char *kind, const char *table, const char *statement,
-		 XLogRecPtr position)
+		 XLogRecPtr position, const char *column, const char *new_name)
 {
 	StreamState *st = (StreamState *) sink->arg;
 	MemoryContext cxt = CurrentMemoryContext;
@@ -541,7 +544,7 @@ sink_ddl(TributaryChangeSink *sink, const char *kind, const char *table, const c
 		return;
 	PushActiveSnapshot(GetTransactionSnapshot());
 	tributary_apply_end_xact(st->apply);
-	tributary_ddl_handle(st->apply, kind, table, statement, position);
+	tributary_ddl_handle(st->apply, kind, table, statement, position, column, new_name);
 	PopActiveSnapshot();
 	MemoryContextSwitchTo(cxt);
 }

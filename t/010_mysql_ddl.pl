@@ -121,6 +121,41 @@ ok($target->poll_query_until('postgres', "SELECT state = 'failed' FROM tributary
 like($target->safe_psql('postgres', "SELECT message FROM tributary.errors WHERE job_name = 'kj' ORDER BY at DESC LIMIT 1"),
 	qr/source table \[shop.k\] dropped its key column "id2"/, 'the error names the key column');
 
+# ddl apply of column renames and type changes (issue 13 item 2): RENAME
+# COLUMN, CHANGE with a new name (and a new type), MODIFY, CHANGE to the
+# same name with a wider type; rows that need the new types follow each
+$my->sql(q{
+	CREATE TABLE shop.ty (id INT PRIMARY KEY, n INT, s VARCHAR(5), Amt DECIMAL(6,2), keepme INT);
+	INSERT INTO shop.ty VALUES (1, 10, 'abc', 1234.56, 1), (2, 20, 'de', 1.5, 2);
+});
+$target->safe_psql('postgres', q{
+	SELECT tributary.create_job('tyj', 'maria', 'full+cdc', '{"target_schema": "tmirror", "ddl": "apply"}');
+	SELECT tributary.add_table('tyj', 'shop.ty');
+	SELECT tributary.start_job('tyj');
+});
+is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('tyj', '60 s')"), 't', 'the type-change job syncs');
+$my->sql(q{
+	ALTER TABLE shop.ty MODIFY s VARCHAR(40);
+	INSERT INTO shop.ty VALUES (3, 30, 'a value longer than five', 2, 3);
+	ALTER TABLE shop.ty CHANGE n n BIGINT;
+	INSERT INTO shop.ty VALUES (4, 5000000000, 'big', 3, 4);
+	ALTER TABLE shop.ty RENAME COLUMN keepme TO kept;
+	UPDATE shop.ty SET kept = kept * 10;
+	ALTER TABLE shop.ty CHANGE COLUMN amt amount DECIMAL(12,3);
+	INSERT INTO shop.ty VALUES (5, 50, 'five', 123456789.125, 5);
+	ALTER TABLE shop.ty MODIFY COLUMN n BIGINT UNSIGNED;
+	INSERT INTO shop.ty VALUES (6, 18446744073709551615, 'max', 6, 6);
+});
+is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('tyj', '60 s')"), 't', 'the job applies the type changes and renames');
+is($target->safe_psql('postgres', q{SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
+	FROM pg_attribute WHERE attrelid = 'tmirror.ty'::regclass AND attnum > 0 AND NOT attisdropped}),
+	'id integer, n numeric(20,0), s character varying(40), amount numeric(12,3), kept integer',
+	'the target columns follow: types and names');
+is($target->safe_psql('postgres', q{SELECT string_agg(concat_ws('|', id, n, s, amount, kept), ',' ORDER BY id) FROM tmirror.ty}),
+	$my->sql(q{SELECT GROUP_CONCAT(CONCAT_WS('|', id, n, s, amount, kept) ORDER BY id SEPARATOR ',') FROM shop.ty}),
+	'the rows equal the source\'s');
+is($target->safe_psql('postgres', "SELECT state FROM tributary.jobs WHERE job_name = 'tyj'"), 'running', 'the job runs');
+
 # bad connection settings: a clear error, no crash
 my $badconn = $my->conninfo(undef, 'root', 'wrong');
 $target->safe_psql('postgres', qq{

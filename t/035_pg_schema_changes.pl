@@ -97,6 +97,19 @@ for my $name ('app_td', 'app_po')
 		DELETE FROM public.$name WHERE id = 4;
 	});
 	same($name, '*', 'after DROP COLUMN (apply)');
+
+	# type changes: widening, text to varchar, a type modifier alone
+	$source->safe_psql('postgres', qq{
+		ALTER TABLE public.$name ALTER COLUMN c TYPE bigint;
+		UPDATE public.$name SET c = 5000000000 WHERE id = 1;
+		ALTER TABLE public.$name ALTER COLUMN a2 TYPE varchar(40);
+		INSERT INTO public.$name VALUES (13, 'a13', 130);
+		ALTER TABLE public.$name ALTER COLUMN a2 TYPE varchar(60);
+		UPDATE public.$name SET a2 = repeat('x', 50) WHERE id = 2;
+	});
+	same($name, '*', 'after ALTER COLUMN ... TYPE (apply)');
+	is($target->safe_psql('postgres', "SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) FROM pg_attribute WHERE attrelid = 't.$name'::regclass AND attnum > 0 AND NOT attisdropped"),
+		'id integer, a2 character varying(60), c bigint', "$name: the target columns took the new types");
 }
 
 # ignore and alert: the job goes on without the column

@@ -134,6 +134,7 @@ tributary_relmap_update(TributaryApplyState *state, TribRelation *msg)
 	ar->nsource = msg->natts;
 	ar->source_names = palloc(sizeof(char *) * Max(msg->natts, 1));
 	ar->source_types = palloc(sizeof(Oid) * Max(msg->natts, 1));
+	ar->source_typmods = palloc(sizeof(int32) * Max(msg->natts, 1));
 	ar->source_is_key = palloc0(sizeof(bool) * Max(msg->natts, 1));
 	for (int i = 0; i < msg->natts; i++)
 	{
@@ -141,6 +142,7 @@ tributary_relmap_update(TributaryApplyState *state, TribRelation *msg)
 
 		ar->source_names[i] = pstrdup(msg->attrs[i].name);
 		ar->source_types[i] = msg->attrs[i].typoid;
+		ar->source_typmods[i] = msg->attrs[i].typmod;
 		if (t == NULL)
 			continue;
 		foreach(lc, t->key_columns)

@@ -25,6 +25,7 @@ typedef struct ApplyRel
 	int			nsource;		/* source columns */
 	char	  **source_names;
 	Oid		   *source_types;	/* the source's type OIDs */
+	int32	   *source_typmods; /* and type modifiers */
 	bool	   *source_is_key;	/* per source column: part of the primary key */
 	/*
 	 * the target side (map_cxt), built from the target table when first

@@ -11,9 +11,11 @@
  * t.  Names are plain or backquoted (`` doubles a backquote), qualified or
  * in the statement's default database; comments and blanks are skipped.
  * ALTER's first action gives the kind: ADD [COLUMN] (not an index, key or
- * constraint) add_column, DROP [COLUMN] drop_column, RENAME COLUMN and
- * CHANGE rename_column, RENAME [TO] rename_table, MODIFY
- * alter_column_type, anything else other.
+ * constraint) add_column, DROP [COLUMN] drop_column, RENAME COLUMN a TO b
+ * and CHANGE [COLUMN] a b (b another name) rename_column, RENAME [TO]
+ * rename_table, MODIFY [COLUMN] a and CHANGE [COLUMN] a a
+ * alter_column_type, anything else other; the column (and new name) of
+ * the column kinds is read too, for ddl apply.
  *
  *-------------------------------------------------------------------------
  */
@@ -128,10 +130,11 @@ take_table(const char **p, const char *db)
 }
 
 /*
- * alter_kind: the kind of an ALTER TABLE's first action.
+ * alter_kind: the kind of an ALTER TABLE's first action, with the column
+ * it names (*column) and, for a rename, the new name (*new_name).
  */
 static const char *
-alter_kind(const char *p)
+alter_kind(const char *p, char **column, char **new_name)
 {
 	if (take_word(&p, "ADD"))
 	{
@@ -155,29 +158,52 @@ alter_kind(const char *p)
 	if (take_word(&p, "RENAME"))
 	{
 		if (take_word(&p, "COLUMN"))
+		{
+			*column = take_ident(&p);
+			if (take_word(&p, "TO"))
+				*new_name = take_ident(&p);
 			return "rename_column";
+		}
 		if (take_word(&p, "INDEX") || take_word(&p, "KEY"))
 			return "other";
 		return "rename_table";
 	}
 	if (take_word(&p, "CHANGE"))
+	{
+		(void) take_word(&p, "COLUMN");
+		*column = take_ident(&p);
+		*new_name = take_ident(&p);
+		/* MySQL compares column names without regard to case */
+		if (*column && *new_name && pg_strcasecmp(*column, *new_name) == 0)
+		{
+			*new_name = NULL;
+			return "alter_column_type";
+		}
 		return "rename_column";
+	}
 	if (take_word(&p, "MODIFY"))
+	{
+		(void) take_word(&p, "COLUMN");
+		*column = take_ident(&p);
 		return "alter_column_type";
+	}
 	return "other";
 }
 
 /*
  * mysrc_classify_ddl: the kind of a DDL statement (a kind of the job
  * option ddl) and the tables it names as "db.table", or NULL when it is
- * not DDL on tables.
+ * not DDL on tables.  *column and *new_name: the column an ALTER TABLE
+ * renames or retypes, and its new name (else NULL).
  */
 const char *
-mysrc_classify_ddl(const char *query, const char *db, List **tables)
+mysrc_classify_ddl(const char *query, const char *db, List **tables, char **column, char **new_name)
 {
 	const char *p = query;
 
 	*tables = NIL;
+	*column = NULL;
+	*new_name = NULL;
 	if (take_word(&p, "ALTER"))
 	{
 		char	   *t;
@@ -190,7 +216,7 @@ mysrc_classify_ddl(const char *query, const char *db, List **tables)
 		if (t == NULL)
 			return NULL;
 		*tables = list_make1(t);
-		return alter_kind(p);
+		return alter_kind(p, column, new_name);
 	}
 	if (take_word(&p, "RENAME"))
 	{

@@ -43,7 +43,8 @@ extern void mysrc_copy_begin(TributarySource *src, struct TributaryTable *t,
 extern int	mysrc_copy_read(TributarySource *src, char **buf);
 
 /* mysql_ddl.c */
-extern const char *mysrc_classify_ddl(const char *query, const char *db, List **tables);
+extern const char *mysrc_classify_ddl(const char *query, const char *db, List **tables, char **column,
+									  char **new_name);
 
 /* mysql_position.c: binlog positions and the GTIDs that go with them */
 typedef struct MyGtidSet

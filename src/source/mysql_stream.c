@@ -463,6 +463,8 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 	char	   *err;
 	const char *kind;
 	List	   *tables;
+	char	   *column;
+	char	   *new_name;
 	ListCell   *lc;
 	StreamTable *hit = NULL;
 
@@ -483,7 +485,7 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 	if (mystream_xa_statement(src, st, query, ev, start, end, sink, advanced))
 		return;
 
-	kind = mysrc_classify_ddl(query, db, &tables);
+	kind = mysrc_classify_ddl(query, db, &tables, &column, &new_name);
 	foreach(lc, tables)
 	{
 		StreamTable *e = hash_search(st->tables, lfirst(lc), HASH_FIND, NULL);
@@ -500,7 +502,7 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 
 		if (standalone)
 			mystream_begin(st, st->gtid_start ? st->gtid_start : start, ev->timestamp, sink);
-		sink->ddl(sink, kind, hit->key, query, start);
+		sink->ddl(sink, kind, hit->key, query, start, column, new_name);
 		if (standalone)
 			mystream_commit(st, start, end, ev->timestamp, sink);
 		/* the table's columns may differ from now on */
