@@ -26,6 +26,7 @@ OBJS = \
 	src/wait.o \
 	src/snapshot.o \
 	src/part_watch.o \
+	src/follow.o \
 	src/apply/copy_in.o \
 	src/apply/copy_transform.o \
 	src/apply/relmap.o \

@@ -75,9 +75,10 @@ typedef struct TributaryWorkerSlot
 	double		lag_seconds;	/* < 0 = unknown */
 	int64		rows_applied;
 	/*
-	 * when the last check of partitioned tables' leaves began that found
-	 * nothing to act on (part_watch.c); DT_NOEND for kinds without
-	 * partitions: wait_for_sync needs one begun after its own start
+	 * when the last look at what the log does not tell began that found
+	 * nothing to act on (partitions attached or detached: part_watch.c;
+	 * tables a followed rule matches: follow.c): wait_for_sync needs one
+	 * begun after its own start
 	 */
 	TimestampTz parts_seen;
 	char		last_error[TRIBUTARY_ERROR_LEN];

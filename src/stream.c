@@ -62,6 +62,7 @@
 #include "apply/apply.h"
 #include "apply/relmap.h"
 #include "ddl.h"
+#include "follow.h"
 #include "held_xact.h"
 #include "part_watch.h"
 #include "pg_tributary.h"
@@ -542,6 +543,18 @@ sink_ddl(TributaryChangeSink *sink, const char *kind, const char *table, const c
 
 	if (!enter_change(st, "DDL"))
 		return;
+	/*
+	 * a job table's CREATE TABLE before the view a copy of it read (a
+	 * followed table added after it was created, follow.c): the copy has
+	 * the table as it was later, so the statement is passed
+	 */
+	if (strcmp(kind, "create_table") == 0 && st->apply->idempotent)
+	{
+		ereport(LOG,
+				(errmsg("pg_tributary job \"%s\" passes the creation of source table [%s] at %s, before the view its copy read",
+						st->job->name, table, tributary_position_out(st->src, position))));
+		return;
+	}
 	PushActiveSnapshot(GetTransactionSnapshot());
 	tributary_apply_end_xact(st->apply);
 	tributary_ddl_handle(st->apply, kind, table, statement, position, column, new_name);
@@ -728,8 +741,8 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(run_cxt);
 	src->job.stream_tables = tables;
-	/* wait_for_sync waits for a check of partitions where there are any */
-	tributary_worker_parts_seen(src->connector->stream->parts ? 0 : DT_NOEND);
+	/* wait_for_sync waits for a look at partitions and followed rules */
+	tributary_worker_parts_seen(0);
 	/* foreign key actions the source does not log: the apply carries them out */
 	if (src->connector->stream->referential_actions)
 		tributary_cascade_setup(st.apply, src->connector->stream->referential_actions(src, tables));
@@ -784,16 +797,20 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 			idle_checkpoint(&st);
 
 			/*
-			 * partitions attached or detached leave no change in the log:
-			 * check every heartbeat_interval, and at once for wait_for_sync
+			 * what the log does not tell: partitions attached or detached,
+			 * tables created that a followed rule matches; looked at every
+			 * heartbeat_interval, and at once for wait_for_sync
 			 */
-			if (idle && src->connector->stream->parts &&
+			if (idle &&
 				(want_sync || TimestampDifferenceExceeds(st.last_watch, GetCurrentTimestamp(),
 														 src->cfg.heartbeat_ms)))
 			{
 				TimestampTz began = GetCurrentTimestamp();
+				bool		settled = tributary_parts_watch(st.apply, tables, st.received);
 
-				if (tributary_parts_watch(st.apply, tables, st.received))
+				if (tributary_follow_scan(job) > 0)
+					settled = false;
+				if (settled)
 					tributary_worker_parts_seen(began);
 				st.last_watch = began;
 				MemoryContextSwitchTo(msg_cxt);

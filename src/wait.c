@@ -10,9 +10,10 @@
  *
  * A 'full' job is in sync once it finished.  A cdc or full+cdc job is in
  * sync once its worker reports everything up to the source position read
- * when the call began as applied (committed locally), and has checked the
- * leaves of its partitioned tables since (part_watch.c: an attached or
- * detached partition leaves no change in the log).
+ * when the call began as applied (committed locally), and has looked
+ * since at what the log does not tell: the leaves of its partitioned
+ * tables (part_watch.c) and tables created that a rule it follows matches
+ * (follow.c).
  *
  *-------------------------------------------------------------------------
  */

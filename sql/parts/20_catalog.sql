@@ -82,7 +82,9 @@ CREATE TABLE tributary.name_rule (
 	nr_source_pattern text NOT NULL,
 	nr_target_schema text,
 	nr_name_rule	text,
-	nr_exclude		text
+	nr_exclude		text,
+	/* tables that matched but add_table refused: not tried again */
+	nr_refused		text[]
 );
 
 /*

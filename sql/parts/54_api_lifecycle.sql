@@ -91,12 +91,13 @@ END
 $$;
 
 /*
- * add_tables: add every source table whose qualified name ("schema.table"
- * or "database.table") matches the regular expression source_pattern
- * (anchored at both ends) and not exclude, each with add_table.  The
- * target schema is target_schema, else the job's target_schema, else the
- * source's schema or database name.  The target table name follows
- * name_rule, as the seeds' name-mapping rules do:
+ * _add_matching_tables: add every source table of job j whose qualified
+ * name ("schema.table" or "database.table") matches the regular
+ * expression source_pattern (anchored at both ends) and not exclude, and
+ * is not in the job yet, each with add_table.  The target schema is
+ * target_schema, else the job's target_schema, else the source's schema or
+ * database name.  The target table name follows name_rule, as the seeds'
+ * name-mapping rules do:
  *	"pattern => replacement"	the source table name rewritten with a
  *							regular expression (\1 for groups), e.g.
  *							'doc_(.*) => pre_\1'
@@ -105,16 +106,17 @@ $$;
  *							(or ${schema}) the target schema, ${ds_name_src} (or
  *							${source}) the source's name; text around them is
  *							kept: 'pre_${table}_post'
- * Both may be combined: 'doc_(.*) => ${ds_name_src}_\1'.  Returns the
- * number of tables added; tables without a primary key fail the whole
- * call, like add_table.  Several source tables into one target table are
- * refused (not supported yet).
+ * Both may be combined: 'doc_(.*) => ${ds_name_src}_\1'.  Several source
+ * tables into one target table are refused (not supported yet).  Returns
+ * the number of tables added.  A table add_table refuses fails the call,
+ * unless rule_id names the followed rule being applied: then the refusal
+ * is remembered in the rule (nr_refused: it is not tried again), warned
+ * about and recorded in tributary.errors, and the other tables go on.
  */
-CREATE FUNCTION tributary._api_add_tables(job_name text, source_pattern text, target_schema text,
-										  name_rule text, exclude text)
-RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+CREATE FUNCTION tributary._add_matching_tables(j tributary.job, source_pattern text, target_schema text,
+											   name_rule text, exclude text, rule_id integer)
+RETURNS integer LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-	j tributary.job := tributary._owned_job(job_name);
 	s tributary.source;
 	opts jsonb := tributary._effective_options(j.job_options);
 	r record;
@@ -123,12 +125,18 @@ DECLARE
 	pattern text;
 	replacement text;
 	targets text[] := '{}';
+	refused text[];
 	n integer := 0;
+	msg text;
+	det text;
 BEGIN
 	SELECT * INTO s FROM tributary.source WHERE source_id = j.job_source_id;
 	IF source_pattern IS NULL OR source_pattern = '' THEN
 		RAISE EXCEPTION 'source_pattern must be a regular expression'
 			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF rule_id IS NOT NULL THEN
+		SELECT nr_refused INTO refused FROM tributary.name_rule WHERE nr_id = rule_id;
 	END IF;
 	IF name_rule LIKE '%=>%' THEN
 		pattern := btrim(split_part(name_rule, '=>', 1));
@@ -139,6 +147,7 @@ BEGIN
 			    AND (exclude IS NULL OR NOT (t.schema_name || '.' || t.table_name) ~ ('^(?:' || exclude || ')$'))
 			    AND NOT EXISTS (SELECT 1 FROM tributary.job_table jt WHERE jt.jt_job_id = j.job_id
 			                       AND jt.jt_source_schema = t.schema_name AND jt.jt_source_rel = t.table_name)
+			    AND NOT (t.schema_name || '.' || t.table_name) = ANY (coalesce(refused, '{}'))
 			  ORDER BY 1, 2 LOOP
 		tgt_schema := coalesce(target_schema, opts ->> 'target_schema', r.schema_name);
 		tgt_name := r.table_name;
@@ -154,24 +163,111 @@ BEGIN
 			'${table}', r.table_name),
 			'${db_name_src_transed}', tgt_schema), '${schema}', tgt_schema),
 			'${ds_name_src}', s.source_name), '${source}', s.source_name);
-		IF (tgt_schema || '.' || tgt_name) = ANY (targets) OR EXISTS (
-				SELECT 1 FROM tributary.job_table jt WHERE jt.jt_job_id = j.job_id
-				   AND jt.jt_target_schema = tgt_schema AND jt.jt_target_rel = tgt_name) THEN
-			RAISE EXCEPTION 'several source tables map to target table %.% (source table [%.%] among them)',
-							tgt_schema, tgt_name, r.schema_name, r.table_name
-				USING ERRCODE = 'feature_not_supported',
-					  DETAIL = 'Merging several source tables into one target table is not supported yet.',
-					  HINT = 'Give each source table its own target name (name_rule), or exclude some tables.';
-		END IF;
-		targets := targets || (tgt_schema || '.' || tgt_name);
-		PERFORM tributary._api_add_table(job_name,
-			CASE s.source_kind WHEN 'postgresql' THEN format('%I.%I', r.schema_name, r.table_name)
-				 ELSE '`' || replace(r.schema_name, '`', '``') || '`.`' || replace(r.table_name, '`', '``') || '`' END,
-			format('%I.%I', tgt_schema, tgt_name), NULL, NULL);
-		n := n + 1;
+		BEGIN
+			IF (tgt_schema || '.' || tgt_name) = ANY (targets) OR EXISTS (
+					SELECT 1 FROM tributary.job_table jt WHERE jt.jt_job_id = j.job_id
+					   AND jt.jt_target_schema = tgt_schema AND jt.jt_target_rel = tgt_name) THEN
+				RAISE EXCEPTION 'several source tables map to target table %.% (source table [%.%] among them)',
+								tgt_schema, tgt_name, r.schema_name, r.table_name
+					USING ERRCODE = 'feature_not_supported',
+						  DETAIL = 'Merging several source tables into one target table is not supported yet.',
+						  HINT = 'Give each source table its own target name (name_rule), or exclude some tables.';
+			END IF;
+			PERFORM tributary._api_add_table(j.job_name,
+				CASE s.source_kind WHEN 'postgresql' THEN format('%I.%I', r.schema_name, r.table_name)
+					 ELSE '`' || replace(r.schema_name, '`', '``') || '`.`' || replace(r.table_name, '`', '``') || '`' END,
+				format('%I.%I', tgt_schema, tgt_name), NULL, NULL);
+			targets := targets || (tgt_schema || '.' || tgt_name);
+			n := n + 1;
+		EXCEPTION WHEN OTHERS THEN
+			IF rule_id IS NULL THEN
+				RAISE;
+			END IF;
+			GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
+			UPDATE tributary.name_rule SET nr_refused = coalesce(nr_refused, '{}') || (r.schema_name || '.' || r.table_name)
+			 WHERE nr_id = rule_id;
+			INSERT INTO tributary.error_log (err_job_id, err_run_id, err_sqlstate, err_message, err_detail)
+			VALUES (j.job_id, (SELECT max(run_id) FROM tributary.run WHERE run_job_id = j.job_id), '01000',
+					format('source table [%s.%s] matches followed pattern "%s" of job "%s" but was not added: %s',
+						   r.schema_name, r.table_name, source_pattern, j.job_name, msg),
+					nullif(det, ''));
+			RAISE WARNING 'source table [%.%] matches followed pattern "%" of job "%" but was not added: %',
+				r.schema_name, r.table_name, source_pattern, j.job_name, msg
+				USING HINT = 'Fix the table on the source and call tributary.add_table() for it.';
+		END;
 	END LOOP;
+	RETURN n;
+END
+$$;
+
+/*
+ * add_tables: _add_matching_tables for the caller's job; with follow, the
+ * rule is kept (tributary.name_rule) and the job's worker adds the tables
+ * created later that match it (follow_tables).
+ */
+CREATE FUNCTION tributary._api_add_tables(job_name text, source_pattern text, target_schema text,
+										  name_rule text, exclude text, follow boolean)
+RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	j tributary.job := tributary._owned_job(job_name);
+	n integer;
+BEGIN
+	n := tributary._add_matching_tables(j, source_pattern, target_schema, name_rule, exclude, NULL);
+	IF follow AND NOT EXISTS (SELECT 1 FROM tributary.name_rule r
+							   WHERE r.nr_job_id = j.job_id AND r.nr_source_pattern = _api_add_tables.source_pattern
+								 AND r.nr_target_schema IS NOT DISTINCT FROM _api_add_tables.target_schema
+								 AND r.nr_name_rule IS NOT DISTINCT FROM _api_add_tables.name_rule
+								 AND r.nr_exclude IS NOT DISTINCT FROM _api_add_tables.exclude) THEN
+		INSERT INTO tributary.name_rule (nr_job_id, nr_source_pattern, nr_target_schema, nr_name_rule, nr_exclude)
+		VALUES (j.job_id, _api_add_tables.source_pattern, _api_add_tables.target_schema,
+				_api_add_tables.name_rule, _api_add_tables.exclude);
+		PERFORM tributary._record_job_version(j.job_id, 'add_tables ' || source_pattern || ' (followed)');
+	END IF;
 	IF n = 0 THEN
-		RAISE NOTICE 'no source table of "%" matches "%"', s.source_name, source_pattern;
+		RAISE NOTICE 'no source table of "%" matches "%"',
+			(SELECT source_name FROM tributary.source WHERE source_id = j.job_source_id), source_pattern;
+	END IF;
+	RETURN n;
+END
+$$;
+
+/*
+ * follow_tables: add the source tables that match a followed rule of the
+ * job (add_tables(..., follow => true)) and are not in it yet.  The job's
+ * worker calls it every heartbeat_interval and before wait_for_sync
+ * answers; a table added to a running job makes the launcher replace its
+ * worker, which copies the table and streams it with the others.
+ */
+CREATE FUNCTION tributary._api_follow_tables(job_name text)
+RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	j tributary.job := tributary._owned_job(job_name);
+	r tributary.name_rule;
+	n integer := 0;
+BEGIN
+	FOR r IN SELECT * FROM tributary.name_rule WHERE nr_job_id = j.job_id ORDER BY nr_id LOOP
+		n := n + tributary._add_matching_tables(j, r.nr_source_pattern, r.nr_target_schema, r.nr_name_rule,
+												 r.nr_exclude, r.nr_id);
+	END LOOP;
+	RETURN n;
+END
+$$;
+
+/*
+ * unfollow_tables: forget the job's followed rules of source_pattern (all
+ * of them when NULL); the tables they added stay.  Returns how many.
+ */
+CREATE FUNCTION tributary._api_unfollow_tables(job_name text, source_pattern text)
+RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	j tributary.job := tributary._owned_job(job_name);
+	n integer;
+BEGIN
+	DELETE FROM tributary.name_rule
+	 WHERE nr_job_id = j.job_id AND (source_pattern IS NULL OR nr_source_pattern = source_pattern);
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n > 0 THEN
+		PERFORM tributary._record_job_version(j.job_id, 'unfollow_tables ' || coalesce(source_pattern, '(all)'));
 	END IF;
 	RETURN n;
 END

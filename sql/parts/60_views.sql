@@ -47,6 +47,13 @@ SELECT j.job_name,
   FROM tributary.job_table t JOIN tributary.job j ON j.job_id = t.jt_job_id
  WHERE pg_catalog.pg_has_role(j.job_owner, 'USAGE');
 
+/* add_tables rules a job follows: tables created later that match are added */
+CREATE VIEW tributary.followed_rules WITH (security_barrier) AS
+SELECT j.job_name, r.nr_source_pattern AS source_pattern, r.nr_target_schema AS target_schema,
+	   r.nr_name_rule AS name_rule, r.nr_exclude AS exclude, r.nr_refused AS refused
+  FROM tributary.name_rule r JOIN tributary.job j ON j.job_id = r.nr_job_id
+ WHERE pg_catalog.pg_has_role(j.job_owner, 'USAGE');
+
 CREATE VIEW tributary.checkpoints WITH (security_barrier) AS
 SELECT j.job_name, c.cp_position AS position, c.cp_committed_at AS committed_at,
 	   c.cp_source_commit_at AS source_commit_at, c.cp_seq AS seq

@@ -37,7 +37,14 @@ CREATE FUNCTION tributary.add_table(job_name text, source_table text, target_tab
 RETURNS integer LANGUAGE C AS 'MODULE_PATHNAME', 'tributary_api';
 
 CREATE FUNCTION tributary.add_tables(job_name text, source_pattern text, target_schema text DEFAULT NULL,
-									 name_rule text DEFAULT NULL, exclude text DEFAULT NULL)
+									 name_rule text DEFAULT NULL, exclude text DEFAULT NULL,
+									 follow boolean DEFAULT false)
+RETURNS integer LANGUAGE C AS 'MODULE_PATHNAME', 'tributary_api';
+
+CREATE FUNCTION tributary.follow_tables(job_name text)
+RETURNS integer LANGUAGE C AS 'MODULE_PATHNAME', 'tributary_api';
+
+CREATE FUNCTION tributary.unfollow_tables(job_name text, source_pattern text DEFAULT NULL)
 RETURNS integer LANGUAGE C AS 'MODULE_PATHNAME', 'tributary_api';
 
 CREATE FUNCTION tributary.start_job(job_name text)

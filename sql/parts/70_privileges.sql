@@ -11,7 +11,7 @@ REVOKE ALL ON ALL SEQUENCES IN SCHEMA tributary FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA tributary FROM PUBLIC;
 GRANT USAGE ON SCHEMA tributary TO PUBLIC;
 
-GRANT SELECT ON tributary.sources, tributary.jobs, tributary.tables, tributary.checkpoints,
+GRANT SELECT ON tributary.sources, tributary.jobs, tributary.tables, tributary.followed_rules, tributary.checkpoints,
 	tributary.prepared_xacts, tributary.runs, tributary.errors, tributary.dirty_rows, tributary.job_versions TO PUBLIC;
 /* used by the views, with the caller's rights: pure, or filtered by owner */
 GRANT EXECUTE ON FUNCTION tributary._worker_status(), tributary._conninfo_mask(text),
@@ -27,7 +27,9 @@ GRANT EXECUTE ON FUNCTION
 	tributary.alter_job(text, jsonb),
 	tributary.job_effective_options(text),
 	tributary.add_table(text, text, text, jsonb, text),
-	tributary.add_tables(text, text, text, text, text),
+	tributary.add_tables(text, text, text, text, text, boolean),
+	tributary.follow_tables(text),
+	tributary.unfollow_tables(text, text),
 	tributary.start_job(text),
 	tributary.stop_job(text),
 	tributary.restart_job(text, boolean),
