@@ -449,6 +449,41 @@ worker_binary_values(List *tables)
 }
 
 /*
+ * worker_resume_state: before the stream starts again, the job's position
+ * and source settings as committed (alter_source: the next connect uses
+ * the source's settings as they are now), and its tables reloaded into
+ * tables_cxt (emptied first): a failed attempt may have changed them in
+ * memory only, a schema change applied may have renamed or removed one.
+ */
+static List *
+worker_resume_state(MemoryContext run_cxt, MemoryContext tables_cxt)
+{
+	TributarySource *src = MyJob->source;
+
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	{
+		MemoryContext old = MemoryContextSwitchTo(run_cxt);
+		TributaryJob *fresh = tributary_job_load(MyJob->id);
+
+		MemoryContextSwitchTo(old);
+		if (fresh == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("job was dropped")));
+		MyJob->checkpoint = fresh->checkpoint;
+		src->job.slot_decoder = MyJob->decoder;
+		if (fresh->source)
+			src->cfg = fresh->source->cfg;
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	src->job.stream_tables = NIL;
+	MemoryContextReset(tables_cxt);
+	return worker_load_tables(tables_cxt);
+}
+
+/*
  * worker_capture: a cdc or full+cdc job, from slot creation to a stop
  * request.
  */
@@ -508,6 +543,7 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 	for (;;)
 	{
 		volatile bool done = false;
+		volatile bool reload = false;
 		/* what one attempt allocates (apply state, relation map) goes with it */
 		MemoryContext attempt_cxt = AllocSetContextCreate(run_cxt, "tributary stream attempt",
 														  ALLOCSET_DEFAULT_SIZES);
@@ -546,15 +582,15 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 					start_lsn = wanted;
 				}
 			}
-			tributary_stream_run(MyJob, tables, MyJob->slot, start_lsn,
-								 MyJob->checkpoint ? MyJob->checkpoint
-								 : MyJob->start_position ? MyJob->start_position : MyJob->stream_start,
-								 tributary_position_in(src, MyJob->catchup_until),
-								 strcmp(MyJob->mode, "cdc") == 0,
-								 worker_binary_values(tables),
-								 MyJob->checkpoint_ms, MyJob->num_retained,
-								 worker_stream_progress, worker_sync_requested);
-			done = true;
+			reload = tributary_stream_run(MyJob, tables, MyJob->slot, start_lsn,
+										  MyJob->checkpoint ? MyJob->checkpoint
+										  : MyJob->start_position ? MyJob->start_position : MyJob->stream_start,
+										  tributary_position_in(src, MyJob->catchup_until),
+										  strcmp(MyJob->mode, "cdc") == 0,
+										  worker_binary_values(tables),
+										  MyJob->checkpoint_ms, MyJob->num_retained,
+										  worker_stream_progress, worker_sync_requested);
+			done = !reload;
 		}
 		PG_CATCH();
 		{
@@ -594,38 +630,22 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 			ResetLatch(MyLatch);
 			backoff_ms = Min(backoff_ms * 2, 5000);
 
-			/* resume after what is committed */
-			StartTransactionCommand();
-			PushActiveSnapshot(GetTransactionSnapshot());
-			{
-				MemoryContext old = MemoryContextSwitchTo(run_cxt);
-				TributaryJob *fresh = tributary_job_load(MyJob->id);
-
-				MemoryContextSwitchTo(old);
-				if (fresh == NULL)
-					ereport(ERROR,
-							(errcode(ERRCODE_UNDEFINED_OBJECT),
-							 errmsg("job was dropped")));
-				MyJob->checkpoint = fresh->checkpoint;
-				src->job.slot_decoder = MyJob->decoder;
-				/* alter_source: the next connect uses the source's settings as they are now */
-				if (fresh->source)
-					src->cfg = fresh->source->cfg;
-			}
-			PopActiveSnapshot();
-			CommitTransactionCommand();
-			/*
-			 * the tables as committed: the failed attempt may have changed
-			 * them in memory (a schema change it applied, rolled back since)
-			 */
-			src->job.stream_tables = NIL;
-			MemoryContextReset(tables_cxt);
-			tables = worker_load_tables(tables_cxt);
+			/* the tables as committed: the failed attempt may have changed them in memory */
+			tables = worker_resume_state(run_cxt, tables_cxt);
 			CHECK_FOR_INTERRUPTS();
 		}
 		PG_END_TRY();
 		if (done || ShutdownRequestPending)
 			break;
+		if (reload)
+		{
+			/* a schema change applied renamed or dropped a table: start again */
+			tributary_source_disconnect(src);
+			MemoryContextSwitchTo(run_cxt);
+			tributary_apply_forget();
+			MemoryContextDelete(attempt_cxt);
+			tables = worker_resume_state(run_cxt, tables_cxt);
+		}
 	}
 }
 

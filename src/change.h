@@ -141,6 +141,12 @@ struct TributaryChangeSink
 	 * was logged with foreign_key_checks off)
 	 */
 	bool		no_ref_actions;
+	/*
+	 * set by the sink: the job's tables changed (a table renamed or
+	 * dropped); poll returns after the current event, and the stream
+	 * starts again from what is committed
+	 */
+	bool		stop_poll;
 	void	   *arg;			/* the sink's own state */
 };
 

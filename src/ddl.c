@@ -305,7 +305,7 @@ ddl_act(TributaryApplyState *apply, const char *kind, const char *table, const c
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("source table [%s] changed: %s", table, statement),
-				 errdetail("The job's ddl policy for %s is apply, which pg_tributary can do for add_column, drop_column, rename_column, alter_column_type and truncate_table, and for attach_partition and detach_partition in jobs that copy tables, only. Source position %s.",
+				 errdetail("The job's ddl policy for %s is apply, which pg_tributary can do for add_column, drop_column, rename_column, alter_column_type, truncate_table, drop_table and rename_table, and for attach_partition and detach_partition in jobs that copy tables, only. Source position %s.",
 						   kind, where),
 				 errhint("Set the job option ddl for %s to ignore or alert, or resynchronize the table.", kind)));
 	if (strcmp(policy, "error") == 0)
@@ -434,29 +434,110 @@ apply_type(TributaryApplyState *apply, TributaryTable *t, const char *column, co
 }
 
 /*
+ * apply_drop_table: drop_table: the table leaves the job (its copy
+ * progress with it); its target is dropped too when the job option
+ * ddl_drop_target is true, else kept.
+ */
+static void
+apply_drop_table(TributaryApplyState *apply, TributaryTable *t)
+{
+	Oid			type = INT4OID;
+	Datum		arg = Int32GetDatum(t->id);
+	char	   *target = quote_qualified_identifier(t->target_nsp, t->target_rel);
+	bool		drop_target = false;
+
+	{
+		Datum		jarg = Int32GetDatum(apply->job->id);
+		TributaryUserSave us = tributary_catalog_enter();
+
+		if (SPI_execute_with_args("SELECT (tributary._effective_options(job_options)->>'ddl_drop_target')::boolean "
+								  "FROM tributary.job WHERE job_id = $1", 1, &type, &jarg, NULL, true, 1) == SPI_OK_SELECT &&
+			SPI_processed == 1)
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+			drop_target = !isnull && DatumGetBool(d);
+		}
+		tributary_catalog_leave(us);
+	}
+	exec_catalog("DELETE FROM tributary.job_table WHERE jt_id = $1", 1, &type, &arg);
+	if (drop_target)
+		exec(psprintf("DROP TABLE IF EXISTS %s", target), 0, NULL, NULL);
+	ereport(LOG,
+			(errmsg("pg_tributary job \"%s\" removed source table [%s.%s], dropped on the source; target %s %s",
+					apply->job->name, t->source_nsp, t->source_rel, target,
+					drop_target ? "dropped (ddl_drop_target)" : "kept")));
+}
+
+/*
+ * apply_rename_table: rename_table: the job follows the source table under
+ * its new name ("db.table"); a target named after the source table takes
+ * the new name too, another keeps its name (a mapping chosen by the user).
+ */
+static void
+apply_rename_table(TributaryApplyState *apply, TributaryTable *t, const char *new_name)
+{
+	const char *dot = strchr(new_name, '.');
+	char	   *nsp = dot ? pnstrdup(new_name, dot - new_name) : pstrdup(t->source_nsp);
+	char	   *rel = pstrdup(dot ? dot + 1 : new_name);
+	Oid			types[4] = {INT4OID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		args[4] = {Int32GetDatum(t->id), CStringGetTextDatum(nsp), CStringGetTextDatum(rel),
+	CStringGetTextDatum(rel)};
+	bool		follows_name = (strcmp(t->target_rel, t->source_rel) == 0);
+
+	if (follows_name)
+		exec(psprintf("ALTER TABLE %s RENAME TO %s", quote_qualified_identifier(t->target_nsp, t->target_rel),
+					  quote_identifier(rel)), 0, NULL, NULL);
+	else
+		args[3] = CStringGetTextDatum(t->target_rel);
+	exec_catalog("UPDATE tributary.job_table SET jt_source_schema = $2, jt_source_rel = $3, jt_target_rel = $4 "
+				 "WHERE jt_id = $1", 4, types, args);
+	ereport(LOG,
+			(errmsg("pg_tributary job \"%s\" follows source table [%s.%s], renamed to [%s.%s]; target %s",
+					apply->job->name, t->source_nsp, t->source_rel, nsp, rel,
+					follows_name ? psprintf("renamed to %s", quote_qualified_identifier(t->target_nsp, rel))
+					: psprintf("%s kept", quote_qualified_identifier(t->target_nsp, t->target_rel)))));
+}
+
+/*
  * tributary_ddl_handle: act on a source statement that changed a job
  * table (a sink ddl call) by the job's ddl policy.  column and new_name:
- * the column a rename or type change names, and its new name, where the
- * source tells (else NULL: such a change cannot be applied).
- * Runs inside the local transaction.
+ * the column a rename or type change names, and its new name, or a
+ * renamed table's new name ("db.table"), where the source tells (else
+ * NULL: such a change cannot be applied).  Runs inside the local
+ * transaction.  Returns true when the job's tables changed (a table
+ * renamed or dropped): the stream must start again once this commits.
  */
-void
+bool
 tributary_ddl_handle(TributaryApplyState *apply, const char *kind, const char *table,
 					 const char *statement, XLogRecPtr position, const char *column,
 					 const char *new_name)
 {
 	TributaryTable *t = find_job_table(apply, table);
 	bool		can_apply = (strcmp(kind, "add_column") == 0 || strcmp(kind, "drop_column") == 0 ||
-							 strcmp(kind, "truncate_table") == 0 ||
+							 strcmp(kind, "truncate_table") == 0 || strcmp(kind, "drop_table") == 0 ||
+							 (strcmp(kind, "rename_table") == 0 && new_name != NULL) ||
 							 (strcmp(kind, "alter_column_type") == 0 && column != NULL) ||
 							 (strcmp(kind, "rename_column") == 0 && column != NULL && new_name != NULL));
+	bool		restart = false;
 
 	SPI_connect();
 	if (ddl_act(apply, kind, table, statement, position, can_apply) && t != NULL)
 	{
 		const char *known = job_column(t, column);
 
-		if (strcmp(kind, "truncate_table") == 0)
+		if (strcmp(kind, "drop_table") == 0)
+		{
+			apply_drop_table(apply, t);
+			restart = true;
+		}
+		else if (strcmp(kind, "rename_table") == 0)
+		{
+			apply_rename_table(apply, t, new_name);
+			restart = true;
+		}
+		else if (strcmp(kind, "truncate_table") == 0)
 			exec(psprintf("TRUNCATE %s", quote_qualified_identifier(t->target_nsp, t->target_rel)),
 				 0, NULL, NULL);
 		else if (strcmp(kind, "alter_column_type") == 0)
@@ -476,9 +557,10 @@ tributary_ddl_handle(TributaryApplyState *apply, const char *kind, const char *t
 		else
 			apply_columns(apply, t, kind);
 	}
-	if (t != NULL)
+	if (t != NULL && !restart)
 		mark_accepted(t);
 	SPI_finish();
+	return restart;
 }
 
 /*

@@ -12,7 +12,7 @@
 #include "apply/apply.h"
 #include "change.h"
 
-extern void tributary_ddl_handle(TributaryApplyState *apply, const char *kind, const char *table,
+extern bool tributary_ddl_handle(TributaryApplyState *apply, const char *kind, const char *table,
 								 const char *statement, XLogRecPtr position, const char *column,
 								 const char *new_name);
 extern bool tributary_ddl_parts(TributaryApplyState *apply, TributaryTable *t, const char *kind,

@@ -107,6 +107,7 @@ typedef struct StreamState
 	XLogRecPtr	durable;		/* confirmed to the source */
 	bool		in_remote_xact;
 	bool		skip_xact;		/* already applied before a restart */
+	bool		reload;			/* the job's tables changed: start again */
 	TimestampTz local_xact_start;
 	FlushPosition *flushes;		/* local commits not yet known durable */
 	int			nflushes;
@@ -557,7 +558,12 @@ sink_ddl(TributaryChangeSink *sink, const char *kind, const char *table, const c
 	}
 	PushActiveSnapshot(GetTransactionSnapshot());
 	tributary_apply_end_xact(st->apply);
-	tributary_ddl_handle(st->apply, kind, table, statement, position, column, new_name);
+	if (tributary_ddl_handle(st->apply, kind, table, statement, position, column, new_name))
+	{
+		/* nothing after the statement may be read with the old tables */
+		st->reload = true;
+		sink->stop_poll = true;
+	}
 	PopActiveSnapshot();
 	MemoryContextSwitchTo(cxt);
 }
@@ -667,9 +673,12 @@ sink_rebase(TributaryChangeSink *sink, XLogRecPtr start)
 /*
  * tributary_stream_run: stream and apply from start_lsn until a stop
  * request.  Errors (the source going away included) propagate; the caller
- * decides whether to reconnect.
+ * decides whether to reconnect.  Returns true when the job's tables
+ * changed (a schema change applied renamed or dropped one): what is
+ * applied is committed, and the caller reloads the tables and streams
+ * again from there.
  */
-void
+bool
 tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 					 XLogRecPtr start_lsn, const char *start_text, XLogRecPtr catchup_until, bool always_idempotent,
 					 bool binary, int checkpoint_ms, int num_retained, TributaryStreamProgress progress,
@@ -715,6 +724,7 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	sink.release = sink_release;
 	sink.rebase = sink_rebase;
 	sink.no_ref_actions = false;
+	sink.stop_poll = false;
 	sink.arg = &st;
 
 	/* apply transactions need not wait for their WAL flush: feedback does */
@@ -772,6 +782,8 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 		{
 			MemoryContextSwitchTo(msg_cxt);
 			MemoryContextReset(msg_cxt);
+			if (st.reload && !st.in_remote_xact)
+				break;
 			continue;
 		}
 
@@ -843,4 +855,5 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 			local_commit(&st);
 	}
 	send_feedback(&st, true, false);
+	return st.reload;
 }

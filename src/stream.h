@@ -22,7 +22,7 @@ typedef void (*TributaryStreamProgress) (XLogRecPtr applied, XLogRecPtr received
 /* whether someone waits for the source's current position (wait_for_sync) */
 typedef bool (*TributaryStreamSyncCheck) (void);
 
-extern void tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
+extern bool tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 								 XLogRecPtr start_lsn, const char *start_text, XLogRecPtr catchup_until,
 								 bool always_idempotent, bool binary, int checkpoint_ms, int num_retained,
 								 TributaryStreamProgress progress,

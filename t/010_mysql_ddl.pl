@@ -156,6 +156,58 @@ is($target->safe_psql('postgres', q{SELECT string_agg(concat_ws('|', id, n, s, a
 	'the rows equal the source\'s');
 is($target->safe_psql('postgres', "SELECT state FROM tributary.jobs WHERE job_name = 'tyj'"), 'running', 'the job runs');
 
+# ddl apply of RENAME TABLE and DROP TABLE: the job follows the new name
+# (the target, named after the source table, takes it too; a target named
+# otherwise keeps its name), the rows after the statement arrive under the
+# new name, and a dropped table leaves the job (its target kept, or
+# dropped with ddl_drop_target)
+$my->sql(q{
+	CREATE TABLE shop.r1 (id INT PRIMARY KEY, v VARCHAR(20));
+	CREATE TABLE shop.r2 (id INT PRIMARY KEY, v VARCHAR(20));
+	CREATE TABLE shop.gone (id INT PRIMARY KEY);
+	CREATE TABLE shop.gone2 (id INT PRIMARY KEY);
+	INSERT INTO shop.r1 VALUES (1, 'one');
+	INSERT INTO shop.r2 VALUES (1, 'one');
+	INSERT INTO shop.gone VALUES (1);
+	INSERT INTO shop.gone2 VALUES (1);
+});
+$target->safe_psql('postgres', q{
+	SELECT tributary.create_job('rnj', 'maria', 'full+cdc', '{"target_schema": "rmirror", "ddl": "apply"}');
+	SELECT tributary.add_table('rnj', 'shop.r1');
+	SELECT tributary.add_table('rnj', 'shop.r2', 'rmirror.custom_r2');
+	SELECT tributary.add_table('rnj', 'shop.gone');
+	SELECT tributary.start_job('rnj');
+	SELECT tributary.create_job('dropj', 'maria', 'full+cdc', '{"target_schema": "dmirror", "ddl": "apply", "ddl_drop_target": true}');
+	SELECT tributary.add_table('dropj', 'shop.gone2');
+	SELECT tributary.start_job('dropj');
+});
+is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('rnj', '60 s')"), 't', 'the rename job syncs');
+is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('dropj', '60 s')"), 't', 'the drop job syncs');
+$my->sql(q{
+	RENAME TABLE shop.r1 TO shop.r1_new, shop.r2 TO shop.r2_new;
+	INSERT INTO shop.r1_new VALUES (2, 'after rename');
+	INSERT INTO shop.r2_new VALUES (2, 'after rename');
+	ALTER TABLE shop.r1_new RENAME TO shop.r1_newer;
+	UPDATE shop.r1_newer SET v = 'renamed twice' WHERE id = 1;
+	DROP TABLE shop.gone, shop.gone2;
+	CREATE TABLE shop.gone (id INT PRIMARY KEY);
+	INSERT INTO shop.gone VALUES (42);
+});
+is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('rnj', '60 s')"), 't', 'the rename job applies the renames');
+is($target->safe_psql('postgres', "SELECT string_agg(source_table || '>' || target_table, ',' ORDER BY source_table) FROM tributary.tables WHERE job_name = 'rnj'"),
+	'shop.r1_newer>rmirror.r1_newer,shop.r2_new>rmirror.custom_r2',
+	'the job follows the new names; a target named after the source follows, another keeps its name');
+is($target->safe_psql('postgres', "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM rmirror.r1_newer"), '1:renamed twice,2:after rename',
+	'rows after each rename arrive');
+is($target->safe_psql('postgres', "SELECT string_agg(id || ':' || v, ',' ORDER BY id) FROM rmirror.custom_r2"), '1:one,2:after rename',
+	'... in the kept target too');
+is($target->safe_psql('postgres', "SELECT count(*) FROM rmirror.gone"), '1', 'a dropped table leaves its target (ddl_drop_target false)');
+is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('dropj', '60 s')"), 't', 'the drop job syncs');
+is($target->safe_psql('postgres', "SELECT count(*) FROM tributary.tables WHERE job_name = 'dropj'"), '0', 'the dropped table left the job');
+is($target->safe_psql('postgres', "SELECT to_regclass('dmirror.gone2') IS NULL"), 't', 'and its target was dropped (ddl_drop_target)');
+is($target->safe_psql('postgres', "SELECT string_agg(state, ',') FROM tributary.jobs WHERE job_name IN ('rnj', 'dropj')"), 'running,running',
+	'both jobs run');
+
 # bad connection settings: a clear error, no crash
 my $badconn = $my->conninfo(undef, 'root', 'wrong');
 $target->safe_psql('postgres', qq{

@@ -30,6 +30,7 @@ RETURNS SETOF record LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_tem
 	('dirty_data', 'enum', '"error"', ARRAY['error', 'skip'], NULL, NULL),
 	('dirty_data_limit', 'integer', '-1', NULL, -1, 2147483647),
 	('ddl', 'ddl_policy', '{}', ARRAY['apply', 'ignore', 'alert', 'error'], NULL, NULL),
+	('ddl_drop_target', 'boolean', 'false', NULL, NULL, NULL),
 	('dml', 'dml_policy', '{}', ARRAY['apply', 'ignore'], NULL, NULL),
 	('zero_date', 'enum', '"null"', ARRAY['null', '-infinity', 'error'], NULL, NULL),
 	('mysql_time', 'enum', '"time"', ARRAY['time', 'interval'], NULL, NULL),

@@ -134,7 +134,7 @@ take_table(const char **p, const char *db)
  * it names (*column) and, for a rename, the new name (*new_name).
  */
 static const char *
-alter_kind(const char *p, char **column, char **new_name)
+alter_kind(const char *p, const char *db, char **column, char **new_name)
 {
 	if (take_word(&p, "ADD"))
 	{
@@ -166,6 +166,8 @@ alter_kind(const char *p, char **column, char **new_name)
 		}
 		if (take_word(&p, "INDEX") || take_word(&p, "KEY"))
 			return "other";
+		(void) (take_word(&p, "TO") || take_word(&p, "AS"));
+		*new_name = take_table(&p, db);
 		return "rename_table";
 	}
 	if (take_word(&p, "CHANGE"))
@@ -194,7 +196,8 @@ alter_kind(const char *p, char **column, char **new_name)
  * mysrc_classify_ddl: the kind of a DDL statement (a kind of the job
  * option ddl) and the tables it names as "db.table", or NULL when it is
  * not DDL on tables.  *column and *new_name: the column an ALTER TABLE
- * renames or retypes, and its new name (else NULL).
+ * renames or retypes, and its new name (else NULL).  The tables of
+ * rename_table come in pairs, old name then new name.
  */
 const char *
 mysrc_classify_ddl(const char *query, const char *db, List **tables, char **column, char **new_name)
@@ -207,6 +210,7 @@ mysrc_classify_ddl(const char *query, const char *db, List **tables, char **colu
 	if (take_word(&p, "ALTER"))
 	{
 		char	   *t;
+		const char *kind;
 
 		(void) (take_word(&p, "ONLINE") || take_word(&p, "IGNORE"));
 		if (!take_word(&p, "TABLE"))
@@ -216,7 +220,15 @@ mysrc_classify_ddl(const char *query, const char *db, List **tables, char **colu
 		if (t == NULL)
 			return NULL;
 		*tables = list_make1(t);
-		return alter_kind(p, column, new_name);
+		kind = alter_kind(p, db, column, new_name);
+		/* a rename's tables are pairs, as RENAME TABLE's are */
+		if (strcmp(kind, "rename_table") == 0)
+		{
+			if (*new_name)
+				*tables = lappend(*tables, *new_name);
+			*new_name = NULL;
+		}
+		return kind;
 	}
 	if (take_word(&p, "RENAME"))
 	{
@@ -228,12 +240,16 @@ mysrc_classify_ddl(const char *query, const char *db, List **tables, char **colu
 
 			if (t == NULL)
 				break;
-			*tables = lappend(*tables, t);
 			if (!take_word(&p, "TO"))
 				break;
-			t = take_table(&p, db);
-			if (t)
+			{
+				char	   *to = take_table(&p, db);
+
+				if (to == NULL)
+					break;
 				*tables = lappend(*tables, t);
+				*tables = lappend(*tables, to);
+			}
 			p = skip_space(p);
 			if (*p != ',')
 				break;

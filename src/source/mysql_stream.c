@@ -465,7 +465,6 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 	List	   *tables;
 	char	   *column;
 	char	   *new_name;
-	ListCell   *lc;
 	StreamTable *hit = NULL;
 
 	if (!bl_read_query(ev, &st->fmt, &db, &query, &err))
@@ -486,29 +485,35 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 		return;
 
 	kind = mysrc_classify_ddl(query, db, &tables, &column, &new_name);
-	foreach(lc, tables)
+	if (kind != NULL)
 	{
-		StreamTable *e = hash_search(st->tables, lfirst(lc), HASH_FIND, NULL);
-
-		if (e)
-		{
-			hit = e;
-			break;
-		}
-	}
-	if (kind != NULL && hit != NULL)
-	{
+		/* the statement's job tables, each with its new name if renamed */
+		bool		pairs = (strcmp(kind, "rename_table") == 0);
 		bool		standalone = !st->in_xact;
+		bool		began = false;
 
-		if (standalone)
-			mystream_begin(st, st->gtid_start ? st->gtid_start : start, ev->timestamp, sink);
-		sink->ddl(sink, kind, hit->key, query, start, column, new_name);
-		if (standalone)
-			mystream_commit(st, start, end, ev->timestamp, sink);
-		/* the table's columns may differ from now on */
-		hit->lenient = true;
-		hit->nschema = -1;
-		return;
+		for (int i = 0; i < list_length(tables); i += pairs ? 2 : 1)
+		{
+			StreamTable *e = hash_search(st->tables, list_nth(tables, i), HASH_FIND, NULL);
+
+			if (e == NULL)
+				continue;
+			if (standalone && !began)
+				mystream_begin(st, st->gtid_start ? st->gtid_start : start, ev->timestamp, sink);
+			began = true;
+			hit = e;
+			sink->ddl(sink, kind, e->key, query, start, column,
+					  pairs && i + 1 < list_length(tables) ? list_nth(tables, i + 1) : new_name);
+			/* the table's columns may differ from now on */
+			e->lenient = true;
+			e->nschema = -1;
+		}
+		if (hit != NULL)
+		{
+			if (standalone)
+				mystream_commit(st, start, end, ev->timestamp, sink);
+			return;
+		}
 	}
 	if (!st->in_xact)
 	{
@@ -690,7 +695,7 @@ mysrc_stream_poll(TributarySource *src, TributaryChangeSink *sink, int budget)
 	MyStream   *st = (MyStream *) src->stream;
 	int			n;
 
-	for (n = 0; n < budget && event_ready(st); n++)
+	for (n = 0; n < budget && !sink->stop_poll && event_ready(st); n++)
 	{
 		MARIADB_RPL_EVENT *ev;
 		bool		advanced = false;

@@ -419,7 +419,7 @@ pg_stream_poll(TributarySource *src, TributaryChangeSink *sink, int budget)
 	PGconn	   *conn = stream_conn(src);
 	int			n;
 
-	for (n = 0; n < budget; n++)
+	for (n = 0; n < budget && !sink->stop_poll; n++)
 	{
 		int			len = read_copydata(src, conn);
 		StringInfoData in;
