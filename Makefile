@@ -55,6 +55,7 @@ OBJS = \
 	src/source/mysql_position.o \
 	src/source/mysql_stream.o \
 	src/source/mysql_start.o \
+	src/source/mysql_time.o \
 	src/source/mysql_xa.o \
 	src/source/mysql_fk.o \
 	src/source/mysql_tables.o \

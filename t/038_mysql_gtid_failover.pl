@@ -150,10 +150,38 @@ is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('fromgtid', '
 is($target->safe_psql('postgres', q{SELECT string_agg(id || ':' || n, ',' ORDER BY id) FROM fromgtid.t}), '4000:1,4001:99',
 	"it has exactly the changes after $gtid_now");
 
+# start_position time:<timestamptz>: the first transaction committed at or
+# after it (binlog timestamps have whole seconds: the test waits for the
+# server's clock to pass to the next second between the two writes)
+my $sec = $replica->sql('SELECT UNIX_TIMESTAMP()');
+$replica->sql(q{INSERT INTO shop.t VALUES (5000, 'before the time', 1)});
+my $later = $sec;
+my $deadline = time() + 30;
+while ($later <= $sec && time() < $deadline)
+{
+	$later = $replica->sql('SELECT UNIX_TIMESTAMP()');
+}
+ok($later > $sec, "the server's clock passed to second $later");
+my $ts = $target->safe_psql('postgres', "SELECT to_timestamp($later)::text");
+$replica->sql(q{INSERT INTO shop.t VALUES (5001, 'after the time', 1); UPDATE shop.t SET n = 2 WHERE id = 5001});
+$target->safe_psql('postgres', qq{
+	SELECT tributary.create_job('fromtime', 'rep', 'cdc', '{"start_position": "time:$ts", "target_schema": "fromtime"}');
+	SELECT tributary.add_table('fromtime', 'shop.t');
+	SELECT tributary.start_job('fromtime');
+});
+is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('fromtime', '60 s')}), 't', 'a cdc job from a time syncs');
+is($target->safe_psql('postgres', q{SELECT string_agg(id || ':' || n, ',' ORDER BY id) FROM fromtime.t}), '5001:2',
+	"it has exactly the transactions committed at or after $ts");
+ok($target->log_contains(qr/start_position time:\Q$ts\E of source "rep" is binlog position binlog\.\d{6}:\d+/),
+	'the log says which position the time is');
+
 # refused forms, and a MySQL GTID set on a MariaDB server
 my ($ret, $out, $err) = $target->psql('postgres',
 	q{SELECT tributary.create_job('badgtid', 'rep', 'cdc', '{"start_position": "gtid:0-1"}')});
 like($err, qr/invalid GTID set "0-1"/, 'create_job refuses a malformed GTID list');
+($ret, $out, $err) = $target->psql('postgres',
+	q{SELECT tributary.create_job('badtime', 'rep', 'cdc', '{"start_position": "time:yesterday-ish"}')});
+like($err, qr/invalid input syntax for type timestamp with time zone: "yesterday-ish"/, 'and a time that is none');
 $target->safe_psql('postgres', q{
 	SELECT tributary.create_job('mygtid', 'rep', 'cdc',
 		'{"start_position": "gtid:3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5", "target_schema": "mg", "restart-strategy.type": "none"}');

@@ -29,7 +29,10 @@
 
 #include "source/mysql_source.h"
 
+#include "fmgr.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 /* the basename of the source's binlog files, learnt from positions */
 static char *binlog_base = NULL;
@@ -163,6 +166,13 @@ mysrc_position_in(TributarySource *src, const char *text)
 	 */
 	if (strcmp(text, "earliest") == 0)
 		return InvalidXLogRecPtr;
+	if (strncmp(text, "time:", 5) == 0)
+	{
+		/* a timestamptz; an error says what is wrong with it */
+		(void) DirectFunctionCall3(timestamptz_in, CStringGetDatum(text + 5),
+								   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		return InvalidXLogRecPtr;
+	}
 	if (strncmp(text, "gtid:", 5) == 0)
 	{
 		if (mystart_maria_gtid_list(text + 5) || mypos_mysql_gtid_set(text + 5))

@@ -22,8 +22,9 @@
  * takes the server's state there, when the server can tell.
  *
  * start_position forms this file serves besides file:offset: "earliest"
- * (the oldest binlog file on the server, from its start) and
- * "gtid:<MariaDB GTID list>" (domain-server-seq, comma-separated).
+ * (the oldest binlog file on the server, from its start),
+ * "gtid:<MariaDB GTID list>" (domain-server-seq, comma-separated) and
+ * "time:<timestamptz>" (mysql_time.c).
  * MySQL GTID sets ("uuid:1-100") are accepted by create_job, but
  * streaming from them needs COM_BINLOG_DUMP_GTID, which this connector
  * does not send yet: the stream stops with an error saying so.
@@ -39,6 +40,7 @@
 #include "source/mysql_stream_int.h"
 
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 /*
  * is_mariadb: whether the dump connection's server is MariaDB.
@@ -161,8 +163,8 @@ mystart_maria_gtid_list(const char *text)
  * do not continue start_lsn's numbering.  st->gtids ends up complete.
  */
 void
-mystart_choose(TributarySource *src, MyStream *st, XLogRecPtr start_lsn, const char *start_text,
-			   char **file, uint32 *offset, char **gtid_state, bool *rebase)
+mystart_choose(TributarySource *src, MyStream *st, uint32 server_id, XLogRecPtr start_lsn,
+			   const char *start_text, char **file, uint32 *offset, char **gtid_state, bool *rebase)
 {
 	char	   *state;
 
@@ -182,6 +184,47 @@ mystart_choose(TributarySource *src, MyStream *st, XLogRecPtr start_lsn, const c
 		mygtid_set_parse(&st->gtids, start_text + 5);
 		*gtid_state = pstrdup(start_text + 5);
 		*rebase = true;
+		return;
+	}
+
+	if (start_text && strncmp(start_text, "time:", 5) == 0)
+	{
+		TimestampTz ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+																 CStringGetDatum(start_text + 5),
+																 ObjectIdGetDatum(InvalidOid),
+																 Int32GetDatum(-1)));
+		char	   *found;
+		uint32		found_offset;
+
+		mytime_find(src, st, server_id, (int64) timestamptz_to_time_t(ts), &found, &found_offset);
+		if (found == NULL)
+		{
+			/* nothing committed since: every transaction from the end on */
+			XLogRecPtr	end = mysrc_current_position(src);
+
+			*file = mypos_file_name((uint32) (end >> 32));
+			*offset = (uint32) end;
+		}
+		else
+		{
+			char	   *base;
+			uint32		seq;
+
+			if (!mypos_split_file(found, &base, &seq))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("binlog file name \"%s\" of source \"%s\" has no numeric extension", found, src->cfg.name)));
+			mypos_remember_base(base);
+			*file = found;
+			*offset = found_offset;
+		}
+		ereport(LOG,
+				(errmsg("pg_tributary: start_position %s of source \"%s\" is binlog position %s:%u",
+						start_text, src->cfg.name, *file, *offset)));
+		*rebase = true;
+		state = gtid_pos_at(st, *file, *offset);
+		if (state)
+			mygtid_set_parse(&st->gtids, state);
 		return;
 	}
 

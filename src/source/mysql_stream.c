@@ -202,7 +202,7 @@ mysrc_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 
 	server_id = src->cfg.server_id > 0 ? (uint32) src->cfg.server_id
 		: (uint32) (0x54000000 | ((GetSystemIdentifier() & 0xffff) << 8) | (MyProcPid & 0xff));
-	mystart_choose(src, st, start_lsn, start_text, &file, &offset, &gtid_state, &st->rebase_pending);
+	mystart_choose(src, st, server_id, start_lsn, start_text, &file, &offset, &gtid_state, &st->rebase_pending);
 	if (gtid_state)
 	{
 		/* the server sends what follows the state, or refuses (strict mode) */

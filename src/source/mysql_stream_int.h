@@ -87,9 +87,13 @@ extern void mystream_process_event(TributarySource *src, MyStream *st, const uin
 								   XLogRecPtr outer_end, TributaryChangeSink *sink, bool *advanced);
 
 /* mysql_start.c */
-extern void mystart_choose(TributarySource *src, MyStream *st, XLogRecPtr start_lsn,
+extern void mystart_choose(TributarySource *src, MyStream *st, uint32 server_id, XLogRecPtr start_lsn,
 						   const char *start_text, char **file, uint32 *offset, char **gtid_state,
 						   bool *rebase);
+
+/* mysql_time.c */
+extern void mytime_find(TributarySource *src, MyStream *st, uint32 server_id, int64 when, char **file,
+						uint32 *offset);
 
 /* mysql_xa.c */
 extern void mystream_xa_begin(MyStream *st, const BinlogXid *xid);
