@@ -284,6 +284,25 @@ tributary_worker_parts_seen(TimestampTz seen)
 }
 
 /*
+ * tributary_worker_sync_since: when the latest wait_for_sync call on the
+ * job began (0 outside a job worker): a look at what the log does not
+ * tell begun after it satisfies that call, and later requests of the same
+ * call need no other.
+ */
+TimestampTz
+tributary_worker_sync_since(void)
+{
+	TimestampTz since;
+
+	if (MySlot == NULL)
+		return 0;
+	LWLockAcquire(TributaryShmem->lock, LW_SHARED);
+	since = MySlot->sync_since;
+	LWLockRelease(TributaryShmem->lock);
+	return since;
+}
+
+/*
  * worker_sync_requested: whether wait_for_sync asked for a fresh source
  * position (the flag is cleared).
  */

@@ -63,6 +63,7 @@ typedef struct TributaryWorkerSlot
 	pid_t		pid;
 	bool		stop_requested; /* the launcher asked it to stop */
 	bool		sync_requested; /* wait_for_sync wants a fresh source position */
+	TimestampTz sync_since;		/* when the latest wait_for_sync call began */
 	TributaryWorkerState state;
 	TributaryExitKind exit_kind;
 	char		phase[16];		/* snapshot, catchup, streaming or "" */
@@ -139,6 +140,7 @@ extern void tributary_bgw_init(struct BackgroundWorker *bgw, const char *functio
 extern PGDLLEXPORT void tributary_launcher_main(Datum main_arg);
 extern PGDLLEXPORT void tributary_worker_main(Datum main_arg);
 extern void tributary_worker_parts_seen(TimestampTz seen);
+extern TimestampTz tributary_worker_sync_since(void);
 extern void tributary_worker_become_owner(Oid owner, int32 job_id);
 
 #endif							/* PG_TRIBUTARY_H */

@@ -811,11 +811,13 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 			/*
 			 * what the log does not tell: partitions attached or detached,
 			 * tables created that a followed rule matches; looked at every
-			 * heartbeat_interval, and at once for wait_for_sync
+			 * heartbeat_interval, and once for each wait_for_sync call (its
+			 * requests repeat while it waits: one look begun after the call
+			 * began answers them all)
 			 */
 			if (idle &&
-				(want_sync || TimestampDifferenceExceeds(st.last_watch, GetCurrentTimestamp(),
-														 src->cfg.heartbeat_ms)))
+				((want_sync && st.last_watch < tributary_worker_sync_since()) ||
+				 TimestampDifferenceExceeds(st.last_watch, GetCurrentTimestamp(), src->cfg.heartbeat_ms)))
 			{
 				TimestampTz began = GetCurrentTimestamp();
 				bool		settled = tributary_parts_watch(st.apply, tables, st.received);

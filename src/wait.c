@@ -162,6 +162,7 @@ tributary_wait_for_sync(PG_FUNCTION_ARGS)
 			if (slot != NULL && slot->pid != 0 && target != InvalidXLogRecPtr)
 			{
 				slot->sync_requested = true;
+				slot->sync_since = Max(slot->sync_since, began);
 				worker_pid = slot->pid;
 			}
 

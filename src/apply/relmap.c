@@ -241,6 +241,22 @@ build_target(ApplyRel *ar, Relation rel)
 		for (int s = 0; s < ar->nsource; s++)
 			if (strcmp(ar->source_names[s], source) == 0)
 				ar->attmap[i] = s;
+		if (ar->attmap[i] < 0 && !t->all_columns)
+		{
+			/*
+			 * the source dropped (or renamed) the column and the job's ddl
+			 * policy let that pass (ignore, alert): the target keeps the
+			 * column, which the source no longer fills
+			 */
+			Node	   *def = build_column_default(rel, i + 1);
+
+			if (def != NULL)
+			{
+				ar->defaults[i] = expression_planner((Expr *) def);
+				ar->has_defaults = true;
+			}
+			continue;
+		}
 		if (ar->attmap[i] < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
