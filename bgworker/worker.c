@@ -491,6 +491,8 @@ worker_resume_state(MemoryContext run_cxt, MemoryContext tables_cxt)
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("job was dropped")));
 		MyJob->checkpoint = fresh->checkpoint;
+		/* a stream rebased by GTID recorded a bound in the new numbering */
+		MyJob->catchup_until = fresh->catchup_until;
 		src->job.slot_decoder = MyJob->decoder;
 		if (fresh->source)
 			src->cfg = fresh->source->cfg;

@@ -66,7 +66,7 @@ if [ $status -ne 0 ]; then
   # deadline struck: their test log and their servers' logs
   failed=$(sed -n 's|^t/\([^ ]*\)\.pl (Wstat.*|\1|p' installcheck.out | sort -u)
   if [ -z "$failed" ]; then
-    last=$(ls -t tmp_check/log/regress_log_* 2>/dev/null | head -1)
+    last=$(ls -t tmp_check/log/regress_log_* 2>/dev/null | head -1 || true)
     failed=${last#tmp_check/log/regress_log_}
   fi
   for t in $failed; do
@@ -87,6 +87,8 @@ if [ -n "${work:-}" ] && [ "$work" != "$here" ]; then
   cp -a tmp_check/log/. installcheck.out "$here/tmp_check_logs/" 2>/dev/null || true
   [ -f regression.diffs ] && cp regression.diffs "$here/tmp_check_logs/"
   cd "$here"
+  # servers a killed test left running (their command lines name the copy)
+  pkill -KILL -f "$work" 2>/dev/null || true
   rm -rf "$work"
 fi
 

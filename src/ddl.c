@@ -4,12 +4,13 @@
  *		Schema changes on the source, by the job's ddl policy.
  *
  * A connector that sees DDL on a job table in its change stream passes it
- * on as a transactional MESSAGE "tributary.ddl" whose content is the kind,
- * the source table and the statement, NUL-separated.  The kinds are those
+ * to the sink's ddl call: the kind, the source table, the statement and,
+ * where it tells them, the column and the new name.  The kinds are those
  * of the job option ddl: create_table, drop_table, rename_table,
  * truncate_table, add_column, drop_column, rename_column,
- * alter_column_type, other.  The option is one policy for every kind or an
- * object by kind; a kind it does not name is 'error':
+ * alter_column_type, attach_partition, detach_partition, other.  The
+ * option is one policy for every kind or an object by kind; a kind it
+ * does not name is 'error':
  *
  *	error	stop the job: an error naming the table, the statement and the
  *			source position (the default: nothing is ever silently lost)
@@ -18,9 +19,13 @@
  *	apply	add_column / drop_column: the target gets the same change
  *			(the new column's type is mapped from the source's current
  *			definition) and the job's column list follows; truncate_table:
- *			the target is truncated; rename_column (PostgreSQL sources):
- *			the target column is renamed and the job's columns, key and
- *			map follow.  Other kinds cannot be applied.
+ *			the target is truncated; rename_column: the target column is
+ *			renamed and the job's columns, key and map follow;
+ *			alter_column_type: the target column takes the mapped type
+ *			(apply_type); drop_table: the table leaves the job;
+ *			rename_table: the job follows the new name (both restart the
+ *			stream); attach_partition / detach_partition: the table is
+ *			copied again.  other cannot be applied.
  *
  * PostgreSQL sources log no DDL: tributary_ddl_from_relation compares each
  * new table definition the stream sends with what the job knows.
@@ -301,6 +306,13 @@ ddl_act(TributaryApplyState *apply, const char *kind, const char *table, const c
 	char	   *where = tributary_position_out(job->source, position);
 	char	   *policy = ddl_policy(job, kind);
 
+	if (strcmp(policy, "apply") == 0 && !can_apply && strcmp(kind, "rename_table") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("source table [%s] changed: %s", table, statement),
+				 errdetail("The statement renames tables in a chain or a swap (a new name renamed again, or a job table's name given to another table), which the job cannot follow table by table. Source position %s.",
+						   where),
+				 errhint("Resynchronize the job's tables under their new names (remove_table, add_table), or set the job option ddl for rename_table to ignore or alert.")));
 	if (strcmp(policy, "apply") == 0 && !can_apply)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -371,7 +383,9 @@ type_error_context(void *arg)
  * conversions always succeed; one the values do not survive fails with
  * PostgreSQL's error, which stops the job before anything after the
  * change is applied.  A column the job does not copy, or copies into a
- * column of that type already, needs nothing.
+ * column of that type already, needs nothing; nor does one the source
+ * has no more (the description is the source's now: a job behind meets
+ * the later change afterwards).
  */
 static void
 apply_type(TributaryApplyState *apply, TributaryTable *t, const char *column, const char *new_type)
@@ -404,10 +418,14 @@ apply_type(TributaryApplyState *apply, TributaryTable *t, const char *column, co
 								  "WHERE c->>'name' = $2", 2, types, args, NULL, true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not read the source table's description");
 		if (SPI_processed != 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("source table [%s.%s] has no column \"%s\" any more", t->source_nsp, t->source_rel, column),
-					 errhint("Resynchronize the table with tributary.resync_table().")));
+		{
+			/* dropped or renamed since (a job behind the source): that change comes later */
+			ereport(LOG,
+					(errmsg("pg_tributary job \"%s\" leaves the type of column \"%s\" of %s: the source table has no column \"%s\" now",
+							apply->job->name, target_col, quote_qualified_identifier(t->target_nsp, t->target_rel),
+							column)));
+			return;
+		}
 		new_type = spi_text(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, CurrentMemoryContext);
 	}
 	type = target_type(new_type, column);

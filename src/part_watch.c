@@ -165,7 +165,8 @@ parts_change(TributaryTable *t, List *parts, char **statement)
  * the stream with what the job recorded, and act on a change by the job's
  * ddl policy (at source position "position", the last one received).
  * Called between transactions; each table's outcome commits on its own.
- * Returns false when a table is to be copied again (the job's run ends).
+ * Returns false when a table is to be copied again (the launcher then
+ * replaces this worker, which streams on until it does).
  */
 bool
 tributary_parts_watch(TributaryApplyState *apply, List *tables, XLogRecPtr position)

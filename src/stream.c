@@ -632,9 +632,11 @@ sink_release(TributaryChangeSink *sink, const char *xid)
  * resumed by GTID on a promoted replica, or from before the job's start):
  * what the stream sends next was chosen by the server as not applied, so
  * nothing is skipped as applied before.  The catch-up bound, a position
- * of the old numbering, is replaced: by start when the stream was past
- * it, else by the source's end of log now (every change up to there is
- * applied idempotently, which covers every snapshot view read before).
+ * of the old numbering, is replaced by the source's end of log now: every
+ * change up to there is applied idempotently, which covers every snapshot
+ * view read before (whether the stream had passed the old bound cannot be
+ * told across numberings, nor after a crash before the first checkpoint
+ * in the new one; idempotent apply is right either way).
  */
 static void
 sink_rebase(TributaryChangeSink *sink, XLogRecPtr start)
@@ -646,11 +648,12 @@ sink_rebase(TributaryChangeSink *sink, XLogRecPtr start)
 
 	if (st->in_remote_xact || IsTransactionState())
 		elog(ERROR, "a stream cannot move its positions inside a transaction");
-	bound = st->caught_up ? start : tributary_current_position(src);
+	bound = Max(start, tributary_current_position(src));
 	st->committed = st->durable = st->received = start;
 	st->pending_end = st->idle_end = InvalidXLogRecPtr;
 	st->nflushes = 0;
 	st->catchup_until = bound;
+	st->caught_up = false;		/* tables are marked streaming past the bound */
 	{
 		Oid			types[2] = {INT4OID, TEXTOID};
 		Datum		args[2] = {Int32GetDatum(st->job->id),
@@ -778,13 +781,20 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 
 		MemoryContextSwitchTo(msg_cxt);
 		ask_source_end(&st);
-		if (src->connector->stream->poll(src, &sink, POLL_BUDGET) > 0)
+		if (src->connector->stream->poll(src, &sink, POLL_BUDGET) > 0 && !st.reload)
 		{
 			MemoryContextSwitchTo(msg_cxt);
 			MemoryContextReset(msg_cxt);
-			if (st.reload && !st.in_remote_xact)
-				break;
 			continue;
+		}
+		if (st.reload)
+		{
+			/* MySQL logs a table's rename or drop as a statement of its own */
+			if (st.in_remote_xact)
+				elog(ERROR, "a table was renamed or dropped inside a source transaction");
+			MemoryContextSwitchTo(msg_cxt);
+			MemoryContextReset(msg_cxt);
+			break;
 		}
 
 		/* nothing buffered: commit what is applied, report, and wait */

@@ -208,6 +208,28 @@ is($target->safe_psql('postgres', "SELECT to_regclass('dmirror.gone2') IS NULL")
 is($target->safe_psql('postgres', "SELECT string_agg(state, ',') FROM tributary.jobs WHERE job_name IN ('rnj', 'dropj')"), 'running,running',
 	'both jobs run');
 
+# an online schema change's swap ("t TO t_old, t_new TO t") cannot be
+# followed table by table: under apply the job stops, saying why
+$my->sql(q{
+	CREATE TABLE shop.osc (id INT PRIMARY KEY, v INT);
+	INSERT INTO shop.osc VALUES (1, 1);
+});
+$target->safe_psql('postgres', q{
+	SELECT tributary.create_job('oscj', 'maria', 'full+cdc', '{"target_schema": "omirror", "ddl": "apply", "restart-strategy.type": "none"}');
+	SELECT tributary.add_table('oscj', 'shop.osc');
+	SELECT tributary.start_job('oscj');
+});
+is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('oscj', '60 s')"), 't', 'the swap job syncs');
+$my->sql(q{
+	CREATE TABLE shop.osc_new (id INT PRIMARY KEY, v INT, w INT);
+	INSERT INTO shop.osc_new SELECT id, v, 0 FROM shop.osc;
+	RENAME TABLE shop.osc TO shop.osc_old, shop.osc_new TO shop.osc;
+});
+ok($target->poll_query_until('postgres', "SELECT state = 'failed' FROM tributary.jobs WHERE job_name = 'oscj'"),
+	'a swap of table names stops the job under apply');
+like($target->safe_psql('postgres', "SELECT detail FROM tributary.errors WHERE job_name = 'oscj' ORDER BY at DESC LIMIT 1"),
+	qr/^The statement renames tables in a chain or a swap/, '... saying it cannot follow it table by table');
+
 # bad connection settings: a clear error, no crash
 my $badconn = $my->conninfo(undef, 'root', 'wrong');
 $target->safe_psql('postgres', qq{

@@ -121,6 +121,8 @@ $target->safe_psql('postgres', q{SELECT tributary.restart_job('fo')});
 $replica->sql(q{INSERT INTO shop.t VALUES (3001, 'after restart', 1)});
 is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('fo', '60 s')}), 't', 'a restarted job syncs');
 compare($replica, 'after a restart on the replica');
+is($target->safe_psql('postgres', q{SELECT string_agg(DISTINCT state, ',') FROM tributary.tables WHERE job_name = 'fo'}),
+	'streaming', 'its tables are past the catch-up bound the failover set');
 
 # --- start_position: earliest (every change the binlog still has; the
 # table's CREATE passes under ddl ignore) and a GTID list
@@ -172,8 +174,11 @@ $target->safe_psql('postgres', qq{
 is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('fromtime', '60 s')}), 't', 'a cdc job from a time syncs');
 is($target->safe_psql('postgres', q{SELECT string_agg(id || ':' || n, ',' ORDER BY id) FROM fromtime.t}), '5001:2',
 	"it has exactly the transactions committed at or after $ts");
-ok($target->log_contains(qr/start_position time:\Q$ts\E of source "rep" is binlog position binlog\.\d{6}:\d+/),
-	'the log says which position the time is');
+ok($target->log_contains(qr/start_position time:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.0{6}\+00 of source "rep" is binlog position binlog\.\d{6}:\d+/),
+	'the log says which position the time (stored in UTC) is');
+is($target->safe_psql('postgres', q{SELECT (job_effective_options->>'start_position') FROM tributary.job_effective_options('fromtime')}),
+	$target->safe_psql('postgres', "SELECT 'time:' || to_char(to_timestamp($later) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'"),
+	'start_position time: is stored as an absolute UTC time');
 
 # refused forms, and a MySQL GTID set on a MariaDB server
 my ($ret, $out, $err) = $target->psql('postgres',

@@ -97,6 +97,35 @@ $source->safe_psql('postgres', q{CREATE TABLE app.orders_4 (id int PRIMARY KEY);
 is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('fol', '60 s')}), 't', 'the job syncs');
 is($target->safe_psql('postgres', q{SELECT count(*) FROM tributary.tables WHERE job_name = 'fol'}), '3', 'and adds nothing more');
 
+# --- through pgoutput: the job's publication takes the new table too
+$source->safe_psql('postgres', q{
+	CREATE SCHEMA po;
+	CREATE TABLE po.item_1 (id int PRIMARY KEY, v text);
+	ALTER TABLE po.item_1 REPLICA IDENTITY FULL;
+	INSERT INTO po.item_1 VALUES (1, 'one');
+});
+$target->safe_psql('postgres', qq{
+	SELECT tributary.create_source('pgo', 'postgresql', '$conn', '{"heartbeat_interval": 1, "decoder": "pgoutput"}');
+	SELECT tributary.create_job('pofol', 'pgo', 'full+cdc', '{"target_schema": "pomirror"}');
+	SELECT tributary.add_tables('pofol', 'po\.item_.*', follow => true);
+	SELECT tributary.start_job('pofol');
+});
+is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('pofol', '60 s')}), 't', 'the pgoutput job syncs');
+$source->safe_psql('postgres', q{
+	BEGIN;
+	CREATE TABLE po.item_2 (id int PRIMARY KEY, v text);
+	ALTER TABLE po.item_2 REPLICA IDENTITY FULL;
+	COMMIT;
+	INSERT INTO po.item_2 SELECT g, 'two ' || g FROM generate_series(1, 200) g;
+});
+is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('pofol', '60 s')}), 't', 'the pgoutput job syncs with the new table');
+$source->safe_psql('postgres', q{UPDATE po.item_2 SET v = 'streamed' WHERE id <= 20; DELETE FROM po.item_2 WHERE id > 190});
+is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('pofol', '60 s')}), 't', 'and streams it');
+is(digest($target, 'SELECT * FROM pomirror.item_2'), digest($source, 'SELECT * FROM po.item_2'),
+	'po.item_2: the target equals the source');
+is($source->safe_psql('postgres', q{SELECT string_agg(schemaname || '.' || tablename, ',' ORDER BY tablename)
+	FROM pg_publication_tables WHERE schemaname = 'po'}), 'po.item_1,po.item_2', 'the job\'s publication holds the new table');
+
 # --- MariaDB: the same through the binlog
 my $my = MariaDBNode->new('follow', 'binlog-row-metadata' => 'FULL');
 $my->sql(q{

@@ -95,8 +95,11 @@ sub start
 	for (1 .. 600)
 	{
 		my $out = '';
-		my $ok = IPC::Run::run(['mariadb-admin', '--no-defaults', '-h127.0.0.1',
-				"-P$self->{port}", '-uroot', 'ping'], '>', \$out, '2>', \$out);
+		my $ok = eval {
+			IPC::Run::run(['mariadb-admin', '--no-defaults', '-h127.0.0.1',
+					"-P$self->{port}", '-uroot', '--connect-timeout=5', 'ping'], '>', \$out, '2>', \$out,
+				IPC::Run::timeout(30));
+		};
 		return if $ok && $out =~ /alive/;
 		usleep(100_000);
 	}

@@ -86,6 +86,19 @@ END
 $$;
 
 /*
+ * _position_normalize: a start_position as it is stored: time:<timestamptz>
+ * becomes an absolute UTC time, read in the caller's TimeZone (the worker
+ * reads it in the server's, and "now" would move with every start before
+ * the first checkpoint); other forms are kept as given.
+ */
+CREATE FUNCTION tributary._position_normalize(p text)
+RETURNS text LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE WHEN p LIKE 'time:%'
+				THEN 'time:' || to_char(substr(p, 6)::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'
+				ELSE p END
+$$;
+
+/*
  * create_job: define a job reading from a source the caller owns; the
  * job belongs to the caller and applies changes with its rights.
  */
@@ -112,6 +125,7 @@ BEGIN
 	END IF;
 	IF opts ? 'start_position' THEN
 		PERFORM tributary._position_check(s.source_kind, opts ->> 'start_position');
+		opts := jsonb_set(opts, '{start_position}', to_jsonb(tributary._position_normalize(opts ->> 'start_position')));
 	END IF;
 	IF EXISTS (SELECT 1 FROM tributary.job j WHERE j.job_name = _api_create_job.job_name) THEN
 		RAISE EXCEPTION 'job "%" already exists', job_name
@@ -151,6 +165,7 @@ BEGIN
 	IF merged ? 'start_position' THEN
 		PERFORM tributary._position_check((SELECT source_kind FROM tributary.source WHERE source_id = j.job_source_id),
 										  merged ->> 'start_position');
+		merged := jsonb_set(merged, '{start_position}', to_jsonb(tributary._position_normalize(merged ->> 'start_position')));
 	END IF;
 	UPDATE tributary.job SET job_options = merged WHERE job_id = j.job_id;
 	PERFORM tributary._record_job_version(j.job_id, 'alter_job');

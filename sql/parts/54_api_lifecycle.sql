@@ -111,7 +111,9 @@ $$;
  * the number of tables added.  A table add_table refuses fails the call,
  * unless rule_id names the followed rule being applied: then the refusal
  * is remembered in the rule (nr_refused: it is not tried again), warned
- * about and recorded in tributary.errors, and the other tables go on.
+ * about and recorded in tributary.errors, and the other tables go on;
+ * errors that may pass (connection, locks, resources, cancels) are
+ * raised all the same, to be tried again.
  */
 CREATE FUNCTION tributary._add_matching_tables(j tributary.job, source_pattern text, target_schema text,
 											   name_rule text, exclude text, rule_id integer)
@@ -180,7 +182,13 @@ BEGIN
 			targets := targets || (tgt_schema || '.' || tgt_name);
 			n := n + 1;
 		EXCEPTION WHEN OTHERS THEN
-			IF rule_id IS NULL THEN
+			/*
+			 * a refusal is remembered; what may pass (a lost connection,
+			 * a lock or resource shortage, a cancel) is raised, and the
+			 * next look tries again
+			 */
+			IF rule_id IS NULL OR left(SQLSTATE, 2) IN ('08', '40', '53', '57', '58', 'XX')
+			   OR SQLSTATE IN ('55P03', '55006') THEN
 				RAISE;
 			END IF;
 			GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;

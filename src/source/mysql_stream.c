@@ -491,6 +491,24 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 		bool		pairs = (strcmp(kind, "rename_table") == 0);
 		bool		standalone = !st->in_xact;
 		bool		began = false;
+		bool		tangled = false;
+
+		/*
+		 * renames in a chain or a swap (a new name renamed again later in
+		 * the statement, or a job table's name given to another table:
+		 * "t TO t_old, t_new TO t" of online schema change tools) cannot
+		 * be followed table by table: no new names, so apply refuses them
+		 */
+		for (int i = 0; pairs && i + 1 < list_length(tables); i += 2)
+		{
+			const char *to = list_nth(tables, i + 1);
+
+			if (hash_search(st->tables, to, HASH_FIND, NULL) != NULL)
+				tangled = true;
+			for (int j = i + 2; j + 1 < list_length(tables); j += 2)
+				if (strcmp(to, list_nth(tables, j)) == 0)
+					tangled = true;
+		}
 
 		for (int i = 0; i < list_length(tables); i += pairs ? 2 : 1)
 		{
@@ -503,7 +521,7 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 			began = true;
 			hit = e;
 			sink->ddl(sink, kind, e->key, query, start, column,
-					  pairs && i + 1 < list_length(tables) ? list_nth(tables, i + 1) : new_name);
+					  pairs ? (tangled || i + 1 >= list_length(tables) ? NULL : list_nth(tables, i + 1)) : new_name);
 			/* the table's columns may differ from now on */
 			e->lenient = true;
 			e->nschema = -1;

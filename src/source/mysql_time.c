@@ -10,10 +10,11 @@
  * when the file was begun) until one begun at or before the time, then
  * every event from there on, in a non-blocking dump (the server ends it
  * at the end of its binlog).  A transaction begins at its GTID event
- * (MariaDB; MySQL's is followed by QUERY BEGIN) and commits at XID or
- * QUERY COMMIT, or is one statement (DDL) after a standalone GTID; the
- * first whose commit event's timestamp is at or after the time gives its
- * beginning.  Event timestamps have whole seconds, so "at or after" is to
+ * (MariaDB; MySQL's is followed by QUERY BEGIN) and commits at XID, QUERY
+ * COMMIT, or MySQL 8's TRANSACTION_PAYLOAD (a whole compressed
+ * transaction), or is one statement (DDL) after a GTID (flagged
+ * standalone by MariaDB, without BEGIN in MySQL); the first whose commit
+ * event's timestamp is at or after the time gives its beginning.  Event timestamps have whole seconds, so "at or after" is to
  * the second.  None yet: the end of the binlog, so the stream takes every
  * transaction from now on.
  *
@@ -27,6 +28,7 @@
 
 #include "source/binlog.h"
 #include "source/mysql_stream_int.h"
+#include "utils/memutils.h"
 
 /* a dump opened to read event headers */
 typedef struct TimeScan
@@ -191,6 +193,10 @@ mytime_find(TributarySource *src, MyStream *st, uint32 server_id, int64 when, ch
 	char	   *begin_file = NULL;
 	bool		in_xact = false;
 	bool		standalone = false;
+	bool		just_gtid = false;
+	MemoryContext cxt = CurrentMemoryContext;
+	MemoryContext scratch;
+	MemoryContext old;
 
 	{
 		MYSQL_RES  *res;
@@ -218,75 +224,103 @@ mytime_find(TributarySource *src, MyStream *st, uint32 server_id, int64 when, ch
 			break;
 
 	scan_open(src, &scan, list_nth(files, from), server_id);
+	/* what one event decodes to goes with it: the scan may read gigabytes */
+	scratch = AllocSetContextCreate(CurrentMemoryContext, "tributary binlog time scan",
+									ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(scratch);
 	while (scan_next(src, &scan, &ev))
 	{
 		uint32		start = ev.log_pos >= ev.size ? ev.log_pos - ev.size : 0;
+		bool		commit = false;
+		bool		after_gtid = just_gtid;
+		char	   *err;
 
+		MemoryContextReset(scratch);
+		just_gtid = false;
 		if (ev.type == BL_ROTATE)
 		{
 			uint64		pos;
 			char	   *name;
-			char	   *err;
 
 			if (bl_read_rotate(&ev, &scan.fmt, &pos, &name, &err))
-				cur = name;
+				cur = MemoryContextStrdup(cxt, name);
 			continue;
 		}
 		if (ev.log_pos == 0 || cur == NULL)
 			continue;
-		if (ev.type == BL_MARIA_GTID || ev.type == BL_GTID || ev.type == BL_ANONYMOUS_GTID)
+		switch (ev.type)
 		{
-			char	   *gtid;
-			uint8		flags = 0;
-			char	   *err;
-
-			(void) bl_read_gtid(&ev, &scan.fmt, &gtid, &flags, &err);
-			begin = start;
-			begin_file = cur;
-			in_xact = true;
-			standalone = (ev.type == BL_MARIA_GTID && (flags & BL_MARIA_GTID_STANDALONE) != 0);
-			continue;
-		}
-		if (ev.type == BL_QUERY)
-		{
-			char	   *db;
-			char	   *query;
-			char	   *err;
-
-			if (!bl_read_query(&ev, &scan.fmt, &db, &query, &err))
-				continue;
-			if (pg_strcasecmp(query, "BEGIN") == 0)
-			{
-				if (!in_xact)
+			case BL_MARIA_GTID:
+			case BL_GTID:
+			case BL_ANONYMOUS_GTID:
+			case BL_GTID_TAGGED:
 				{
+					char	   *gtid;
+					uint8		flags = 0;
+
+					(void) bl_read_gtid(&ev, &scan.fmt, &gtid, &flags, &err);
 					begin = start;
 					begin_file = cur;
+					in_xact = true;
+					just_gtid = true;
+					/* MariaDB flags a statement of its own (DDL) */
+					standalone = (ev.type == BL_MARIA_GTID && (flags & BL_MARIA_GTID_STANDALONE) != 0);
+					break;
 				}
-				in_xact = true;
-				standalone = false;
-				continue;
-			}
-			if (!(pg_strcasecmp(query, "COMMIT") == 0 || standalone || !in_xact))
-				continue;
-			if (!in_xact)
-			{
-				begin = start;
-				begin_file = cur;
-			}
+			case BL_QUERY:
+			case BL_MARIA_QUERY_COMPRESSED:
+				{
+					char	   *db;
+					char	   *query = NULL;
+
+					if (ev.type == BL_QUERY && !bl_read_query(&ev, &scan.fmt, &db, &query, &err))
+						query = NULL;
+					if (query && pg_strcasecmp(query, "BEGIN") == 0)
+					{
+						if (!in_xact)
+						{
+							begin = start;
+							begin_file = cur;
+						}
+						in_xact = true;
+						standalone = false;
+						break;
+					}
+					if (!in_xact)
+					{
+						/* a statement without a GTID before it */
+						begin = start;
+						begin_file = cur;
+						commit = true;
+					}
+					else
+						/* COMMIT; a statement of its own after a GTID (MySQL logs DDL so) */
+						commit = (query && pg_strcasecmp(query, "COMMIT") == 0) || standalone || after_gtid;
+					break;
+				}
+			case BL_XID:
+			case BL_TRANSACTION_PAYLOAD:	/* MySQL 8: a whole compressed transaction */
+				commit = true;
+				break;
+			default:
+				break;
 		}
-		else if (ev.type != BL_XID)
+		if (!commit)
 			continue;
-		/* a commit */
 		if ((int64) ev.timestamp >= when && begin_file != NULL)
 		{
+			MemoryContextSwitchTo(old);
 			*file = pstrdup(begin_file);
 			*offset = begin;
 			scan_close(&scan);
+			MemoryContextDelete(scratch);
 			return;
 		}
 		in_xact = false;
 		standalone = false;
 	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(scratch);
 	scan_close(&scan);
 	*file = NULL;				/* none yet: the caller starts at the end */
 	*offset = 0;

@@ -33,7 +33,9 @@
 /*
  * The table itself (depth 0, when partitioned) and every partition below
  * it, not those being detached concurrently (already gone for new
- * snapshots).  to_regclass: a table dropped since lists nothing.
+ * snapshots; the condition on pg_inherits.inhdetachpending, which exists
+ * from PostgreSQL 14 on, goes where the %s is).  to_regclass: a table
+ * dropped since lists nothing.
  */
 static const char *const parts_sql =
 "WITH RECURSIVE tree(relid, depth, path, created) AS ( "
@@ -43,11 +45,11 @@ static const char *const parts_sql =
 "  UNION ALL "
 "  SELECT i.inhrelid, tree.depth + 1, tree.path || '/' || i.xmin::text, "
 "         tree.created AND coalesce(ty.xmin = i.xmin, false) "
-"    FROM tree JOIN pg_catalog.pg_inherits i ON i.inhparent = tree.relid AND NOT i.inhdetachpending "
+"    FROM tree JOIN pg_catalog.pg_inherits i ON i.inhparent = tree.relid%s "
 "    JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid "
 "    LEFT JOIN pg_catalog.pg_type ty ON ty.oid = c.reltype) "
 "SELECT tree.depth, c.relkind = 'p', c.oid::text || tree.path, "
-"       pg_catalog.format('%s.%s', n.nspname, c.relname), tree.created "
+"       pg_catalog.format('%%s.%%s', n.nspname, c.relname), tree.created "
 "  FROM tree JOIN pg_catalog.pg_class c ON c.oid = tree.relid "
 "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 " ORDER BY 3";
@@ -67,7 +69,10 @@ pg_parts(TributarySource *src, TributaryTable *t, bool *partitioned)
 
 	if (src->conn == NULL)
 		elog(ERROR, "source \"%s\" is not connected", src->cfg.name);
-	res = tributary_pq_query((PGconn *) src->conn, src->cfg.name, parts_sql, 1, params);
+	res = tributary_pq_query((PGconn *) src->conn, src->cfg.name,
+							 psprintf(parts_sql, PQserverVersion((PGconn *) src->conn) >= 140000 ?
+									  " AND NOT i.inhdetachpending" : ""),
+							 1, params);
 	*partitioned = false;
 	for (int i = 0; i < PQntuples(res); i++)
 	{
