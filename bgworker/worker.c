@@ -430,8 +430,14 @@ worker_is_retryable(ErrorData *edata)
 		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
 		edata->sqlerrcode == ERRCODE_CRASH_SHUTDOWN ||
 		edata->sqlerrcode == ERRCODE_CANNOT_CONNECT_NOW ||
-		/* the slot is still held by the walsender of our last connection */
-		edata->sqlerrcode == ERRCODE_OBJECT_IN_USE;
+		/*
+		 * the slot is still held by the walsender of our last connection:
+		 * the source's error (tributary_pq_raise says "from source"), not
+		 * a local one of the same code, such as an ALTER TABLE on a target
+		 * the apply holds open
+		 */
+		(edata->sqlerrcode == ERRCODE_OBJECT_IN_USE && edata->message != NULL &&
+		 strstr(edata->message, " from source \"") != NULL);
 }
 
 /*
