@@ -266,7 +266,7 @@ tributary_job_tables_load(int32 job_id)
 							  "       coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'update', o->'dml'->>'update') = 'ignore', "
 							  "       coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'delete', o->'dml'->>'delete') = 'ignore', "
 							  "       t.jt_column_map IS NULL AND NOT t.jt_ddl_accepted, j.job_name, "
-							  "       t.jt_column_map IS NOT NULL, t.jt_source_parts "
+							  "       t.jt_column_map IS NOT NULL, t.jt_source_parts, t.jt_source_oid "
 							  "  FROM tributary.job_table t JOIN tributary.job j ON j.job_id = t.jt_job_id, "
 							  "       LATERAL tributary._effective_options(j.job_options) o "
 							  " WHERE t.jt_job_id = $1 ORDER BY t.jt_id",
@@ -304,6 +304,7 @@ tributary_job_tables_load(int32 job_id)
 			t->job_name = spi_text(tup, desc, 16, cxt);
 			t->mapped = DatumGetBool(SPI_getbinval(tup, desc, 17, &isnull)) && !isnull;
 			t->source_parts = spi_text(tup, desc, 18, cxt);
+			t->source_oid = spi_text(tup, desc, 19, cxt);
 			old = MemoryContextSwitchTo(cxt);
 			for (char *k = strtok(keys, "\001"); k; k = strtok(NULL, "\001"))
 				t->key_columns = lappend(t->key_columns, pstrdup(k));

@@ -79,6 +79,8 @@ typedef struct TributaryTable
 	bool		all_columns;	/* every source column is copied (no column map, no DDL passed) */
 	bool		mapped;			/* add_table was given a column map */
 	char	   *source_parts;	/* jt_source_parts: leaves of a partitioned source table */
+	char	   *source_oid;		/* jt_source_oid: the source table's identity */
+	bool		resyncing;		/* this process: to be copied again; its changes wait */
 } TributaryTable;
 
 extern TributaryJob *tributary_job_load(int32 job_id);

@@ -582,34 +582,40 @@ tributary_ddl_handle(TributaryApplyState *apply, const char *kind, const char *t
 }
 
 /*
- * tributary_ddl_parts: the leaf partitions of job table t changed outside
- * the log (kind attach_partition or detach_partition, seen by
- * part_watch.c): act by the job's ddl policy.  apply copies the table
- * again, as resync_table does (the launcher replaces the worker, whose
- * next run copies it in a view of its own, which records its leaves);
- * ignore and alert record the new leaves (parts), as does a NULL kind
- * (nothing to act on).  A cdc job copies nothing, so apply cannot serve
+ * tributary_ddl_parts: job table t changed outside the log (seen by
+ * part_watch.c: kind attach_partition or detach_partition, its leaf
+ * partitions; drop_table, the table itself dropped or created again):
+ * act by the job's ddl policy.  apply copies the table again when
+ * copy_on_apply, as resync_table does (the launcher replaces the worker,
+ * whose next run copies it in a view of its own and records what it
+ * saw); otherwise the new value is recorded in catalog column "column"
+ * (jt_source_parts or jt_source_oid), as for a NULL kind (nothing to act
+ * on).  A cdc job copies nothing, so apply cannot serve
  * it.  Runs inside a local transaction.  Returns true when the table is
  * to be copied again.
  */
 bool
 tributary_ddl_parts(TributaryApplyState *apply, TributaryTable *t, const char *kind,
-					const char *statement, XLogRecPtr position, const char *parts)
+					const char *statement, XLogRecPtr position, const char *column,
+					const char *value, bool copy_on_apply)
 {
 	TributaryJob *job = apply->job;
 	char	   *table = psprintf("%s.%s", t->source_nsp, t->source_rel);
 	Oid			types[2] = {INT4OID, TEXTOID};
-	Datum		args[2] = {Int32GetDatum(t->id), CStringGetTextDatum(parts)};
+	Datum		args[2] = {Int32GetDatum(t->id), CStringGetTextDatum(value)};
 	bool		resync = false;
 
+	Assert(strcmp(column, "jt_source_parts") == 0 || strcmp(column, "jt_source_oid") == 0);
 	SPI_connect();
-	if (kind != NULL && ddl_act(apply, kind, table, statement, position, strcmp(job->mode, "cdc") != 0))
+	if (kind != NULL && ddl_act(apply, kind, table, statement, position, strcmp(job->mode, "cdc") != 0) &&
+		copy_on_apply)
 	{
 		Datum		jarg = Int32GetDatum(job->id);
 
 		exec_catalog("DELETE FROM tributary.table_state WHERE ts_jt_id = $1", 1, types, args);
 		exec_catalog("UPDATE tributary.job_table SET jt_state = 'init', jt_rows_copied = 0, "
-					 "jt_chunks_done = 0, jt_chunks_total = NULL, jt_source_parts = NULL WHERE jt_id = $1",
+					 "jt_chunks_done = 0, jt_chunks_total = NULL, jt_source_parts = NULL, "
+					 "jt_source_oid = NULL WHERE jt_id = $1",
 					 1, types, args);
 		exec_catalog("UPDATE tributary.job SET job_generation = job_generation + 1, job_enabled_at = now() "
 					 "WHERE job_id = $1", 1, types, &jarg);
@@ -619,7 +625,8 @@ tributary_ddl_parts(TributaryApplyState *apply, TributaryTable *t, const char *k
 		resync = true;
 	}
 	else
-		exec_catalog("UPDATE tributary.job_table SET jt_source_parts = $2 WHERE jt_id = $1", 2, types, args);
+		/* column: one of the two names above, never text from elsewhere */
+		exec_catalog(psprintf("UPDATE tributary.job_table SET %s = $2 WHERE jt_id = $1", column), 2, types, args);
 	SPI_finish();
 	return resync;
 }
@@ -731,6 +738,27 @@ tributary_ddl_from_relation(TributaryApplyState *apply, TribRelation *msg, Oid *
 
 	if (t == NULL)
 		return;
+
+	/*
+	 * another relation under the table's name: it was dropped and created
+	 * again (the WAL says no more).  Before any of its changes: error
+	 * stops the job, apply copies the table again (its changes until the
+	 * worker is replaced are in that copy, so they are skipped).
+	 */
+	if (t->source_oid != NULL && strcmp(t->source_oid, "0") != 0 &&
+		strcmp(t->source_oid, psprintf("%u", msg->relid)) != 0)
+	{
+		char	   *now = psprintf("%u", msg->relid);
+
+		if (tributary_ddl_parts(apply, t, "drop_table",
+								"the table was dropped and created again under its name; the target holds the dropped table's rows",
+								position, "jt_source_oid", now, true))
+			t->resyncing = true;
+		t->source_oid = MemoryContextStrdup(GetMemoryChunkContext(t), now);
+		if (t->resyncing)
+			return;
+	}
+
 	for (int i = 0; i < msg->natts; i++)
 		if (!t->mapped && !column_known(t, msg->attrs[i].name))
 			added = lappend_int(added, i);

@@ -16,7 +16,8 @@ extern bool tributary_ddl_handle(TributaryApplyState *apply, const char *kind, c
 								 const char *statement, XLogRecPtr position, const char *column,
 								 const char *new_name);
 extern bool tributary_ddl_parts(TributaryApplyState *apply, TributaryTable *t, const char *kind,
-							   const char *statement, XLogRecPtr position, const char *parts);
+							   const char *statement, XLogRecPtr position, const char *column,
+							   const char *value, bool copy_on_apply);
 extern void tributary_ddl_from_relation(TributaryApplyState *apply, TribRelation *msg, Oid *prev_types,
 										int32 *prev_typmods, char **prev_names, int prev_natts,
 										XLogRecPtr position);

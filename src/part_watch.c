@@ -103,6 +103,22 @@ tributary_parts_current(TributarySource *src, TributaryTable *t)
 }
 
 /*
+ * tributary_table_id_current: t's identity on the source in the source
+ * connection's current view ('0' when it does not exist), or NULL when
+ * the source kind cannot tell.
+ */
+char *
+tributary_table_id_current(TributarySource *src, TributaryTable *t)
+{
+	List	   *ids;
+
+	if (src->connector->stream == NULL || src->connector->stream->table_ids == NULL)
+		return NULL;
+	ids = src->connector->stream->table_ids(src, list_make1(t));
+	return linitial(ids) ? (char *) linitial(ids) : pstrdup("0");
+}
+
+/*
  * set_parts: remember t's leaves in the worker's copy of the table.
  */
 static void
@@ -161,9 +177,67 @@ parts_change(TributaryTable *t, List *parts, char **statement)
 }
 
 /*
- * tributary_parts_watch: compare the leaves of every partitioned table of
- * the stream with what the job recorded, and act on a change by the job's
- * ddl policy (at source position "position", the last one received).
+ * ids_watch: compare each table's identity on the source with the one the
+ * job recorded: a table dropped, or dropped and created again under its
+ * name (the WAL says neither), is drop_table for the job's ddl policy;
+ * apply copies a table created again.  Returns false when a table is to
+ * be copied again.
+ */
+static bool
+ids_watch(TributaryApplyState *apply, List *tables, XLogRecPtr position)
+{
+	TributarySource *src = apply->job->source;
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *ids = src->connector->stream->table_ids(src, tables);
+	bool		settled = true;
+	ListCell   *lt;
+	ListCell   *li;
+
+	forboth(lt, tables, li, ids)
+	{
+		TributaryTable *t = (TributaryTable *) lfirst(lt);
+		const char *now = lfirst(li) ? (const char *) lfirst(li) : "0";
+		const char *kind = NULL;
+		const char *statement = NULL;
+		bool		copy = false;
+		char	   *old = t->source_oid;
+
+		if (t->source_oid != NULL && strcmp(now, t->source_oid) == 0)
+			continue;
+		if (t->source_oid != NULL)
+		{
+			kind = "drop_table";
+			if (lfirst(li) == NULL)
+				statement = "the table was dropped or renamed; the target keeps its rows";
+			else
+			{
+				statement = strcmp(t->source_oid, "0") == 0
+					? "the table was created again under its name; the target holds the dropped table's rows"
+					: "the table was dropped and created again under its name; the target holds the dropped table's rows";
+				copy = true;
+			}
+		}
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (tributary_ddl_parts(apply, t, kind, statement, position, "jt_source_oid", now, copy))
+			settled = false;
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(cxt);
+		t->source_oid = MemoryContextStrdup(GetMemoryChunkContext(t), now);
+		if (old)
+			pfree(old);
+		if (!settled)
+			tributary_wakeup_launcher_now();	/* it replaces this worker */
+	}
+	return settled;
+}
+
+/*
+ * tributary_parts_watch: compare every table's identity (ids_watch) and
+ * the leaves of every partitioned table of the stream with what the job
+ * recorded, and act on a change by the job's ddl policy (at source
+ * position "position", the last one received).
  * Called between transactions; each table's outcome commits on its own.
  * Returns false when a table is to be copied again (the launcher then
  * replaces this worker, which streams on until it does).
@@ -177,8 +251,12 @@ tributary_parts_watch(TributaryApplyState *apply, List *tables, XLogRecPtr posit
 
 	bool		settled = true;
 
-	if (src->connector->stream == NULL || src->connector->stream->parts == NULL)
+	if (src->connector->stream == NULL)
 		return true;
+	if (src->connector->stream->table_ids)
+		settled = ids_watch(apply, tables, position);
+	if (src->connector->stream->parts == NULL)
+		return settled;
 	foreach(lc, tables)
 	{
 		TributaryTable *t = (TributaryTable *) lfirst(lc);
@@ -204,7 +282,7 @@ tributary_parts_watch(TributaryApplyState *apply, List *tables, XLogRecPtr posit
 
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		if (tributary_ddl_parts(apply, t, kind, statement, position, now))
+		if (tributary_ddl_parts(apply, t, kind, statement, position, "jt_source_parts", now, true))
 			settled = false;
 		PopActiveSnapshot();
 		CommitTransactionCommand();

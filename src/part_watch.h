@@ -15,6 +15,7 @@
 #include "source/connector.h"
 
 extern char *tributary_parts_current(TributarySource *src, TributaryTable *t);
+extern char *tributary_table_id_current(TributarySource *src, TributaryTable *t);
 extern bool tributary_parts_watch(TributaryApplyState *apply, List *tables, XLogRecPtr position);
 
 #endif							/* TRIBUTARY_PART_WATCH_H */

@@ -155,17 +155,24 @@ snapshot_plan_table(TributaryJob *job, TributaryTable *t, List *tables, ChunkCon
 		after = upto;
 	}
 	{
-		/* the leaves of a partitioned table, in the view the chunks read */
+		/* the table's identity and leaves, in the view the chunks read */
 		char	   *parts = tributary_parts_current(src, t);
-		Datum		args[3] = {Int32GetDatum(t->id), Int32GetDatum(chunk_no),
-		parts ? CStringGetTextDatum(parts) : (Datum) 0};
-		Oid			types[3] = {INT4OID, INT4OID, TEXTOID};
+		char	   *oid = tributary_table_id_current(src, t);
+		Datum		args[4] = {Int32GetDatum(t->id), Int32GetDatum(chunk_no),
+			parts ? CStringGetTextDatum(parts) : (Datum) 0,
+		oid ? CStringGetTextDatum(oid) : (Datum) 0};
+		Oid			types[4] = {INT4OID, INT4OID, TEXTOID, TEXTOID};
+		char		nulls[5] = "    ";
 
+		nulls[2] = parts ? ' ' : 'n';
+		nulls[3] = oid ? ' ' : 'n';
 		if (SPI_execute_with_args("UPDATE tributary.job_table SET jt_state = 'snapshot', jt_chunks_total = $2, "
-								  "jt_chunks_done = 0, jt_rows_copied = 0, jt_source_parts = $3 WHERE jt_id = $1",
-								  3, types, args, parts ? "   " : "  n", false, 0) != SPI_OK_UPDATE)
+								  "jt_chunks_done = 0, jt_rows_copied = 0, jt_source_parts = $3, jt_source_oid = $4 "
+								  "WHERE jt_id = $1",
+								  4, types, args, nulls, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not record the snapshot plan");
 		t->source_parts = parts ? MemoryContextStrdup(GetMemoryChunkContext(t), parts) : NULL;
+		t->source_oid = oid ? MemoryContextStrdup(GetMemoryChunkContext(t), oid) : NULL;
 	}
 	SPI_finish();
 	tributary_catalog_leave(us);

@@ -209,4 +209,50 @@ like($target->safe_psql('postgres', q{SELECT message FROM tributary.errors WHERE
 	qr/^source table \[public\.m_err\] changed: a partition \(OID \d+\) was detached or dropped; the rows it held are still on the target$/,
 	'... naming what happened');
 
+# a source table dropped and created again under its name (no WAL record
+# says so either): error stops the job, apply copies the table again,
+# alert records a plain drop and goes on
+$source->safe_psql('postgres', q{
+	CREATE TABLE public.solo_e (id int PRIMARY KEY, v text);
+	CREATE TABLE public.solo_a (id int PRIMARY KEY, v text);
+	CREATE TABLE public.solo_l (id int PRIMARY KEY, v text);
+	ALTER TABLE public.solo_e REPLICA IDENTITY FULL;
+	ALTER TABLE public.solo_a REPLICA IDENTITY FULL;
+	ALTER TABLE public.solo_l REPLICA IDENTITY FULL;
+	INSERT INTO public.solo_e SELECT g, 'old ' || g FROM generate_series(1, 20) g;
+	INSERT INTO public.solo_a SELECT g, 'old ' || g FROM generate_series(1, 20) g;
+	INSERT INTO public.solo_l SELECT g, 'old ' || g FROM generate_series(1, 20) g;
+});
+for my $p (['solo_e', '{}'], ['solo_a', '{"drop_table": "apply"}'], ['solo_l', '{"drop_table": "alert"}'])
+{
+	my ($t, $ddl) = @$p;
+	$target->safe_psql('postgres', qq{
+		SELECT tributary.create_job('$t', 'src', 'full+cdc', '{"target_schema": "s_$t", "ddl": $ddl, "restart-strategy.type": "none"}');
+		SELECT tributary.add_table('$t', 'public.$t');
+		SELECT tributary.start_job('$t');
+	});
+	is($target->safe_psql('postgres', qq{SELECT tributary.wait_for_sync('$t', '60 s')}), 't', "job $t syncs");
+}
+$source->safe_psql('postgres', q{
+	DROP TABLE public.solo_e; DROP TABLE public.solo_a; DROP TABLE public.solo_l;
+	CREATE TABLE public.solo_e (id int PRIMARY KEY, v text);
+	CREATE TABLE public.solo_a (id int PRIMARY KEY, v text);
+	ALTER TABLE public.solo_e REPLICA IDENTITY FULL;
+	ALTER TABLE public.solo_a REPLICA IDENTITY FULL;
+	INSERT INTO public.solo_e SELECT g, 'new ' || g FROM generate_series(15, 30) g;
+	INSERT INTO public.solo_a SELECT g, 'new ' || g FROM generate_series(15, 30) g;
+});
+ok($target->poll_query_until('postgres', q{SELECT state = 'failed' FROM tributary.jobs WHERE job_name = 'solo_e'}),
+	'a table dropped and created again stops the job (ddl error)');
+like($target->safe_psql('postgres', q{SELECT message FROM tributary.errors WHERE job_name = 'solo_e' ORDER BY at DESC LIMIT 1}),
+	qr/^source table \[public\.solo_e\] changed: the table was dropped and created again under its name; the target holds the dropped table's rows$/,
+	'... saying what happened');
+is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('solo_a', '60 s')}), 't', 'ddl apply: the job syncs');
+is(digest($target, 'SELECT * FROM s_solo_a.solo_a'), digest($source, 'SELECT * FROM public.solo_a'),
+	'the table created again was copied again: the target equals it');
+is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('solo_l', '60 s')}), 't', 'ddl alert: the job goes on');
+like($target->safe_psql('postgres', q{SELECT sqlstate || ' ' || message FROM tributary.errors WHERE job_name = 'solo_l'}),
+	qr/^01000 source table \[public\.solo_l\] changed: the table was dropped or renamed; the target keeps its rows$/, 'a plain drop is recorded');
+is($target->safe_psql('postgres', q{SELECT count(*) FROM s_solo_l.solo_l}), '20', 'and the target keeps its rows');
+
 done_testing();

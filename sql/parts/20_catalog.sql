@@ -70,6 +70,9 @@ CREATE TABLE tributary.job_table (
 	 * not partitioned, NULL not read yet): an attached or detached partition
 	 * changes the table's rows without any change in the log (part_watch.c) */
 	jt_source_parts	text,
+	/* the source table's own identity (PostgreSQL: its OID) as the job last
+	 * saw it, '0' when it was gone, NULL not read yet (part_watch.c) */
+	jt_source_oid	text,
 	jt_added_at		timestamptz NOT NULL DEFAULT now(),
 	UNIQUE (jt_job_id, jt_source_schema, jt_source_rel)
 );

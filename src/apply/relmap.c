@@ -98,8 +98,9 @@ find_table(TributaryApplyState *state, const char *nsp, const char *rel)
 	{
 		TributaryTable *t = (TributaryTable *) lfirst(lc);
 
+		/* a table to be copied again: its changes are in the next copy */
 		if (strcmp(t->source_nsp, nsp) == 0 && strcmp(t->source_rel, rel) == 0)
-			return t;
+			return t->resyncing ? NULL : t;
 	}
 	return NULL;
 }

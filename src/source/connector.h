@@ -233,6 +233,13 @@ typedef struct TributaryStreamMethods
 	 * partitioned (part_watch.c)
 	 */
 	List	   *(*parts) (TributarySource *src, struct TributaryTable *t, bool *partitioned);
+	/*
+	 * may be NULL: each job table's identity on the source (char *, in the
+	 * tables' order; NULL for a table that does not exist), in the normal
+	 * connection's current view, in one round trip: a table dropped and
+	 * created again under its name gets another
+	 */
+	List	   *(*table_ids) (TributarySource *src, List *tables);
 } TributaryStreamMethods;
 
 /*

@@ -23,6 +23,7 @@
  */
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 
 #include "catalog.h"
@@ -93,4 +94,54 @@ pg_parts(TributarySource *src, TributaryTable *t, bool *partitioned)
 	}
 	PQclear(res);
 	return parts;
+}
+
+/*
+ * pg_table_ids: the OID of every job table (char *, in the tables' order;
+ * NULL for a table that does not exist), read with the connection's own
+ * snapshot, in one query: the names go as one parameter, separated by
+ * chr(1).  A table dropped and created again under its name has another
+ * OID, which the WAL does not say.
+ */
+List *
+pg_table_ids(TributarySource *src, List *tables)
+{
+	StringInfoData names;
+	const char *params[1];
+	PGresult   *res;
+	List	   *ids = NIL;
+	ListCell   *lc;
+
+	if (src->conn == NULL)
+		elog(ERROR, "source \"%s\" is not connected", src->cfg.name);
+	if (tables == NIL)
+		return NIL;
+	initStringInfo(&names);
+	foreach(lc, tables)
+	{
+		TributaryTable *t = (TributaryTable *) lfirst(lc);
+
+		appendStringInfo(&names, "%s%s\001%s", foreach_current_index(lc) > 0 ? "\001" : "",
+						 t->source_nsp, t->source_rel);
+	}
+	params[0] = names.data;
+	res = tributary_pq_query((PGconn *) src->conn, src->cfg.name,
+							 "WITH x AS (SELECT v, o FROM unnest(pg_catalog.string_to_array($1, chr(1))) "
+							 "                    WITH ORDINALITY AS x(v, o)) "
+							 "SELECT (SELECT c.oid::text FROM pg_catalog.pg_class c "
+							 "          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+							 "         WHERE n.nspname = s.v AND c.relname = r.v) "
+							 "  FROM x s JOIN x r ON r.o = s.o + 1 "
+							 " WHERE s.o % 2 = 1 ORDER BY s.o",
+							 1, params);
+	if (PQntuples(res) != list_length(tables))
+	{
+		PQclear(res);
+		elog(ERROR, "source \"%s\" gave %d table identities for %d tables", src->cfg.name,
+			 PQntuples(res), list_length(tables));
+	}
+	for (int i = 0; i < PQntuples(res); i++)
+		ids = lappend(ids, PQgetisnull(res, i, 0) ? NULL : pstrdup(PQgetvalue(res, i, 0)));
+	PQclear(res);
+	return ids;
 }

@@ -814,6 +814,7 @@ static const TributaryStreamMethods pg_stream = {
 	.close = pg_stream_close,
 	.drop_slot = pg_drop_slot,
 	.parts = pg_parts,
+	.table_ids = pg_table_ids,
 };
 
 static const TributaryPositionMethods pg_position = {

@@ -26,5 +26,6 @@ extern char *pg_drop_slot(TributarySource *src, const char *slot);
 
 /* pg_parts.c */
 extern List *pg_parts(TributarySource *src, struct TributaryTable *t, bool *partitioned);
+extern List *pg_table_ids(TributarySource *src, List *tables);
 
 #endif							/* TRIBUTARY_PG_STREAM_H */
