@@ -320,6 +320,13 @@ ddl_act(TributaryApplyState *apply, const char *kind, const char *table, const c
 				 errdetail("The job's ddl policy for %s is apply, which pg_tributary can do for add_column, drop_column, rename_column, alter_column_type, truncate_table, drop_table and rename_table, and for attach_partition and detach_partition in jobs that copy tables, only. Source position %s.",
 						   kind, where),
 				 errhint("Set the job option ddl for %s to ignore or alert, or resynchronize the table.", kind)));
+	if (strcmp(policy, "error") == 0 && strcmp(kind, "drop_table") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source table [%s] changed: %s", table, statement),
+				 errdetail("The change (%s) is at source position %s; the job's ddl policy for it is error.",
+						   kind, where),
+				 errhint("Take the table out of the job with tributary.remove_table(), or, when the source has it again, copy it again with tributary.resync_table(); then start the job again.")));
 	if (strcmp(policy, "error") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -607,7 +614,8 @@ tributary_ddl_parts(TributaryApplyState *apply, TributaryTable *t, const char *k
 
 	Assert(strcmp(column, "jt_source_parts") == 0 || strcmp(column, "jt_source_oid") == 0);
 	SPI_connect();
-	if (kind != NULL && ddl_act(apply, kind, table, statement, position, strcmp(job->mode, "cdc") != 0) &&
+	if (kind != NULL &&
+		ddl_act(apply, kind, table, statement, position, !copy_on_apply || strcmp(job->mode, "cdc") != 0) &&
 		copy_on_apply)
 	{
 		Datum		jarg = Int32GetDatum(job->id);
@@ -736,22 +744,30 @@ tributary_ddl_from_relation(TributaryApplyState *apply, TribRelation *msg, Oid *
 	List	   *added = NIL;
 	List	   *gone = NIL;
 
-	if (t == NULL)
+	if (t == NULL || t->resyncing)
 		return;
 
 	/*
-	 * another relation under the table's name: it was dropped and created
-	 * again (the WAL says no more).  Before any of its changes: error
-	 * stops the job, apply copies the table again (its changes until the
-	 * worker is replaced are in that copy, so they are skipped).
+	 * another relation under the table's name than the one the job copied
+	 * (the WAL says no more).  Inside the catch-up after a copy it is the
+	 * table the copy replaced (changes before the copy's view): not the
+	 * job's, relmap passes its changes, and a table created again after
+	 * the view is still seen by part_watch.c, which compares OIDs.  Else
+	 * the table was dropped and created again: before any of its changes,
+	 * error stops the job, apply copies the table again (its changes
+	 * until the worker is replaced are in that copy, so they are passed).
 	 */
-	if (t->source_oid != NULL && strcmp(t->source_oid, "0") != 0 &&
-		strcmp(t->source_oid, psprintf("%u", msg->relid)) != 0)
+	if (t->source_oid != NULL && strcmp(t->source_oid, psprintf("%u", msg->relid)) != 0)
 	{
 		char	   *now = psprintf("%u", msg->relid);
+		bool		was_gone = (strcmp(t->source_oid, "0") == 0);
 
+		if (apply->idempotent && !was_gone)
+			return;
 		if (tributary_ddl_parts(apply, t, "drop_table",
-								"the table was dropped and created again under its name; the target holds the dropped table's rows",
+								was_gone
+								? "the table was created again under its name; the target holds the dropped table's rows"
+								: "the table was dropped and created again under its name; the target holds the dropped table's rows",
 								position, "jt_source_oid", now, true))
 			t->resyncing = true;
 		t->source_oid = MemoryContextStrdup(GetMemoryChunkContext(t), now);

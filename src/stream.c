@@ -216,8 +216,15 @@ mark_caught_up(StreamState *st)
 	TributaryUserSave us = tributary_catalog_enter();
 
 	SPI_connect();
-	SPI_execute_with_args("UPDATE tributary.job_table SET jt_state = 'streaming' "
-						  "WHERE jt_job_id = $1 AND jt_state IN ('init', 'snapshot', 'catchup')",
+	/*
+	 * a table of a copying job in 'init' waits for a copy (resync_table,
+	 * or a change that asked for one): it is not caught up
+	 */
+	SPI_execute_with_args(st->always_idempotent
+						  ? "UPDATE tributary.job_table SET jt_state = 'streaming' "
+						  "WHERE jt_job_id = $1 AND jt_state IN ('init', 'snapshot', 'catchup')"
+						  : "UPDATE tributary.job_table SET jt_state = 'streaming' "
+						  "WHERE jt_job_id = $1 AND jt_state IN ('snapshot', 'catchup')",
 						  1, &argtype, &arg, NULL, false, 0);
 	SPI_finish();
 	tributary_catalog_leave(us);

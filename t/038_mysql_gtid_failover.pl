@@ -187,6 +187,9 @@ like($err, qr/invalid GTID set "0-1"/, 'create_job refuses a malformed GTID list
 ($ret, $out, $err) = $target->psql('postgres',
 	q{SELECT tributary.create_job('badtime', 'rep', 'cdc', '{"start_position": "time:yesterday-ish"}')});
 like($err, qr/invalid input syntax for type timestamp with time zone: "yesterday-ish"/, 'and a time that is none');
+($ret, $out, $err) = $target->psql('postgres',
+	q{SELECT tributary.create_job('inftime', 'rep', 'cdc', '{"start_position": "time:infinity"}')});
+like($err, qr/invalid start_position "time:infinity"/, 'and an infinite one');
 $target->safe_psql('postgres', q{
 	SELECT tributary.create_job('mygtid', 'rep', 'cdc',
 		'{"start_position": "gtid:3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5", "target_schema": "mg", "restart-strategy.type": "none"}');

@@ -90,7 +90,7 @@ tributary_relmap_reset(void)
  * find_table: the job table of a source relation, or NULL.
  */
 static TributaryTable *
-find_table(TributaryApplyState *state, const char *nsp, const char *rel)
+find_table(TributaryApplyState *state, const char *nsp, const char *rel, Oid relid)
 {
 	ListCell   *lc;
 
@@ -98,9 +98,20 @@ find_table(TributaryApplyState *state, const char *nsp, const char *rel)
 	{
 		TributaryTable *t = (TributaryTable *) lfirst(lc);
 
-		/* a table to be copied again: its changes are in the next copy */
+		/*
+		 * a table to be copied again: its changes are in the next copy;
+		 * another relation under the name than the one the job copied
+		 * (PostgreSQL: its OID, ddl.c) is not the job's
+		 */
 		if (strcmp(t->source_nsp, nsp) == 0 && strcmp(t->source_rel, rel) == 0)
-			return t->resyncing ? NULL : t;
+		{
+			if (t->resyncing)
+				return NULL;
+			if (t->source_oid != NULL && strcmp(t->source_oid, "0") != 0 &&
+				strcmp(t->source_oid, psprintf("%u", relid)) != 0)
+				return NULL;
+			return t;
+		}
 	}
 	return NULL;
 }
@@ -116,7 +127,7 @@ tributary_relmap_update(TributaryApplyState *state, TribRelation *msg)
 {
 	bool		found;
 	ApplyRel   *ar = hash_search(state->rels, &msg->relid, HASH_ENTER, &found);
-	TributaryTable *t = find_table(state, msg->nspname, msg->relname);
+	TributaryTable *t = find_table(state, msg->nspname, msg->relname, msg->relid);
 	MemoryContext old;
 
 	if (!found)

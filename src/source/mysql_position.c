@@ -168,9 +168,16 @@ mysrc_position_in(TributarySource *src, const char *text)
 		return InvalidXLogRecPtr;
 	if (strncmp(text, "time:", 5) == 0)
 	{
-		/* a timestamptz; an error says what is wrong with it */
-		(void) DirectFunctionCall3(timestamptz_in, CStringGetDatum(text + 5),
-								   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		/* a finite timestamptz; an error says what is wrong with it */
+		TimestampTz ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(text + 5),
+																 ObjectIdGetDatum(InvalidOid),
+																 Int32GetDatum(-1)));
+
+		if (TIMESTAMP_NOT_FINITE(ts))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid start_position \"%s\"", text),
+					 errhint("A time: position is a finite timestamp with time zone, like time:2026-11-30 12:00:00+00.")));
 		return InvalidXLogRecPtr;
 	}
 	if (strncmp(text, "gtid:", 5) == 0)
