@@ -177,6 +177,31 @@ parts_change(TributaryTable *t, List *parts, char **statement)
 }
 
 /*
+ * act: hand a change of job table t seen outside the log to the job's ddl
+ * policy in a transaction of its own (tributary_ddl_parts, which records
+ * value in catalog column "column"; a NULL kind only records it).
+ * Returns false when the table is to be copied again: the launcher, woken
+ * here, replaces this worker.
+ */
+static bool
+act(TributaryApplyState *apply, TributaryTable *t, const char *kind, const char *statement,
+	XLogRecPtr position, const char *column, const char *value, bool copy_on_apply)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		copy;
+
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	copy = tributary_ddl_parts(apply, t, kind, statement, position, column, value, copy_on_apply);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+	if (copy)
+		tributary_wakeup_launcher_now();
+	return !copy;
+}
+
+/*
  * ids_watch: compare each table's identity on the source with the one the
  * job recorded: a table dropped, or dropped and created again under its
  * name (the WAL says neither), is drop_table for the job's ddl policy;
@@ -187,7 +212,6 @@ static bool
 ids_watch(TributaryApplyState *apply, List *tables, XLogRecPtr position)
 {
 	TributarySource *src = apply->job->source;
-	MemoryContext cxt = CurrentMemoryContext;
 	List	   *ids = src->connector->stream->table_ids(src, tables);
 	bool		settled = true;
 	ListCell   *lt;
@@ -217,18 +241,11 @@ ids_watch(TributaryApplyState *apply, List *tables, XLogRecPtr position)
 				copy = true;
 			}
 		}
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		if (tributary_ddl_parts(apply, t, kind, statement, position, "jt_source_oid", now, copy))
+		if (!act(apply, t, kind, statement, position, "jt_source_oid", now, copy))
 			settled = false;
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		MemoryContextSwitchTo(cxt);
 		t->source_oid = MemoryContextStrdup(GetMemoryChunkContext(t), now);
 		if (old)
 			pfree(old);
-		if (!settled)
-			tributary_wakeup_launcher_now();	/* it replaces this worker */
 	}
 	return settled;
 }
@@ -246,9 +263,7 @@ bool
 tributary_parts_watch(TributaryApplyState *apply, List *tables, XLogRecPtr position)
 {
 	TributarySource *src = apply->job->source;
-	MemoryContext cxt = CurrentMemoryContext;
 	ListCell   *lc;
-
 	bool		settled = true;
 
 	if (src->connector->stream == NULL)
@@ -280,15 +295,8 @@ tributary_parts_watch(TributaryApplyState *apply, List *tables, XLogRecPtr posit
 			kind = parts_change(t, parts, &statement);
 		}
 
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		if (tributary_ddl_parts(apply, t, kind, statement, position, "jt_source_parts", now, true))
+		if (!act(apply, t, kind, statement, position, "jt_source_parts", now, true))
 			settled = false;
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		MemoryContextSwitchTo(cxt);
-		if (!settled)
-			tributary_wakeup_launcher_now();	/* it replaces this worker */
 		set_parts(t, now);
 	}
 	return settled;
