@@ -27,6 +27,7 @@ OBJS = \
 	src/snapshot.o \
 	src/part_watch.o \
 	src/follow.o \
+	src/incremental.o \
 	src/apply/copy_in.o \
 	src/apply/copy_transform.o \
 	src/apply/relmap.o \

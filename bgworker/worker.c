@@ -53,6 +53,7 @@
 
 #include "access/xlog.h"
 #include "catalog.h"
+#include "incremental.h"
 #include "pg_tributary.h"
 #include "security.h"
 #include "apply/apply.h"
@@ -696,6 +697,13 @@ worker_run(MemoryContext run_cxt)
 	{
 		worker_full_copy(run_cxt);
 		return TEK_FINISHED;
+	}
+	if (strcmp(MyJob->mode, "incremental") == 0)
+	{
+		worker_set_phase("streaming");
+		tributary_incremental_run(MyJob, worker_load_tables(run_cxt), worker_count_rows,
+								  worker_sync_requested);
+		return TEK_STOPPED;
 	}
 	worker_capture(run_cxt, appname);
 	return TEK_STOPPED;

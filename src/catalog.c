@@ -197,7 +197,8 @@ tributary_job_load(int32 job_id)
 							  " ORDER BY cp_seq DESC LIMIT 1), "
 							  "o->>'dirty_data' = 'skip', (o->>'dirty_data_limit')::int8, job_decoder, "
 							  "(SELECT max(cp_seq) FROM tributary.checkpoint WHERE cp_job_id = job_id), "
-							  "(o->>'parallelism.default')::int8, o->>'zero_date' "
+							  "(o->>'parallelism.default')::int8, o->>'zero_date', "
+							  "((o->>'poll_interval')::numeric * 1000)::int8, (o->>'poll_batch_rows')::int8 "
 							  "FROM tributary.job, LATERAL tributary._effective_options(job_options) o "
 							  "WHERE job_id = $1",
 							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
@@ -228,6 +229,8 @@ tributary_job_load(int32 job_id)
 		job->checkpoint_seq = spi_int8(tup, desc, 17, 0);
 		job->parallelism = (int) spi_int8(tup, desc, 18, 1);
 		zero_date = spi_text(tup, desc, 19, cxt);
+		job->poll_ms = (int) Max(spi_int8(tup, desc, 20, 1000), 1);
+		job->poll_rows = spi_int8(tup, desc, 21, 10000);
 	}
 	SPI_finish();
 	tributary_catalog_leave(us);
@@ -266,7 +269,8 @@ tributary_job_tables_load(int32 job_id)
 							  "       coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'update', o->'dml'->>'update') = 'ignore', "
 							  "       coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'delete', o->'dml'->>'delete') = 'ignore', "
 							  "       t.jt_column_map IS NULL AND NOT t.jt_ddl_accepted, j.job_name, "
-							  "       t.jt_column_map IS NOT NULL, t.jt_source_parts, t.jt_source_oid "
+							  "       t.jt_column_map IS NOT NULL, t.jt_source_parts, t.jt_source_oid, "
+							  "       t.jt_incremental_column, t.jt_incremental_last "
 							  "  FROM tributary.job_table t JOIN tributary.job j ON j.job_id = t.jt_job_id, "
 							  "       LATERAL tributary._effective_options(j.job_options) o "
 							  " WHERE t.jt_job_id = $1 ORDER BY t.jt_id",
@@ -305,6 +309,8 @@ tributary_job_tables_load(int32 job_id)
 			t->mapped = DatumGetBool(SPI_getbinval(tup, desc, 17, &isnull)) && !isnull;
 			t->source_parts = spi_text(tup, desc, 18, cxt);
 			t->source_oid = spi_text(tup, desc, 19, cxt);
+			t->incremental_column = spi_text(tup, desc, 20, cxt);
+			t->incremental_last = spi_text(tup, desc, 21, cxt);
 			old = MemoryContextSwitchTo(cxt);
 			for (char *k = strtok(keys, "\001"); k; k = strtok(NULL, "\001"))
 				t->key_columns = lappend(t->key_columns, pstrdup(k));

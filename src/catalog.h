@@ -17,7 +17,7 @@ typedef struct TributaryJob
 {
 	int32		id;
 	char	   *name;
-	char	   *mode;			/* full, cdc or full+cdc */
+	char	   *mode;			/* full, cdc, full+cdc or incremental */
 	char	   *options_json;	/* effective options, defaults filled in */
 	int32		generation;
 	int64		chunk_rows;		/* option snapshot_chunk_rows */
@@ -33,6 +33,8 @@ typedef struct TributaryJob
 	int64		checkpoint_seq; /* its number (0: none yet) */
 	bool		dirty_skip;		/* option dirty_data = skip */
 	int64		dirty_limit;	/* option dirty_data_limit, -1 = none */
+	int			poll_ms;		/* option poll_interval (incremental) */
+	int64		poll_rows;		/* option poll_batch_rows (incremental) */
 	TributarySource *source;
 } TributaryJob;
 
@@ -81,6 +83,8 @@ typedef struct TributaryTable
 	char	   *source_parts;	/* jt_source_parts: leaves of a partitioned source table */
 	char	   *source_oid;		/* jt_source_oid: the source table's identity */
 	bool		resyncing;		/* this process: to be copied again; its changes wait */
+	char	   *incremental_column; /* jt_incremental_column (mode incremental) */
+	char	   *incremental_last;	/* jt_incremental_last: poll key of the last row applied */
 } TributaryTable;
 
 extern TributaryJob *tributary_job_load(int32 job_id);

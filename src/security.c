@@ -295,6 +295,9 @@ privileges_for_mode(const char *mode)
 		return ACL_INSERT | ACL_TRUNCATE;
 	if (strcmp(mode, "cdc") == 0)
 		return ACL_INSERT | ACL_UPDATE | ACL_DELETE;
+	/* polls upsert, after a first copy into an emptied target */
+	if (strcmp(mode, "incremental") == 0)
+		return ACL_INSERT | ACL_UPDATE | ACL_TRUNCATE;
 	return ACL_INSERT | ACL_UPDATE | ACL_DELETE | ACL_TRUNCATE;
 }
 

@@ -13,7 +13,8 @@
  * when the call began as applied (committed locally), and has looked
  * since at what the log does not tell: the leaves of its partitioned
  * tables (part_watch.c) and tables created that a rule it follows matches
- * (follow.c).
+ * (follow.c).  An incremental job is in sync once a poll cycle over every
+ * table that began after the call has ended (incremental.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -126,6 +127,7 @@ tributary_wait_for_sync(PG_FUNCTION_ARGS)
 		char	   *source_name;
 		int32		generation;
 		bool		connected = false;
+		bool		polling;
 		pid_t		worker_pid = 0;
 		long		remaining;
 
@@ -151,7 +153,8 @@ tributary_wait_for_sync(PG_FUNCTION_ARGS)
 					 errmsg("job \"%s\" is not running", job_name),
 					 errhint("Start it with tributary.start_job().")));
 
-		if (target == InvalidXLogRecPtr && strcmp(mode, "full") != 0)
+		polling = (strcmp(mode, "incremental") == 0);
+		if (target == InvalidXLogRecPtr && strcmp(mode, "full") != 0 && !polling)
 			target = source_position(source_name);
 
 		LWLockAcquire(TributaryShmem->lock, LW_EXCLUSIVE);
@@ -159,7 +162,7 @@ tributary_wait_for_sync(PG_FUNCTION_ARGS)
 			TributaryWorkerSlot *slot = tributary_slot_for_job(job_id);
 
 			/* ask the worker for the source's position now, not at its next heartbeat */
-			if (slot != NULL && slot->pid != 0 && target != InvalidXLogRecPtr)
+			if (slot != NULL && slot->pid != 0 && (target != InvalidXLogRecPtr || polling))
 			{
 				slot->sync_requested = true;
 				slot->sync_since = Max(slot->sync_since, began);
@@ -170,7 +173,7 @@ tributary_wait_for_sync(PG_FUNCTION_ARGS)
 			connected = (strcmp(mode, "full") != 0 &&
 						 slot != NULL && slot->state == TWS_RUNNING && slot->pid != 0 &&
 						 slot->generation == generation &&
-						 target != InvalidXLogRecPtr && slot->applied_lsn >= target &&
+						 (polling || (target != InvalidXLogRecPtr && slot->applied_lsn >= target)) &&
 						 slot->parts_seen >= began);
 		}
 		LWLockRelease(TributaryShmem->lock);

@@ -20,7 +20,7 @@ CREATE TABLE tributary.job (
 	job_id			serial PRIMARY KEY,
 	job_name		text NOT NULL UNIQUE,
 	job_source_id	integer NOT NULL REFERENCES tributary.source(source_id),
-	job_mode		text NOT NULL CHECK (job_mode IN ('full', 'cdc', 'full+cdc')),
+	job_mode		text NOT NULL CHECK (job_mode IN ('full', 'cdc', 'full+cdc', 'incremental')),
 	job_options		jsonb NOT NULL DEFAULT '{}',
 	/* the role the worker applies as */
 	job_owner		regrole NOT NULL,
@@ -73,6 +73,11 @@ CREATE TABLE tributary.job_table (
 	/* the source table's own identity (PostgreSQL: its OID) as the job last
 	 * saw it, '0' when it was gone, NULL not read yet (part_watch.c) */
 	jt_source_oid	text,
+	/* mode incremental: the source column polled in ascending order, and
+	 * the poll key of the last row applied ({"column": value, key columns:
+	 * values}, NULL: none yet), committed with the rows (incremental.c) */
+	jt_incremental_column text,
+	jt_incremental_last text,
 	jt_added_at		timestamptz NOT NULL DEFAULT now(),
 	UNIQUE (jt_job_id, jt_source_schema, jt_source_rel)
 );

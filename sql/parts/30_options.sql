@@ -34,7 +34,10 @@ RETURNS SETOF record LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_tem
 	('dml', 'dml_policy', '{}', ARRAY['apply', 'ignore'], NULL, NULL),
 	('zero_date', 'enum', '"null"', ARRAY['null', '-infinity', 'error'], NULL, NULL),
 	('mysql_time', 'enum', '"time"', ARRAY['time', 'interval'], NULL, NULL),
-	('start_position', 'text', 'null', NULL, NULL, NULL)
+	('start_position', 'text', 'null', NULL, NULL, NULL),
+	('incremental_column', 'text', 'null', NULL, NULL, NULL),
+	('poll_interval', 'duration', '1', NULL, 0.01, 86400),
+	('poll_batch_rows', 'integer', '10000', NULL, 1, 10000000)
 $$;
 
 /*

@@ -240,13 +240,13 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = 'A temporary table is visible to its own session only.';
 	END IF;
-	IF info ->> 'persistence' = 'u' AND mode <> 'full' THEN
+	IF info ->> 'persistence' = 'u' AND mode NOT IN ('full', 'incremental') THEN
 		RAISE EXCEPTION 'source table [%] is unlogged, so change capture cannot see its changes', qname
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = 'Changes to an unlogged table are not written to the write-ahead log, which logical decoding reads.',
 				  HINT = format('On the source run ALTER TABLE %I.%I SET LOGGED; or copy the table with a full job.', nsp, rel);
 	END IF;
-	IF info ->> 'relkind' = 'p' AND mode <> 'full' THEN
+	IF info ->> 'relkind' = 'p' AND mode NOT IN ('full', 'incremental') THEN
 		IF s.source_options ->> 'decoder' = 'pgoutput' THEN
 			RAISE EXCEPTION 'source table [%] is partitioned, which pgoutput cannot stream exactly', qname
 				USING ERRCODE = 'feature_not_supported',
@@ -261,7 +261,7 @@ BEGIN
 									info -> 'partitions_not_full' ->> 0);
 		END IF;
 	END IF;
-	IF s.source_kind = 'mysql' AND mode <> 'full' THEN
+	IF s.source_kind = 'mysql' AND mode NOT IN ('full', 'incremental') THEN
 		IF upper(coalesce(info ->> 'log_bin', 'OFF')) <> 'ON' THEN
 			RAISE EXCEPTION 'source [%] has no binary log (log_bin is %), change capture needs it', qname, coalesce(info ->> 'log_bin', 'OFF')
 				USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -285,7 +285,7 @@ BEGIN
 					  HINT = 'On the source run SET GLOBAL binlog_row_value_options = ''''; and remove it from my.cnf.';
 		END IF;
 	END IF;
-	IF s.source_kind = 'postgresql' AND mode <> 'full' THEN
+	IF s.source_kind = 'postgresql' AND mode NOT IN ('full', 'incremental') THEN
 		IF info ->> 'wal_level' <> 'logical' THEN
 			RAISE EXCEPTION 'source [%] wal level is %, should be set to logical', qname, info ->> 'wal_level'
 				USING ERRCODE = 'object_not_in_prerequisite_state',

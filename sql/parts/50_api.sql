@@ -81,7 +81,15 @@ RETURNS TABLE (check_name text, ok boolean, detail text, hint text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM tributary._owned_source(source_name);
-	RETURN QUERY SELECT * FROM tributary._source_checks(source_name, tables);
+	/* the source's checks, and, when it answers, what polling it cannot see */
+	RETURN QUERY
+		WITH c AS MATERIALIZED (SELECT * FROM tributary._source_checks(source_name, tables))
+		SELECT * FROM c
+		UNION ALL
+		SELECT 'incremental mode'::text, true,
+			   'Mode incremental needs no log: polls read the rows whose incremental column grew. They cannot see deleted rows.'::text,
+			   NULL::text
+		 WHERE NOT EXISTS (SELECT 1 FROM c WHERE c.check_name = 'connection' AND NOT c.ok);
 END
 $$;
 
@@ -112,10 +120,10 @@ DECLARE
 BEGIN
 	PERFORM tributary._check_name('job', job_name);
 	s := tributary._owned_source(source_name);
-	IF mode IS NULL OR mode NOT IN ('full', 'cdc', 'full+cdc') THEN
+	IF mode IS NULL OR mode NOT IN ('full', 'cdc', 'full+cdc', 'incremental') THEN
 		RAISE EXCEPTION 'invalid job mode "%"', coalesce(mode, '')
 			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = 'Valid modes are: full, cdc, full+cdc.';
+				  DETAIL = 'Valid modes are: full, cdc, full+cdc, incremental.';
 	END IF;
 	opts := tributary._validate_job_options(options);
 	IF mode <> 'cdc' AND opts ? 'start_position' THEN

@@ -455,8 +455,46 @@ $$;
  * that the owner may write it.  Column expressions and the filter are
  * checked here (transform.c) and evaluated on the target.
  */
+/*
+ * _incremental_column_check: the incremental column of a table of an
+ * incremental job: named, a column of the source table, never NULL, and
+ * of a type whose values the source orders exactly.  Returns its name.
+ */
+CREATE FUNCTION tributary._incremental_column_check(j tributary.job, info jsonb, src_name text, col text)
+RETURNS text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	c jsonb;
+BEGIN
+	IF col IS NULL THEN
+		RAISE EXCEPTION 'source table [%] needs an incremental column in job "%"', src_name, j.job_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A job of mode incremental reads each table in the order of a column whose value grows with every insert and update (a timestamp such as updated_at, or an id).',
+				  HINT = 'Name it: tributary.add_table(job, table, incremental_column => ''updated_at''), or set the job option incremental_column.';
+	END IF;
+	SELECT x INTO c FROM jsonb_array_elements(info -> 'columns') x WHERE x ->> 'name' = col;
+	IF c IS NULL THEN
+		RAISE EXCEPTION 'source table [%] has no column "%"', src_name, col
+			USING ERRCODE = 'undefined_column',
+				  HINT = 'Name an existing column as incremental_column.';
+	END IF;
+	IF NOT coalesce((c ->> 'not_null')::boolean, false) THEN
+		RAISE EXCEPTION 'incremental column "%" of source table [%] may be NULL', col, src_name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'Rows whose incremental column is NULL would never be read.',
+				  HINT = 'Make the column NOT NULL on the source, or choose another column.';
+	END IF;
+	IF (c ->> 'pg_type') !~ '^(smallint|integer|bigint|numeric|date|timestamp|character varying|character|text)( |\(|$)' THEN
+		RAISE EXCEPTION 'incremental column "%" of source table [%] has type %, which cannot be polled exactly', col, src_name, c ->> 'pg_type'
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'Polls compare the column''s values as the source orders them; integers, numerics, dates, timestamps and strings can be, floating-point, boolean, binary and JSON values cannot.',
+				  HINT = 'Choose a timestamp or integer column that grows with every insert and update.';
+	END IF;
+	RETURN col;
+END
+$$;
+
 CREATE FUNCTION tributary._api_add_table(job_name text, source_table text, target_table text,
-										 columns jsonb, filter text)
+										 columns jsonb, filter text, incremental_column text)
 RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	j tributary.job := tributary._owned_job(job_name);
@@ -476,8 +514,14 @@ DECLARE
 	transformed boolean;
 	m record;
 	related text;
+	inc text;
 	id integer;
 BEGIN
+	IF incremental_column IS NOT NULL AND j.job_mode <> 'incremental' THEN
+		RAISE EXCEPTION 'job "%" does not poll an incremental column (mode %)', j.job_name, j.job_mode
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Only jobs of mode incremental take incremental_column.';
+	END IF;
 	SELECT * INTO s FROM tributary.source WHERE source_id = j.job_source_id;
 	src := tributary._split_table_name(s.source_kind, source_table);
 	src_name := src.nsp || '.' || src.rel;
@@ -491,7 +535,11 @@ BEGIN
 	/* the source table: exists, has a primary key, has full row images */
 	info := tributary._remote_table_info(s.source_name, src.nsp, src.rel);
 	PERFORM tributary._check_remote_table(s, j.job_mode, src.nsp, src.rel, info);
-	IF j.job_mode <> 'full' THEN
+	IF j.job_mode = 'incremental' THEN
+		inc := tributary._incremental_column_check(j, info, src_name,
+												   coalesce(incremental_column, opts ->> 'incremental_column'));
+	END IF;
+	IF j.job_mode NOT IN ('full', 'incremental') THEN
 		PERFORM tributary._add_table_cascades(j, src_name, info);
 	END IF;
 	/* a partition and its partitioned table in one job would split its changes */
@@ -564,9 +612,9 @@ BEGIN
 
 	INSERT INTO tributary.job_table (jt_job_id, jt_source_schema, jt_source_rel, jt_target_schema,
 									 jt_target_rel, jt_column_map, jt_filter, jt_key_columns, jt_columns,
-									 jt_read_columns)
+									 jt_read_columns, jt_incremental_column)
 	VALUES (j.job_id, src.nsp, src.rel, tgt.nsp, tgt.rel, cmap, filter, keycols, copied,
-			checked -> 'read')
+			checked -> 'read', inc)
 	RETURNING jt_id INTO id;
 	PERFORM tributary._record_job_version(j.job_id, 'add_table ' || src_name);
 	/* a running job picks the table up at once: its worker is replaced, copies

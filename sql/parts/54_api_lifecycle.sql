@@ -79,7 +79,8 @@ BEGIN
 		DELETE FROM tributary.table_state
 		 WHERE ts_jt_id IN (SELECT jt_id FROM tributary.job_table WHERE jt_job_id = j.job_id);
 		UPDATE tributary.job_table
-		   SET jt_state = 'init', jt_rows_copied = 0, jt_chunks_done = 0, jt_chunks_total = NULL
+		   SET jt_state = 'init', jt_rows_copied = 0, jt_chunks_done = 0, jt_chunks_total = NULL,
+			   jt_incremental_last = NULL
 		 WHERE jt_job_id = j.job_id;
 	END IF;
 	IF j.job_state <> 'running' THEN
@@ -178,7 +179,7 @@ BEGIN
 			PERFORM tributary._api_add_table(j.job_name,
 				CASE s.source_kind WHEN 'postgresql' THEN format('%I.%I', r.schema_name, r.table_name)
 					 ELSE '`' || replace(r.schema_name, '`', '``') || '`.`' || replace(r.table_name, '`', '``') || '`' END,
-				format('%I.%I', tgt_schema, tgt_name), NULL, NULL);
+				format('%I.%I', tgt_schema, tgt_name), NULL, NULL, NULL);
 			targets := targets || (tgt_schema || '.' || tgt_name);
 			n := n + 1;
 		EXCEPTION WHEN OTHERS THEN
@@ -326,7 +327,8 @@ BEGIN
 	END IF;
 	DELETE FROM tributary.table_state WHERE ts_jt_id = t.jt_id;
 	UPDATE tributary.job_table
-	   SET jt_state = 'init', jt_rows_copied = 0, jt_chunks_done = 0, jt_chunks_total = NULL
+	   SET jt_state = 'init', jt_rows_copied = 0, jt_chunks_done = 0, jt_chunks_total = NULL,
+		   jt_incremental_last = NULL
 	 WHERE jt_id = t.jt_id;
 	PERFORM tributary._record_job_version(j.job_id, 'resync_table ' || t.jt_source_schema || '.' || t.jt_source_rel);
 	IF j.job_state = 'running' THEN

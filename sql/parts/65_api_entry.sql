@@ -33,7 +33,8 @@ CREATE FUNCTION tributary.job_effective_options(job_name text)
 RETURNS jsonb LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'tributary_api';
 
 CREATE FUNCTION tributary.add_table(job_name text, source_table text, target_table text DEFAULT NULL,
-									columns jsonb DEFAULT NULL, filter text DEFAULT NULL)
+									columns jsonb DEFAULT NULL, filter text DEFAULT NULL,
+									incremental_column text DEFAULT NULL)
 RETURNS integer LANGUAGE C AS 'MODULE_PATHNAME', 'tributary_api';
 
 CREATE FUNCTION tributary.add_tables(job_name text, source_pattern text, target_schema text DEFAULT NULL,

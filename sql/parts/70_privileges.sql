@@ -26,7 +26,7 @@ GRANT EXECUTE ON FUNCTION
 	tributary.create_job(text, text, text, jsonb),
 	tributary.alter_job(text, jsonb),
 	tributary.job_effective_options(text),
-	tributary.add_table(text, text, text, jsonb, text),
+	tributary.add_table(text, text, text, jsonb, text, text),
 	tributary.add_tables(text, text, text, text, text, boolean),
 	tributary.follow_tables(text),
 	tributary.unfollow_tables(text, text),

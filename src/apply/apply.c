@@ -67,6 +67,7 @@
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteHandler.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/resowner.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -238,6 +239,34 @@ fill_slot(ApplyRel *ar, ApplyErrorArg *errarg, TupleTableSlot *slot, TribTuple *
 		errarg->attnum = -1;
 	}
 	ExecStoreVirtualTuple(slot);
+}
+
+/*
+ * slots_identical: whether two rows of one table hold the same values,
+ * byte for byte once detoasted (datum_image_eq: a value that merely looks
+ * equal, such as 1.0 and 1.00, counts as different and the row is
+ * written, which is always right).
+ */
+static bool
+slots_identical(TupleTableSlot *a, TupleTableSlot *b)
+{
+	TupleDesc	desc = a->tts_tupleDescriptor;
+
+	slot_getallattrs(a);
+	slot_getallattrs(b);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		if (a->tts_isnull[i] != b->tts_isnull[i])
+			return false;
+		if (!a->tts_isnull[i] &&
+			!datum_image_eq(a->tts_values[i], b->tts_values[i], att->attbyval, att->attlen))
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -438,6 +467,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 	bool		found;
 	bool		missing;
 	bool		cascades;
+	bool		unchanged = false;
 	TupleTableSlot *cascade_old = NULL;
 	ApplyErrorArg errarg;
 	ErrorContextCallback errcb;
@@ -552,8 +582,13 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 			{
 				/* idempotent: the row is there; columns the source does not fill keep their values */
 				fill_slot(ar, &errarg, ao->remote, newtuple, ao->local, &missing);
-				EvalPlanQualSetSlot(&ao->epqstate, ao->remote);
-				ExecSimpleRelationUpdate(ao->rri, estate, &ao->epqstate, ao->local, ao->remote);
+				/* the same row again (a catch-up, a poll reading ties again) is not written */
+				unchanged = slots_identical(ao->remote, ao->local);
+				if (!unchanged)
+				{
+					EvalPlanQualSetSlot(&ao->epqstate, ao->remote);
+					ExecSimpleRelationUpdate(ao->rri, estate, &ao->epqstate, ao->local, ao->remote);
+				}
 			}
 			else
 			{
@@ -625,8 +660,11 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 	error_context_stack = errcb.previous;
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(state->change_cxt);
-	ar->rows++;
-	state->changes++;
+	if (!unchanged)
+	{
+		ar->rows++;
+		state->changes++;
+	}
 }
 
 /*

@@ -19,6 +19,7 @@ extern uint64 tributary_copy_into(TributaryTable *t, TributaryCopyReader reader,
 extern bool tributary_copy_can_be_binary(TributaryTable *t, List *source_types);
 
 /* copy_transform.c */
+extern int	tributary_copy_unescape(char *s, int len);
 extern uint64 tributary_copy_transformed(TributaryTable *t, TributaryCopyReader inner,
 										 void *inner_arg);
 

@@ -44,68 +44,88 @@ typedef struct TransformReader
 } TransformReader;
 
 /*
+ * tributary_copy_unescape: one field of a COPY text row, unescaped in
+ * place; returns its new length.  COPY TO writes \\, \b, \f, \n, \r, \t
+ * and \v; COPY FROM also reads octal (\123) and hex (\x4F) bytes, which
+ * are taken too (shared by transforms and incremental polls).
+ */
+int
+tributary_copy_unescape(char *s, int len)
+{
+	int			out = 0;
+
+	for (int i = 0; i < len; i++)
+	{
+		char		c = s[i];
+
+		if (c == '\\' && i + 1 < len)
+		{
+			char		e = s[++i];
+
+			switch (e)
+			{
+				case 'b':
+					c = '\b';
+					break;
+				case 'f':
+					c = '\f';
+					break;
+				case 'n':
+					c = '\n';
+					break;
+				case 'r':
+					c = '\r';
+					break;
+				case 't':
+					c = '\t';
+					break;
+				case 'v':
+					c = '\v';
+					break;
+				case 'x':
+					if (i + 1 < len && isxdigit((unsigned char) s[i + 1]))
+					{
+						int			v = 0;
+
+						for (int n = 0; n < 2 && i + 1 < len && isxdigit((unsigned char) s[i + 1]); n++)
+						{
+							char		h = s[++i];
+
+							v = v * 16 + (isdigit((unsigned char) h) ? h - '0' : (pg_ascii_tolower((unsigned char) h) - 'a' + 10));
+						}
+						c = (char) v;
+					}
+					else
+						c = 'x';
+					break;
+				default:
+					if (e >= '0' && e <= '7')
+					{
+						int			v = e - '0';
+
+						for (int n = 0; n < 2 && i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '7'; n++)
+							v = v * 8 + (s[++i] - '0');
+						c = (char) v;
+					}
+					else
+						c = e;
+			}
+		}
+		s[out++] = c;
+	}
+	return out;
+}
+
+/*
  * decode_field: the value of a COPY text field (escapes resolved).
  */
 static char *
 decode_field(const char *p, int len)
 {
-	StringInfoData buf;
-	const char *end = p + len;
+	char	   *s = pnstrdup(p, len);
 
-	initStringInfo(&buf);
-	while (p < end)
-	{
-		char		c = *p++;
-
-		if (c != '\\' || p >= end)
-		{
-			appendStringInfoChar(&buf, c);
-			continue;
-		}
-		c = *p++;
-		if (c >= '0' && c <= '7')
-		{
-			int			val = c - '0';
-
-			for (int i = 0; i < 2 && p < end && *p >= '0' && *p <= '7'; i++)
-				val = (val << 3) + (*p++ - '0');
-			appendStringInfoChar(&buf, (char) (val & 0377));
-			continue;
-		}
-		if (c == 'x' && p < end && isxdigit((unsigned char) *p))
-		{
-			int			val = 0;
-
-			for (int i = 0; i < 2 && p < end && isxdigit((unsigned char) *p); i++, p++)
-				val = (val << 4) + (isdigit((unsigned char) *p) ? *p - '0' :
-									(pg_ascii_tolower((unsigned char) *p) - 'a' + 10));
-			appendStringInfoChar(&buf, (char) val);
-			continue;
-		}
-		switch (c)
-		{
-			case 'b':
-				c = '\b';
-				break;
-			case 'f':
-				c = '\f';
-				break;
-			case 'n':
-				c = '\n';
-				break;
-			case 'r':
-				c = '\r';
-				break;
-			case 't':
-				c = '\t';
-				break;
-			case 'v':
-				c = '\v';
-				break;
-		}
-		appendStringInfoChar(&buf, c);
-	}
-	return buf.data;
+	s[tributary_copy_unescape(s, len)] = '\0';
+	return s;
 }
 
 /*

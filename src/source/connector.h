@@ -243,6 +243,22 @@ typedef struct TributaryStreamMethods
 } TributaryStreamMethods;
 
 /*
+ * Query-based polling (job mode incremental, incremental.c): SQL kinds
+ * read rows in the order of a table's ascending column and key with the
+ * keyset queries of their dialect (keyset.h), in the view snapshot->begin
+ * opened.  bound_query runs such a query and returns the key of its first
+ * row as a JSON object (NULL: no row); rows_begin starts reading the
+ * copied columns of the rows "where" (" WHERE ...") selects in COPY text
+ * format, which snapshot->copy_read hands out.
+ */
+typedef struct TributaryPollMethods
+{
+	const struct TributaryKeysetDialect *keyset;
+	char	   *(*bound_query) (TributarySource *src, struct TributaryTable *t, const char *sql);
+	void		(*rows_begin) (TributarySource *src, struct TributaryTable *t, const char *where);
+} TributaryPollMethods;
+
+/*
  * Positions.  Inside the worker a position is a 64-bit number ordered
  * like the source's own positions; out and in convert it to and from the
  * text checkpoints store (NULL: PostgreSQL LSNs, "16/B374D848"); bytes is
@@ -269,6 +285,7 @@ typedef struct TributaryConnector
 	const TributaryAdminMethods *admin;
 	const TributarySnapshotMethods *snapshot;	/* NULL: no snapshots */
 	const TributaryStreamMethods *stream;	/* NULL: no change capture */
+	const TributaryPollMethods *poll;	/* NULL: no incremental mode */
 	const TributaryPositionMethods *position;
 } TributaryConnector;
 

@@ -30,13 +30,13 @@ key_column(TributaryTable *t, int i)
 }
 
 /*
- * keyset_bound: the condition "key op bound" (op ">" or "<="), as a row
+ * tributary_keyset_bound: the condition "key op bound" (op ">" or "<="), as a row
  * comparison or spelled out: (k1 > v1) OR (k1 = v1 AND k2 > v2) ..., the
  * last column compared with op, the others strictly.
  */
-static char *
-keyset_bound(const TributaryKeysetDialect *d, TributarySource *src, TributaryTable *t,
-			 const char *op, const char *key)
+char *
+tributary_keyset_bound(const TributaryKeysetDialect *d, TributarySource *src, TributaryTable *t,
+					   const char *op, const char *key)
 {
 	int			n = list_length(t->key_columns);
 	char	  **vals = palloc(sizeof(char *) * n);
@@ -86,24 +86,9 @@ tributary_keyset_where(const TributaryKeysetDialect *d, TributarySource *src, Tr
 
 	initStringInfo(&buf);
 	if (after)
-		appendStringInfo(&buf, " WHERE %s", keyset_bound(d, src, t, ">", after));
+		appendStringInfo(&buf, " WHERE %s", tributary_keyset_bound(d, src, t, ">", after));
 	if (upto)
-		appendStringInfo(&buf, "%s%s", buf.len ? " AND " : " WHERE ", keyset_bound(d, src, t, "<=", upto));
-	return buf.data;
-}
-
-/*
- * tributary_keyset_order: the quoted key columns, comma-separated (the
- * ORDER BY of a chunk).
- */
-char *
-tributary_keyset_order(const TributaryKeysetDialect *d, TributaryTable *t)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	for (int i = 0; i < list_length(t->key_columns); i++)
-		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", d->ident(key_column(t, i)));
+		appendStringInfo(&buf, "%s%s", buf.len ? " AND " : " WHERE ", tributary_keyset_bound(d, src, t, "<=", upto));
 	return buf.data;
 }
 
@@ -116,16 +101,45 @@ char *
 tributary_keyset_upper_sql(const TributaryKeysetDialect *d, TributarySource *src, TributaryTable *t,
 						   const char *after, int64 rows)
 {
+	return tributary_keyset_nth_sql(d, src, t, tributary_keyset_where(d, src, t, after, NULL),
+									rows, false);
+}
+
+/*
+ * tributary_keyset_nth_sql: the query whose one row holds the key columns,
+ * as bound text, of the rows-th row in key order (last: the last row,
+ * rows unused) among the rows "where" (" WHERE ...", or "") selects.
+ */
+char *
+tributary_keyset_nth_sql(const TributaryKeysetDialect *d, TributarySource *src, TributaryTable *t,
+						 const char *where, int64 rows, bool last)
+{
 	StringInfoData sql;
 
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT ");
 	for (int i = 0; i < list_length(t->key_columns); i++)
 		appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "", d->key_text(src, t, i, d->ident(key_column(t, i))));
-	appendStringInfo(&sql, " FROM %s%s ORDER BY %s LIMIT 1 OFFSET " INT64_FORMAT,
-					 d->table(src, t), tributary_keyset_where(d, src, t, after, NULL),
-					 tributary_keyset_order(d, t), rows - 1);
+	appendStringInfo(&sql, " FROM %s%s ORDER BY ", d->table(src, t), where);
+	for (int i = 0; i < list_length(t->key_columns); i++)
+		appendStringInfo(&sql, "%s%s%s", i > 0 ? ", " : "", d->ident(key_column(t, i)),
+						 last ? " DESC" : "");
+	if (last)
+		appendStringInfoString(&sql, " LIMIT 1");
+	else
+		appendStringInfo(&sql, " LIMIT 1 OFFSET " INT64_FORMAT, rows - 1);
 	return sql.data;
+}
+
+/*
+ * tributary_keyset_at_least: the condition "first key column >= its value
+ * in key" (a bound naming that column at least).
+ */
+char *
+tributary_keyset_at_least(const TributaryKeysetDialect *d, TributarySource *src, TributaryTable *t,
+						  const char *key)
+{
+	return psprintf("%s >= %s", d->ident(key_column(t, 0)), d->bound_value(src, t, key, 0));
 }
 
 /*

@@ -31,9 +31,14 @@ typedef struct TributaryKeysetDialect
 
 extern char *tributary_keyset_where(const TributaryKeysetDialect *d, TributarySource *src,
 									TributaryTable *t, const char *after, const char *upto);
-extern char *tributary_keyset_order(const TributaryKeysetDialect *d, TributaryTable *t);
 extern char *tributary_keyset_upper_sql(const TributaryKeysetDialect *d, TributarySource *src,
 										TributaryTable *t, const char *after, int64 rows);
+extern char *tributary_keyset_nth_sql(const TributaryKeysetDialect *d, TributarySource *src,
+									 TributaryTable *t, const char *where, int64 rows, bool last);
+extern char *tributary_keyset_bound(const TributaryKeysetDialect *d, TributarySource *src,
+									TributaryTable *t, const char *op, const char *key);
+extern char *tributary_keyset_at_least(const TributaryKeysetDialect *d, TributarySource *src,
+									   TributaryTable *t, const char *key);
 extern char *tributary_keyset_key_json(TributaryTable *t, char **values, const unsigned long *lens);
 
 #endif							/* TRIBUTARY_KEYSET_H */

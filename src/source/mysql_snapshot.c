@@ -243,7 +243,7 @@ my_key_text(TributarySource *src, TributaryTable *t, int i, const char *column)
 }
 
 /* keyset chunking in MySQL's dialect: comparisons spelled out per column */
-static const TributaryKeysetDialect my_keyset = {
+const TributaryKeysetDialect mysrc_keyset = {
 	.ident = my_ident,
 	.table = my_table,
 	.bound_value = my_bound_value,
@@ -252,13 +252,13 @@ static const TributaryKeysetDialect my_keyset = {
 };
 
 /*
- * mysrc_chunk_upper: the key of the rows-th row after "after", as a JSON
- * object, or NULL when fewer rows remain.
+ * mysrc_bound_query: run a keyset query (keyset.c) and return the key of
+ * its first row as a JSON object, or NULL when it returns no row.
  */
 char *
-mysrc_chunk_upper(TributarySource *src, TributaryTable *t, const char *after, int64 rows)
+mysrc_bound_query(TributarySource *src, TributaryTable *t, const char *sql)
 {
-	MYSQL_RES  *res = mysrc_query(src, tributary_keyset_upper_sql(&my_keyset, src, t, after, rows));
+	MYSQL_RES  *res = mysrc_query(src, sql);
 	MYSQL_ROW	row = mysql_fetch_row(res);
 	char	   *key = NULL;
 
@@ -266,6 +266,16 @@ mysrc_chunk_upper(TributarySource *src, TributaryTable *t, const char *after, in
 		key = tributary_keyset_key_json(t, row, mysql_fetch_lengths(res));
 	mysql_free_result(res);
 	return key;
+}
+
+/*
+ * mysrc_chunk_upper: the key of the rows-th row after "after", as a JSON
+ * object, or NULL when fewer rows remain.
+ */
+char *
+mysrc_chunk_upper(TributarySource *src, TributaryTable *t, const char *after, int64 rows)
+{
+	return mysrc_bound_query(src, t, tributary_keyset_upper_sql(&mysrc_keyset, src, t, after, rows));
 }
 
 /*
@@ -277,6 +287,17 @@ void
 mysrc_copy_begin(TributarySource *src, TributaryTable *t, const char *after, const char *upto,
 				 bool binary)
 {
+	Assert(!binary);
+	mysrc_rows_begin(src, t, tributary_keyset_where(&mysrc_keyset, src, t, after, upto));
+}
+
+/*
+ * mysrc_rows_begin: start streaming the copied columns of the rows "where"
+ * (" WHERE ...", or "") selects, in COPY text format.
+ */
+void
+mysrc_rows_begin(TributarySource *src, TributaryTable *t, const char *where)
+{
 	MYSQL	   *conn = mysrc_conn(src);
 	StringInfoData sql;
 	MYSQL_FIELD *fields;
@@ -284,7 +305,6 @@ mysrc_copy_begin(TributarySource *src, TributaryTable *t, const char *after, con
 	MemoryContext old;
 	List	   *floats = table_types(src, t)->float_columns;
 
-	Assert(!binary);
 	if (copy_state && copy_state->res)
 		mysql_free_result(copy_state->res);
 	copy_state = NULL;
@@ -308,8 +328,7 @@ mysrc_copy_begin(TributarySource *src, TributaryTable *t, const char *after, con
 		else
 			appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "", my_ident(name));
 	}
-	appendStringInfo(&sql, " FROM %s%s", my_table(src, t),
-					 tributary_keyset_where(&my_keyset, src, t, after, upto));
+	appendStringInfo(&sql, " FROM %s%s", my_table(src, t), where);
 
 	CHECK_FOR_INTERRUPTS();
 	if (myio_query(conn, sql.data, sql.len) != 0)

@@ -603,6 +603,12 @@ static const TributarySnapshotMethods mysql_snapshot = {
 	.copy_read = mysrc_copy_read,
 };
 
+static const TributaryPollMethods mysql_poll = {
+	.keyset = &mysrc_keyset,
+	.bound_query = mysrc_bound_query,
+	.rows_begin = mysrc_rows_begin,
+};
+
 static const TributaryStreamMethods mysql_stream = {
 	.fix_start = mysrc_stream_fix_start,
 	.prepare = mysrc_stream_prepare,
@@ -627,5 +633,6 @@ const TributaryConnector tributary_mysql_connector = {
 	.admin = &mysql_admin,
 	.snapshot = &mysql_snapshot,
 	.stream = &mysql_stream,
+	.poll = &mysql_poll,
 	.position = &mysql_position,
 };

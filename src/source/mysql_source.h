@@ -41,6 +41,9 @@ extern char *mysrc_chunk_upper(TributarySource *src, struct TributaryTable *t,
 extern void mysrc_copy_begin(TributarySource *src, struct TributaryTable *t,
 							 const char *after, const char *upto, bool binary);
 extern int	mysrc_copy_read(TributarySource *src, char **buf);
+extern char *mysrc_bound_query(TributarySource *src, struct TributaryTable *t, const char *sql);
+extern void mysrc_rows_begin(TributarySource *src, struct TributaryTable *t, const char *where);
+extern const struct TributaryKeysetDialect mysrc_keyset;
 
 /* mysql_ddl.c */
 extern const char *mysrc_classify_ddl(const char *query, const char *db, List **tables, char **column,

@@ -660,19 +660,18 @@ pg_snapshot_export(TributarySource *src)
 }
 
 /*
- * pg_chunk_upper: the key of the rows-th row after "after", as a JSON
- * object, or NULL when fewer rows remain.
+ * pg_bound_query: run a keyset query (keyset.c) and return the key of its
+ * first row as a JSON object, or NULL when it returns no row.
  */
 static char *
-pg_chunk_upper(TributarySource *src, TributaryTable *t, const char *after, int64 rows)
+pg_bound_query(TributarySource *src, TributaryTable *t, const char *sql)
 {
 	int			n = list_length(t->key_columns);
 	PGresult   *res;
 	char	   *key = NULL;
 
-	res = tributary_pq_query(pg_conn(src), src->cfg.name,
-							 tributary_keyset_upper_sql(&pg_keyset, src, t, after, rows), 0, NULL);
-	if (PQntuples(res) == 1)
+	res = tributary_pq_query(pg_conn(src), src->cfg.name, sql, 0, NULL);
+	if (PQntuples(res) >= 1)
 	{
 		char	  **values = palloc(sizeof(char *) * n);
 		unsigned long *lens = palloc(sizeof(unsigned long) * n);
@@ -689,11 +688,21 @@ pg_chunk_upper(TributarySource *src, TributaryTable *t, const char *after, int64
 }
 
 /*
- * pg_copy_begin: COPY the read columns of the chunk's rows out of the
- * source.
+ * pg_chunk_upper: the key of the rows-th row after "after", as a JSON
+ * object, or NULL when fewer rows remain.
+ */
+static char *
+pg_chunk_upper(TributarySource *src, TributaryTable *t, const char *after, int64 rows)
+{
+	return pg_bound_query(src, t, tributary_keyset_upper_sql(&pg_keyset, src, t, after, rows));
+}
+
+/*
+ * pg_copy_where: COPY the read columns of the rows "where" selects out of
+ * the source.
  */
 static void
-pg_copy_begin(TributarySource *src, TributaryTable *t, const char *after, const char *upto, bool binary)
+pg_copy_where(TributarySource *src, TributaryTable *t, const char *where, bool binary)
 {
 	StringInfoData sql;
 	PGresult   *res;
@@ -702,14 +711,32 @@ pg_copy_begin(TributarySource *src, TributaryTable *t, const char *after, const 
 	appendStringInfoString(&sql, "COPY (SELECT ");
 	for (int i = 0; i < t->nread; i++)
 		appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "", quote_identifier(t->read[i].name));
-	appendStringInfo(&sql, " FROM %s%s) TO STDOUT%s",
-					 pg_table(src, t),
-					 tributary_keyset_where(&pg_keyset, src, t, after, upto),
+	appendStringInfo(&sql, " FROM %s%s) TO STDOUT%s", pg_table(src, t), where,
 					 binary ? " (FORMAT binary)" : "");
 	res = tributary_pq_exec(pg_conn(src), sql.data, 0, NULL, 0);
 	if (res == NULL || PQresultStatus(res) != PGRES_COPY_OUT)
 		tributary_pq_raise(pg_conn(src), res, src->cfg.name, "could not read a snapshot chunk");
 	PQclear(res);
+}
+
+/*
+ * pg_copy_begin: COPY the read columns of the chunk's rows out of the
+ * source.
+ */
+static void
+pg_copy_begin(TributarySource *src, TributaryTable *t, const char *after, const char *upto, bool binary)
+{
+	pg_copy_where(src, t, tributary_keyset_where(&pg_keyset, src, t, after, upto), binary);
+}
+
+/*
+ * pg_rows_begin: the read columns of the rows "where" selects, in COPY
+ * text format (incremental polls).
+ */
+static void
+pg_rows_begin(TributarySource *src, TributaryTable *t, const char *where)
+{
+	pg_copy_where(src, t, where, false);
 }
 
 /*
@@ -804,6 +831,12 @@ static const TributarySnapshotMethods pg_snapshot = {
 	.copy_read = pg_copy_read,
 };
 
+static const TributaryPollMethods pg_poll = {
+	.keyset = &pg_keyset,
+	.bound_query = pg_bound_query,
+	.rows_begin = pg_rows_begin,
+};
+
 static const TributaryStreamMethods pg_stream = {
 	.fix_start = pg_stream_fix_start,
 	.prepare = pg_stream_prepare,
@@ -828,5 +861,6 @@ const TributaryConnector tributary_pg_connector = {
 	.admin = &pg_admin,
 	.snapshot = &pg_snapshot,
 	.stream = &pg_stream,
+	.poll = &pg_poll,
 	.position = &pg_position,
 };
