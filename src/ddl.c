@@ -50,6 +50,7 @@
 #include "security.h"
 
 static void apply_rename(TributaryApplyState *apply, TributaryTable *t, const char *old, const char *new);
+static const char *job_column(TributaryTable *t, const char *name);
 
 /*
  * ddl_policy: the job's policy for a kind of DDL.
@@ -148,12 +149,37 @@ target_type(const char *type, const char *column)
 }
 
 /*
+ * named_column: the source's spelling of a column a statement names, among
+ * names (the source's columns): the same name, else one equal but for case
+ * (MySQL compares column names without regard to case); NULL when none.
+ */
+static const char *
+named_column(List *names, const char *column)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+		if (strcmp((char *) lfirst(lc), column) == 0)
+			return (char *) lfirst(lc);
+	foreach(lc, names)
+		if (pg_strcasecmp((char *) lfirst(lc), column) == 0)
+			return (char *) lfirst(lc);
+	return NULL;
+}
+
+/*
  * apply_columns: add_column / drop_column: make the target's columns and
- * the job's column list follow the source table's current columns.
+ * the job's column list follow the source table's current columns; only
+ * for the column the statement names, when it names one.  The source's
+ * current definition may already hold later changes (the job lags behind
+ * them): a named column is added only if the source still has it (else the
+ * job stops: its type is not known any more), and only a named column is
+ * dropped (a column renamed later keeps its data until its rename).
  */
 static void
-apply_columns(TributaryApplyState *apply, TributaryTable *t, const char *kind)
+apply_columns(TributaryApplyState *apply, TributaryTable *t, const char *kind, const char *column)
 {
+	const char *named = column;	/* as the statement names it */
 	TributarySource *src = apply->job->source;
 	char	   *json = src->connector->admin->describe_table(src, t->source_nsp, t->source_rel);
 	Oid			types[2] = {TEXTOID, INT4OID};
@@ -187,6 +213,16 @@ apply_columns(TributaryApplyState *apply, TributaryTable *t, const char *kind)
 		ListCell   *lt;
 		ListCell   *ld;
 
+		/* the source's spelling of the named column (none to add when the job has it) */
+		if (named != NULL && job_column(t, named) != NULL)
+			names = NIL;
+		else if (named != NULL && (column = named_column(names, named)) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot apply the new column \"%s\" of source table [%s.%s]: the source table has no such column any more",
+							named, t->source_nsp, t->source_rel),
+					 errdetail("A later statement on the source dropped or renamed it, so its type is not known here."),
+					 errhint("Take the table out of the job and add it again (tributary.remove_table, tributary.add_table), then start the job over with tributary.restart_job(job, false).")));
 		forthree(ln, names, lt, pgtypes, ld, defaults)
 		{
 			char	   *name = lfirst(ln);
@@ -194,6 +230,8 @@ apply_columns(TributaryApplyState *apply, TributaryTable *t, const char *kind)
 			char	   *def = lfirst(ld);
 			char	   *def_sql = "";
 
+			if (named != NULL && strcmp(name, column) != 0)
+				continue;
 			for (int c = 0; c < t->ncolumns && !known; c++)
 				known = (t->columns[c].source && strcmp(t->columns[c].source, name) == 0);
 			if (known)
@@ -250,6 +288,9 @@ apply_columns(TributaryApplyState *apply, TributaryTable *t, const char *kind)
 			foreach(ln, names)
 				if (t->columns[c].source && strcmp(t->columns[c].source, lfirst(ln)) == 0)
 					exists = true;
+			/* a named drop drops that column only */
+			if (named != NULL && t->columns[c].source != job_column(t, named))
+				exists = true;
 			if (exists)
 			{
 				t->columns[keep++] = t->columns[c];
@@ -580,7 +621,7 @@ tributary_ddl_handle(TributaryApplyState *apply, const char *kind, const char *t
 			}
 		}
 		else
-			apply_columns(apply, t, kind);
+			apply_columns(apply, t, kind, column);
 	}
 	if (t != NULL && !restart)
 		mark_accepted(t);
@@ -800,14 +841,15 @@ tributary_ddl_from_relation(TributaryApplyState *apply, TribRelation *msg, Oid *
 
 		foreach(lc, gone)
 			tributary_ddl_handle(apply, "drop_column", table,
-								 psprintf("column \"%s\" dropped", (char *) lfirst(lc)), position, NULL, NULL);
+								 psprintf("column \"%s\" dropped", (char *) lfirst(lc)), position,
+								 (char *) lfirst(lc), NULL);
 		foreach(lc, added)
 		{
 			TribAttribute *a = &msg->attrs[lfirst_int(lc)];
 
 			tributary_ddl_handle(apply, "add_column", table,
 								 psprintf("column \"%s\" added (%s)", a->name, type_text(a->typoid, a->typmod)),
-								 position, NULL, NULL);
+								 position, a->name, NULL);
 		}
 	}
 	for (int i = 0; prev_types && i < msg->natts; i++)

@@ -10,12 +10,17 @@
  * TRUNCATE [TABLE] t, CREATE [OR REPLACE] [TEMPORARY] TABLE [IF NOT EXISTS]
  * t.  Names are plain or backquoted (`` doubles a backquote), qualified or
  * in the statement's default database; comments and blanks are skipped.
- * ALTER's first action gives the kind: ADD [COLUMN] (not an index, key or
- * constraint) add_column, DROP [COLUMN] drop_column, RENAME COLUMN a TO b
- * and CHANGE [COLUMN] a b (b another name) rename_column, RENAME [TO]
- * rename_table, MODIFY [COLUMN] a and CHANGE [COLUMN] a a
- * alter_column_type, anything else other; the column (and new name) of
- * the column kinds is read too, for ddl apply.
+ * Each action of an ALTER (they are separated by commas outside
+ * parentheses, quotes and comments) has a kind: ADD [COLUMN] (not an
+ * index, key or constraint) add_column, DROP [COLUMN] drop_column, RENAME
+ * COLUMN a TO b and CHANGE [COLUMN] a b (b another name) rename_column,
+ * RENAME [TO] rename_table, MODIFY [COLUMN] a and CHANGE [COLUMN] a a
+ * alter_column_type, anything else other, except ALGORITHM= and LOCK=,
+ * which only say how the server runs the statement; the column (and new
+ * name) of the column kinds (ADD and DROP of one column included) is read
+ * too, for ddl apply.  Every action is reported, so that "ADD INDEX i (a),
+ * ADD COLUMN c" goes to the policy for add_column too, not only to the
+ * one for other.
  *
  *-------------------------------------------------------------------------
  */
@@ -143,7 +148,13 @@ alter_kind(const char *p, const char *db, char **column, char **new_name)
 										  take_word(&p, "CONSTRAINT") || take_word(&p, "FOREIGN") ||
 										  take_word(&p, "FULLTEXT") || take_word(&p, "SPATIAL") ||
 										  take_word(&p, "PARTITION") || take_word(&p, "CHECK")))
+		{
+			/* one column by name; a parenthesized list names none */
+			(void) (take_word(&p, "IF") && take_word(&p, "NOT") && take_word(&p, "EXISTS"));
+			if (*skip_space(p) != '(')
+				*column = take_ident(&p);
 			return "add_column";
+		}
 		return "other";
 	}
 	if (take_word(&p, "DROP"))
@@ -152,7 +163,11 @@ alter_kind(const char *p, const char *db, char **column, char **new_name)
 										  take_word(&p, "PRIMARY") || take_word(&p, "FOREIGN") ||
 										  take_word(&p, "CONSTRAINT") || take_word(&p, "CHECK") ||
 										  take_word(&p, "PARTITION")))
+		{
+			(void) (take_word(&p, "IF") && take_word(&p, "EXISTS"));
+			*column = take_ident(&p);
 			return "drop_column";
+		}
 		return "other";
 	}
 	if (take_word(&p, "RENAME"))
@@ -193,24 +208,108 @@ alter_kind(const char *p, const char *db, char **column, char **new_name)
 }
 
 /*
+ * next_action: the end of the ALTER action starting at p: the comma that
+ * ends it (outside parentheses, quotes and comments) or the statement's
+ * end.
+ */
+static const char *
+next_action(const char *p)
+{
+	int			depth = 0;
+
+	while (*p)
+	{
+		const char *s = skip_space(p);
+
+		if (s != p)
+		{
+			p = s;
+			continue;
+		}
+		if (*p == '\'' || *p == '"' || *p == '`')
+		{
+			char		q = *p++;
+
+			while (*p && *p != q)
+				p += (p[0] == '\\' && p[1] != '\0' && q != '`') ? 2 : 1;
+			if (*p)
+				p++;
+			continue;
+		}
+		if (*p == '(')
+			depth++;
+		else if (*p == ')' && depth > 0)
+			depth--;
+		else if (*p == ',' && depth == 0)
+			return p;
+		p++;
+	}
+	return p;
+}
+
+/*
+ * alter_actions: the actions of an ALTER TABLE statement after its
+ * table name (p), as MyDdlAction, in order, with a rename of the table
+ * last (the other actions name the table by its old name); options that
+ * change nothing (ALGORITHM=, LOCK=) left out.
+ */
+static List *
+alter_actions(const char *p, const char *db)
+{
+	List	   *actions = NIL;
+	MyDdlAction *rename = NULL;
+
+	for (;;)
+	{
+		const char *end = next_action(p);
+		char	   *text = pnstrdup(p, end - p);
+		const char *t = text;
+
+		if (!(take_word(&t, "ALGORITHM") || take_word(&t, "LOCK")) && *skip_space(text) != '\0')
+		{
+			MyDdlAction *a = palloc0(sizeof(MyDdlAction));
+
+			a->kind = alter_kind(text, db, &a->column, &a->new_name);
+			if (strcmp(a->kind, "rename_table") == 0)
+				rename = a;
+			else
+				actions = lappend(actions, a);
+		}
+		if (*end != ',')
+			break;
+		p = end + 1;
+	}
+	if (rename)
+		actions = lappend(actions, rename);
+	if (actions == NIL)
+	{
+		MyDdlAction *a = palloc0(sizeof(MyDdlAction));
+
+		a->kind = "other";
+		actions = list_make1(a);
+	}
+	return actions;
+}
+
+/*
  * mysrc_classify_ddl: the kind of a DDL statement (a kind of the job
  * option ddl) and the tables it names as "db.table", or NULL when it is
- * not DDL on tables.  *column and *new_name: the column an ALTER TABLE
- * renames or retypes, and its new name (else NULL).  The tables of
- * rename_table come in pairs, old name then new name.
+ * not DDL on tables.  *actions: what an ALTER TABLE does, as
+ * MyDdlAction (the kind returned is its first's); NIL for other
+ * statements.  The tables of rename_table come in pairs, old name then
+ * new name; an ALTER TABLE names its table only, its rename action the
+ * new name.
  */
 const char *
-mysrc_classify_ddl(const char *query, const char *db, List **tables, char **column, char **new_name)
+mysrc_classify_ddl(const char *query, const char *db, List **tables, List **actions)
 {
 	const char *p = query;
 
 	*tables = NIL;
-	*column = NULL;
-	*new_name = NULL;
+	*actions = NIL;
 	if (take_word(&p, "ALTER"))
 	{
 		char	   *t;
-		const char *kind;
 
 		(void) (take_word(&p, "ONLINE") || take_word(&p, "IGNORE"));
 		if (!take_word(&p, "TABLE"))
@@ -220,15 +319,8 @@ mysrc_classify_ddl(const char *query, const char *db, List **tables, char **colu
 		if (t == NULL)
 			return NULL;
 		*tables = list_make1(t);
-		kind = alter_kind(p, db, column, new_name);
-		/* a rename's tables are pairs, as RENAME TABLE's are */
-		if (strcmp(kind, "rename_table") == 0)
-		{
-			if (*new_name)
-				*tables = lappend(*tables, *new_name);
-			*new_name = NULL;
-		}
-		return kind;
+		*actions = alter_actions(p, db);
+		return ((MyDdlAction *) linitial(*actions))->kind;
 	}
 	if (take_word(&p, "RENAME"))
 	{

@@ -46,8 +46,16 @@ extern void mysrc_rows_begin(TributarySource *src, struct TributaryTable *t, con
 extern const struct TributaryKeysetDialect mysrc_keyset;
 
 /* mysql_ddl.c */
-extern const char *mysrc_classify_ddl(const char *query, const char *db, List **tables, char **column,
-									  char **new_name);
+/* one action of an ALTER TABLE: its kind, and the column and new name it names */
+typedef struct MyDdlAction
+{
+	const char *kind;
+	char	   *column;
+	char	   *new_name;
+} MyDdlAction;
+
+extern const char *mysrc_classify_ddl(const char *query, const char *db, List **tables,
+									  List **actions);
 
 /* mysql_position.c: binlog positions and the GTIDs that go with them */
 typedef struct MyGtidSet

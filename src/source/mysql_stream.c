@@ -463,8 +463,7 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 	char	   *err;
 	const char *kind;
 	List	   *tables;
-	char	   *column;
-	char	   *new_name;
+	List	   *actions;
 	StreamTable *hit = NULL;
 
 	if (!bl_read_query(ev, &st->fmt, &db, &query, &err))
@@ -484,7 +483,7 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 	if (mystream_xa_statement(src, st, query, ev, start, end, sink, advanced))
 		return;
 
-	kind = mysrc_classify_ddl(query, db, &tables, &column, &new_name);
+	kind = mysrc_classify_ddl(query, db, &tables, &actions);
 	if (kind != NULL)
 	{
 		/* the statement's job tables, each with its new name if renamed */
@@ -492,6 +491,7 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 		bool		standalone = !st->in_xact;
 		bool		began = false;
 		bool		tangled = false;
+		ListCell   *lc;
 
 		/*
 		 * renames in a chain or a swap (a new name renamed again later in
@@ -520,8 +520,21 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 				mystream_begin(st, st->gtid_start ? st->gtid_start : start, ev->timestamp, sink);
 			began = true;
 			hit = e;
-			sink->ddl(sink, kind, e->key, query, start, column,
-					  pairs ? (tangled || i + 1 >= list_length(tables) ? NULL : list_nth(tables, i + 1)) : new_name);
+			if (actions == NIL)
+				sink->ddl(sink, kind, e->key, query, start, NULL,
+						  pairs && !tangled && i + 1 < list_length(tables) ? list_nth(tables, i + 1) : NULL);
+			/* an ALTER TABLE: each of its actions, by its kind's policy */
+			foreach(lc, actions)
+			{
+				MyDdlAction *a = (MyDdlAction *) lfirst(lc);
+				const char *to = a->new_name;
+
+				/* a rename to a job table's name is a swap: not followed */
+				if (strcmp(a->kind, "rename_table") == 0 && to != NULL &&
+					hash_search(st->tables, to, HASH_FIND, NULL) != NULL)
+					to = NULL;
+				sink->ddl(sink, a->kind, e->key, query, start, a->column, to);
+			}
 			/* the table's columns may differ from now on */
 			e->lenient = true;
 			e->nschema = -1;
