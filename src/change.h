@@ -20,7 +20,9 @@
  *	truncate	tables emptied (partial: only some partitions of them, which
  *				a target of the whole table cannot follow)
  *	ddl			a statement changed a job table (kind as mysql_ddl.c
- *				classifies it, the table as "db.table", the statement)
+ *				classifies it, the table as "db.table", the statement;
+ *				flags TRIB_DDL_INERT: it changes neither the table's
+ *				columns nor its rows, as an index or a default does)
  *	commit		the transaction ends: its commit record's position, the
  *				position just after it (the checkpoint) and commit time
  *	advance		the source's position moved outside any transaction
@@ -71,6 +73,9 @@
 #define TRIB_VALUE_BINARY			'b'
 #define TRIB_VALUE_UNCHANGED		'u'
 
+/* ddl flags */
+#define TRIB_DDL_INERT				0x01
+
 /* attribute flags */
 #define TRIB_ATTR_KEY				0x01
 
@@ -117,7 +122,7 @@ struct TributaryChangeSink
 	/* column, new_name: what a column kind names, where known (else NULL) */
 	void		(*ddl) (TributaryChangeSink *sink, const char *kind, const char *table,
 						const char *statement, XLogRecPtr position, const char *column,
-						const char *new_name);
+						const char *new_name, uint32 flags);
 	void		(*commit) (TributaryChangeSink *sink, XLogRecPtr commit, XLogRecPtr end,
 						   TimestampTz commit_ts, const char *end_text);
 	void		(*advance) (TributaryChangeSink *sink, XLogRecPtr position, bool reply_requested,

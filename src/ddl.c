@@ -25,7 +25,8 @@
  *			(apply_type); drop_table: the table leaves the job;
  *			rename_table: the job follows the new name (both restart the
  *			stream); attach_partition / detach_partition: the table is
- *			copied again.  other cannot be applied.
+ *			copied again; other: passed when it changes neither columns
+ *			nor rows (TRIB_DDL_INERT), else it cannot be applied.
  *
  * PostgreSQL sources log no DDL: tributary_ddl_from_relation compares each
  * new table definition the stream sends with what the job knows.
@@ -358,7 +359,7 @@ ddl_act(TributaryApplyState *apply, const char *kind, const char *table, const c
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("source table [%s] changed: %s", table, statement),
-				 errdetail("The job's ddl policy for %s is apply, which pg_tributary can do for add_column, drop_column, rename_column, alter_column_type, truncate_table, drop_table and rename_table, and for attach_partition and detach_partition in jobs that copy tables, only. Source position %s.",
+				 errdetail("The job's ddl policy for %s is apply, which pg_tributary can do for add_column, drop_column, rename_column, alter_column_type, truncate_table, drop_table and rename_table, for other statements that change neither columns nor rows (indexes, CHECK constraints, column defaults, table options), and for attach_partition and detach_partition in jobs that copy tables, only. Source position %s.",
 						   kind, where),
 				 errhint("Set the job option ddl for %s to ignore or alert, or resynchronize the table.", kind)));
 	if (strcmp(policy, "error") == 0 && strcmp(kind, "drop_table") == 0)
@@ -571,21 +572,26 @@ apply_rename_table(TributaryApplyState *apply, TributaryTable *t, const char *ne
  * table (a sink ddl call) by the job's ddl policy.  column and new_name:
  * the column a rename or type change names, and its new name, or a
  * renamed table's new name ("db.table"), where the source tells (else
- * NULL: such a change cannot be applied).  Runs inside the local
- * transaction.  Returns true when the job's tables changed (a table
- * renamed or dropped): the stream must start again once this commits.
+ * NULL: such a change cannot be applied).  flags TRIB_DDL_INERT: an
+ * "other" statement that changes neither columns nor rows, which apply
+ * passes (the target's indexes and defaults are the DBA's).  Runs inside
+ * the local transaction.  Returns true when the job's tables changed (a
+ * table renamed or dropped): the stream must start again once this
+ * commits.
  */
 bool
 tributary_ddl_handle(TributaryApplyState *apply, const char *kind, const char *table,
 					 const char *statement, XLogRecPtr position, const char *column,
-					 const char *new_name)
+					 const char *new_name, uint32 flags)
 {
+	bool		inert = (strcmp(kind, "other") == 0 && (flags & TRIB_DDL_INERT) != 0);
 	TributaryTable *t = find_job_table(apply, table);
 	bool		can_apply = (strcmp(kind, "add_column") == 0 || strcmp(kind, "drop_column") == 0 ||
 							 strcmp(kind, "truncate_table") == 0 || strcmp(kind, "drop_table") == 0 ||
 							 (strcmp(kind, "rename_table") == 0 && new_name != NULL) ||
 							 (strcmp(kind, "alter_column_type") == 0 && column != NULL) ||
-							 (strcmp(kind, "rename_column") == 0 && column != NULL && new_name != NULL));
+							 (strcmp(kind, "rename_column") == 0 && column != NULL && new_name != NULL) ||
+							 inert);
 	bool		restart = false;
 
 	SPI_connect();
@@ -620,10 +626,15 @@ tributary_ddl_handle(TributaryApplyState *apply, const char *kind, const char *t
 				apply_type(apply, t, new_name, NULL);
 			}
 		}
+		else if (inert)
+			ereport(LOG,
+					(errmsg("pg_tributary job \"%s\" passes a statement on source table [%s] that changes neither its columns nor its rows: %s",
+							apply->job->name, table, statement)));
 		else
 			apply_columns(apply, t, kind, column);
 	}
-	if (t != NULL && !restart)
+	/* an inert statement leaves the table's columns as the job knows them */
+	if (t != NULL && !restart && !inert)
 		mark_accepted(t);
 	SPI_finish();
 	return restart;
@@ -842,14 +853,14 @@ tributary_ddl_from_relation(TributaryApplyState *apply, TribRelation *msg, Oid *
 		foreach(lc, gone)
 			tributary_ddl_handle(apply, "drop_column", table,
 								 psprintf("column \"%s\" dropped", (char *) lfirst(lc)), position,
-								 (char *) lfirst(lc), NULL);
+								 (char *) lfirst(lc), NULL, 0);
 		foreach(lc, added)
 		{
 			TribAttribute *a = &msg->attrs[lfirst_int(lc)];
 
 			tributary_ddl_handle(apply, "add_column", table,
 								 psprintf("column \"%s\" added (%s)", a->name, type_text(a->typoid, a->typmod)),
-								 position, a->name, NULL);
+								 position, a->name, NULL, 0);
 		}
 	}
 	for (int i = 0; prev_types && i < msg->natts; i++)

@@ -14,7 +14,7 @@
 
 extern bool tributary_ddl_handle(TributaryApplyState *apply, const char *kind, const char *table,
 								 const char *statement, XLogRecPtr position, const char *column,
-								 const char *new_name);
+								 const char *new_name, uint32 flags);
 extern bool tributary_ddl_parts(TributaryApplyState *apply, TributaryTable *t, const char *kind,
 							   const char *statement, XLogRecPtr position, const char *column,
 							   const char *value, bool copy_on_apply);

@@ -544,7 +544,7 @@ sink_truncate(TributaryChangeSink *sink, int nrelids, Oid *relids, bool partial)
  */
 static void
 sink_ddl(TributaryChangeSink *sink, const char *kind, const char *table, const char *statement,
-		 XLogRecPtr position, const char *column, const char *new_name)
+		 XLogRecPtr position, const char *column, const char *new_name, uint32 flags)
 {
 	StreamState *st = (StreamState *) sink->arg;
 	MemoryContext cxt = CurrentMemoryContext;
@@ -565,7 +565,7 @@ sink_ddl(TributaryChangeSink *sink, const char *kind, const char *table, const c
 	}
 	PushActiveSnapshot(GetTransactionSnapshot());
 	tributary_apply_end_xact(st->apply);
-	if (tributary_ddl_handle(st->apply, kind, table, statement, position, column, new_name))
+	if (tributary_ddl_handle(st->apply, kind, table, statement, position, column, new_name, flags))
 	{
 		/* nothing after the statement may be read with the old tables */
 		st->reload = true;

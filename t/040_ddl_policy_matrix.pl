@@ -59,7 +59,7 @@ my %my = (
 	drop_table => ['DROP TABLE shop.%s', undef, undef, undef],
 	rename_table => ['RENAME TABLE shop.%s TO shop.%s_new',
 		"INSERT INTO shop.%s_new VALUES (100, 'after', 100)", undef, undef],
-	other => ['ALTER TABLE shop.%s ADD INDEX ia (a)',
+	other => ['ALTER TABLE shop.%s DROP PRIMARY KEY, ADD PRIMARY KEY (id, b)',
 		"INSERT INTO shop.%s VALUES (100, 'after', 100)", undef, 'id, a, b'],
 );
 

@@ -103,6 +103,46 @@ is($target->safe_psql('postgres', q{SELECT count(*) FROM pg_attribute WHERE attr
 	'0', 'the dropped column is gone');
 is($target->safe_psql('postgres', q{SELECT state FROM tributary.jobs WHERE job_name = 'ja'}), 'running', 'ja runs');
 
+# other under apply: statements that change neither columns nor rows pass,
+# the table streams on (strictly: an unknown column would still stop it);
+# one that changes the key stops the job
+$my->sql(q{
+	USE shop;
+	CREATE TABLE shop.o (id INT PRIMARY KEY, n INT NOT NULL, t VARCHAR(10));
+	INSERT INTO shop.o SELECT seq, seq, 'o' FROM seq_1_to_10;
+});
+$target->safe_psql('postgres', q{
+	SELECT tributary.create_job('jo', 'my', 'full+cdc', '{"target_schema": "tother", "ddl": {"other": "apply"}}');
+	SELECT tributary.add_table('jo', 'shop.o');
+	SELECT tributary.start_job('jo');
+});
+is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('jo', '60 s')}), 't', 'job jo syncs');
+$my->sql(q{
+	USE shop;
+	ALTER TABLE shop.o ADD INDEX io (n), ALTER COLUMN t SET DEFAULT 'dflt', ENGINE=InnoDB, COMMENT='c, with a comma';
+	INSERT INTO shop.o (id, n) VALUES (11, 11);
+	ALTER TABLE shop.o RENAME INDEX io TO io2, ADD CONSTRAINT positive CHECK (n >= 0), DEFAULT CHARSET=utf8mb4;
+	UPDATE shop.o SET n = n + 100 WHERE id <= 3;
+	ALTER TABLE shop.o DROP INDEX io2, ALTER COLUMN t DROP DEFAULT, FORCE;
+	DELETE FROM shop.o WHERE id = 4;
+});
+is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('jo', '60 s')}), 't', 'jo synced after indexes, defaults, a CHECK and table options');
+compare('tother', 'o', 'id, n, t', 'inert statements passed under apply, the rows arrived');
+is($target->safe_psql('postgres', q{SELECT count(*) FROM tributary.errors WHERE job_name = 'jo'}), '0', 'without errors rows');
+is($target->safe_psql('postgres', q{SELECT jt_ddl_accepted FROM tributary.job_table WHERE jt_source_rel = 'o'}), 'f',
+	'the table still counts as unchanged (unknown columns would stop it)');
+$my->sql(q{
+	USE shop;
+	ALTER TABLE shop.o DROP PRIMARY KEY, ADD PRIMARY KEY (id, n);
+	INSERT INTO shop.o (id, n) VALUES (12, 12);
+});
+ok($target->poll_query_until('postgres', q{SELECT state = 'failed' FROM tributary.jobs WHERE job_name = 'jo'}),
+	'a new primary key under apply stops the job');
+like($target->safe_psql('postgres', q{SELECT detail FROM tributary.errors WHERE job_name = 'jo' ORDER BY at DESC LIMIT 1}),
+	qr/The job's ddl policy for other is apply, which pg_tributary can do for .*other statements that change neither columns nor rows/,
+	'... saying what apply can do');
+is($target->safe_psql('postgres', q{SELECT count(*) FROM tother.o WHERE id = 12}), '0', '... before the row after it');
+
 # a job behind several statements: the source's definition now already has
 # the later ones.  A column dropped before a later rename keeps its data
 # until the rename is applied; a column added and renamed later cannot be

@@ -134,41 +134,99 @@ take_table(const char **p, const char *db)
 	return psprintf("%s.%s", db ? db : "", a);
 }
 
+/* table options an ALTER TABLE may set that change neither columns nor rows */
+static const char *const inert_options[] = {
+	"ENGINE", "COMMENT", "AUTO_INCREMENT", "ROW_FORMAT", "KEY_BLOCK_SIZE", "STATS_PERSISTENT",
+	"STATS_AUTO_RECALC", "STATS_SAMPLE_PAGES", "CHECKSUM", "PAGE_CHECKSUM", "MAX_ROWS", "MIN_ROWS",
+	"PACK_KEYS", "AVG_ROW_LENGTH", "DELAY_KEY_WRITE", "TRANSACTIONAL", "FORCE", "ORDER",
+	"ENABLE", "DISABLE", "CHARACTER", "CHARSET", "COLLATE", NULL
+};
+
 /*
- * alter_kind: the kind of an ALTER TABLE's first action, with the column
- * it names (*column) and, for a rename, the new name (*new_name).
+ * alter_kind: the kind of one ALTER TABLE action, with the column it
+ * names (*column) and, for a rename, the new name (*new_name).  *inert: an
+ * action of kind other that changes neither the table's columns nor its
+ * rows as the binlog logs them (an index, a CHECK constraint, a column
+ * default, a table option), which ddl apply can pass; keys, foreign keys
+ * (whose actions the job carries out), partitions (DROP and TRUNCATE
+ * PARTITION remove rows without logging them) and character set
+ * conversions are not.
  */
 static const char *
-alter_kind(const char *p, const char *db, char **column, char **new_name)
+alter_kind(const char *p, const char *db, char **column, char **new_name, bool *inert)
 {
+	*inert = false;
 	if (take_word(&p, "ADD"))
 	{
-		if (take_word(&p, "COLUMN") || !(take_word(&p, "INDEX") || take_word(&p, "KEY") ||
-										  take_word(&p, "UNIQUE") || take_word(&p, "PRIMARY") ||
-										  take_word(&p, "CONSTRAINT") || take_word(&p, "FOREIGN") ||
-										  take_word(&p, "FULLTEXT") || take_word(&p, "SPATIAL") ||
-										  take_word(&p, "PARTITION") || take_word(&p, "CHECK")))
+		if (!take_word(&p, "COLUMN"))
 		{
-			/* one column by name; a parenthesized list names none */
-			(void) (take_word(&p, "IF") && take_word(&p, "NOT") && take_word(&p, "EXISTS"));
-			if (*skip_space(p) != '(')
-				*column = take_ident(&p);
-			return "add_column";
+			if (take_word(&p, "INDEX") || take_word(&p, "KEY") || take_word(&p, "FULLTEXT") ||
+				take_word(&p, "SPATIAL") || take_word(&p, "UNIQUE") || take_word(&p, "CHECK"))
+			{
+				*inert = true;
+				return "other";
+			}
+			if (take_word(&p, "CONSTRAINT"))
+			{
+				const char *q = p;
+
+				/* the constraint's name is optional */
+				if (!(take_word(&q, "UNIQUE") || take_word(&q, "CHECK") ||
+					  take_word(&q, "PRIMARY") || take_word(&q, "FOREIGN")))
+					(void) take_ident(&p);
+				*inert = (take_word(&p, "UNIQUE") || take_word(&p, "CHECK"));
+				return "other";
+			}
+			if (take_word(&p, "PRIMARY") || take_word(&p, "FOREIGN") || take_word(&p, "PARTITION") ||
+				take_word(&p, "PERIOD") || take_word(&p, "SYSTEM"))
+				return "other";
 		}
-		return "other";
+		/* one column by name; a parenthesized list names none */
+		(void) (take_word(&p, "IF") && take_word(&p, "NOT") && take_word(&p, "EXISTS"));
+		if (*skip_space(p) != '(')
+			*column = take_ident(&p);
+		return "add_column";
 	}
 	if (take_word(&p, "DROP"))
 	{
-		if (take_word(&p, "COLUMN") || !(take_word(&p, "INDEX") || take_word(&p, "KEY") ||
-										  take_word(&p, "PRIMARY") || take_word(&p, "FOREIGN") ||
-										  take_word(&p, "CONSTRAINT") || take_word(&p, "CHECK") ||
-										  take_word(&p, "PARTITION")))
+		if (!take_word(&p, "COLUMN"))
 		{
-			(void) (take_word(&p, "IF") && take_word(&p, "EXISTS"));
-			*column = take_ident(&p);
-			return "drop_column";
+			if (take_word(&p, "INDEX") || take_word(&p, "KEY") || take_word(&p, "CHECK"))
+			{
+				*inert = true;
+				return "other";
+			}
+			if (take_word(&p, "PRIMARY") || take_word(&p, "FOREIGN") || take_word(&p, "CONSTRAINT") ||
+				take_word(&p, "PARTITION") || take_word(&p, "PERIOD") || take_word(&p, "SYSTEM"))
+				return "other";
+		}
+		(void) (take_word(&p, "IF") && take_word(&p, "EXISTS"));
+		*column = take_ident(&p);
+		return "drop_column";
+	}
+	if (take_word(&p, "ALTER"))
+	{
+		/* ALTER INDEX i [IN]VISIBLE, ALTER [COLUMN] c SET|DROP DEFAULT */
+		if (take_word(&p, "INDEX") || take_word(&p, "KEY"))
+			*inert = true;
+		else
+		{
+			(void) take_word(&p, "COLUMN");
+			(void) take_ident(&p);
+			*inert = ((take_word(&p, "SET") || take_word(&p, "DROP")) && take_word(&p, "DEFAULT"));
 		}
 		return "other";
+	}
+	{
+		const char *q = p;
+
+		(void) take_word(&q, "DEFAULT");
+		for (int i = 0; inert_options[i]; i++)
+			if (take_word(&q, inert_options[i]))
+			{
+				*inert = true;
+				return "other";
+			}
 	}
 	if (take_word(&p, "RENAME"))
 	{
@@ -180,7 +238,10 @@ alter_kind(const char *p, const char *db, char **column, char **new_name)
 			return "rename_column";
 		}
 		if (take_word(&p, "INDEX") || take_word(&p, "KEY"))
+		{
+			*inert = true;
 			return "other";
+		}
 		(void) (take_word(&p, "TO") || take_word(&p, "AS"));
 		*new_name = take_table(&p, db);
 		return "rename_table";
@@ -269,7 +330,7 @@ alter_actions(const char *p, const char *db)
 		{
 			MyDdlAction *a = palloc0(sizeof(MyDdlAction));
 
-			a->kind = alter_kind(text, db, &a->column, &a->new_name);
+			a->kind = alter_kind(text, db, &a->column, &a->new_name, &a->inert);
 			if (strcmp(a->kind, "rename_table") == 0)
 				rename = a;
 			else

@@ -52,6 +52,7 @@ typedef struct MyDdlAction
 	const char *kind;
 	char	   *column;
 	char	   *new_name;
+	bool		inert;			/* changes neither columns nor rows (TRIB_DDL_INERT) */
 } MyDdlAction;
 
 extern const char *mysrc_classify_ddl(const char *query, const char *db, List **tables,

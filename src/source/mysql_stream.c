@@ -491,6 +491,7 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 		bool		standalone = !st->in_xact;
 		bool		began = false;
 		bool		tangled = false;
+		bool		inert_only = true;
 		ListCell   *lc;
 
 		/*
@@ -522,7 +523,7 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 			hit = e;
 			if (actions == NIL)
 				sink->ddl(sink, kind, e->key, query, start, NULL,
-						  pairs && !tangled && i + 1 < list_length(tables) ? list_nth(tables, i + 1) : NULL);
+						  pairs && !tangled && i + 1 < list_length(tables) ? list_nth(tables, i + 1) : NULL, 0);
 			/* an ALTER TABLE: each of its actions, by its kind's policy */
 			foreach(lc, actions)
 			{
@@ -533,10 +534,13 @@ on_query(TributarySource *src, MyStream *st, BinlogEvent *ev, XLogRecPtr start, 
 				if (strcmp(a->kind, "rename_table") == 0 && to != NULL &&
 					hash_search(st->tables, to, HASH_FIND, NULL) != NULL)
 					to = NULL;
-				sink->ddl(sink, a->kind, e->key, query, start, a->column, to);
+				sink->ddl(sink, a->kind, e->key, query, start, a->column, to,
+						  a->inert ? TRIB_DDL_INERT : 0);
+				inert_only = inert_only && a->inert;
 			}
 			/* the table's columns may differ from now on */
-			e->lenient = true;
+			if (actions == NIL || !inert_only)
+				e->lenient = true;
 			e->nschema = -1;
 		}
 		if (hit != NULL)
