@@ -32,8 +32,10 @@
  * row into an emptied target: the target is emptied in the transaction of
  * the first page.
  *
- * wait_for_sync: a cycle over every table that began after the call and
- * found nothing more to read satisfies it (tributary_worker_parts_seen).
+ * wait_for_sync: a cycle over every table that began after the call
+ * satisfies it (tributary_worker_parts_seen).  Each cycle first adds the
+ * tables a followed add_tables rule matches (follow.c); the launcher then
+ * replaces the worker, whose next run polls them too.
  *
  *-------------------------------------------------------------------------
  */
@@ -53,6 +55,7 @@
 
 #include "apply/apply.h"
 #include "apply/copy_in.h"
+#include "follow.h"
 #include "incremental.h"
 #include "pg_tributary.h"
 #include "security.h"
@@ -397,8 +400,15 @@ tributary_incremental_run(TributaryJob *job, List *tables, void (*count_rows) (i
 	while (!ShutdownRequestPending)
 	{
 		TimestampTz began = GetCurrentTimestamp();
+		bool		added;
 
 		pgstat_report_activity(STATE_RUNNING, "polling the source");
+		/*
+		 * tables created that a followed rule matches: the launcher
+		 * replaces this worker, whose successor polls them too (until then
+		 * this cycle does not count for wait_for_sync)
+		 */
+		added = tributary_follow_scan(job) > 0;
 		foreach(lc, polled)
 		{
 			errarg.pt = (PollTable *) lfirst(lc);
@@ -410,7 +420,8 @@ tributary_incremental_run(TributaryJob *job, List *tables, void (*count_rows) (i
 		if (ShutdownRequestPending)
 			break;
 		/* every table was read to its end: the target has what the source had when the cycle began */
-		tributary_worker_parts_seen(began);
+		if (!added)
+			tributary_worker_parts_seen(began);
 		pgstat_report_activity(STATE_IDLE, NULL);
 
 		/* wait poll_interval, unless wait_for_sync asks for a cycle now */

@@ -148,6 +148,23 @@ $target->safe_psql('postgres', q{SELECT tributary.restart_job('inc', false)});
 is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('inc', '60 s')}), 't', 'synced after restart_job(false)');
 is(digest($target, 'SELECT * FROM mirror.events'), digest($source, 'SELECT * FROM app.events'), 'events: read anew');
 
+# --- add_tables(..., follow => true): tables created later are polled too
+$source->safe_psql('postgres', q{
+	CREATE TABLE app.fol_1 (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), v text);
+	INSERT INTO app.fol_1 (id, v) SELECT g, 'f' || g FROM generate_series(1, 12) g;
+});
+is($target->safe_psql('postgres', q{SELECT tributary.add_tables('inc', 'app\.fol_.*', 'mirror', follow => true)}), '1',
+	'add_tables adds the matching table (the job option names its column) and keeps the rule');
+is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('inc', '60 s')}), 't', 'synced with the added table');
+$source->safe_psql('postgres', q{
+	CREATE TABLE app.fol_2 (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), v text);
+	INSERT INTO app.fol_2 (id, v) SELECT g, 'g' || g FROM generate_series(1, 9) g;
+	INSERT INTO app.fol_1 (id, v) VALUES (13, 'later');
+});
+is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('inc', '60 s')}), 't', 'synced after a table was created');
+is(digest($target, 'SELECT * FROM mirror.fol_1'), digest($source, 'SELECT * FROM app.fol_1'), 'fol_1: equal');
+is(digest($target, 'SELECT * FROM mirror.fol_2'), digest($source, 'SELECT * FROM app.fol_2'), 'fol_2: created on the source while the job ran, followed and equal');
+
 # --- MariaDB without a binary log
 my $my = MariaDBNode->new('incremental', 'log-bin' => 'OFF!', 'binlog-format' => 'OFF!', 'binlog-row-image' => 'OFF!');
 is($my->sql(q{SELECT @@log_bin}), '0', 'the MariaDB server has no binary log');
