@@ -303,8 +303,6 @@ poll_page(TributaryJob *job, TributaryApplyState *apply, PollTable *pt, const ch
 	else
 		CommitTransactionCommand();
 	pt->init = false;
-	if (*upper != NULL)
-		pt->last = *upper;
 	return rows;
 }
 
@@ -341,8 +339,13 @@ poll_table(TributaryJob *job, TributaryApplyState *apply, PollTable *pt,
 		MemoryContextSwitchTo(old);
 		if (upper)
 		{
+			/* one copy per table, replaced page after page: a job polls for months */
+			char	   *prev = pt->last;
+
 			pt->last = pstrdup(upper);
 			after = pt->last;
+			if (prev && prev != pt->table->incremental_last)
+				pfree(prev);
 		}
 		MemoryContextReset(page_cxt);
 		total += rows;
