@@ -21,6 +21,9 @@ ALTER TABLE src.items REPLICA IDENTITY FULL;
 -- sources
 SELECT tributary.create_source('local', 'postgresql', 'dbname=contrib_regression password=s3cret') > 0 AS created;
 SELECT tributary.create_source('local', 'postgresql', 'dbname=contrib_regression');
+SELECT tributary.create_source('pie', 'PieCloudDB', 'dbname=contrib_regression') > 0 AS created;
+SELECT source_kind FROM tributary.source WHERE source_name = 'pie';
+SELECT tributary.drop_source('pie');
 SELECT tributary.create_source('bad kind', 'oracle', 'dbname=x');
 SELECT tributary.create_source('badkind', 'oracle', 'dbname=x');
 SELECT tributary.create_source('badconn', 'postgresql', 'host=localhost nosuchkey=1');

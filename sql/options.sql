@@ -19,6 +19,7 @@ SELECT tributary.create_job('all_keys', 'opt_src', 'full+cdc', '{
   "execution.checkpointing.timeout": 60000,
   "parallelism.default": 4,
   "state.checkpoints.num-retained": 3,
+  "state.backend.dir": "hdfs:///flink/checkpoints",
   "restart-strategy.type": "failure-rate",
   "restart-strategy.fixed-delay.delay": "2 min",
   "restart-strategy.fixed-delay.attempts": 5,

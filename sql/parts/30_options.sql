@@ -15,6 +15,7 @@ RETURNS SETOF record LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_tem
 	VALUES
 	('execution.checkpointing.interval', 'integer', '1000'::jsonb, NULL::text[], 1::numeric, 86400000::numeric),
 	('execution.checkpointing.min-pause', 'integer', '500', NULL, 0, 86400000),
+	('state.backend.dir', 'text', 'null', NULL, NULL, NULL),
 	('execution.checkpointing.timeout', 'integer', '600000', NULL, 1, 86400000),
 	('parallelism.default', 'integer', '1', NULL, 1, 64),
 	('state.checkpoints.num-retained', 'integer', '1', NULL, 1, 1000000),

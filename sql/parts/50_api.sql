@@ -25,7 +25,8 @@ DECLARE
 	id integer;
 BEGIN
 	PERFORM tributary._check_name('source', source_name);
-	IF k IN ('postgres', 'postgresql', 'piecloudb', 'piecloudb_tp') THEN
+	/* PieCloudDB's TP engine speaks PostgreSQL's protocol (piecloudb: an earlier spelling) */
+	IF k IN ('postgres', 'postgresql', 'pieclouddb', 'pieclouddb_tp', 'piecloudb', 'piecloudb_tp') THEN
 		k := 'postgresql';
 	ELSIF k IN ('mysql', 'mariadb') THEN
 		k := 'mysql';
