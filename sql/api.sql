@@ -227,3 +227,11 @@ SELECT tributary._check_generation_expr('a test', 'NULL::character varying(20)')
 SELECT tributary._check_generation_expr('a test', '1) STORED, evil int DEFAULT (0');
 SELECT tributary._check_generation_expr('a test', 'NULL::int; DROP TABLE x');
 SELECT tributary._check_generation_expr('a test', '1 FROM pg_class');
+
+-- masking functions for column expressions
+SELECT tributary.mask('13812345678', 3, 4) AS phone, tributary.mask('ab', 1, 1) AS short,
+       tributary.mask('secret') AS whole, tributary.mask('Zoë Ünïcode', 1, 0, '#') AS unicode,
+       tributary.mask(NULL, 1, 1) IS NULL AS null_stays, tributary.mask('abc', -5, 1) AS negative;
+-- SHA-256 test vectors computed outside PostgreSQL (Python's hashlib)
+SELECT tributary.mask_hash('alice') = '2bd806c97f0e00af1a1fc3328fa763a9269723c8db8fac4f93af71db186d6e90' AS sha256,
+       tributary.mask_hash('alice', 'pepper') = 'b1b68da447843a6519d8dd7a9c13c90aa1148805cbe55810f86712e6c294ff36' AS salted;

@@ -42,13 +42,13 @@ my $src_conn = pg_conninfo($source);
 $target->safe_psql('postgres', qq{
 	SELECT tributary.create_source('src', 'postgresql', '$src_conn');
 	CREATE SCHEMA mirror;
-	CREATE TABLE mirror.wide_slim (id int PRIMARY KEY, total numeric, note_upper text);
+	CREATE TABLE mirror.wide_slim (id int PRIMARY KEY, total numeric, note_upper text, note_masked text);
 	SELECT tributary.create_job('copy', 'src', 'full', '{"snapshot_chunk_rows": 700, "target_schema": "mirror"}');
 	SELECT tributary.add_table('copy', 'public.types');
 	SELECT tributary.add_table('copy', 'public.comp');
 	SELECT tributary.add_table('copy', 'public.empty');
 	SELECT tributary.add_table('copy', 'public.wide', 'mirror.wide_slim',
-		'{"id": "id", "total": "price * qty", "note_upper": "upper(note)"}', 'qty > 2');
+		'{"id": "id", "total": "price * qty", "note_upper": "upper(note)", "note_masked": "tributary.mask(note, 2, 1)"}', 'qty > 2');
 });
 
 $target->safe_psql('postgres', "SELECT tributary.start_job('copy')");
@@ -69,8 +69,8 @@ ok($target->log_contains('copies source table \[public.types\] into mirror.types
 ok($target->log_contains('copies source table \[public.wide\] into mirror.wide_slim in text format'),
 	'expression columns: text COPY');
 is(digest($target, 'SELECT * FROM mirror.wide_slim'),
-	digest($source, 'SELECT id, price * qty, upper(note) FROM public.wide WHERE qty > 2'),
-	'column mapping with expressions and a row filter');
+	digest($source, q{SELECT id, price * qty, upper(note), left(note, 2) || repeat('*', length(note) - 3) || right(note, 1) FROM public.wide WHERE qty > 2}),
+	'column mapping with expressions (a masked one) and a row filter');
 
 is($target->safe_psql('postgres', q{
 	SELECT string_agg(format('%s %s %s/%s %s', source_table, state, chunks_done, chunks_total, rows_copied), ', ' ORDER BY source_table)
