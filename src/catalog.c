@@ -270,7 +270,9 @@ tributary_job_tables_load(int32 job_id)
 							  "       coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'delete', o->'dml'->>'delete') = 'ignore', "
 							  "       t.jt_column_map IS NULL AND NOT t.jt_ddl_accepted, j.job_name, "
 							  "       t.jt_column_map IS NOT NULL, t.jt_source_parts, t.jt_source_oid, "
-							  "       t.jt_incremental_column, t.jt_incremental_last "
+							  "       t.jt_incremental_column, t.jt_incremental_last, "
+							  "       substring(coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'delete', o->'dml'->>'delete') "
+							  "                 FROM '^mark:(.+)$') "
 							  "  FROM tributary.job_table t JOIN tributary.job j ON j.job_id = t.jt_job_id, "
 							  "       LATERAL tributary._effective_options(j.job_options) o "
 							  " WHERE t.jt_job_id = $1 ORDER BY t.jt_id",
@@ -311,6 +313,7 @@ tributary_job_tables_load(int32 job_id)
 			t->source_oid = spi_text(tup, desc, 19, cxt);
 			t->incremental_column = spi_text(tup, desc, 20, cxt);
 			t->incremental_last = spi_text(tup, desc, 21, cxt);
+			t->delete_mark = spi_text(tup, desc, 22, cxt);
 			old = MemoryContextSwitchTo(cxt);
 			for (char *k = strtok(keys, "\001"); k; k = strtok(NULL, "\001"))
 				t->key_columns = lappend(t->key_columns, pstrdup(k));

@@ -78,6 +78,7 @@ typedef struct TributaryTable
 	bool		ignore_insert;	/* job option dml */
 	bool		ignore_update;
 	bool		ignore_delete;
+	char	   *delete_mark;	/* job option dml delete "mark:<column>": soft deletes into it */
 	bool		all_columns;	/* every source column is copied (no column map, no DDL passed) */
 	bool		mapped;			/* add_table was given a column map */
 	char	   *source_parts;	/* jt_source_parts: leaves of a partitioned source table */

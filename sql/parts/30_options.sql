@@ -192,8 +192,10 @@ BEGIN
 			END IF;
 			FOR k, inner_v IN SELECT * FROM jsonb_each(v) LOOP
 				IF k = ANY (dml_ops) THEN
-					IF jsonb_typeof(inner_v) <> 'string' OR NOT (inner_v #>> '{}') = ANY (d.allowed) THEN
-						PERFORM tributary._option_error('job', 'dml.' || k, inner_v, 'apply or ignore');
+					IF jsonb_typeof(inner_v) <> 'string' OR NOT ((inner_v #>> '{}') = ANY (d.allowed)
+						OR (k = 'delete' AND (inner_v #>> '{}') ~ '^mark:.+$')) THEN
+						PERFORM tributary._option_error('job', 'dml.' || k, inner_v,
+							CASE k WHEN 'delete' THEN 'apply, ignore or mark:<column>' ELSE 'apply or ignore' END);
 					END IF;
 				ELSIF jsonb_typeof(inner_v) = 'object' THEN
 					FOR k2 IN SELECT jsonb_object_keys(inner_v) LOOP
@@ -203,9 +205,10 @@ BEGIN
 									  DETAIL = 'Valid operations are: insert, update, delete.';
 						END IF;
 						IF jsonb_typeof(inner_v -> k2) <> 'string'
-						   OR NOT (inner_v ->> k2) = ANY (d.allowed) THEN
+						   OR NOT ((inner_v ->> k2) = ANY (d.allowed)
+							   OR (k2 = 'delete' AND (inner_v ->> k2) ~ '^mark:.+$')) THEN
 							PERFORM tributary._option_error('job', 'dml.' || k || '.' || k2,
-								inner_v -> k2, 'apply or ignore');
+								inner_v -> k2, CASE k2 WHEN 'delete' THEN 'apply, ignore or mark:<column>' ELSE 'apply or ignore' END);
 						END IF;
 					END LOOP;
 				ELSE

@@ -456,6 +456,38 @@ $$;
  * checked here (transform.c) and evaluated on the target.
  */
 /*
+ * _add_table_mark_column: soft deletes (job option dml delete
+ * "mark:<column>"): a target created here gets the column (timestamptz);
+ * an existing one must have it as timestamptz, timestamp or boolean, and
+ * no source column may be mapped to it.
+ */
+CREATE FUNCTION tributary._add_table_mark_column(j tributary.job, tgt_oid oid, tgt_name text, mark text,
+												 copied jsonb, created boolean)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	typ oid;
+BEGIN
+	IF EXISTS (SELECT 1 FROM jsonb_array_elements(copied) c WHERE c ->> 'target' = mark) THEN
+		RAISE EXCEPTION 'target column "%" of % is mapped to the source, so it cannot mark deleted rows', mark, tgt_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Name another column in the job option dml ("delete": "mark:<column>").';
+	END IF;
+	IF created AND NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = tgt_oid AND attname = mark
+								 AND attnum > 0 AND NOT attisdropped) THEN
+		PERFORM tributary._exec_as(j.job_owner, format('ALTER TABLE %s ADD COLUMN %I timestamptz', tgt_name, mark));
+	END IF;
+	SELECT atttypid INTO typ FROM pg_attribute
+	 WHERE attrelid = tgt_oid AND attname = mark AND attnum > 0 AND NOT attisdropped AND attgenerated = '';
+	IF typ IS NULL OR typ NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'boolean'::regtype) THEN
+		RAISE EXCEPTION 'target table % has no column "%" to mark deleted rows in', tgt_name, mark
+			USING ERRCODE = 'undefined_column',
+				  DETAIL = 'The job option dml marks deleted rows in that column instead of deleting them; it must be a timestamptz, timestamp or boolean column.',
+				  HINT = format('Add it: ALTER TABLE %s ADD COLUMN %I timestamptz;', tgt_name, mark);
+	END IF;
+END
+$$;
+
+/*
  * _incremental_column_check: the incremental column of a table of an
  * incremental job: named, a column of the source table, never NULL, and
  * of a type whose values the source orders exactly.  Returns its name.
@@ -515,6 +547,8 @@ DECLARE
 	m record;
 	related text;
 	inc text;
+	mark text;
+	created boolean := false;
 	id integer;
 BEGIN
 	IF incremental_column IS NOT NULL AND j.job_mode <> 'incremental' THEN
@@ -587,6 +621,7 @@ BEGIN
 					  HINT = 'Create it, or set the job option create_tables to true.';
 		END IF;
 		/* generated columns come along when every column keeps its name */
+		created := true;
 		tgt_oid := tributary._add_table_create_target(j, tgt.nsp, tgt.rel, srccols, copied,
 													   checked -> 'types', cmap, keycols, src_name,
 													   CASE WHEN cmap IS NULL THEN info -> 'generated' END,
@@ -606,6 +641,11 @@ BEGIN
 	END IF;
 	/* the owner may write the target: a table of its own kind, privileges, no row security */
 	PERFORM tributary._check_target(tgt_oid::regclass, j.job_owner, j.job_mode, j.job_name);
+	/* soft deletes: the column deleted rows are marked in */
+	mark := substring(coalesce(opts -> 'dml' -> src_name ->> 'delete', opts -> 'dml' ->> 'delete') FROM '^mark:(.+)$');
+	IF mark IS NOT NULL THEN
+		PERFORM tributary._add_table_mark_column(j, tgt_oid, tgt_name, mark, copied, created);
+	END IF;
 	IF transformed THEN
 		checked := tributary._transform_check(srccols, copied, filter, tgt_oid::regclass, j.job_owner, src_name);
 	END IF;

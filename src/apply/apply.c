@@ -468,6 +468,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 	bool		missing;
 	bool		cascades;
 	bool		unchanged = false;
+	bool		soft;
 	TupleTableSlot *cascade_old = NULL;
 	ApplyErrorArg errarg;
 	ErrorContextCallback errcb;
@@ -489,18 +490,23 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
 
-	/* as TargetPrivilegesCheck: an idempotent write may also insert, update or delete */
+	/*
+	 * as TargetPrivilegesCheck: an idempotent write may also insert, update
+	 * or delete; with soft deletes an insert may update a deleted row and a
+	 * delete updates
+	 */
+	soft = (ar->table->delete_mark != NULL);
 	if (type == TRIB_CHANGE_INSERT)
-		needed = ACL_INSERT | (state->idempotent ? ACL_UPDATE : 0);
+		needed = ACL_INSERT | (state->idempotent || soft ? ACL_UPDATE : 0);
 	else if (type == TRIB_CHANGE_UPDATE)
 		needed = ACL_UPDATE | (state->idempotent ? ACL_INSERT | ACL_DELETE : 0);
 	else
-		needed = ACL_DELETE;
+		needed = soft ? ACL_UPDATE : ACL_DELETE;
 	ao = tributary_target_open(state, ar, needed);
 	estate = ao->estate;
 
 	/* a strict insert into a plain table goes to the multi-insert buffer */
-	if (type == TRIB_CHANGE_INSERT && !state->idempotent && ao->multi)
+	if (type == TRIB_CHANGE_INSERT && !state->idempotent && !soft && ao->multi)
 	{
 		TupleTableSlot *slot;
 		/* only CHECK constraints may run queries; skip the snapshot otherwise */
@@ -552,7 +558,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 	 */
 	if (ao->proute)
 		found = false;			/* apply_routed looks in the partitions */
-	else if (type == TRIB_CHANGE_INSERT && !state->idempotent)
+	else if (type == TRIB_CHANGE_INSERT && !state->idempotent && !soft)
 		found = false;
 	else
 	{
@@ -580,8 +586,14 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 		case TRIB_CHANGE_INSERT:
 			if (found)
 			{
-				/* idempotent: the row is there; columns the source does not fill keep their values */
+				/*
+				 * idempotent, or a key deleted softly and inserted again: the
+				 * row is there; columns the source does not fill keep their
+				 * values, but for the mark of a soft delete
+				 */
 				fill_slot(ar, &errarg, ao->remote, newtuple, ao->local, &missing);
+				if (soft)
+					tributary_soft_mark(ar, ao->remote, NULL, false, 0);
 				/* the same row again (a catch-up, a poll reading ties again) is not written */
 				unchanged = slots_identical(ao->remote, ao->local);
 				if (!unchanged)
@@ -594,6 +606,8 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 			{
 				fill_slot(ar, &errarg, ao->remote, newtuple, NULL, &missing);
 				tributary_target_fill_defaults(ar, ao, ao->remote);
+				if (soft)
+					tributary_soft_mark(ar, ao->remote, NULL, false, 0);
 				ExecSimpleRelationInsert(ao->rri, estate, ao->remote);	/* a duplicate raises */
 			}
 			break;
@@ -632,7 +646,14 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 				missing_row(ar, ao, "update");
 			break;
 		case TRIB_CHANGE_DELETE:
-			if (found)
+			if (found && soft)
+			{
+				/* the row stays, marked deleted at the source's commit time */
+				tributary_soft_mark(ar, ao->remote, ao->local, true, state->commit_ts);
+				EvalPlanQualSetSlot(&ao->epqstate, ao->remote);
+				ExecSimpleRelationUpdate(ao->rri, estate, &ao->epqstate, ao->local, ao->remote);
+			}
+			else if (found)
 			{
 				EvalPlanQualSetSlot(&ao->epqstate, ao->local);
 				ExecSimpleRelationDelete(ao->rri, estate, &ao->epqstate, ao->local);
@@ -737,6 +758,11 @@ tributary_apply_truncate(TributaryApplyState *state, int nrelids, Oid *relids)
 
 		if (ar == NULL || ar->table == NULL || ar->table->ignore_delete)
 			continue;
+		if (ar->table->delete_mark)
+		{
+			tributary_soft_truncate(state, ar->table);
+			continue;
+		}
 		relid = RangeVarGetRelid(makeRangeVar(ar->table->target_nsp, ar->table->target_rel, -1),
 								 AccessExclusiveLock, true);
 		if (!OidIsValid(relid))

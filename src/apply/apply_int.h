@@ -2,8 +2,8 @@
  *
  * apply_int.h
  *		What the apply engine's files share among themselves (apply.c,
- *		relmap.c, dirty.c, target_state.c); callers outside src/apply use
- *		apply.h.
+ *		relmap.c, dirty.c, target_state.c, soft_delete.c); callers outside
+ *		src/apply use apply.h.
  *
  *-------------------------------------------------------------------------
  */
@@ -65,5 +65,10 @@ extern bool tributary_find_row(ApplyRel *ar, ApplyOpen *ao, LockTupleMode lockmo
 /* dirty.c */
 extern void tributary_record_dirty_row(TributaryApplyState *state, ApplyRel *ar, TribTuple *tuple,
 									   ErrorData *edata);
+
+/* soft_delete.c */
+extern void tributary_soft_mark(ApplyRel *ar, TupleTableSlot *slot, TupleTableSlot *from,
+								bool deleted, TimestampTz commit_ts);
+extern void tributary_soft_truncate(TributaryApplyState *state, TributaryTable *t);
 
 #endif							/* TRIBUTARY_APPLY_INT_H */

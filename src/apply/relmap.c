@@ -298,6 +298,27 @@ build_target(ApplyRel *ar, Relation rel)
 			fmgr_info_cxt(fn, &ar->src_out_fns[i], ar->map_cxt);
 		}
 	}
+	/* soft deletes: the column deletes mark, which the source does not fill */
+	ar->mark_attno = -1;
+	if (t->delete_mark)
+	{
+		for (int i = 0; i < desc->natts; i++)
+			if (!TupleDescAttr(desc, i)->attisdropped &&
+				strcmp(NameStr(TupleDescAttr(desc, i)->attname), t->delete_mark) == 0)
+				ar->mark_attno = i;
+		if (ar->mark_attno < 0 || ar->attmap[ar->mark_attno] >= 0 ||
+			TupleDescAttr(desc, ar->mark_attno)->attgenerated ||
+			!(TupleDescAttr(desc, ar->mark_attno)->atttypid == TIMESTAMPTZOID ||
+			  TupleDescAttr(desc, ar->mark_attno)->atttypid == TIMESTAMPOID ||
+			  TupleDescAttr(desc, ar->mark_attno)->atttypid == BOOLOID))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("target table %s has no column \"%s\" to mark deleted rows in", target, t->delete_mark),
+					 errdetail("The job option dml marks deleted rows in that column instead of deleting them; it must be a timestamptz, timestamp or boolean column that no source column is mapped to."),
+					 errhint("Add the column to the target table (ALTER TABLE %s ADD COLUMN %s timestamptz), then start the job again.",
+							 target, quote_identifier(t->delete_mark))));
+		ar->mark_type = TupleDescAttr(desc, ar->mark_attno)->atttypid;
+	}
 	ar->keyidx = RelationGetPrimaryKeyIndex(rel);
 	ar->key_deferrable = false;
 	if (!OidIsValid(ar->keyidx))

@@ -56,6 +56,9 @@ typedef struct ApplyRel
 	bool		key_deferrable; /* keyidx is a DEFERRABLE primary key (find_row.c) */
 	Expr	  **defaults;		/* per target attribute: default of an unmapped column */
 	bool		has_defaults;
+	/* dml delete "mark:<column>" (soft deletes): that target attribute (0-based) and its type, else -1 */
+	int			mark_attno;
+	Oid			mark_type;
 	/* apply.c's */
 	int64		rows;			/* rows applied since the counters were saved */
 	struct ApplyOpen *open;		/* executor state in the open local transaction */
