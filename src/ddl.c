@@ -289,9 +289,13 @@ apply_columns(TributaryApplyState *apply, TributaryTable *t, const char *kind, c
 			foreach(ln, names)
 				if (t->columns[c].source && strcmp(t->columns[c].source, lfirst(ln)) == 0)
 					exists = true;
-			/* a named drop drops that column only */
-			if (named != NULL && t->columns[c].source != job_column(t, named))
-				exists = true;
+			/*
+			 * a named drop drops that column only, and drops it even when
+			 * the source has a column of that name now (added again since,
+			 * maybe with another type: its own add_column follows)
+			 */
+			if (named != NULL)
+				exists = (t->columns[c].source == NULL || t->columns[c].source != job_column(t, named));
 			if (exists)
 			{
 				t->columns[keep++] = t->columns[c];

@@ -188,6 +188,10 @@ $target->safe_psql('postgres', qq{
 	SELECT tributary.start_job('minc');
 });
 is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('minc', '60 s')}), 't', 'the MariaDB job syncs');
+$my->sql(q{USE shop; CREATE TABLE shop.st (id INT PRIMARY KEY, phase ENUM('new', 'done', 'archived') NOT NULL)});
+($ret, $out, $err) = $target->psql('postgres', q{SELECT tributary.add_table('minc', 'shop.st', incremental_column => 'phase')});
+like($err, qr/incremental column "phase" of source table \[shop\.st\] has type enum\('new','done','archived'\), which cannot be polled exactly/,
+	'an ENUM column (ordered by index, compared as text): refused');
 is($target->safe_psql('postgres', q{SELECT count(*) || ' ' || sum(amount) || ' ' || to_char(max(updated_at), 'YYYY-MM-DD HH24:MI:SS.US') FROM mmirror.orders}),
 	$my->sql(q{SELECT CONCAT(COUNT(*), ' ', SUM(amount), ' ', MAX(updated_at)) FROM shop.orders}), 'orders: copied');
 sub orders_equal

@@ -186,8 +186,9 @@ BEGIN
 	ELSE
 		m := regexp_match(qualified, '^(`(?:[^`]|``)+`|[^.`]+)\.(`(?:[^`]|``)+`|[^.`]+)$');
 		IF m IS NOT NULL THEN
-			parts := ARRAY[replace(trim(BOTH '`' FROM m[1]), '``', '`'),
-						   replace(trim(BOTH '`' FROM m[2]), '``', '`')];
+			/* one quote off each end of a quoted name (`a``` is a`) */
+			parts := ARRAY[CASE WHEN m[1] LIKE '`%' THEN replace(substr(m[1], 2, length(m[1]) - 2), '``', '`') ELSE m[1] END,
+						   CASE WHEN m[2] LIKE '`%' THEN replace(substr(m[2], 2, length(m[2]) - 2), '``', '`') ELSE m[2] END];
 		END IF;
 	END IF;
 	IF parts IS NULL OR array_length(parts, 1) <> 2 THEN

@@ -515,10 +515,13 @@ BEGIN
 				  DETAIL = 'Rows whose incremental column is NULL would never be read.',
 				  HINT = 'Make the column NOT NULL on the source, or choose another column.';
 	END IF;
-	IF (c ->> 'pg_type') !~ '^(smallint|integer|bigint|numeric|date|timestamp|character varying|character|text)( |\(|$)' THEN
-		RAISE EXCEPTION 'incremental column "%" of source table [%] has type %, which cannot be polled exactly', col, src_name, c ->> 'pg_type'
+	/* MySQL orders ENUM and SET by their index but compares them as strings */
+	IF (c ->> 'pg_type') !~ '^(smallint|integer|bigint|numeric|date|timestamp|character varying|character|text)( |\(|$)'
+	   OR coalesce(c ->> 'mysql_type', '') ~* '^(enum|set)\(' THEN
+		RAISE EXCEPTION 'incremental column "%" of source table [%] has type %, which cannot be polled exactly', col, src_name,
+				coalesce(c ->> 'mysql_type', c ->> 'pg_type')
 			USING ERRCODE = 'feature_not_supported',
-				  DETAIL = 'Polls compare the column''s values as the source orders them; integers, numerics, dates, timestamps and strings can be, floating-point, boolean, binary and JSON values cannot.',
+				  DETAIL = 'Polls compare the column''s values as the source orders them; integers, numerics, dates, timestamps and strings can be; floating-point, boolean, binary and JSON values, and MySQL ENUM and SET (ordered by their index, compared as strings), cannot.',
 				  HINT = 'Choose a timestamp or integer column that grows with every insert and update.';
 	END IF;
 	RETURN col;

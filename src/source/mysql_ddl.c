@@ -31,7 +31,11 @@
 #include "source/mysql_source.h"
 
 /*
- * skip_space: past blanks and comments of a statement.
+ * skip_space: past blanks and comments of a statement.  The body of an
+ * executable comment ("/" "*!50100 ..." or MariaDB's "/" "*M!100100 ...",
+ * up to its end marker) is code, as the server runs it: its markers are
+ * skipped, not its text.  A "--" comment needs a blank or control
+ * character after it, as MySQL's.
  */
 static const char *
 skip_space(const char *p)
@@ -40,7 +44,15 @@ skip_space(const char *p)
 	{
 		while (*p && isspace((unsigned char) *p))
 			p++;
-		if (p[0] == '/' && p[1] == '*')
+		if (p[0] == '/' && p[1] == '*' && (p[2] == '!' || (p[2] == 'M' && p[3] == '!')))
+		{
+			p += (p[2] == '!') ? 3 : 4;
+			while (isdigit((unsigned char) *p))
+				p++;
+		}
+		else if (p[0] == '*' && p[1] == '/')
+			p += 2;				/* the end of an executable comment */
+		else if (p[0] == '/' && p[1] == '*')
 		{
 			const char *e = strstr(p + 2, "*/");
 
@@ -48,7 +60,9 @@ skip_space(const char *p)
 				return p + strlen(p);
 			p = e + 2;
 		}
-		else if ((p[0] == '-' && p[1] == '-') || p[0] == '#')
+		else if ((p[0] == '-' && p[1] == '-' &&
+				  (p[2] == '\0' || isspace((unsigned char) p[2]) || iscntrl((unsigned char) p[2]))) ||
+				 p[0] == '#')
 		{
 			while (*p && *p != '\n')
 				p++;
@@ -134,9 +148,12 @@ take_table(const char **p, const char *db)
 	return psprintf("%s.%s", db ? db : "", a);
 }
 
-/* table options an ALTER TABLE may set that change neither columns nor rows */
+/*
+ * table options an ALTER TABLE may set that change neither columns nor
+ * rows (ENGINE only for engines that keep every row: not BLACKHOLE)
+ */
 static const char *const inert_options[] = {
-	"ENGINE", "COMMENT", "AUTO_INCREMENT", "ROW_FORMAT", "KEY_BLOCK_SIZE", "STATS_PERSISTENT",
+	"COMMENT", "AUTO_INCREMENT", "ROW_FORMAT", "KEY_BLOCK_SIZE", "STATS_PERSISTENT",
 	"STATS_AUTO_RECALC", "STATS_SAMPLE_PAGES", "CHECKSUM", "PAGE_CHECKSUM", "MAX_ROWS", "MIN_ROWS",
 	"PACK_KEYS", "AVG_ROW_LENGTH", "DELAY_KEY_WRITE", "TRANSACTIONAL", "FORCE", "ORDER",
 	"ENABLE", "DISABLE", "CHARACTER", "CHARSET", "COLLATE", NULL
@@ -212,9 +229,24 @@ alter_kind(const char *p, const char *db, char **column, char **new_name, bool *
 		else
 		{
 			(void) take_word(&p, "COLUMN");
+			(void) (take_word(&p, "IF") && take_word(&p, "EXISTS"));
 			(void) take_ident(&p);
 			*inert = ((take_word(&p, "SET") || take_word(&p, "DROP")) && take_word(&p, "DEFAULT"));
 		}
+		return "other";
+	}
+	if (take_word(&p, "ENGINE"))
+	{
+		static const char *const keeping[] = {"InnoDB", "MyISAM", "Aria", "MEMORY", "HEAP", "ROCKSDB", NULL};
+		char	   *engine;
+
+		p = skip_space(p);
+		if (*p == '=')
+			p++;
+		engine = take_ident(&p);
+		for (int i = 0; engine && keeping[i]; i++)
+			if (pg_strcasecmp(engine, keeping[i]) == 0)
+				*inert = true;
 		return "other";
 	}
 	{
@@ -232,6 +264,7 @@ alter_kind(const char *p, const char *db, char **column, char **new_name, bool *
 	{
 		if (take_word(&p, "COLUMN"))
 		{
+			(void) (take_word(&p, "IF") && take_word(&p, "EXISTS"));
 			*column = take_ident(&p);
 			if (take_word(&p, "TO"))
 				*new_name = take_ident(&p);
@@ -249,6 +282,7 @@ alter_kind(const char *p, const char *db, char **column, char **new_name, bool *
 	if (take_word(&p, "CHANGE"))
 	{
 		(void) take_word(&p, "COLUMN");
+		(void) (take_word(&p, "IF") && take_word(&p, "EXISTS"));
 		*column = take_ident(&p);
 		*new_name = take_ident(&p);
 		/* MySQL compares column names without regard to case */
@@ -262,6 +296,7 @@ alter_kind(const char *p, const char *db, char **column, char **new_name, bool *
 	if (take_word(&p, "MODIFY"))
 	{
 		(void) take_word(&p, "COLUMN");
+		(void) (take_word(&p, "IF") && take_word(&p, "EXISTS"));
 		*column = take_ident(&p);
 		return "alter_column_type";
 	}
@@ -312,10 +347,11 @@ next_action(const char *p)
  * alter_actions: the actions of an ALTER TABLE statement after its
  * table name (p), as MyDdlAction, in order, with a rename of the table
  * last (the other actions name the table by its old name); options that
- * change nothing (ALGORITHM=, LOCK=) left out.
+ * change nothing (ALGORITHM=, LOCK=) left out.  ignore: ALTER IGNORE
+ * TABLE, under which no action is inert.
  */
 static List *
-alter_actions(const char *p, const char *db)
+alter_actions(const char *p, const char *db, bool ignore)
 {
 	List	   *actions = NIL;
 	MyDdlAction *rename = NULL;
@@ -331,6 +367,9 @@ alter_actions(const char *p, const char *db)
 			MyDdlAction *a = palloc0(sizeof(MyDdlAction));
 
 			a->kind = alter_kind(text, db, &a->column, &a->new_name, &a->inert);
+			/* ALTER IGNORE drops the rows a new unique key refuses, unlogged */
+			if (ignore)
+				a->inert = false;
 			if (strcmp(a->kind, "rename_table") == 0)
 				rename = a;
 			else
@@ -371,8 +410,15 @@ mysrc_classify_ddl(const char *query, const char *db, List **tables, List **acti
 	if (take_word(&p, "ALTER"))
 	{
 		char	   *t;
+		bool		ignore = false;
 
-		(void) (take_word(&p, "ONLINE") || take_word(&p, "IGNORE"));
+		for (;;)
+		{
+			if (take_word(&p, "IGNORE"))
+				ignore = true;
+			else if (!take_word(&p, "ONLINE"))
+				break;
+		}
 		if (!take_word(&p, "TABLE"))
 			return NULL;
 		(void) (take_word(&p, "IF") && take_word(&p, "EXISTS"));
@@ -380,7 +426,16 @@ mysrc_classify_ddl(const char *query, const char *db, List **tables, List **acti
 		if (t == NULL)
 			return NULL;
 		*tables = list_make1(t);
-		*actions = alter_actions(p, db);
+		/* MariaDB's lock wait clause */
+		if (take_word(&p, "WAIT"))
+		{
+			p = skip_space(p);
+			while (isdigit((unsigned char) *p) || *p == '.')
+				p++;
+		}
+		else
+			(void) take_word(&p, "NOWAIT");
+		*actions = alter_actions(p, db, ignore);
 		return ((MyDdlAction *) linitial(*actions))->kind;
 	}
 	if (take_word(&p, "RENAME"))
