@@ -100,6 +100,26 @@ $target->safe_psql('postgres', q{SELECT tributary.create_job('crm2', 'maria', 'f
 ($ret, $out, $stderr) = $target->psql('postgres', q{SELECT tributary.add_tables('crm2', 'crm\.doc_.*', 'crm_copy', 'all_in_one')});
 like($stderr, qr/ERROR:  several source tables map to target table crm_copy.all_in_one/, 'merging tables into one is refused clearly');
 is($target->safe_psql('postgres', "SELECT count(*) FROM tributary.tables WHERE job_name = 'crm2'"), '0', 'and adds nothing');
+# the seed's two steps (a rewrite, then a template using its result), a
+# rewrite of the database name into the schema, variables of the source
+# side; unknown variables and a rewrite naming its own result refused
+is($target->safe_psql('postgres', q{SELECT tributary.add_tables('crm2', 'crm\.doc_.*', 'c(.*) => ods_\1_${ds_name_src}',
+	'{"table": "doc_(.*) => \\\\1", "name": "pre_${db_table_name_src_transed}_post_${db_name_src}_${db_table_name_src}"}')}),
+	'2', 'add_tables with a JSON name rule and a schema rewrite');
+is($target->safe_psql('postgres', "SELECT string_agg(source_table || ' -> ' || target_table, ', ' ORDER BY source_table) FROM tributary.tables WHERE job_name = 'crm2'"),
+	'crm.doc_a -> ods_rm_maria.pre_a_post_crm_doc_a, crm.doc_b -> ods_rm_maria.pre_b_post_crm_doc_b',
+	'${db_table_name_src_transed} is the rewritten name; the schema is the database name rewritten');
+$target->safe_psql('postgres', q{SELECT tributary.create_job('crm3', 'maria', 'full+cdc')});
+($ret, $out, $stderr) = $target->psql('postgres', q{SELECT tributary.add_tables('crm3', 'crm\.doc_.*', NULL, 'x_${tabel}')});
+like($stderr, qr/unknown variable "\$\{tabel\}" in name_rule/, 'an unknown variable is an error');
+like($stderr, qr/HINT:  Variables here are: .*\$\{db_table_name_src_transed\}/, '... listing the variables');
+($ret, $out, $stderr) = $target->psql('postgres', q{SELECT tributary.add_tables('crm3', 'crm\.doc_.*', 'x_${db_name_src_transed}')});
+like($stderr, qr/unknown variable "\$\{db_name_src_transed\}" in target_schema/, 'the schema cannot name itself');
+($ret, $out, $stderr) = $target->psql('postgres', q{SELECT tributary.add_tables('crm3', 'crm\.doc_.*', NULL, 'doc_(.*) => ${table}_x')});
+like($stderr, qr/name_rule doc_\(\.\*\) => \$\{table\}_x uses the rewritten name inside the rewrite itself/, 'a rewrite naming its own result is refused');
+is($target->safe_psql('postgres', q{SELECT tributary.add_tables('crm3', 'crm\.doc_a', 'plain', '${table}_copy')}), '1',
+	'a template without a rewrite: ${table} is the source name');
+is($target->safe_psql('postgres', "SELECT target_table FROM tributary.tables WHERE job_name = 'crm3'"), 'plain.doc_a_copy', '... as documented');
 $target->safe_psql('postgres', "SELECT tributary.start_job('crm')");
 is($target->safe_psql('postgres', "SELECT tributary.wait_for_sync('crm', '60 s')"), 't', 'the added tables sync');
 is($target->safe_psql('postgres', "SELECT (SELECT v FROM crm_copy.pre_a_maria) || ',' || (SELECT v FROM crm_copy.pre_b_maria)"), '1,2',

@@ -116,6 +116,39 @@ $$;
  * errors that may pass (connection, locks, resources, cancels) are
  * raised all the same, to be tried again.
  */
+/*
+ * _name_expand: a name template with its ${variables} replaced from vars
+ * (a JSON object of variable names to values); a variable vars does not
+ * have is an error naming it (what: where the template comes from).
+ */
+CREATE FUNCTION tributary._name_expand(template text, vars jsonb, what text)
+RETURNS text LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	m text[];
+	result text := template;
+BEGIN
+	FOR m IN SELECT regexp_matches(template, '\$\{([^}]*)\}', 'g') LOOP
+		IF NOT vars ? m[1] THEN
+			RAISE EXCEPTION 'unknown variable "${%}" in %', m[1], what
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Variables here are: ' || (SELECT string_agg('${' || k || '}', ', ' ORDER BY k) FROM jsonb_object_keys(vars) k) || '.';
+		END IF;
+		result := replace(result, '${' || m[1] || '}', vars ->> m[1]);
+	END LOOP;
+	RETURN result;
+END
+$$;
+
+/*
+ * _name_rewrite: a name rewritten by a rule 'pattern => replacement' (the
+ * pattern anchored at both ends; \1 ... in the replacement).
+ */
+CREATE FUNCTION tributary._name_rewrite(name text, rule text)
+RETURNS text LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT regexp_replace(name, '^(?:' || btrim(split_part(rule, '=>', 1)) || ')$',
+						  btrim(substr(rule, strpos(rule, '=>') + 2)))
+$$;
+
 CREATE FUNCTION tributary._add_matching_tables(j tributary.job, source_pattern text, target_schema text,
 											   name_rule text, exclude text, rule_id integer)
 RETURNS integer LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -125,8 +158,11 @@ DECLARE
 	r record;
 	tgt_schema text;
 	tgt_name text;
-	pattern text;
-	replacement text;
+	schema_rule text := coalesce(target_schema, opts ->> 'target_schema');
+	rule jsonb;
+	transed text;
+	template text;
+	vars jsonb;
 	targets text[] := '{}';
 	refused text[];
 	n integer := 0;
@@ -141,9 +177,28 @@ BEGIN
 	IF rule_id IS NOT NULL THEN
 		SELECT nr_refused INTO refused FROM tributary.name_rule WHERE nr_id = rule_id;
 	END IF;
-	IF name_rule LIKE '%=>%' THEN
-		pattern := btrim(split_part(name_rule, '=>', 1));
-		replacement := btrim(substr(name_rule, strpos(name_rule, '=>') + 2));
+	/*
+	 * the name rule: 'pattern => replacement' (a rewrite of the source
+	 * table name), a template, or the seed's two steps as JSON: {"table":
+	 * rewrite, "name": template using ${db_table_name_src_transed}}
+	 */
+	IF btrim(name_rule) LIKE '{%' THEN
+		BEGIN
+			rule := name_rule::jsonb;
+		EXCEPTION WHEN invalid_text_representation THEN
+			rule := NULL;
+		END;
+		IF rule IS NULL OR jsonb_typeof(rule) <> 'object' OR EXISTS (SELECT 1 FROM jsonb_object_keys(rule) k WHERE k NOT IN ('table', 'name'))
+		   OR (rule ? 'table' AND coalesce(rule ->> 'table', '') NOT LIKE '%=>%') THEN
+			RAISE EXCEPTION 'invalid name_rule %', name_rule
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = 'A JSON name rule has "table" (a rewrite, ''pattern => replacement'') and "name" (a template), both optional.',
+					  HINT = 'In JSON a backslash is written twice: {"table": "doc_(.*) => \\1"}.';
+		END IF;
+	ELSIF name_rule LIKE '%=>%' AND name_rule ~ '\$\{(table|db_table_name_src_transed)\}' THEN
+		RAISE EXCEPTION 'name_rule % uses the rewritten name inside the rewrite itself', name_rule
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Give the rewrite and the template apart: {"table": "doc_(.*) => \1", "name": "pre_${db_table_name_src_transed}_post"}.';
 	END IF;
 	FOR r IN SELECT t.schema_name, t.table_name FROM tributary._remote_tables(s.source_name) t
 			  WHERE (t.schema_name || '.' || t.table_name) ~ ('^(?:' || source_pattern || ')$')
@@ -152,20 +207,28 @@ BEGIN
 			                       AND jt.jt_source_schema = t.schema_name AND jt.jt_source_rel = t.table_name)
 			    AND NOT (t.schema_name || '.' || t.table_name) = ANY (coalesce(refused, '{}'))
 			  ORDER BY 1, 2 LOOP
-		tgt_schema := coalesce(target_schema, opts ->> 'target_schema', r.schema_name);
-		tgt_name := r.table_name;
-		IF pattern IS NOT NULL THEN
-			tgt_name := regexp_replace(tgt_name, '^(?:' || pattern || ')$', replacement);
+		/* the target schema: the source's, a name, a template, or a rewrite of the source's */
+		vars := jsonb_build_object('db_name_src', r.schema_name, 'ds_name_src', s.source_name, 'source', s.source_name);
+		tgt_schema := CASE WHEN schema_rule IS NULL THEN r.schema_name
+						   WHEN schema_rule LIKE '%=>%'
+						   THEN tributary._name_expand(tributary._name_rewrite(r.schema_name, schema_rule), vars, 'target_schema')
+						   ELSE tributary._name_expand(schema_rule, vars, 'target_schema') END;
+		/* the target table: the source table's name rewritten, then the template */
+		IF rule IS NOT NULL THEN
+			transed := CASE WHEN rule ? 'table' THEN tributary._name_rewrite(r.table_name, rule ->> 'table') ELSE r.table_name END;
+			template := coalesce(rule ->> 'name', '${db_table_name_src_transed}');
+		ELSIF name_rule LIKE '%=>%' THEN
+			transed := tributary._name_rewrite(r.table_name, name_rule);
+			template := transed;
+		ELSE
+			transed := r.table_name;
+			template := coalesce(name_rule, r.table_name);
 		END IF;
-		IF name_rule IS NOT NULL AND name_rule NOT LIKE '%=>%' THEN
-			tgt_name := name_rule;
-		END IF;
-		tgt_name := replace(replace(replace(replace(replace(replace(tgt_name,
-			'${db_table_name_src_transed}', CASE WHEN pattern IS NOT NULL
-				THEN regexp_replace(r.table_name, '^(?:' || pattern || ')$', replacement) ELSE r.table_name END),
-			'${table}', r.table_name),
-			'${db_name_src_transed}', tgt_schema), '${schema}', tgt_schema),
-			'${ds_name_src}', s.source_name), '${source}', s.source_name);
+		vars := vars || jsonb_build_object('db_table_name_src', r.table_name,
+										   'db_table_name_src_transed', transed, 'table', transed,
+										   'db_name_src_transed', tgt_schema, 'schema', tgt_schema);
+		tgt_name := CASE WHEN name_rule IS NULL THEN r.table_name
+						 ELSE tributary._name_expand(template, vars, 'name_rule') END;
 		BEGIN
 			IF (tgt_schema || '.' || tgt_name) = ANY (targets) OR EXISTS (
 					SELECT 1 FROM tributary.job_table jt WHERE jt.jt_job_id = j.job_id
