@@ -117,6 +117,8 @@ like($stderr, qr/HINT:  Variables here are: .*\$\{db_table_name_src_transed\}/, 
 like($stderr, qr/unknown variable "\$\{db_name_src_transed\}" in target_schema/, 'the schema cannot name itself');
 ($ret, $out, $stderr) = $target->psql('postgres', q{SELECT tributary.add_tables('crm3', 'crm\.doc_.*', NULL, 'doc_(.*) => ${table}_x')});
 like($stderr, qr/name_rule doc_\(\.\*\) => \$\{table\}_x uses the rewritten name inside the rewrite itself/, 'a rewrite naming its own result is refused');
+($ret, $out, $stderr) = $target->psql('postgres', q{SELECT tributary.add_tables('crm3', 'crm\.nothing_.*', NULL, 'x_${tabel}', follow => true)});
+like($stderr, qr/unknown variable "\$\{tabel\}" in name_rule/, 'a followed rule that matches nothing yet is checked too');
 is($target->safe_psql('postgres', q{SELECT tributary.add_tables('crm3', 'crm\.doc_a', 'plain', '${table}_copy')}), '1',
 	'a template without a rewrite: ${table} is the source name');
 is($target->safe_psql('postgres', "SELECT target_table FROM tributary.tables WHERE job_name = 'crm3'"), 'plain.doc_a_copy', '... as documented');

@@ -189,16 +189,27 @@ BEGIN
 			rule := NULL;
 		END;
 		IF rule IS NULL OR jsonb_typeof(rule) <> 'object' OR EXISTS (SELECT 1 FROM jsonb_object_keys(rule) k WHERE k NOT IN ('table', 'name'))
-		   OR (rule ? 'table' AND coalesce(rule ->> 'table', '') NOT LIKE '%=>%') THEN
+		   OR (rule ? 'table' AND (coalesce(rule ->> 'table', '') NOT LIKE '%=>%' OR rule ->> 'table' LIKE '%${%')) THEN
 			RAISE EXCEPTION 'invalid name_rule %', name_rule
 				USING ERRCODE = 'invalid_parameter_value',
-					  DETAIL = 'A JSON name rule has "table" (a rewrite, ''pattern => replacement'') and "name" (a template), both optional.',
+					  DETAIL = 'A JSON name rule has "table" (a rewrite, ''pattern => replacement'', without variables) and "name" (a template), both optional.',
 					  HINT = 'In JSON a backslash is written twice: {"table": "doc_(.*) => \\1"}.';
 		END IF;
 	ELSIF name_rule LIKE '%=>%' AND name_rule ~ '\$\{(table|db_table_name_src_transed)\}' THEN
 		RAISE EXCEPTION 'name_rule % uses the rewritten name inside the rewrite itself', name_rule
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Give the rewrite and the template apart: {"table": "doc_(.*) => \1", "name": "pre_${db_table_name_src_transed}_post"}.';
+	END IF;
+	/* variables checked now, not at the first table a followed rule matches */
+	vars := jsonb_build_object('db_name_src', '', 'ds_name_src', '', 'source', '');
+	IF schema_rule IS NOT NULL THEN
+		PERFORM tributary._name_expand(schema_rule, vars, 'target_schema');
+	END IF;
+	IF name_rule IS NOT NULL THEN
+		PERFORM tributary._name_expand(CASE WHEN rule IS NULL THEN name_rule ELSE coalesce(rule ->> 'name', '') END,
+									   vars || jsonb_build_object('db_table_name_src', '', 'db_table_name_src_transed', '',
+																  'table', '', 'db_name_src_transed', '', 'schema', ''),
+									   'name_rule');
 	END IF;
 	FOR r IN SELECT t.schema_name, t.table_name FROM tributary._remote_tables(s.source_name) t
 			  WHERE (t.schema_name || '.' || t.table_name) ~ ('^(?:' || source_pattern || ')$')
