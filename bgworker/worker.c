@@ -59,6 +59,7 @@
 #include "apply/copy_in.h"
 #include "snapshot.h"
 #include "stream.h"
+#include "table_sync.h"
 
 static TributaryWorkerSlot *MySlot = NULL;
 
@@ -639,6 +640,7 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 			tributary_source_disconnect(src);
 			MemoryContextSwitchTo(run_cxt);
 			tributary_apply_forget();
+			tributary_table_sync_close();
 			MemoryContextDelete(attempt_cxt);
 			RESUME_INTERRUPTS();
 			if (lost_at == 0)
@@ -670,6 +672,7 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 			tributary_source_disconnect(src);
 			MemoryContextSwitchTo(run_cxt);
 			tributary_apply_forget();
+			tributary_table_sync_close();
 			MemoryContextDelete(attempt_cxt);
 			tables = worker_resume_state(run_cxt, tables_cxt);
 		}

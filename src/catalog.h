@@ -81,6 +81,8 @@ typedef struct TributaryTable
 	char	   *source_parts;	/* jt_source_parts: leaves of a partitioned source table */
 	char	   *source_oid;		/* jt_source_oid: the source table's identity */
 	bool		resyncing;		/* this process: to be copied again; its changes wait */
+	bool		buffering;		/* this process: copied again while the job streams
+								 * (table_sync.c); its changes are kept */
 } TributaryTable;
 
 extern TributaryJob *tributary_job_load(int32 job_id);

@@ -68,6 +68,7 @@
 #include "pg_tributary.h"
 #include "security.h"
 #include "stream.h"
+#include "table_sync.h"
 
 #define MAX_CHANGES_PER_COMMIT	100000
 #define FEEDBACK_INTERVAL_MS	1000
@@ -89,6 +90,7 @@ typedef struct StreamState
 	TributaryJob *job;
 	TributarySource *src;
 	TributaryApplyState *apply;
+	TributaryTableSync *sync;	/* tables copied while the job streams */
 	TributaryStreamProgress progress;
 	bool		always_idempotent;	/* cdc jobs: the target was not copied by us */
 	XLogRecPtr	catchup_until;
@@ -467,6 +469,8 @@ sink_relation(TributaryChangeSink *sink, TribRelation *rel)
 		MemoryContextSwitchTo(cxt);
 	}
 	tributary_apply_relation(st->apply, rel);
+	if (!st->skip_xact)
+		tributary_table_sync_relation(st->sync, rel);
 }
 
 /*
@@ -499,7 +503,8 @@ sink_change(TributaryChangeSink *sink, char op, Oid relid, TribTuple *oldtuple, 
 {
 	StreamState *st = (StreamState *) sink->arg;
 
-	if (enter_change(st, "change"))
+	if (enter_change(st, "change") &&
+		!tributary_table_sync_change(st->sync, op, relid, oldtuple, newtuple))
 	{
 		st->apply->no_ref_actions = sink->no_ref_actions;
 		tributary_apply_change(st->apply, op, relid, oldtuple, op == TRIB_CHANGE_DELETE ? NULL : newtuple);
@@ -507,7 +512,8 @@ sink_change(TributaryChangeSink *sink, char op, Oid relid, TribTuple *oldtuple, 
 }
 
 /*
- * sink_truncate: tables emptied (partial: only some of their partitions).
+ * sink_truncate: tables emptied (partial: only some of their partitions);
+ * tables being copied keep theirs (table_sync.c).
  */
 static void
 sink_truncate(TributaryChangeSink *sink, int nrelids, Oid *relids, bool partial)
@@ -536,7 +542,11 @@ sink_truncate(TributaryChangeSink *sink, int nrelids, Oid *relids, bool partial)
 		return;
 
 	if (enter_change(st, "TRUNCATE"))
-		tributary_apply_truncate(st->apply, nrelids, relids);
+	{
+		Oid		   *left = tributary_table_sync_truncate(st->sync, &nrelids, relids);
+
+		tributary_apply_truncate(st->apply, nrelids, left);
+	}
 }
 
 /*
@@ -565,6 +575,7 @@ sink_ddl(TributaryChangeSink *sink, const char *kind, const char *table, const c
 	}
 	PushActiveSnapshot(GetTransactionSnapshot());
 	tributary_apply_end_xact(st->apply);
+	tributary_table_sync_ddl(st->sync, table, kind);
 	if (tributary_ddl_handle(st->apply, kind, table, statement, position, column, new_name))
 	{
 		/* nothing after the statement may be read with the old tables */
@@ -760,6 +771,7 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(run_cxt);
+	st.sync = tributary_table_sync_create(job, tables, st.apply);
 	src->job.stream_tables = tables;
 	/* wait_for_sync waits for a look at partitions and followed rules */
 	tributary_worker_parts_seen(0);
@@ -790,6 +802,12 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 		ask_source_end(&st);
 		if (src->connector->stream->poll(src, &sink, POLL_BUDGET) > 0 && !st.reload)
 		{
+			/* a busy stream: a table being copied gets a chunk now and then */
+			if (!st.in_remote_xact && tributary_table_sync_due(st.sync, false))
+			{
+				local_commit(&st);
+				tributary_table_sync_step(st.sync, st.received);
+			}
 			MemoryContextSwitchTo(msg_cxt);
 			MemoryContextReset(msg_cxt);
 			continue;
@@ -847,6 +865,10 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 				MemoryContextSwitchTo(msg_cxt);
 			}
 		}
+		/* idle: a table being copied gets its next chunk without a wait */
+		if (!IsTransactionState() && !st.in_remote_xact &&
+			tributary_table_sync_due(st.sync, true) && tributary_table_sync_step(st.sync, st.received))
+			continue;			/* the message context is reset after the next poll */
 		{
 			/* a kind without a socket (a file) is polled every wait */
 			pgsocket	sock = src->connector->stream->socket(src);
@@ -874,5 +896,6 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 			local_commit(&st);
 	}
 	send_feedback(&st, true, false);
+	tributary_table_sync_close();
 	return st.reload;
 }
