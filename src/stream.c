@@ -542,11 +542,7 @@ sink_truncate(TributaryChangeSink *sink, int nrelids, Oid *relids, bool partial)
 		return;
 
 	if (enter_change(st, "TRUNCATE"))
-	{
-		Oid		   *left = tributary_table_sync_truncate(st->sync, &nrelids, relids);
-
-		tributary_apply_truncate(st->apply, nrelids, left);
-	}
+		tributary_table_sync_truncate(st->sync, nrelids, relids);
 }
 
 /*
@@ -566,7 +562,8 @@ sink_ddl(TributaryChangeSink *sink, const char *kind, const char *table, const c
 	 * followed table added after it was created, follow.c): the copy has
 	 * the table as it was later, so the statement is passed
 	 */
-	if (strcmp(kind, "create_table") == 0 && st->apply->idempotent)
+	if (strcmp(kind, "create_table") == 0 &&
+		(st->apply->idempotent || tributary_table_sync_copies(st->sync, table)))
 	{
 		ereport(LOG,
 				(errmsg("pg_tributary job \"%s\" passes the creation of source table [%s] at %s, before the view its copy read",
@@ -712,6 +709,8 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	MemoryContext msg_cxt = AllocSetContextCreate(CurrentMemoryContext, "tributary stream message",
 												  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext run_cxt = CurrentMemoryContext;
+	bool		idle = false;
+	TributaryTableSyncLeft sync_left = TABLE_SYNC_DONE;
 
 	memset(&st, 0, sizeof(st));
 	st.job = job;
@@ -798,16 +797,18 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
+		/* a table copied while the job streams: a step now and then (table_sync.c) */
+		if (!st.in_remote_xact && tributary_table_sync_due(st.sync, idle))
+		{
+			local_commit(&st);
+			if ((sync_left = tributary_table_sync_step(st.sync, st.received)) == TABLE_SYNC_RELOAD)
+				break;			/* a table was added: the stream starts again with it */
+		}
 		MemoryContextSwitchTo(msg_cxt);
 		ask_source_end(&st);
 		if (src->connector->stream->poll(src, &sink, POLL_BUDGET) > 0 && !st.reload)
 		{
-			/* a busy stream: a table being copied gets a chunk now and then */
-			if (!st.in_remote_xact && tributary_table_sync_due(st.sync, false))
-			{
-				local_commit(&st);
-				tributary_table_sync_step(st.sync, st.received);
-			}
+			idle = false;
 			MemoryContextSwitchTo(msg_cxt);
 			MemoryContextReset(msg_cxt);
 			continue;
@@ -823,6 +824,7 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 		}
 
 		/* nothing buffered: commit what is applied, report, and wait */
+		idle = true;
 		if (IsTransactionState() && !st.in_remote_xact)
 			local_commit(&st);
 		/* what feedback and heartbeats allocate goes with the message context */
@@ -865,10 +867,6 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 				MemoryContextSwitchTo(msg_cxt);
 			}
 		}
-		/* idle: a table being copied gets its next chunk without a wait */
-		if (!IsTransactionState() && !st.in_remote_xact &&
-			tributary_table_sync_due(st.sync, true) && tributary_table_sync_step(st.sync, st.received))
-			continue;			/* the message context is reset after the next poll */
 		{
 			/* a kind without a socket (a file) is polled every wait */
 			pgsocket	sock = src->connector->stream->socket(src);
@@ -876,14 +874,16 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 			(void) WaitLatchOrSocket(MyLatch,
 									 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH |
 									 (sock != PGINVALID_SOCKET ? WL_SOCKET_READABLE : 0),
-									 sock, Min(FEEDBACK_INTERVAL_MS, src->cfg.heartbeat_ms), PG_WAIT_EXTENSION);
+									 sock, (sync_left == TABLE_SYNC_MORE && !st.in_remote_xact) ? 0 :
+									 Min(FEEDBACK_INTERVAL_MS, src->cfg.heartbeat_ms), PG_WAIT_EXTENSION);
 		}
 		ResetLatch(MyLatch);
 		MemoryContextSwitchTo(msg_cxt);
 		MemoryContextReset(msg_cxt);
 	}
 
-	/* a stop request: keep what is applied up to the last whole transaction */
+	/* a stop request, or a table added: keep what is applied up to the last whole transaction */
+	st.reload = st.reload || sync_left == TABLE_SYNC_RELOAD;
 	MemoryContextSwitchTo(run_cxt);
 	if (IsTransactionState())
 	{

@@ -216,9 +216,11 @@ tributary_sync_keep(TributaryApplyState *apply, int32 jt_id, int64 seq, char kin
 	{
 		Oid			types[6] = {INT4OID, INT8OID, CHAROID, TEXTOID, TIMESTAMPTZOID, BYTEAOID};
 
+		/* nothing for a table remove_table took out meanwhile (its worker is replaced) */
 		keep_plan = SPI_prepare("INSERT INTO tributary.sync_change (sc_jt_id, sc_seq, sc_kind, sc_position, "
-									"sc_commit_at, sc_data) VALUES ($1, $2, $3, $4, $5, $6)",
-									6, types);
+								"sc_commit_at, sc_data) SELECT $1, $2, $3, $4, $5, $6 "
+								"WHERE EXISTS (SELECT 1 FROM tributary.job_table WHERE jt_id = $1)",
+								6, types);
 		if (keep_plan == NULL || SPI_keepplan(keep_plan) != 0)
 			elog(ERROR, "could not prepare the statement that keeps changes");
 	}

@@ -1,25 +1,27 @@
 /*-------------------------------------------------------------------------
  *
  * table_sync.c
- *		Copying one table of a job again while the job streams
- *		(resync_table on a running full+cdc job): the other tables never
- *		stop.
+ *		Copying a table of a job while the job streams (resync_table, or
+ *		add_table, on a running full+cdc job whose tables are copied):
+ *		the other tables never stop.
  *
  * The model is PostgreSQL's table synchronization, with the table's
  * changes kept on the target instead of read again from the source:
  *
- *	resync	resync_table set the table's jt_state to 'resync'.  The
- *			streaming worker looks for such requests every second; from
- *			then on the table's changes are passed (the copy will hold
- *			them).
+ *	resync	resync_table (or add_table) set the table's jt_state to
+ *			'resync'.  The streaming worker looks for such requests every
+ *			second; from then on the table's changes are passed (the copy
+ *			will hold them).  A table the stream does not have (added)
+ *			makes the stream start again with it, from its checkpoint.
  *	plan	between two source transactions, with everything received so
  *			far committed locally, the worker opens a view of the source
  *			on a connection of its own and, in one local transaction,
  *			forgets any earlier copy of the table, empties its target,
  *			records its chunks (snapshot.c) and sets jt_state to 'sync'.
  *			Every change of the table the stream receives after that is
- *			kept in tributary.sync_change, in the local transaction of
- *			its source transaction (so with the checkpoint: exactly once).
+ *			kept in tributary.sync_change (sync_change.c), in the local
+ *			transaction of its source transaction (so with the
+ *			checkpoint: exactly once).
  *	copy	between stream transactions the worker copies one chunk at a
  *			time in that view, each committed with its progress row; in
  *			between it applies the stream as usual (other tables) for at
@@ -30,9 +32,10 @@
  *			the table's later changes are applied as the others' are.
  *
  * Why it converges: the view is opened after every change the stream had
- * applied to the table before the plan was committed (so the view holds
- * them, and emptying the target loses nothing), and every change after
- * that is kept.  A copy plus the idempotent application of every later
+ * applied to the table before the plan was committed, so the view holds
+ * them and emptying the target loses nothing (a source that tells its
+ * view's exact position, MariaDB, is checked: plan_copy), and every change
+ * after that is kept.  A copy plus the idempotent application of every later
  * change, each carrying the full row, ends equal to the source (DESIGN
  * §2, invariant 3).  After a crash or restart the stream resumes from its
  * checkpoint, keeping the table's changes again from there; the chunks
@@ -99,6 +102,7 @@ struct TributaryTableSync
 	TributaryTable *viewing;	/* the table whose copy's view is open, or NULL */
 	TimestampTz last_look;
 	TimestampTz last_step;
+	bool		added;			/* a table was added to the job (add_table) */
 };
 
 /* the state of this process's stream, for tributary_table_sync_close */
@@ -291,15 +295,15 @@ tributary_table_sync_change(TributaryTableSync *ts, char op, Oid relid,
 /*
  * tributary_table_sync_truncate: a TRUNCATE of the stream, inside its
  * local transaction: the relations of tables being copied are kept (or
- * passed).  Returns the relations left to apply, *nrelids of them.
+ * passed), the others' targets are emptied.
  */
-Oid *
-tributary_table_sync_truncate(TributaryTableSync *ts, int *nrelids, Oid *relids)
+void
+tributary_table_sync_truncate(TributaryTableSync *ts, int nrelids, Oid *relids)
 {
-	Oid		   *left = palloc(sizeof(Oid) * Max(*nrelids, 1));
+	Oid		   *left = palloc(sizeof(Oid) * Max(nrelids, 1));
 	int			n = 0;
 
-	for (int i = 0; i < *nrelids; i++)
+	for (int i = 0; i < nrelids; i++)
 	{
 		TributaryTable *t = tributary_apply_table(ts->apply, relids[i]);
 		SyncTable  *s;
@@ -316,8 +320,7 @@ tributary_table_sync_truncate(TributaryTableSync *ts, int *nrelids, Oid *relids)
 		else if (t == NULL || !t->resyncing)
 			left[n++] = relids[i];
 	}
-	*nrelids = n;
-	return left;
+	tributary_apply_truncate(ts->apply, n, left);
 }
 
 /*
@@ -445,7 +448,9 @@ tributary_table_sync_ddl(TributaryTableSync *ts, const char *table, const char *
 
 /*
  * look_for_requests: tables resync_table asked to copy again since the
- * stream began (jt_state 'resync') pass their changes from now on.
+ * stream began (jt_state 'resync') pass their changes from now on; one
+ * the stream does not have was added to the job (add_table): the stream
+ * starts again with it.
  */
 static void
 look_for_requests(TributaryTableSync *ts)
@@ -464,7 +469,9 @@ look_for_requests(TributaryTableSync *ts)
 		TributaryTable *t = table_by_id(ts, DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
 																		 SPI_tuptable->tupdesc, 1, &isnull)));
 
-		if (t != NULL && !list_member_ptr(ts->wanted, t))
+		if (t == NULL)
+			ts->added = true;
+		else if (!list_member_ptr(ts->wanted, t))
 		{
 			stop_keeping(ts, t);
 			ereport(LOG,
@@ -644,7 +651,7 @@ finish_copy(TributaryTableSync *ts, TributaryTable *t)
 		t->buffering = false;
 		t->resyncing = false;
 		ereport(LOG,
-				(errmsg("pg_tributary job \"%s\" copied source table [%s.%s] again and streams it",
+				(errmsg("pg_tributary job \"%s\" copied source table [%s.%s] while streaming; it streams now",
 						ts->job->name, t->source_nsp, t->source_rel)));
 	}
 	else
@@ -672,9 +679,10 @@ tributary_table_sync_due(TributaryTableSync *ts, bool idle)
  * the stream between source transactions, having passed every one up to
  * "passed": look for requests when due, then plan the copy of a table
  * that waits for one, or copy the next chunk of the table being copied,
- * or finish its copy.  Returns whether work is left.
+ * or finish its copy.  Returns what is left (TABLE_SYNC_RELOAD: a table
+ * was added to the job, the stream must start again).
  */
-bool
+TributaryTableSyncLeft
 tributary_table_sync_step(TributaryTableSync *ts, XLogRecPtr passed)
 {
 	MemoryContext cxt = CurrentMemoryContext;
@@ -684,6 +692,11 @@ tributary_table_sync_step(TributaryTableSync *ts, XLogRecPtr passed)
 	if (TimestampDifferenceExceeds(ts->last_look, GetCurrentTimestamp(), LOOK_INTERVAL_MS))
 		look_for_requests(ts);
 	MemoryContextSwitchTo(cxt);
+	if (ts->added)
+	{
+		close_view(ts);
+		return TABLE_SYNC_RELOAD;
+	}
 	ts->last_step = GetCurrentTimestamp();
 	/* a table given to the job's next run meanwhile (ddl.c) is not copied here */
 	while (ts->syncs != NIL && ((SyncTable *) linitial(ts->syncs))->table->resyncing)
@@ -706,7 +719,28 @@ tributary_table_sync_step(TributaryTableSync *ts, XLogRecPtr passed)
 			finish_copy(ts, t);
 	}
 	MemoryContextSwitchTo(cxt);
-	return ts->wanted != NIL || ts->syncs != NIL;
+	return (ts->wanted != NIL || ts->syncs != NIL) ? TABLE_SYNC_MORE : TABLE_SYNC_DONE;
+}
+
+/*
+ * tributary_table_sync_copies: whether table ("schema.table") waits for
+ * or is in a copy while the job streams (a followed table's CREATE TABLE,
+ * met again after it was added, is before its copy's view).
+ */
+bool
+tributary_table_sync_copies(TributaryTableSync *ts, const char *table)
+{
+	ListCell   *lc;
+
+	foreach(lc, ts->tables)
+	{
+		TributaryTable *t = (TributaryTable *) lfirst(lc);
+
+		if ((list_member_ptr(ts->wanted, t) || t->buffering) &&
+			strcmp(table, psprintf("%s.%s", t->source_nsp, t->source_rel)) == 0)
+			return true;
+	}
+	return false;
 }
 
 /*

@@ -16,15 +16,24 @@
 
 typedef struct TributaryTableSync TributaryTableSync;
 
+/* what tributary_table_sync_step leaves */
+typedef enum TributaryTableSyncLeft
+{
+	TABLE_SYNC_DONE,			/* nothing to copy */
+	TABLE_SYNC_MORE,			/* more steps to take */
+	TABLE_SYNC_RELOAD			/* a table was added: the stream starts again with it */
+} TributaryTableSyncLeft;
+
 extern TributaryTableSync *tributary_table_sync_create(TributaryJob *job, List *tables,
 													   TributaryApplyState *apply);
 extern bool tributary_table_sync_change(TributaryTableSync *ts, char op, Oid relid,
 										TribTuple *oldtuple, TribTuple *newtuple);
-extern Oid *tributary_table_sync_truncate(TributaryTableSync *ts, int *nrelids, Oid *relids);
+extern void tributary_table_sync_truncate(TributaryTableSync *ts, int nrelids, Oid *relids);
 extern void tributary_table_sync_relation(TributaryTableSync *ts, TribRelation *rel);
 extern void tributary_table_sync_ddl(TributaryTableSync *ts, const char *table, const char *kind);
 extern bool tributary_table_sync_due(TributaryTableSync *ts, bool idle);
-extern bool tributary_table_sync_step(TributaryTableSync *ts, XLogRecPtr passed);
+extern TributaryTableSyncLeft tributary_table_sync_step(TributaryTableSync *ts, XLogRecPtr passed);
+extern bool tributary_table_sync_copies(TributaryTableSync *ts, const char *table);
 extern void tributary_table_sync_close(void);
 
 /* sync_change.c */
