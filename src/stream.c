@@ -512,8 +512,7 @@ sink_change(TributaryChangeSink *sink, char op, Oid relid, TribTuple *oldtuple, 
 }
 
 /*
- * sink_truncate: tables emptied (partial: only some of their partitions);
- * tables being copied keep theirs (table_sync.c).
+ * sink_truncate: tables emptied (partial: only some of their partitions).
  */
 static void
 sink_truncate(TributaryChangeSink *sink, int nrelids, Oid *relids, bool partial)
