@@ -39,6 +39,8 @@ OBJS = \
 	src/apply/find_row.o \
 	src/apply/partition.o \
 	src/stream.o \
+	src/table_sync.o \
+	src/sync_change.o \
 	src/held_xact.o \
 	src/decoder/proto.o \
 	src/source/connector.o \

@@ -60,6 +60,7 @@
 #include "apply/copy_in.h"
 #include "snapshot.h"
 #include "stream.h"
+#include "table_sync.h"
 
 static TributaryWorkerSlot *MySlot = NULL;
 
@@ -528,6 +529,7 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 	ListCell   *lc;
 	TimestampTz lost_at = 0;
 	int			backoff_ms = 500;
+	volatile bool prepare = false;
 
 	if (src->connector->stream == NULL)
 		ereport(ERROR,
@@ -585,6 +587,12 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 
 			if (src->conn == NULL)
 				tributary_source_connect(src, appname);
+			if (prepare)
+			{
+				/* the job's tables changed (pgoutput: the publication follows) */
+				src->connector->stream->prepare(src, MyJob->slot, tributary_table_names(tables));
+				prepare = false;
+			}
 			if (MyJob->checkpoint)
 				start_lsn = tributary_position_in(src, MyJob->checkpoint);
 			else
@@ -640,6 +648,7 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 			tributary_source_disconnect(src);
 			MemoryContextSwitchTo(run_cxt);
 			tributary_apply_forget();
+			tributary_table_sync_close();
 			MemoryContextDelete(attempt_cxt);
 			RESUME_INTERRUPTS();
 			if (lost_at == 0)
@@ -667,12 +676,14 @@ worker_capture(MemoryContext run_cxt, const char *appname)
 			break;
 		if (reload)
 		{
-			/* a schema change applied renamed or dropped a table: start again */
+			/* a schema change applied renamed or dropped a table, or one was added: start again */
 			tributary_source_disconnect(src);
 			MemoryContextSwitchTo(run_cxt);
 			tributary_apply_forget();
+			tributary_table_sync_close();
 			MemoryContextDelete(attempt_cxt);
 			tables = worker_resume_state(run_cxt, tables_cxt);
+			prepare = true;
 		}
 	}
 }

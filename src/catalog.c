@@ -264,7 +264,7 @@ tributary_job_tables_load(int32 job_id)
 							  "       (SELECT count(*) FILTER (WHERE NOT s.ts_done)::int4 FROM tributary.table_state s "
 							  "         WHERE s.ts_jt_id = t.jt_id), "
 							  "       EXISTS (SELECT 1 FROM tributary.table_state s WHERE s.ts_jt_id = t.jt_id), "
-							  "       t.jt_state IN ('catchup', 'streaming', 'done'), "
+							  "       t.jt_state IN ('catchup', 'streaming', 'done', 'resync', 'sync'), "
 							  "       coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'insert', o->'dml'->>'insert') = 'ignore', "
 							  "       coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'update', o->'dml'->>'update') = 'ignore', "
 							  "       coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'delete', o->'dml'->>'delete') = 'ignore', "

@@ -86,6 +86,8 @@ typedef struct TributaryTable
 	bool		resyncing;		/* this process: to be copied again; its changes wait */
 	char	   *incremental_column; /* jt_incremental_column (mode incremental) */
 	char	   *incremental_last;	/* jt_incremental_last: poll key of the last row applied */
+	bool		buffering;		/* this process: copied again while the job streams
+								 * (table_sync.c); its changes are kept */
 } TributaryTable;
 
 extern TributaryJob *tributary_job_load(int32 job_id);

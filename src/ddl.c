@@ -674,15 +674,7 @@ tributary_ddl_parts(TributaryApplyState *apply, TributaryTable *t, const char *k
 		ddl_act(apply, kind, table, statement, position, !copy_on_apply || strcmp(job->mode, "cdc") != 0) &&
 		copy_on_apply)
 	{
-		Datum		jarg = Int32GetDatum(job->id);
-
-		exec_catalog("DELETE FROM tributary.table_state WHERE ts_jt_id = $1", 1, types, args);
-		exec_catalog("UPDATE tributary.job_table SET jt_state = 'init', jt_rows_copied = 0, "
-					 "jt_chunks_done = 0, jt_chunks_total = NULL, jt_source_parts = NULL, "
-					 "jt_source_oid = NULL WHERE jt_id = $1",
-					 1, types, args);
-		exec_catalog("UPDATE tributary.job SET job_generation = job_generation + 1, job_enabled_at = now() "
-					 "WHERE job_id = $1", 1, types, &jarg);
+		exec_catalog("SELECT tributary._copy_table_again($1, true)", 1, types, args);
 		ereport(LOG,
 				(errmsg("pg_tributary job \"%s\" copies source table [%s] again: %s",
 						job->name, table, statement)));

@@ -8,15 +8,16 @@
  * heartbeat_interval, and before wait_for_sync answers, the streaming
  * worker of a job with followed rules calls tributary.follow_tables(), as
  * the job's owner, which lists the source's tables and adds those that
- * match a rule and are not in the job yet, each with add_table.  A table
- * added to a running job makes the launcher replace the worker; the new
- * one copies the table in a view of its own and streams it with the
- * others, idempotently up to that view (the rows written between the
- * table's creation and the copy are in the copy; the changes after it
- * come through the stream), so the other tables pause only for the
- * restart.  A MySQL job that meets the table's CREATE TABLE again in the
- * binlog (it resumes from its checkpoint, before it) passes it: the copy
- * read the table after that statement (stream.c, sink_ddl).
+ * match a rule and are not in the job yet, each with add_table.  A
+ * streaming job copies a table added to it while its other tables stream
+ * (table_sync.c): the worker starts its stream again with the table, from
+ * its checkpoint, copies the table in a view of its own and keeps its
+ * changes after that view (the rows written between the table's creation
+ * and the copy are in the copy).  A job still copying its tables has its
+ * worker replaced instead, which copies the table before it streams.  A
+ * MySQL job that meets the table's CREATE TABLE again in the binlog (it
+ * resumes from its checkpoint, before it) passes it: the copy read the
+ * table after that statement (stream.c, sink_ddl).
  *
  *-------------------------------------------------------------------------
  */
@@ -34,8 +35,9 @@
 
 /*
  * tributary_follow_scan: add the tables created on the source that match
- * a rule job follows.  Returns how many were added (then the launcher
- * replaces this worker).  Called between transactions.
+ * a rule job follows.  Returns how many were added (table_sync.c picks
+ * them up, or the launcher replaces this worker).  Called between
+ * transactions.
  */
 int
 tributary_follow_scan(TributaryJob *job)
@@ -79,7 +81,7 @@ tributary_follow_scan(TributaryJob *job)
 		ereport(LOG,
 				(errmsg("pg_tributary job \"%s\" added %d source table%s that match%s a rule it follows",
 						job->name, added, added == 1 ? "" : "s", added == 1 ? "es" : "")));
-		tributary_wakeup_launcher_now();	/* it replaces this worker */
+		tributary_wakeup_launcher_now();	/* in case it replaces this worker */
 	}
 	return added;
 }

@@ -116,7 +116,8 @@ commit_catalog_xact(void)
  * together the chunks hold every row of that view exactly once.
  */
 static void
-snapshot_plan_table(TributaryJob *job, TributaryTable *t, List *tables, ChunkContext *cctx)
+snapshot_plan_table(TributaryJob *job, TributaryTable *t, List *tables, ChunkContext *cctx,
+					bool online)
 {
 	TributarySource *src = job->source;
 	Oid			argtypes[4] = {INT4OID, INT4OID, TEXTOID, TEXTOID};
@@ -132,6 +133,17 @@ snapshot_plan_table(TributaryJob *job, TributaryTable *t, List *tables, ChunkCon
 	tributary_truncate_target(t, tables);
 	us = tributary_catalog_enter();
 	SPI_connect();
+	if (online)
+	{
+		/* a copy begun before, and the changes kept for it, are replaced */
+		Datum		arg = Int32GetDatum(t->id);
+
+		if (SPI_execute_with_args("DELETE FROM tributary.table_state WHERE ts_jt_id = $1",
+								  1, argtypes, &arg, NULL, false, 0) != SPI_OK_DELETE ||
+			SPI_execute_with_args("DELETE FROM tributary.sync_change WHERE sc_jt_id = $1",
+								  1, argtypes, &arg, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not forget an earlier copy");
+	}
 	for (;;)
 	{
 		char	   *upto;
@@ -166,7 +178,11 @@ snapshot_plan_table(TributaryJob *job, TributaryTable *t, List *tables, ChunkCon
 
 		nulls[2] = parts ? ' ' : 'n';
 		nulls[3] = oid ? ' ' : 'n';
-		if (SPI_execute_with_args("UPDATE tributary.job_table SET jt_state = 'snapshot', jt_chunks_total = $2, "
+		if (SPI_execute_with_args(online
+								  ? "UPDATE tributary.job_table SET jt_state = 'sync', jt_chunks_total = $2, "
+								  "jt_chunks_done = 0, jt_rows_copied = 0, jt_source_parts = $3, jt_source_oid = $4 "
+								  "WHERE jt_id = $1"
+								  : "UPDATE tributary.job_table SET jt_state = 'snapshot', jt_chunks_total = $2, "
 								  "jt_chunks_done = 0, jt_rows_copied = 0, jt_source_parts = $3, jt_source_oid = $4 "
 								  "WHERE jt_id = $1",
 								  4, types, args, nulls, false, 0) != SPI_OK_UPDATE)
@@ -185,17 +201,19 @@ snapshot_plan_table(TributaryJob *job, TributaryTable *t, List *tables, ChunkCon
 }
 
 /*
- * snapshot_claim_chunk: lock the job's first chunk that is neither done
- * nor being copied by another process.  Returns false when there is none.
- * The bounds are copied into the caller's memory.
+ * snapshot_claim_chunk: lock the first chunk of the job's tables in
+ * snapshot (or, with only_jt, of that table) that is neither done nor
+ * being copied by another process.  Returns false when there is none.
+ * The bounds are copied into the caller's memory.  A table copied while
+ * the job streams (jt_state 'sync') is copied by its worker alone.
  */
 static bool
-snapshot_claim_chunk(TributaryJob *job, int32 *jt_id, int32 *chunk_no,
+snapshot_claim_chunk(TributaryJob *job, int32 only_jt, int32 *jt_id, int32 *chunk_no,
 					 char **lower, char **upper)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	Oid			argtype = INT4OID;
-	Datum		arg = Int32GetDatum(job->id);
+	Oid			argtypes[2] = {INT4OID, INT4OID};
+	Datum		args[2] = {Int32GetDatum(job->id), Int32GetDatum(only_jt)};
 	bool		found = false;
 	TributaryUserSave us = tributary_catalog_enter();
 
@@ -203,8 +221,9 @@ snapshot_claim_chunk(TributaryJob *job, int32 *jt_id, int32 *chunk_no,
 	if (SPI_execute_with_args("SELECT s.ts_jt_id, s.ts_chunk_no, s.ts_lower, s.ts_upper "
 							  "  FROM tributary.table_state s JOIN tributary.job_table t ON t.jt_id = s.ts_jt_id "
 							  " WHERE t.jt_job_id = $1 AND NOT s.ts_done "
+							  "   AND CASE WHEN $2 = 0 THEN t.jt_state = 'snapshot' ELSE t.jt_id = $2 END "
 							  " ORDER BY s.ts_jt_id, s.ts_chunk_no LIMIT 1 FOR UPDATE OF s SKIP LOCKED",
-							  1, &argtype, &arg, NULL, false, 1) != SPI_OK_SELECT)
+							  2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not claim a snapshot chunk");
 	if (SPI_processed == 1)
 	{
@@ -272,6 +291,56 @@ snapshot_copy_format(TributaryJob *job, TributaryTable *t)
 }
 
 /*
+ * snapshot_copy_next: claim one chunk (of the run's tables in snapshot,
+ * or with only_jt of that table) and copy it, committed with its progress
+ * row in a transaction of its own.  Returns false when none was left.
+ */
+static bool
+snapshot_copy_next(TributaryJob *job, List *tables, int32 only_jt, ChunkContext *cctx,
+				   TributarySnapshotProgress progress)
+{
+	TributarySource *src = job->source;
+	MemoryContext cxt = CurrentMemoryContext;
+	int32		jt_id;
+	char	   *lower;
+	char	   *upper;
+	uint64		rows;
+	bool		binary;
+	ListCell   *lc;
+
+	CHECK_FOR_INTERRUPTS();
+	tributary_exit_if_orphaned();
+	begin_catalog_xact();
+	cctx->table = NULL;
+	if (!snapshot_claim_chunk(job, only_jt, &jt_id, &cctx->chunk_no, &lower, &upper))
+	{
+		commit_catalog_xact();
+		MemoryContextSwitchTo(cxt);
+		return false;
+	}
+	foreach(lc, tables)
+		if (((TributaryTable *) lfirst(lc))->id == jt_id)
+			cctx->table = (TributaryTable *) lfirst(lc);
+	if (cctx->table == NULL)
+		elog(ERROR, "snapshot chunk of job table %d that this run does not copy", jt_id);
+	pgstat_report_activity(STATE_RUNNING, psprintf("snapshot of %s.%s, chunk %d",
+												   cctx->table->source_nsp, cctx->table->source_rel,
+												   cctx->chunk_no));
+	binary = snapshot_copy_format(job, cctx->table);
+	src->connector->snapshot->copy_begin(src, cctx->table, lower, upper, binary);
+	if (cctx->table->transformed)
+		rows = tributary_copy_transformed(cctx->table, read_from_source, src);
+	else
+		rows = tributary_copy_into(cctx->table, read_from_source, src, binary);
+	snapshot_chunk_done(jt_id, cctx->chunk_no, rows);
+	commit_catalog_xact();
+	MemoryContextSwitchTo(cxt);
+	if (progress)
+		progress((int64) rows);
+	return true;
+}
+
+/*
  * tributary_snapshot_copy_chunks: copy chunks of the job's tables until
  * none is left to claim.  Run by the job worker and by its snapshot
  * helpers, each inside the view of the source it opened.  Returns the
@@ -281,8 +350,6 @@ int
 tributary_snapshot_copy_chunks(TributaryJob *job, List *tables,
 							   TributarySnapshotProgress progress)
 {
-	TributarySource *src = job->source;
-	MemoryContext cxt = CurrentMemoryContext;
 	ChunkContext cctx = {job, NULL, 0};
 	ErrorContextCallback errcb;
 	int			copied = 0;
@@ -291,46 +358,54 @@ tributary_snapshot_copy_chunks(TributaryJob *job, List *tables,
 	errcb.arg = &cctx;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
-
-	while (!ShutdownRequestPending)
-	{
-		int32		jt_id;
-		char	   *lower;
-		char	   *upper;
-		uint64		rows;
-		bool		binary;
-		ListCell   *lc;
-
-		CHECK_FOR_INTERRUPTS();
-		tributary_exit_if_orphaned();
-		begin_catalog_xact();
-		cctx.table = NULL;
-		if (!snapshot_claim_chunk(job, &jt_id, &cctx.chunk_no, &lower, &upper))
-		{
-			commit_catalog_xact();
-			break;
-		}
-		foreach(lc, tables)
-			if (((TributaryTable *) lfirst(lc))->id == jt_id)
-				cctx.table = (TributaryTable *) lfirst(lc);
-		if (cctx.table == NULL)
-			elog(ERROR, "snapshot chunk of job table %d that this run does not copy", jt_id);
-		pgstat_report_activity(STATE_RUNNING, psprintf("snapshot of %s.%s, chunk %d",
-													   cctx.table->source_nsp, cctx.table->source_rel,
-													   cctx.chunk_no));
-		binary = snapshot_copy_format(job, cctx.table);
-		src->connector->snapshot->copy_begin(src, cctx.table, lower, upper, binary);
-		if (cctx.table->transformed)
-			rows = tributary_copy_transformed(cctx.table, read_from_source, src);
-		else
-			rows = tributary_copy_into(cctx.table, read_from_source, src, binary);
-		snapshot_chunk_done(jt_id, cctx.chunk_no, rows);
-		commit_catalog_xact();
-		MemoryContextSwitchTo(cxt);
+	while (!ShutdownRequestPending && snapshot_copy_next(job, tables, 0, &cctx, progress))
 		copied++;
-		if (progress)
-			progress((int64) rows);
-	}
+	error_context_stack = errcb.previous;
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return copied;
+}
+
+/*
+ * tributary_snapshot_plan_online: plan the copy of one table that is
+ * copied again while its job streams (table_sync.c), in the view the
+ * caller opened on job's source: its earlier chunks and kept changes are
+ * forgotten, its target emptied, its chunks recorded and jt_state set to
+ * 'sync', in one transaction.
+ */
+void
+tributary_snapshot_plan_online(TributaryJob *job, TributaryTable *t, List *tables)
+{
+	ChunkContext cctx = {job, NULL, 0};
+	ErrorContextCallback errcb;
+
+	errcb.callback = snapshot_error_context;
+	errcb.arg = &cctx;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	snapshot_plan_table(job, t, tables, &cctx, true);
+	error_context_stack = errcb.previous;
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
+ * tributary_snapshot_copy_one: copy the next chunk of table t (in the view
+ * the caller opened on job's source), in a transaction of its own.
+ * Returns false when every chunk of t is copied.  Lets a streaming worker
+ * copy a table between its stream transactions, one chunk at a time.
+ */
+bool
+tributary_snapshot_copy_one(TributaryJob *job, TributaryTable *t,
+							TributarySnapshotProgress progress)
+{
+	ChunkContext cctx = {job, NULL, 0};
+	ErrorContextCallback errcb;
+	bool		copied;
+
+	errcb.callback = snapshot_error_context;
+	errcb.arg = &cctx;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	copied = snapshot_copy_next(job, list_make1(t), t->id, &cctx, progress);
 	error_context_stack = errcb.previous;
 	pgstat_report_activity(STATE_IDLE, NULL);
 	return copied;
@@ -467,7 +542,7 @@ tributary_snapshot_run(TributaryJob *job, List *tables, const char *final_state,
 		TributaryTable *t = (TributaryTable *) lfirst(lc);
 
 		if (!t->planned)
-			snapshot_plan_table(job, t, tables, &cctx);
+			snapshot_plan_table(job, t, tables, &cctx, false);
 		nchunks += t->chunks_left;
 	}
 	error_context_stack = errcb.previous;

@@ -22,6 +22,9 @@ extern void tributary_snapshot_run(TributaryJob *job, List *tables,
 								   TributarySnapshotView on_view,
 								   TributarySnapshotProgress progress);
 extern void tributary_snapshot_record_view(TributaryJob *job, XLogRecPtr position);
+extern void tributary_snapshot_plan_online(TributaryJob *job, TributaryTable *t, List *tables);
+extern bool tributary_snapshot_copy_one(TributaryJob *job, TributaryTable *t,
+										TributarySnapshotProgress progress);
 extern int	tributary_snapshot_copy_chunks(TributaryJob *job, List *tables,
 										   TributarySnapshotProgress progress);
 

@@ -68,6 +68,7 @@
 #include "pg_tributary.h"
 #include "security.h"
 #include "stream.h"
+#include "table_sync.h"
 
 #define MAX_CHANGES_PER_COMMIT	100000
 #define FEEDBACK_INTERVAL_MS	1000
@@ -89,6 +90,7 @@ typedef struct StreamState
 	TributaryJob *job;
 	TributarySource *src;
 	TributaryApplyState *apply;
+	TributaryTableSync *sync;	/* tables copied while the job streams */
 	TributaryStreamProgress progress;
 	bool		always_idempotent;	/* cdc jobs: the target was not copied by us */
 	XLogRecPtr	catchup_until;
@@ -467,6 +469,8 @@ sink_relation(TributaryChangeSink *sink, TribRelation *rel)
 		MemoryContextSwitchTo(cxt);
 	}
 	tributary_apply_relation(st->apply, rel);
+	if (!st->skip_xact)
+		tributary_table_sync_relation(st->sync, rel);
 }
 
 /*
@@ -499,7 +503,8 @@ sink_change(TributaryChangeSink *sink, char op, Oid relid, TribTuple *oldtuple, 
 {
 	StreamState *st = (StreamState *) sink->arg;
 
-	if (enter_change(st, "change"))
+	if (enter_change(st, "change") &&
+		!tributary_table_sync_change(st->sync, op, relid, oldtuple, newtuple))
 	{
 		st->apply->no_ref_actions = sink->no_ref_actions;
 		tributary_apply_change(st->apply, op, relid, oldtuple, op == TRIB_CHANGE_DELETE ? NULL : newtuple);
@@ -536,7 +541,7 @@ sink_truncate(TributaryChangeSink *sink, int nrelids, Oid *relids, bool partial)
 		return;
 
 	if (enter_change(st, "TRUNCATE"))
-		tributary_apply_truncate(st->apply, nrelids, relids);
+		tributary_table_sync_truncate(st->sync, nrelids, relids);
 }
 
 /*
@@ -556,7 +561,8 @@ sink_ddl(TributaryChangeSink *sink, const char *kind, const char *table, const c
 	 * followed table added after it was created, follow.c): the copy has
 	 * the table as it was later, so the statement is passed
 	 */
-	if (strcmp(kind, "create_table") == 0 && st->apply->idempotent)
+	if (strcmp(kind, "create_table") == 0 &&
+		(st->apply->idempotent || tributary_table_sync_copies(st->sync, table)))
 	{
 		ereport(LOG,
 				(errmsg("pg_tributary job \"%s\" passes the creation of source table [%s] at %s, before the view its copy read",
@@ -565,6 +571,7 @@ sink_ddl(TributaryChangeSink *sink, const char *kind, const char *table, const c
 	}
 	PushActiveSnapshot(GetTransactionSnapshot());
 	tributary_apply_end_xact(st->apply);
+	tributary_table_sync_ddl(st->sync, table, kind);
 	if (tributary_ddl_handle(st->apply, kind, table, statement, position, column, new_name, flags))
 	{
 		/* nothing after the statement may be read with the old tables */
@@ -701,6 +708,8 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	MemoryContext msg_cxt = AllocSetContextCreate(CurrentMemoryContext, "tributary stream message",
 												  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext run_cxt = CurrentMemoryContext;
+	bool		idle = false;
+	TributaryTableSyncLeft sync_left = TABLE_SYNC_DONE;
 
 	memset(&st, 0, sizeof(st));
 	st.job = job;
@@ -760,6 +769,7 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(run_cxt);
+	st.sync = tributary_table_sync_create(job, tables, st.apply);
 	src->job.stream_tables = tables;
 	/* wait_for_sync waits for a look at partitions and followed rules */
 	tributary_worker_parts_seen(0);
@@ -786,10 +796,18 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
+		/* a table copied while the job streams: a step now and then (table_sync.c) */
+		if (!st.in_remote_xact && tributary_table_sync_due(st.sync, idle))
+		{
+			local_commit(&st);
+			if ((sync_left = tributary_table_sync_step(st.sync, st.received)) == TABLE_SYNC_RELOAD)
+				break;			/* a table was added: the stream starts again with it */
+		}
 		MemoryContextSwitchTo(msg_cxt);
 		ask_source_end(&st);
 		if (src->connector->stream->poll(src, &sink, POLL_BUDGET) > 0 && !st.reload)
 		{
+			idle = false;
 			MemoryContextSwitchTo(msg_cxt);
 			MemoryContextReset(msg_cxt);
 			continue;
@@ -805,6 +823,7 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 		}
 
 		/* nothing buffered: commit what is applied, report, and wait */
+		idle = true;
 		if (IsTransactionState() && !st.in_remote_xact)
 			local_commit(&st);
 		/* what feedback and heartbeats allocate goes with the message context */
@@ -854,14 +873,16 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 			(void) WaitLatchOrSocket(MyLatch,
 									 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH |
 									 (sock != PGINVALID_SOCKET ? WL_SOCKET_READABLE : 0),
-									 sock, Min(FEEDBACK_INTERVAL_MS, src->cfg.heartbeat_ms), PG_WAIT_EXTENSION);
+									 sock, (sync_left == TABLE_SYNC_MORE && !st.in_remote_xact) ? 0 :
+									 Min(FEEDBACK_INTERVAL_MS, src->cfg.heartbeat_ms), PG_WAIT_EXTENSION);
 		}
 		ResetLatch(MyLatch);
 		MemoryContextSwitchTo(msg_cxt);
 		MemoryContextReset(msg_cxt);
 	}
 
-	/* a stop request: keep what is applied up to the last whole transaction */
+	/* a stop request, or a table added: keep what is applied up to the last whole transaction */
+	st.reload = st.reload || sync_left == TABLE_SYNC_RELOAD;
 	MemoryContextSwitchTo(run_cxt);
 	if (IsTransactionState())
 	{
@@ -874,5 +895,6 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 			local_commit(&st);
 	}
 	send_feedback(&st, true, false);
+	tributary_table_sync_close();
 	return st.reload;
 }

@@ -34,11 +34,13 @@
 #include "source/connector.h"
 
 /*
- * job_catalog_state: the job's id and desired state, and its last error.
+ * job_catalog_state: the job's id and desired state, its last error, and
+ * whether a table of it is being copied while it streams (its changes
+ * wait for the copy: not applied yet).
  */
 static bool
 job_catalog_state(const char *job_name, int32 *job_id, char **state, char **mode, char **last_error,
-				  char **source_name, int32 *generation)
+				  char **source_name, int32 *generation, bool *copying)
 {
 	Oid			argtype = TEXTOID;
 	Datum		arg = CStringGetTextDatum(job_name);
@@ -50,7 +52,8 @@ job_catalog_state(const char *job_name, int32 *job_id, char **state, char **mode
 							  "(SELECT e.err_message FROM tributary.error_log e "
 							  " WHERE e.err_job_id = j.job_id ORDER BY e.err_id DESC LIMIT 1), j.job_mode, "
 							  "(SELECT s.source_name FROM tributary.source s WHERE s.source_id = j.job_source_id), "
-							  "j.job_generation "
+							  "j.job_generation, EXISTS (SELECT 1 FROM tributary.job_table t "
+							  " WHERE t.jt_job_id = j.job_id AND t.jt_state IN ('resync', 'sync')) "
 							  "FROM tributary.job j WHERE j.job_name = $1",
 							  1, &argtype, &arg, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read tributary.job");
@@ -71,6 +74,7 @@ job_catalog_state(const char *job_name, int32 *job_id, char **state, char **mode
 		*mode = pstrdup(SPI_getvalue(tup, desc, 4));
 		*source_name = pstrdup(SPI_getvalue(tup, desc, 5));
 		*generation = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
+		*copying = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
 		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
@@ -126,13 +130,15 @@ tributary_wait_for_sync(PG_FUNCTION_ARGS)
 		char	   *last_error;
 		char	   *source_name;
 		int32		generation;
+		bool		copying;
 		bool		connected = false;
 		bool		polling;
 		pid_t		worker_pid = 0;
 		long		remaining;
 
 		CHECK_FOR_INTERRUPTS();
-		if (!job_catalog_state(job_name, &job_id, &state, &mode, &last_error, &source_name, &generation))
+		if (!job_catalog_state(job_name, &job_id, &state, &mode, &last_error, &source_name, &generation,
+							   &copying))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("job \"%s\" does not exist", job_name)));
@@ -172,7 +178,7 @@ tributary_wait_for_sync(PG_FUNCTION_ARGS)
 			/* a full job is in sync when it finished, see above */
 			connected = (strcmp(mode, "full") != 0 &&
 						 slot != NULL && slot->state == TWS_RUNNING && slot->pid != 0 &&
-						 slot->generation == generation &&
+						 slot->generation == generation && !copying &&
 						 (polling || (target != InvalidXLogRecPtr && slot->applied_lsn >= target)) &&
 						 slot->parts_seen >= began);
 		}

@@ -56,9 +56,12 @@ CREATE TABLE tributary.job_table (
 	/* with a filter or expressions: the source columns snapshots read,
 	 * [{"name": n, "type": this database's type or null}] (transform.c) */
 	jt_read_columns	jsonb,
-	/* init -> snapshot -> catchup -> streaming (-> done for 'full' jobs) */
+	/* init -> snapshot -> catchup -> streaming (-> done for 'full' jobs);
+	 * copied again while the job streams (table_sync.c):
+	 * streaming -> resync -> sync -> streaming */
 	jt_state		text NOT NULL DEFAULT 'init'
-					CHECK (jt_state IN ('init', 'snapshot', 'catchup', 'streaming', 'done', 'failed')),
+					CHECK (jt_state IN ('init', 'snapshot', 'catchup', 'streaming', 'done', 'failed',
+										'resync', 'sync')),
 	jt_rows_copied	bigint NOT NULL DEFAULT 0,
 	jt_chunks_done	integer NOT NULL DEFAULT 0,
 	jt_chunks_total	integer,
@@ -125,6 +128,24 @@ CREATE TABLE tributary.held_xact (
 	hx_item			bytea NOT NULL,
 	hx_held_at		timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (hx_job_id, hx_xid, hx_seq)
+);
+
+/*
+ * Changes of a table being copied again while its job streams (jt_state
+ * 'sync', table_sync.c): kept in stream order (sc_seq) in the local
+ * transactions that record the stream's positions, and applied to the
+ * target, idempotently, in the transaction that ends the copy.  sc_kind
+ * is 'R' (the source relation's columns), 'I', 'U', 'D' (a row change)
+ * or 'T' (a truncate); sc_data the change in table_sync.c's encoding.
+ */
+CREATE TABLE tributary.sync_change (
+	sc_jt_id		integer NOT NULL REFERENCES tributary.job_table(jt_id) ON DELETE CASCADE,
+	sc_seq			bigint NOT NULL,
+	sc_kind			"char" NOT NULL,
+	sc_position		text,
+	sc_commit_at	timestamptz,
+	sc_data			bytea NOT NULL,
+	PRIMARY KEY (sc_jt_id, sc_seq)
 );
 
 CREATE TABLE tributary.table_state (
@@ -195,6 +216,7 @@ SELECT pg_catalog.pg_extension_config_dump('tributary.name_rule_nr_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('tributary.checkpoint', '');
 SELECT pg_catalog.pg_extension_config_dump('tributary.table_state', '');
 SELECT pg_catalog.pg_extension_config_dump('tributary.held_xact', '');
+SELECT pg_catalog.pg_extension_config_dump('tributary.sync_change', '');
 SELECT pg_catalog.pg_extension_config_dump('tributary.run', '');
 SELECT pg_catalog.pg_extension_config_dump('tributary.run_run_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('tributary.error_log', '');

@@ -660,10 +660,19 @@ BEGIN
 			checked -> 'read', inc)
 	RETURNING jt_id INTO id;
 	PERFORM tributary._record_job_version(j.job_id, 'add_table ' || src_name);
-	/* a running job picks the table up at once: its worker is replaced, copies
-	 * the new table and catches up, then streams all its tables */
-	UPDATE tributary.job SET job_generation = job_generation + 1
-	 WHERE job_id = j.job_id AND job_state = 'running';
+	IF j.job_state = 'running' AND j.job_mode = 'full+cdc' AND j.job_slot IS NOT NULL
+	   AND NOT EXISTS (SELECT 1 FROM tributary.job_table o
+						WHERE o.jt_job_id = j.job_id AND o.jt_id <> id AND o.jt_state IN ('init', 'snapshot')) THEN
+		/* a streaming job copies the table while its other tables stream
+		 * (table_sync.c): its worker sees it within a second, streams again
+		 * with it from its checkpoint, copies it and keeps its changes */
+		UPDATE tributary.job_table SET jt_state = 'resync' WHERE jt_id = id;
+	ELSE
+		/* a running job picks the table up at once: its worker is replaced, copies
+		 * the new table and catches up, then streams all its tables */
+		UPDATE tributary.job SET job_generation = job_generation + 1
+		 WHERE job_id = j.job_id AND job_state = 'running';
+	END IF;
 	RETURN id;
 END
 $$;

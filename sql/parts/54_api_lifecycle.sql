@@ -78,6 +78,8 @@ BEGIN
 		DELETE FROM tributary.checkpoint WHERE cp_job_id = j.job_id;
 		DELETE FROM tributary.table_state
 		 WHERE ts_jt_id IN (SELECT jt_id FROM tributary.job_table WHERE jt_job_id = j.job_id);
+		DELETE FROM tributary.sync_change
+		 WHERE sc_jt_id IN (SELECT jt_id FROM tributary.job_table WHERE jt_job_id = j.job_id);
 		UPDATE tributary.job_table
 		   SET jt_state = 'init', jt_rows_copied = 0, jt_chunks_done = 0, jt_chunks_total = NULL,
 			   jt_incremental_last = NULL
@@ -381,12 +383,43 @@ END
 $$;
 
 /*
+ * _copy_table_again: job table p_jt_id is copied again by its job's next
+ * run, before it streams: its chunks and the changes kept for a copy
+ * while streaming are forgotten, jt_state goes back to 'init' (with
+ * forget_source, what the job knew of the source table's leaves and
+ * identity too), and a running job's worker is replaced.  Used by
+ * resync_table, and by the worker (ddl.c, table_sync.c) as the catalog's
+ * owner.
+ */
+CREATE FUNCTION tributary._copy_table_again(p_jt_id integer, forget_source boolean)
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	DELETE FROM tributary.table_state WHERE ts_jt_id = p_jt_id;
+	DELETE FROM tributary.sync_change WHERE sc_jt_id = p_jt_id;
+	UPDATE tributary.job_table
+	   SET jt_state = 'init', jt_rows_copied = 0, jt_chunks_done = 0, jt_chunks_total = NULL,
+		   jt_source_parts = CASE WHEN forget_source THEN NULL ELSE jt_source_parts END,
+		   jt_source_oid = CASE WHEN forget_source THEN NULL ELSE jt_source_oid END,
+		   jt_incremental_last = NULL
+	 WHERE jt_id = p_jt_id;
+	UPDATE tributary.job SET job_generation = job_generation + 1, job_enabled_at = now()
+	 WHERE job_id = (SELECT jt_job_id FROM tributary.job_table WHERE jt_id = p_jt_id)
+	   AND job_state = 'running';
+END
+$$;
+
+/*
  * resync_table: copy one table of a job again.  Its target is emptied and
- * copied anew in chunks by the job's next run (at once when the job is
- * running: its worker restarts, copies the table in a new source view and
- * resumes the stream from its checkpoint, idempotently up to that view, so
- * the table converges and the other tables lose nothing).  A finished full
- * job is started again for it.
+ * copied anew in chunks.  A running full+cdc job whose tables are all
+ * copied does it while it streams (jt_state 'resync', table_sync.c): the
+ * worker notices the request within a second, copies the table in a
+ * source view of its own between stream transactions, keeps the table's
+ * changes meanwhile and applies them when the copy is in; the other
+ * tables never stop.  Otherwise (a job not running, or still copying its
+ * tables) the table is copied by the job's next run: at once when the job
+ * is running, whose worker restarts, copies the table in a new source view
+ * and resumes the stream from its checkpoint, idempotently up to that
+ * view.  A finished full job is started again for it.
  */
 CREATE FUNCTION tributary._api_resync_table(job_name text, source_table text)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -399,16 +432,16 @@ BEGIN
 			USING ERRCODE = 'feature_not_supported',
 				  HINT = 'Copy the table by other means, or use a full+cdc job.';
 	END IF;
-	DELETE FROM tributary.table_state WHERE ts_jt_id = t.jt_id;
-	UPDATE tributary.job_table
-	   SET jt_state = 'init', jt_rows_copied = 0, jt_chunks_done = 0, jt_chunks_total = NULL,
-		   jt_incremental_last = NULL
-	 WHERE jt_id = t.jt_id;
 	PERFORM tributary._record_job_version(j.job_id, 'resync_table ' || t.jt_source_schema || '.' || t.jt_source_rel);
-	IF j.job_state = 'running' THEN
-		UPDATE tributary.job SET job_generation = job_generation + 1, job_enabled_at = now()
-		 WHERE job_id = j.job_id;
-	ELSIF j.job_mode = 'full' AND j.job_state = 'finished' THEN
+	IF j.job_state = 'running' AND j.job_mode = 'full+cdc' AND j.job_slot IS NOT NULL
+	   AND NOT EXISTS (SELECT 1 FROM tributary.job_table o
+						WHERE o.jt_job_id = j.job_id AND o.jt_state IN ('init', 'snapshot')) THEN
+		/* the worker copies it while the other tables stream; it plans the copy */
+		UPDATE tributary.job_table SET jt_state = 'resync' WHERE jt_id = t.jt_id;
+		RETURN;
+	END IF;
+	PERFORM tributary._copy_table_again(t.jt_id, false);
+	IF j.job_mode = 'full' AND j.job_state = 'finished' THEN
 		PERFORM tributary._api_start_job(job_name);
 	END IF;
 END

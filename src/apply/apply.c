@@ -803,6 +803,18 @@ tributary_apply_source_name(TributaryApplyState *state, Oid relid)
 }
 
 /*
+ * tributary_apply_table: the job table a source relation of the stream
+ * maps to, or NULL (table_sync.c keeps the changes of some).
+ */
+TributaryTable *
+tributary_apply_table(TributaryApplyState *state, Oid relid)
+{
+	ApplyRel   *ar = hash_search(state->rels, &relid, HASH_FIND, NULL);
+
+	return ar ? ar->table : NULL;
+}
+
+/*
  * tributary_apply_flush_counters: add the rows applied per table to
  * tributary.job_table (in the caller's local transaction).
  */

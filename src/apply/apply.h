@@ -35,6 +35,7 @@ extern void tributary_apply_relation(TributaryApplyState *state, TribRelation *r
 extern void tributary_apply_change(TributaryApplyState *state, char type, Oid relid,
 								   TribTuple *oldtuple, TribTuple *newtuple);
 extern void tributary_apply_truncate(TributaryApplyState *state, int nrelids, Oid *relids);
+extern TributaryTable *tributary_apply_table(TributaryApplyState *state, Oid relid);
 extern const char *tributary_apply_source_name(TributaryApplyState *state, Oid relid);
 extern void tributary_apply_flush_counters(TributaryApplyState *state);
 extern void tributary_apply_end_xact(TributaryApplyState *state);

@@ -166,6 +166,39 @@ tributary_relmap_update(TributaryApplyState *state, TribRelation *msg)
 }
 
 /*
+ * tributary_relmap_rebind: table t, whose changes were passed while it
+ * waited for a copy (resyncing), is the job's again: entries of its
+ * source relation made meanwhile map to it (their key columns marked),
+ * and their target side is rebuilt at the next use.
+ */
+void
+tributary_relmap_rebind(TributaryApplyState *state, TributaryTable *t)
+{
+	HASH_SEQ_STATUS status;
+	ApplyRel   *ar;
+
+	hash_seq_init(&status, state->rels);
+	while ((ar = hash_seq_search(&status)) != NULL)
+	{
+		if (ar->table != NULL || ar->source_name == NULL)
+			continue;
+		if (find_table(state, t->source_nsp, t->source_rel, ar->source_relid) != t ||
+			strcmp(ar->source_name, psprintf("%s.%s", t->source_nsp, t->source_rel)) != 0)
+			continue;
+		ar->table = t;
+		ar->valid = false;
+		for (int i = 0; i < ar->nsource; i++)
+		{
+			ListCell   *lc;
+
+			foreach(lc, t->key_columns)
+				if (strcmp(ar->source_names[i], (char *) lfirst(lc)) == 0)
+					ar->source_is_key[i] = true;
+		}
+	}
+}
+
+/*
  * build_target: the target side of an entry, from the target table (open
  * and locked).
  */

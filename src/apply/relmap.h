@@ -67,6 +67,7 @@ typedef struct ApplyRel
 extern void tributary_relmap_init(TributaryApplyState *state);
 extern void tributary_relmap_reset(void);
 extern ApplyRel *tributary_relmap_update(TributaryApplyState *state, TribRelation *msg);
+extern void tributary_relmap_rebind(TributaryApplyState *state, TributaryTable *t);
 extern Oid	tributary_target_relid(TributaryTable *t, LOCKMODE lockmode);
 extern Relation tributary_relmap_open(TributaryApplyState *state, ApplyRel *ar, LOCKMODE lockmode);
 

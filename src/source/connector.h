@@ -146,6 +146,12 @@ typedef struct TributarySnapshotMethods
 	 */
 	void		(*join) (TributarySource *src, const char *view);
 	void		(*end) (TributarySource *src);
+	/*
+	 * may be NULL: the exact source position of the view begin opened:
+	 * every transaction that ends at or before it is visible in the view
+	 * (InvalidXLogRecPtr when the source does not tell)
+	 */
+	XLogRecPtr	(*view_position) (TributarySource *src);
 	char	   *(*chunk_upper) (TributarySource *src, struct TributaryTable *t,
 								const char *after, int64 rows);
 	/*

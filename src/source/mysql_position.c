@@ -289,27 +289,20 @@ file_position(TributarySource *src, const char *file, const char *offset_text)
 }
 
 /*
- * mysrc_consistent_position: the binlog position of a consistent snapshot: on
- * MariaDB, binlog_snapshot_file and binlog_snapshot_position of a
- * START TRANSACTION WITH CONSISTENT SNAPSHOT, which every transaction
- * before it is visible in (and in every view opened later), and none
- * after it.  SHOW MASTER STATUS alone is not enough for a stream start:
- * under load a transaction can be in the binlog before its commit in the
- * storage engine completes (group commit), so a position read that way
- * can lie past a transaction that a view opened next does not see, and
- * that the stream, starting after it, would never apply.  Servers without
- * those variables (Oracle MySQL) get SHOW MASTER STATUS; see mysql.md.
+ * snapshot_position: on MariaDB, inside a START TRANSACTION WITH
+ * CONSISTENT SNAPSHOT, binlog_snapshot_file and binlog_snapshot_position:
+ * every transaction before that position is visible in the view, and
+ * none after it.  InvalidXLogRecPtr where the server has no such status
+ * (Oracle MySQL).
  */
-XLogRecPtr
-mysrc_consistent_position(TributarySource *src)
+static XLogRecPtr
+snapshot_position(TributarySource *src)
 {
 	MYSQL_RES  *res;
 	MYSQL_ROW	row;
 	char	   *file = NULL;
 	char	   *offset = NULL;
-	XLogRecPtr	pos;
 
-	mysql_free_result(mysrc_query(src, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"));
 	res = mysrc_query(src, "SHOW STATUS LIKE 'binlog\\_snapshot\\_%'");
 	while (res && (row = mysql_fetch_row(res)) != NULL)
 	{
@@ -322,12 +315,43 @@ mysrc_consistent_position(TributarySource *src)
 	}
 	if (res)
 		mysql_free_result(res);
+	if (file == NULL || offset == NULL)
+		return InvalidXLogRecPtr;
+	return file_position(src, file, offset);
+}
+
+/*
+ * mysrc_consistent_position: the binlog position of a consistent snapshot
+ * (snapshot_position), which every transaction before it is visible in
+ * (and in every view opened later), and none after it.  SHOW MASTER
+ * STATUS alone is not enough for a stream start: under load a transaction
+ * can be in the binlog before its commit in the storage engine completes
+ * (group commit), so a position read that way can lie past a transaction
+ * that a view opened next does not see, and that the stream, starting
+ * after it, would never apply.  Servers without those variables (Oracle
+ * MySQL) get SHOW MASTER STATUS; see mysql.md.
+ */
+XLogRecPtr
+mysrc_consistent_position(TributarySource *src)
+{
+	XLogRecPtr	pos;
+
+	mysql_free_result(mysrc_query(src, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"));
+	pos = snapshot_position(src);
 	mysql_free_result(mysrc_query(src, "COMMIT"));
-	if (file != NULL && offset != NULL)
-		pos = file_position(src, file, offset);
-	else
+	if (pos == InvalidXLogRecPtr)
 		pos = master_status(src);
 	return pos;
+}
+
+/*
+ * mysrc_view_position: the exact position of the view
+ * mysrc_snapshot_begin opened (snapshot_position), or InvalidXLogRecPtr.
+ */
+XLogRecPtr
+mysrc_view_position(TributarySource *src)
+{
+	return snapshot_position(src);
 }
 
 /*

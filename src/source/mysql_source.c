@@ -598,6 +598,7 @@ static const TributarySnapshotMethods mysql_snapshot = {
 	.begin = mysrc_snapshot_begin,
 	.join = mysrc_snapshot_join,
 	.end = mysrc_snapshot_end,
+	.view_position = mysrc_view_position,
 	.chunk_upper = mysrc_chunk_upper,
 	.copy_begin = mysrc_copy_begin,
 	.copy_read = mysrc_copy_read,

@@ -80,6 +80,7 @@ extern void mygtid_set_init(MyGtidSet *set, MemoryContext cxt);
 extern void mygtid_set_add(MyGtidSet *set, const char *gtid);
 extern void mygtid_set_parse(MyGtidSet *set, const char *text);
 extern XLogRecPtr mysrc_consistent_position(TributarySource *src);
+extern XLogRecPtr mysrc_view_position(TributarySource *src);
 extern char *mysrc_position_out(TributarySource *src, XLogRecPtr pos);
 extern XLogRecPtr mysrc_position_in(TributarySource *src, const char *text);
 extern int64 mysrc_position_bytes(TributarySource *src, XLogRecPtr from, XLogRecPtr to);
