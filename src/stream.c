@@ -469,8 +469,7 @@ sink_relation(TributaryChangeSink *sink, TribRelation *rel)
 		MemoryContextSwitchTo(cxt);
 	}
 	tributary_apply_relation(st->apply, rel);
-	if (!st->skip_xact)
-		tributary_table_sync_relation(st->sync, rel);
+	tributary_table_sync_relation(st->sync, rel, !st->skip_xact);
 }
 
 /*

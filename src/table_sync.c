@@ -103,6 +103,10 @@ struct TributaryTableSync
 	TimestampTz last_look;
 	TimestampTz last_step;
 	bool		added;			/* a table was added to the job (add_table) */
+	/* the job table of the stream's last change (every change asks) */
+	bool		last_valid;		/* cleared by every relation message */
+	Oid			last_relid;
+	TributaryTable *last_table;
 };
 
 /* the state of this process's stream, for tributary_table_sync_close */
@@ -275,10 +279,18 @@ bool
 tributary_table_sync_change(TributaryTableSync *ts, char op, Oid relid,
 							TribTuple *oldtuple, TribTuple *newtuple)
 {
-	TributaryTable *t = tributary_apply_table(ts->apply, relid);
+	TributaryTable *t;
 	SyncTable  *s;
 	StringInfoData buf;
 
+	/* consecutive changes are mostly of one relation: look it up once */
+	if (!ts->last_valid || ts->last_relid != relid)
+	{
+		ts->last_table = tributary_apply_table(ts->apply, relid);
+		ts->last_relid = relid;
+		ts->last_valid = true;
+	}
+	t = ts->last_table;
 	if (t == NULL || (!t->resyncing && !t->buffering))
 		return false;
 	if (t->resyncing || (s = sync_of(ts, t)) == NULL)
@@ -353,16 +365,22 @@ restart_copy(TributaryTableSync *ts, TributaryTable *t, const char *why)
  * tributary_table_sync_relation: a relation definition of the stream,
  * inside its local transaction, after the ddl policy has seen it.  For a
  * table being copied it is kept (once per definition); a definition whose
- * columns differ from the last one kept restarts the copy.
+ * columns differ from the last one kept restarts the copy.  keep false:
+ * in a source transaction the job applied before (passed), only the
+ * lookup of the last change's table is forgotten.
  */
 void
-tributary_table_sync_relation(TributaryTableSync *ts, TribRelation *rel)
+tributary_table_sync_relation(TributaryTableSync *ts, TribRelation *rel, bool keep)
 {
 	TributaryTable *t = tributary_apply_table(ts->apply, rel->relid);
 	SyncTable  *s;
 	StringInfoData buf;
 	StringInfoData columns;
 
+	/* a relation may map to another table from now on */
+	ts->last_valid = false;
+	if (!keep)
+		return;
 	if (t == NULL || !t->buffering || (s = sync_of(ts, t)) == NULL)
 		return;
 	initStringInfo(&buf);

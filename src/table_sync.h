@@ -29,7 +29,7 @@ extern TributaryTableSync *tributary_table_sync_create(TributaryJob *job, List *
 extern bool tributary_table_sync_change(TributaryTableSync *ts, char op, Oid relid,
 										TribTuple *oldtuple, TribTuple *newtuple);
 extern void tributary_table_sync_truncate(TributaryTableSync *ts, int nrelids, Oid *relids);
-extern void tributary_table_sync_relation(TributaryTableSync *ts, TribRelation *rel);
+extern void tributary_table_sync_relation(TributaryTableSync *ts, TribRelation *rel, bool keep);
 extern void tributary_table_sync_ddl(TributaryTableSync *ts, const char *table, const char *kind);
 extern bool tributary_table_sync_due(TributaryTableSync *ts, bool idle);
 extern TributaryTableSyncLeft tributary_table_sync_step(TributaryTableSync *ts, XLogRecPtr passed);
