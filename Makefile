@@ -30,6 +30,7 @@ OBJS = \
 	src/incremental.o \
 	src/apply/copy_in.o \
 	src/apply/copy_transform.o \
+	src/apply/transform_stream.o \
 	src/apply/relmap.o \
 	src/apply/soft_delete.o \
 	src/apply/target_state.o \

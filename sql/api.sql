@@ -93,8 +93,11 @@ SELECT tributary.add_table('mapjob', 'src.items', 'public.not_there');
 CREATE TABLE public.items_t3 (order_id bigint, line int, sku text);
 SELECT tributary.add_table('mapjob', 'src.items', 'public.items_t3', '{"sku": "nosuchcol"}');
 SELECT tributary.add_table('mapjob', 'src.items', 'public.items_nokey2', '["sku"]');
--- expressions and filters: full jobs only, for now
-SELECT tributary.add_table('mapjob', 'src.items', 'public.items_t3', '{"sku": "upper(sku)"}');
+-- expressions and filters: applied to the stream too, but not by incremental polls
+SELECT tributary.add_table('mapjob', 'src.items', 'public.items_t3', '{"sku": "upper(sku)"}') > 0 AS added;
+SELECT tributary.create_job('incjob', 'local', 'incremental', '{"create_tables": false}') > 0 AS created;
+SELECT tributary.add_table('incjob', 'src.items', 'public.items_inc', '{"sku": "upper(sku)"}', incremental_column => 'line');
+SELECT tributary.drop_job('incjob');
 SELECT tributary.drop_job('mapjob');
 -- a table to create gets an expression column of the expression's type
 SELECT tributary.create_job('exprjob', 'local', 'full') > 0 AS created;

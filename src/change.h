@@ -72,6 +72,7 @@
 #define TRIB_VALUE_TEXT				't'
 #define TRIB_VALUE_BINARY			'b'
 #define TRIB_VALUE_UNCHANGED		'u'
+#define TRIB_VALUE_DATUM			'd'	/* made by the apply engine's transforms only */
 
 /* ddl flags */
 #define TRIB_DDL_INERT				0x01
@@ -102,6 +103,8 @@ typedef struct TribValue
 	char		kind;			/* TRIB_VALUE_* */
 	uint32		len;
 	char	   *data;			/* points into the connector's buffer */
+	Datum		datum;			/* TRIB_VALUE_DATUM: the value, of the target
+								 * column's type (apply/transform_stream.c) */
 } TribValue;
 
 typedef struct TribTuple

@@ -598,6 +598,49 @@ tributary_transform_compile(TributaryTable *t)
 }
 
 /*
+ * tributary_transform_begin_row: start evaluating a new row: what the
+ * previous row's evaluation made is freed.  The caller then sets the
+ * used parameters (tr->params), allocating their values in the per-row
+ * memory (tr->econtext->ecxt_per_tuple_memory), which lasts until the
+ * next call.
+ */
+void
+tributary_transform_begin_row(TributaryTransform *tr)
+{
+	ResetExprContext(tr->econtext);
+}
+
+/*
+ * tributary_transform_filter: whether the row in the parameters passes
+ * the table's filter (every row does when it has none); NULL is false, as
+ * in a WHERE clause.
+ */
+bool
+tributary_transform_filter(TributaryTransform *tr)
+{
+	bool		isnull;
+	Datum		pass;
+
+	if (tr->filter == NULL)
+		return true;
+	pass = ExecEvalExprSwitchContext(tr->filter, tr->econtext, &isnull);
+	return !isnull && DatumGetBool(pass);
+}
+
+/*
+ * tributary_transform_outputs: the value of every expression column for
+ * the row in the parameters (plain columns are left to the caller), in
+ * the per-row memory.
+ */
+void
+tributary_transform_outputs(TributaryTransform *tr, Datum *out, bool *out_nulls)
+{
+	for (int c = 0; c < tr->nout; c++)
+		if (tr->out_exprs[c])
+			out[c] = ExecEvalExprSwitchContext(tr->out_exprs[c], tr->econtext, &out_nulls[c]);
+}
+
+/*
  * tributary_transform_eval: evaluate one source row (the text of each read
  * column, NULL for SQL NULL; only used columns are looked at).  Returns
  * false when the filter drops the row; else out/out_nulls hold the value
@@ -608,12 +651,10 @@ tributary_transform_compile(TributaryTable *t)
 bool
 tributary_transform_eval(TributaryTransform *tr, char **values, Datum *out, bool *out_nulls)
 {
-	ExprContext *econtext = tr->econtext;
 	MemoryContext old;
-	bool		isnull;
 
-	ResetExprContext(econtext);
-	old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+	tributary_transform_begin_row(tr);
+	old = MemoryContextSwitchTo(tr->econtext->ecxt_per_tuple_memory);
 	for (int i = 0; i < tr->nread; i++)
 	{
 		ParamExternData *p = &tr->params->params[i];
@@ -624,15 +665,93 @@ tributary_transform_eval(TributaryTransform *tr, char **values, Datum *out, bool
 		p->value = InputFunctionCall(&tr->in_fns[i], values[i], tr->in_ioparams[i], tr->in_typmods[i]);
 	}
 	MemoryContextSwitchTo(old);
-	if (tr->filter)
-	{
-		Datum		pass = ExecEvalExprSwitchContext(tr->filter, econtext, &isnull);
-
-		if (isnull || !DatumGetBool(pass))
-			return false;
-	}
-	for (int c = 0; c < tr->nout; c++)
-		if (tr->out_exprs[c])
-			out[c] = ExecEvalExprSwitchContext(tr->out_exprs[c], econtext, &out_nulls[c]);
+	if (!tributary_transform_filter(tr))
+		return false;
+	tributary_transform_outputs(tr, out, out_nulls);
 	return true;
+}
+
+/*
+ * The row tributary.source_*() describe: a copy of what the evaluator set
+ * (op 0: no row is being evaluated, and they return NULL).  The table
+ * name is copied, so nothing here can point to freed memory.
+ */
+static TributaryRowMeta row_meta;
+static char row_meta_table[1024];
+
+/*
+ * tributary_transform_set_meta: the row about to be evaluated (NULL: none
+ * any more).
+ */
+void
+tributary_transform_set_meta(const TributaryRowMeta *meta)
+{
+	if (meta == NULL)
+	{
+		row_meta.op = 0;
+		return;
+	}
+	row_meta = *meta;
+	if (meta->table != row_meta_table)
+		strlcpy(row_meta_table, meta->table ? meta->table : "", sizeof(row_meta_table));
+	row_meta.table = row_meta_table;
+}
+
+PG_FUNCTION_INFO_V1(tributary_source_table);
+
+/*
+ * tributary_source_table: the source table of the row a transform
+ * evaluates, "schema.table" (MySQL "db.table"); NULL elsewhere.
+ */
+Datum
+tributary_source_table(PG_FUNCTION_ARGS)
+{
+	if (row_meta.op == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(row_meta.table));
+}
+
+PG_FUNCTION_INFO_V1(tributary_source_op);
+
+/*
+ * tributary_source_op: what brought the row: 'r' a snapshot read, 'c' an
+ * insert, 'u' an update, 'd' a delete; NULL outside a transform.
+ */
+Datum
+tributary_source_op(PG_FUNCTION_ARGS)
+{
+	if (row_meta.op == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(&row_meta.op, 1));
+}
+
+PG_FUNCTION_INFO_V1(tributary_source_commit_time);
+
+/*
+ * tributary_source_commit_time: the commit time of the source transaction
+ * that changed the row; NULL for snapshot rows and outside a transform.
+ */
+Datum
+tributary_source_commit_time(PG_FUNCTION_ARGS)
+{
+	if (row_meta.op == 0 || !row_meta.has_commit)
+		PG_RETURN_NULL();
+	PG_RETURN_TIMESTAMPTZ(row_meta.commit_ts);
+}
+
+PG_FUNCTION_INFO_V1(tributary_source_position);
+
+/*
+ * tributary_source_position: the position where the source transaction
+ * that changed the row begins, as checkpoints spell positions (an LSN, a
+ * MySQL file:offset); NULL for snapshot rows and outside a transform.
+ */
+Datum
+tributary_source_position(PG_FUNCTION_ARGS)
+{
+	if (row_meta.op == 0 || !row_meta.has_commit || row_meta.position == InvalidXLogRecPtr)
+		PG_RETURN_NULL();
+	if (row_meta.source == NULL)
+		PG_RETURN_TEXT_P(cstring_to_text(psprintf("%X/%X", LSN_FORMAT_ARGS(row_meta.position))));
+	PG_RETURN_TEXT_P(cstring_to_text(tributary_position_out(row_meta.source, row_meta.position)));
 }

@@ -607,11 +607,11 @@ BEGIN
 
 	/* filters and expression columns: checked and typed on the target, as the owner */
 	transformed := filter IS NOT NULL OR EXISTS (SELECT 1 FROM jsonb_array_elements(copied) c WHERE c ? 'expr');
-	IF transformed AND j.job_mode <> 'full' THEN
-		RAISE EXCEPTION 'source table [%] has a row filter or expression columns, which change capture does not apply yet', src_name
+	IF transformed AND j.job_mode = 'incremental' THEN
+		RAISE EXCEPTION 'source table [%] has a row filter or expression columns, which incremental polling does not apply', src_name
 			USING ERRCODE = 'feature_not_supported',
-				  DETAIL = format('Job "%s" has mode %s; only full jobs evaluate filters and expressions for now.', j.job_name, j.job_mode),
-				  HINT = 'Map plain columns only, or copy the table with a full job.';
+				  DETAIL = format('Job "%s" has mode incremental: a poll cannot see a row leave a filter.', j.job_name),
+				  HINT = 'Map plain columns only, or sync the table with a full+cdc or cdc job.';
 	END IF;
 	IF transformed THEN
 		checked := tributary._transform_check(srccols, copied, filter, tgt_oid::regclass, j.job_owner, src_name);

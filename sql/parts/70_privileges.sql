@@ -17,7 +17,8 @@ GRANT SELECT ON tributary.sources, tributary.jobs, tributary.tables, tributary.f
 GRANT EXECUTE ON FUNCTION tributary._worker_status(), tributary._conninfo_mask(text),
 	tributary._job_option_defs() TO PUBLIC;
 /* pure functions for column expressions */
-GRANT EXECUTE ON FUNCTION tributary.mask(text, integer, integer, text), tributary.mask_hash(text, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION tributary.mask(text, integer, integer, text), tributary.mask_hash(text, text),
+	tributary.source_table(), tributary.source_op(), tributary.source_commit_time(), tributary.source_position() TO PUBLIC;
 
 GRANT EXECUTE ON FUNCTION
 	tributary.create_source(text, text, text, jsonb),

@@ -213,28 +213,15 @@ fill_slot(ApplyRel *ar, ApplyErrorArg *errarg, TupleTableSlot *slot, TribTuple *
 			slot->tts_isnull[i] = true;
 			continue;
 		}
+		if (v->kind == TRIB_VALUE_DATUM)
+		{
+			/* computed by the table's transforms, of the column's type */
+			slot->tts_values[i] = v->datum;
+			slot->tts_isnull[i] = false;
+			continue;
+		}
 		errarg->attnum = i;
-		if (v->kind == TRIB_VALUE_TEXT)
-			slot->tts_values[i] = InputFunctionCall(&ar->in_fns[i], pnstrdup(v->data, v->len),
-													ar->ioparams[i], ar->typmods[i]);
-		else if (v->kind == TRIB_VALUE_BINARY && OidIsValid(ar->recv_fns[i].fn_oid))
-		{
-			/* the send format of the same built-in type (checked when mapped) */
-			slot->tts_values[i] = tributary_receive_value(&ar->recv_fns[i], ar->recv_ioparams[i],
-												ar->typmods[i], v);
-		}
-		else if (v->kind == TRIB_VALUE_BINARY && OidIsValid(ar->src_recv_fns[i].fn_oid))
-		{
-			/* another built-in type on the source: through its text */
-			Datum		d = tributary_receive_value(&ar->src_recv_fns[i], ar->src_recv_ioparams[i], -1, v);
-
-			slot->tts_values[i] = InputFunctionCall(&ar->in_fns[i], OutputFunctionCall(&ar->src_out_fns[i], d),
-													ar->ioparams[i], ar->typmods[i]);
-		}
-		else
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("unexpected value kind '%c' in the change stream", v->kind)));
+		slot->tts_values[i] = tributary_value_datum(&ar->io[i], v);
 		slot->tts_isnull[i] = false;
 		errarg->attnum = -1;
 	}
@@ -324,6 +311,8 @@ dml_ignored(ApplyRel *ar, char type)
 static bool
 key_changed(ApplyRel *ar, TribTuple *oldtuple, TribTuple *newtuple)
 {
+	if (ar->xf != NULL)
+		return tributary_transform_key_changed(ar, oldtuple, newtuple);
 	for (int s = 0; s < ar->nsource && s < oldtuple->natts && s < newtuple->natts; s++)
 	{
 		TribValue  *a = &oldtuple->values[s];
@@ -496,7 +485,9 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 	 * delete updates
 	 */
 	soft = (ar->table->delete_mark != NULL);
-	if (type == TRIB_CHANGE_INSERT)
+	if (ar->table->filter != NULL && type == TRIB_CHANGE_UPDATE)
+		needed = ACL_INSERT | ACL_UPDATE | ACL_DELETE;	/* a row may start or stop passing */
+	else if (type == TRIB_CHANGE_INSERT)
 		needed = ACL_INSERT | (state->idempotent || soft ? ACL_UPDATE : 0);
 	else if (type == TRIB_CHANGE_UPDATE)
 		needed = ACL_UPDATE | (state->idempotent ? ACL_INSERT | ACL_DELETE : 0);
@@ -504,6 +495,27 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 		needed = soft ? ACL_UPDATE : ACL_DELETE;
 	ao = tributary_target_open(state, ar, needed);
 	estate = ao->estate;
+
+	/*
+	 * a table with a filter or expression columns: the change of its
+	 * target rows, which may be another operation or none
+	 */
+	if (ar->xf != NULL)
+	{
+		old = MemoryContextSwitchTo(state->change_cxt);
+		if (!tributary_transform_change(state, ar, &type, &oldtuple, &newtuple) ||
+			dml_ignored(ar, type))
+		{
+			MemoryContextSwitchTo(old);
+			if (!ao->keep)
+				tributary_target_close(ao);
+			MemoryContextReset(state->change_cxt);
+			error_context_stack = errcb.previous;
+			return;
+		}
+		MemoryContextSwitchTo(old);
+		errarg.op = type == TRIB_CHANGE_INSERT ? "INSERT" : type == TRIB_CHANGE_UPDATE ? "UPDATE" : "DELETE";
+	}
 
 	/* a strict insert into a plain table goes to the multi-insert buffer */
 	if (type == TRIB_CHANGE_INSERT && !state->idempotent && !soft && ao->multi)

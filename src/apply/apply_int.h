@@ -42,6 +42,36 @@ typedef struct ApplyOpen
 /* apply.c */
 extern Datum tributary_receive_value(FmgrInfo *fn, Oid ioparam, int32 typmod, TribValue *v);
 
+/*
+ * tributary_value_datum: a text or binary value of the change stream as a
+ * Datum of io's type (in the current memory context).
+ */
+static inline Datum
+tributary_value_datum(TribValueIO *io, TribValue *v)
+{
+	if (v->kind == TRIB_VALUE_TEXT)
+		return InputFunctionCall(&io->in_fn, pnstrdup(v->data, v->len), io->ioparam, io->typmod);
+	if (v->kind == TRIB_VALUE_BINARY && OidIsValid(io->recv_fn.fn_oid))
+		return tributary_receive_value(&io->recv_fn, io->recv_ioparam, io->typmod, v);
+	if (v->kind == TRIB_VALUE_BINARY && OidIsValid(io->src_recv_fn.fn_oid))
+	{
+		Datum		d = tributary_receive_value(&io->src_recv_fn, io->src_recv_ioparam, -1, v);
+
+		return InputFunctionCall(&io->in_fn, OutputFunctionCall(&io->src_out_fn, d),
+								 io->ioparam, io->typmod);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_PROTOCOL_VIOLATION),
+			 errmsg("unexpected value kind '%c' in the change stream", v->kind)));
+	return (Datum) 0;			/* keep compiler quiet */
+}
+
+/* transform_stream.c */
+extern void tributary_transform_prepare(ApplyRel *ar, Relation rel);
+extern bool tributary_transform_change(TributaryApplyState *state, ApplyRel *ar, char *type,
+									   TribTuple **oldtuple, TribTuple **newtuple);
+extern bool tributary_transform_key_changed(ApplyRel *ar, TribTuple *oldtuple, TribTuple *newtuple);
+
 /* target_state.c */
 extern ApplyOpen *tributary_target_open(TributaryApplyState *state, ApplyRel *ar, AclMode needed);
 extern void tributary_target_fill_defaults(ApplyRel *ar, ApplyOpen *ao, TupleTableSlot *slot);

@@ -31,6 +31,7 @@ typedef struct TransformReader
 	TributaryCopyReader inner;	/* the connector's reader */
 	void	   *inner_arg;
 	TributaryTransform *tr;
+	TributaryRowMeta meta;		/* what tributary.source_*() say of its rows */
 	StringInfoData pending;		/* source bytes not yet consumed */
 	int			pending_pos;
 	StringInfoData out;			/* target rows handed out */
@@ -208,8 +209,13 @@ transform_line(TransformReader *r, char *line, int len)
 		r->decoded[i] = (tr->used[i] && !isnull) ? decode_field(r->raw[i], r->raw_len[i]) : NULL;
 	}
 	MemoryContextSwitchTo(old);
+	tributary_transform_set_meta(&r->meta);
 	if (!tributary_transform_eval(tr, r->decoded, r->values, r->nulls))
+	{
+		tributary_transform_set_meta(NULL);
 		return;
+	}
+	tributary_transform_set_meta(NULL);
 
 	for (int c = 0; c < tr->nout; c++)
 	{
@@ -296,6 +302,10 @@ tributary_copy_transformed(TributaryTable *t, TributaryCopyReader inner, void *i
 	r.inner = inner;
 	r.inner_arg = inner_arg;
 	r.tr = tributary_transform_compile(t);
+	/* what tributary.source_*() say of a snapshot row */
+	r.meta.table = psprintf("%s.%s", t->source_nsp, t->source_rel);
+	r.meta.op = 'r';
+	r.meta.has_commit = false;
 	initStringInfo(&r.pending);
 	initStringInfo(&r.out);
 	r.raw = palloc(sizeof(char *) * Max(t->nread, 1));

@@ -210,20 +210,6 @@ build_target(ApplyRel *ar, Relation rel)
 	char	   *target = quote_qualified_identifier(t->target_nsp, t->target_rel);
 	MemoryContext old;
 
-	for (int i = 0; i < t->ncolumns; i++)
-		if (t->columns[i].source == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("target column \"%s\" of %s is an expression, which change capture does not apply yet",
-							t->columns[i].target, target),
-					 errhint("Use a full job for tables with expression columns, or map plain columns.")));
-	if (t->filter)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("source table [%s] has a row filter, which change capture does not apply yet",
-						ar->source_name),
-				 errhint("Use a full job for filtered tables.")));
-
 	/* every mapped target column is still there */
 	for (int c = 0; c < t->ncolumns; c++)
 	{
@@ -236,8 +222,10 @@ build_target(ApplyRel *ar, Relation rel)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("target table %s has no column \"%s\" any more", target, t->columns[c].target),
+					 t->columns[c].source ?
 					 errdetail("Source column \"%s\" of [%s] is mapped to it.", t->columns[c].source,
-							   ar->source_name),
+							   ar->source_name) :
+					 errdetail("Expression %s computes it.", t->columns[c].expr),
 					 errhint("Add the column back to the target table, then start the job again.")));
 	}
 
@@ -247,22 +235,15 @@ build_target(ApplyRel *ar, Relation rel)
 	ar->natts = desc->natts;
 	ar->attmap = palloc(sizeof(int) * Max(desc->natts, 1));
 	ar->target_names = palloc0(sizeof(char *) * Max(desc->natts, 1));
-	ar->in_fns = palloc0(sizeof(FmgrInfo) * Max(desc->natts, 1));
-	ar->ioparams = palloc0(sizeof(Oid) * Max(desc->natts, 1));
-	ar->recv_fns = palloc0(sizeof(FmgrInfo) * Max(desc->natts, 1));
-	ar->recv_ioparams = palloc0(sizeof(Oid) * Max(desc->natts, 1));
-	ar->src_recv_fns = palloc0(sizeof(FmgrInfo) * Max(desc->natts, 1));
-	ar->src_recv_ioparams = palloc0(sizeof(Oid) * Max(desc->natts, 1));
-	ar->src_out_fns = palloc0(sizeof(FmgrInfo) * Max(desc->natts, 1));
-	ar->typmods = palloc0(sizeof(int32) * Max(desc->natts, 1));
+	ar->io = palloc0(sizeof(TribValueIO) * Max(desc->natts, 1));
 	ar->defaults = palloc0(sizeof(Expr *) * Max(desc->natts, 1));
 	ar->has_defaults = false;
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 		const char *source = NULL;
-		Oid			infn;
-		Oid			srctype;
+		int			column = -1;
+		int			sidx = -1;
 
 		ar->attmap[i] = -1;
 		ar->target_names[i] = pstrdup(NameStr(att->attname));
@@ -270,7 +251,16 @@ build_target(ApplyRel *ar, Relation rel)
 			continue;
 		for (int c = 0; c < t->ncolumns; c++)
 			if (strcmp(t->columns[c].target, NameStr(att->attname)) == 0)
+			{
+				column = c;
 				source = t->columns[c].source;
+			}
+		if (column >= 0 && source == NULL)
+		{
+			/* an expression column: the transforms compute its values */
+			ar->attmap[i] = column;
+			continue;
+		}
 		if (source == NULL)
 		{
 			/* new rows get the target's default in columns the source does not fill */
@@ -285,7 +275,9 @@ build_target(ApplyRel *ar, Relation rel)
 		}
 		for (int s = 0; s < ar->nsource; s++)
 			if (strcmp(ar->source_names[s], source) == 0)
-				ar->attmap[i] = s;
+				sidx = s;
+		/* the rows of a table with transforms come as its target columns (transform_stream.c) */
+		ar->attmap[i] = (t->transformed && sidx >= 0) ? column : sidx;
 		if (ar->attmap[i] < 0 && !t->all_columns)
 		{
 			/*
@@ -308,28 +300,8 @@ build_target(ApplyRel *ar, Relation rel)
 					 errmsg("source table [%s] has no column \"%s\" any more", ar->source_name, source),
 					 errdetail("Target column \"%s\" of %s is mapped to it.", NameStr(att->attname), target),
 					 errhint("Map the column anew (drop and add the table) or restore the source column.")));
-		getTypeInputInfo(att->atttypid, &infn, &ar->ioparams[i]);
-		fmgr_info_cxt(infn, &ar->in_fns[i], ar->map_cxt);
-		ar->typmods[i] = att->atttypmod;
-		srctype = ar->source_types[ar->attmap[i]];
-		/* binary values are read only for the same built-in type on both sides */
-		if (srctype == att->atttypid && att->atttypid < FirstNormalObjectId)
-		{
-			Oid			recvfn;
-
-			getTypeBinaryInputInfo(att->atttypid, &recvfn, &ar->recv_ioparams[i]);
-			fmgr_info_cxt(recvfn, &ar->recv_fns[i], ar->map_cxt);
-		}
-		else if (OidIsValid(srctype) && srctype < FirstNormalObjectId)
-		{
-			Oid			fn;
-			bool		varlena;
-
-			getTypeBinaryInputInfo(srctype, &fn, &ar->src_recv_ioparams[i]);
-			fmgr_info_cxt(fn, &ar->src_recv_fns[i], ar->map_cxt);
-			getTypeOutputInfo(srctype, &fn, &varlena);
-			fmgr_info_cxt(fn, &ar->src_out_fns[i], ar->map_cxt);
-		}
+		tributary_value_io_init(&ar->io[i], att->atttypid, att->atttypmod,
+								ar->source_types[sidx], ar->map_cxt);
 	}
 	/* soft deletes: the column deletes mark, which the source does not fill */
 	ar->mark_attno = -1;
@@ -368,6 +340,41 @@ build_target(ApplyRel *ar, Relation rel)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("target table %s has no primary key", target),
 				 errhint("Add the source's primary key to the target table.")));
+	/* a filter or expression columns: compiled for this map */
+	ar->xf = NULL;
+	if (t->transformed)
+		tributary_transform_prepare(ar, rel);
+}
+
+/*
+ * tributary_value_io_init: how values of a column of the given type (and
+ * typmod) are read when the source names source_type for it (see
+ * TribValueIO); lookups are kept in cxt.
+ */
+void
+tributary_value_io_init(TribValueIO *io, Oid type, int32 typmod, Oid source_type, MemoryContext cxt)
+{
+	Oid			fn;
+
+	memset(io, 0, sizeof(TribValueIO));
+	getTypeInputInfo(type, &fn, &io->ioparam);
+	fmgr_info_cxt(fn, &io->in_fn, cxt);
+	io->typmod = typmod;
+	/* binary values are read only for the same built-in type on both sides */
+	if (source_type == type && type < FirstNormalObjectId)
+	{
+		getTypeBinaryInputInfo(type, &fn, &io->recv_ioparam);
+		fmgr_info_cxt(fn, &io->recv_fn, cxt);
+	}
+	else if (OidIsValid(source_type) && source_type < FirstNormalObjectId)
+	{
+		bool		varlena;
+
+		getTypeBinaryInputInfo(source_type, &fn, &io->src_recv_ioparam);
+		fmgr_info_cxt(fn, &io->src_recv_fn, cxt);
+		getTypeOutputInfo(source_type, &fn, &varlena);
+		fmgr_info_cxt(fn, &io->src_out_fn, cxt);
+	}
 }
 
 /*

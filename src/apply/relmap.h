@@ -14,6 +14,27 @@
 #include "nodes/primnodes.h"
 #include "utils/rel.h"
 
+/*
+ * How a value of the change stream becomes a Datum of one type: text
+ * through the type's input function; binary values through its receive
+ * function when the source sent the same built-in type, else through the
+ * source type's receive and output functions and the text (MySQL sources
+ * send binary values of the design's type mapping; a column of another
+ * type reads them through their text).  tributary_value_io_init sets one
+ * up, tributary_value_datum reads a value (apply_int.h).
+ */
+typedef struct TribValueIO
+{
+	FmgrInfo	in_fn;
+	Oid			ioparam;
+	int32		typmod;
+	FmgrInfo	recv_fn;		/* fn_oid 0: binary values of the same type do not come */
+	Oid			recv_ioparam;
+	FmgrInfo	src_recv_fn;	/* fn_oid 0: binary values of another type do not come */
+	Oid			src_recv_ioparam;
+	FmgrInfo	src_out_fn;
+} TribValueIO;
+
 /* a source relation mapped to its target */
 typedef struct ApplyRel
 {
@@ -38,20 +59,7 @@ typedef struct ApplyRel
 	int			natts;			/* target attributes */
 	char	  **target_names;	/* their names, for error messages */
 	int		   *attmap;			/* target attno - 1 -> source column, -1 = none */
-	FmgrInfo   *in_fns;			/* target input functions */
-	Oid		   *ioparams;
-	FmgrInfo   *recv_fns;		/* target receive functions, where binary values may come */
-	Oid		   *recv_ioparams;
-	/*
-	 * source type's receive and output functions, where binary values of
-	 * another built-in type than the target column's may come (MySQL
-	 * sources send binary values by the design's type mapping; a target
-	 * column of another type reads them through their text)
-	 */
-	FmgrInfo   *src_recv_fns;
-	Oid		   *src_recv_ioparams;
-	FmgrInfo   *src_out_fns;
-	int32	   *typmods;
+	TribValueIO *io;			/* per target attribute: how its values are read */
 	Oid			keyidx;			/* index used to find rows */
 	bool		key_deferrable; /* keyidx is a DEFERRABLE primary key (find_row.c) */
 	Expr	  **defaults;		/* per target attribute: default of an unmapped column */
@@ -59,6 +67,8 @@ typedef struct ApplyRel
 	/* dml delete "mark:<column>" (soft deletes): that target attribute (0-based) and its type, else -1 */
 	int			mark_attno;
 	Oid			mark_type;
+	/* a table with a filter or expression columns: its transforms (transform_stream.c) */
+	struct StreamTransform *xf;
 	/* apply.c's */
 	int64		rows;			/* rows applied since the counters were saved */
 	struct ApplyOpen *open;		/* executor state in the open local transaction */
@@ -70,5 +80,7 @@ extern ApplyRel *tributary_relmap_update(TributaryApplyState *state, TribRelatio
 extern void tributary_relmap_rebind(TributaryApplyState *state, TributaryTable *t);
 extern Oid	tributary_target_relid(TributaryTable *t, LOCKMODE lockmode);
 extern Relation tributary_relmap_open(TributaryApplyState *state, ApplyRel *ar, LOCKMODE lockmode);
+extern void tributary_value_io_init(TribValueIO *io, Oid type, int32 typmod, Oid source_type,
+									MemoryContext cxt);
 
 #endif							/* TRIBUTARY_RELMAP_H */
