@@ -31,6 +31,7 @@ OBJS = \
 	src/apply/copy_in.o \
 	src/apply/copy_transform.o \
 	src/apply/transform_stream.o \
+	src/apply/merge.o \
 	src/apply/relmap.o \
 	src/apply/soft_delete.o \
 	src/apply/target_state.o \

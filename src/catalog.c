@@ -272,7 +272,8 @@ tributary_job_tables_load(int32 job_id)
 							  "       t.jt_column_map IS NOT NULL, t.jt_source_parts, t.jt_source_oid, "
 							  "       t.jt_incremental_column, t.jt_incremental_last, "
 							  "       substring(coalesce(o->'dml'->(t.jt_source_schema || '.' || t.jt_source_rel)->>'delete', o->'dml'->>'delete') "
-							  "                 FROM '^mark:(.+)$') "
+							  "                 FROM '^mark:(.+)$'), "
+							  "       tributary._source_column(t.jt_columns) "
 							  "  FROM tributary.job_table t JOIN tributary.job j ON j.job_id = t.jt_job_id, "
 							  "       LATERAL tributary._effective_options(j.job_options) o "
 							  " WHERE t.jt_job_id = $1 ORDER BY t.jt_id",
@@ -314,6 +315,7 @@ tributary_job_tables_load(int32 job_id)
 			t->incremental_column = spi_text(tup, desc, 20, cxt);
 			t->incremental_last = spi_text(tup, desc, 21, cxt);
 			t->delete_mark = spi_text(tup, desc, 22, cxt);
+			t->source_column = spi_text(tup, desc, 23, cxt);
 			old = MemoryContextSwitchTo(cxt);
 			for (char *k = strtok(keys, "\001"); k; k = strtok(NULL, "\001"))
 				t->key_columns = lappend(t->key_columns, pstrdup(k));

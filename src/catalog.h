@@ -88,6 +88,8 @@ typedef struct TributaryTable
 	char	   *incremental_last;	/* jt_incremental_last: poll key of the last row applied */
 	bool		buffering;		/* this process: copied again while the job streams
 								 * (table_sync.c); its changes are kept */
+	char	   *source_column;	/* target column whose expression is
+								 * tributary.source_table(), or NULL (merge.c) */
 } TributaryTable;
 
 extern TributaryJob *tributary_job_load(int32 job_id);

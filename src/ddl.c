@@ -46,6 +46,7 @@
 #include "access/transam.h"
 #include "utils/memutils.h"
 
+#include "apply/copy_in.h"
 #include "ddl.h"
 #include "pg_tributary.h"
 #include "security.h"
@@ -507,7 +508,9 @@ apply_type(TributaryApplyState *apply, TributaryTable *t, const char *column, co
 /*
  * apply_drop_table: drop_table: the table leaves the job (its copy
  * progress with it); its target is dropped too when the job option
- * ddl_drop_target is true, else kept.
+ * ddl_drop_target is true, else kept.  A target that other source tables
+ * of the job are merged into is kept, without this source's rows when it
+ * tells sources apart (merge.c).
  */
 static void
 apply_drop_table(TributaryApplyState *apply, TributaryTable *t)
@@ -516,6 +519,8 @@ apply_drop_table(TributaryApplyState *apply, TributaryTable *t)
 	Datum		arg = Int32GetDatum(t->id);
 	char	   *target = quote_qualified_identifier(t->target_nsp, t->target_rel);
 	bool		drop_target = false;
+	bool		shared = false;
+	bool		copied_other;
 
 	{
 		Datum		jarg = Int32GetDatum(apply->job->id);
@@ -532,13 +537,22 @@ apply_drop_table(TributaryApplyState *apply, TributaryTable *t)
 		}
 		tributary_catalog_leave(us);
 	}
+	/* a target other source tables feed too stays; only this source's rows go */
+	if (drop_target && tributary_merge_shared(t, &copied_other))
+	{
+		drop_target = false;
+		shared = true;
+		if (t->source_column)
+			tributary_merge_delete_source_rows(t, NULL, InvalidOid, 0);
+	}
 	exec_catalog("DELETE FROM tributary.job_table WHERE jt_id = $1", 1, &type, &arg);
 	if (drop_target)
 		exec(psprintf("DROP TABLE IF EXISTS %s", target), 0, NULL, NULL);
 	ereport(LOG,
 			(errmsg("pg_tributary job \"%s\" removed source table [%s.%s], dropped on the source; target %s %s",
 					apply->job->name, t->source_nsp, t->source_rel, target,
-					drop_target ? "dropped (ddl_drop_target)" : "kept")));
+					drop_target ? "dropped (ddl_drop_target)" :
+					shared ? "kept: other source tables are merged into it" : "kept")));
 }
 
 /*
@@ -613,6 +627,8 @@ tributary_ddl_handle(TributaryApplyState *apply, const char *kind, const char *t
 			apply_rename_table(apply, t, new_name);
 			restart = true;
 		}
+		else if (strcmp(kind, "truncate_table") == 0 && t->source_column)
+			tributary_merge_delete_source_rows(t, NULL, InvalidOid, 0);	/* a merged target */
 		else if (strcmp(kind, "truncate_table") == 0)
 			exec(psprintf("TRUNCATE %s", quote_qualified_identifier(t->target_nsp, t->target_rel)),
 				 0, NULL, NULL);

@@ -393,7 +393,8 @@ sink_begin(TributaryChangeSink *sink, XLogRecPtr start, TimestampTz commit_ts)
 	st->skip_xact = (start < st->committed);
 	st->apply->position = start;
 	st->apply->commit_ts = commit_ts;
-	st->apply->idempotent = (st->always_idempotent || start <= st->catchup_until);
+	st->apply->idempotent = (st->always_idempotent || start <= st->catchup_until ||
+							 start <= st->apply->idempotent_until);
 }
 
 /*

@@ -620,6 +620,28 @@ plan_copy(TributaryTableSync *ts, TributaryTable *t, XLogRecPtr passed)
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
+	/*
+	 * The view may hold transactions the stream has not reached yet; the
+	 * copy may even be finished before it does.  Until the stream passes
+	 * the view (its exact position, or the source's end of log now, which
+	 * every transaction in the view precedes), its transactions are
+	 * applied idempotently, in this run and, through the job's catch-up
+	 * bound, in the next ones.
+	 */
+	{
+		TributarySource *src = ts->copy_job->source;
+		XLogRecPtr	bound = InvalidXLogRecPtr;
+
+		if (src->connector->snapshot->view_position != NULL)
+			bound = src->connector->snapshot->view_position(src);
+		if (bound == InvalidXLogRecPtr)
+			bound = tributary_current_position(src);
+		if (bound > ts->apply->idempotent_until)
+		{
+			tributary_snapshot_record_view(ts->job, bound);
+			ts->apply->idempotent_until = bound;
+		}
+	}
 	tributary_snapshot_plan_online(ts->copy_job, t, ts->tables);
 	start_keeping(ts, t, 1, NULL);
 	tributary_relmap_rebind(ts->apply, t);

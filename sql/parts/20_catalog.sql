@@ -84,7 +84,8 @@ CREATE TABLE tributary.job_table (
 	jt_added_at		timestamptz NOT NULL DEFAULT now(),
 	UNIQUE (jt_job_id, jt_source_schema, jt_source_rel)
 );
-CREATE UNIQUE INDEX job_table_target_idx
+/* not unique: several source tables of a job may be merged into one target */
+CREATE INDEX job_table_target_idx
 	ON tributary.job_table (jt_target_schema, jt_target_rel, jt_job_id);
 
 CREATE TABLE tributary.name_rule (
@@ -94,6 +95,9 @@ CREATE TABLE tributary.name_rule (
 	nr_target_schema text,
 	nr_name_rule	text,
 	nr_exclude		text,
+	/* add_tables' merge and source_column, for the tables added later */
+	nr_merge		boolean NOT NULL DEFAULT false,
+	nr_source_column text,
 	/* tables that matched but add_table refused: not tried again */
 	nr_refused		text[]
 );

@@ -303,3 +303,15 @@ BEGIN
 END
 $$;
 
+
+/*
+ * _source_column: of copied columns ([{target, source|expr}]), the target
+ * column whose expression is tributary.source_table() (maybe cast), which
+ * tells the rows of merged source tables apart (merge.c); NULL if none.
+ */
+CREATE FUNCTION tributary._source_column(copied jsonb)
+RETURNS text LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT c ->> 'target' FROM jsonb_array_elements(copied) WITH ORDINALITY AS x(c, o)
+	 WHERE c ->> 'expr' ~* '^\s*"?tributary"?\s*\.\s*"?source_table"?\s*\(\s*\)\s*(::.*)?$'
+	 ORDER BY o LIMIT 1
+$$;

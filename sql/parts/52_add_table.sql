@@ -271,7 +271,7 @@ $$;
 CREATE FUNCTION tributary._add_table_create_target(j tributary.job, nsp text, rel text, srccols jsonb,
 												   copied jsonb, expr_types jsonb, cmap jsonb,
 												   keycols text[], src_name text, generated jsonb, checks jsonb,
-												   indexes jsonb, key_timing text)
+												   indexes jsonb, key_timing text, lead_key text)
 RETURNS oid LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	coldefs text[] := '{}';
@@ -312,7 +312,7 @@ BEGIN
 									 col ->> 'name', col ->> 'pg_type', col ->> 'expr');
 	END LOOP;
 	/* a DEFERRABLE key stays one: a key swap valid on the source is valid here */
-	coldefs := coldefs || format('PRIMARY KEY (%s)%s', (
+	coldefs := coldefs || format('PRIMARY KEY (%s%s)%s', CASE WHEN lead_key IS NOT NULL THEN quote_ident(lead_key) || ', ' ELSE '' END, (
 		SELECT string_agg(quote_ident(coalesce(
 			(SELECT mk.key FROM jsonb_each_text(cmap) mk WHERE mk.value = kc LIMIT 1), kc)), ', ' ORDER BY o)
 		  FROM unnest(keycols) WITH ORDINALITY u(kc, o)),
@@ -529,7 +529,8 @@ END
 $$;
 
 CREATE FUNCTION tributary._api_add_table(job_name text, source_table text, target_table text,
-										 columns jsonb, filter text, incremental_column text)
+										 columns jsonb, filter text, incremental_column text,
+										 merge boolean, source_column text)
 RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	j tributary.job := tributary._owned_job(job_name);
@@ -552,6 +553,8 @@ DECLARE
 	inc text;
 	mark text;
 	created boolean := false;
+	merged_with text;
+	srccol text;
 	id integer;
 BEGIN
 	IF incremental_column IS NOT NULL AND j.job_mode <> 'incremental' THEN
@@ -568,6 +571,18 @@ BEGIN
 			USING ERRCODE = 'duplicate_object';
 	END IF;
 	tgt := tributary._add_table_target(j, opts, src.nsp, src.rel, target_table);
+	/* several source tables into one target: only when asked for (merge.c) */
+	SELECT format('%s.%s', o.jt_source_schema, o.jt_source_rel) INTO merged_with
+	  FROM tributary.job_table o
+	 WHERE o.jt_job_id = j.job_id AND o.jt_target_schema = tgt.nsp AND o.jt_target_rel = tgt.rel
+	 ORDER BY o.jt_id LIMIT 1;
+	IF merged_with IS NOT NULL AND NOT coalesce(merge, false) THEN
+		RAISE EXCEPTION 'several source tables map to target table %.% (source table [%] among them)',
+						quote_ident(tgt.nsp), quote_ident(tgt.rel), src_name
+			USING ERRCODE = 'duplicate_object',
+				  DETAIL = format('Source table [%s] of job "%s" is synced into it already.', merged_with, j.job_name),
+				  HINT = 'Give each source table its own target (name_rule), or merge them into one with merge => true, and source_column => ''source_table'' to tell their rows apart.';
+	END IF;
 
 	/* the source table: exists, has a primary key, has full row images */
 	info := tributary._remote_table_info(s.source_name, src.nsp, src.rel);
@@ -602,6 +617,19 @@ BEGIN
 		PERFORM tributary._add_table_create_types(j, info -> 'types');
 	END IF;
 	srccols := tributary._add_table_columns(info, opts);
+	/* a column that says which source table a row comes from: every column, and it */
+	IF source_column IS NOT NULL THEN
+		PERFORM tributary._check_target_name('column', source_column);
+		IF columns IS NULL THEN
+			SELECT jsonb_object_agg(c ->> 'name', c ->> 'name') INTO columns FROM jsonb_array_elements(info -> 'columns') c;
+		END IF;
+		IF columns ? source_column THEN
+			RAISE EXCEPTION 'source_column "%" is mapped in columns too', source_column
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Name the column that holds tributary.source_table() once: in columns, or as source_column.';
+		END IF;
+		columns := columns || jsonb_build_object(source_column, 'tributary.source_table()');
+	END IF;
 	cmap := tributary._add_table_mapping(columns, info, keycols, tgt_oid, src_name, tgt_name);
 	copied := tributary._add_table_copied(info, cmap);
 
@@ -630,7 +658,8 @@ BEGIN
 													   CASE WHEN cmap IS NULL THEN info -> 'generated' END,
 													   CASE WHEN cmap IS NULL AND filter IS NULL THEN info -> 'checks' END,
 													   CASE WHEN cmap IS NULL THEN info -> 'indexes' END,
-													   info ->> 'key_timing');
+													   info ->> 'key_timing',
+													   CASE WHEN coalesce(merge, false) THEN tributary._source_column(copied) END);
 	ELSE
 		/* an existing target must have every mapped column */
 		FOR m IN SELECT c ->> 'target' AS tcol FROM jsonb_array_elements(copied) c LOOP
@@ -644,6 +673,15 @@ BEGIN
 	END IF;
 	/* the owner may write the target: a table of its own kind, privileges, no row security */
 	PERFORM tributary._check_target(tgt_oid::regclass, j.job_owner, j.job_mode, j.job_name);
+	/* merged source tables with equal keys would overwrite each other's rows */
+	srccol := tributary._source_column(copied);
+	IF coalesce(merge, false) AND (srccol IS NULL OR NOT EXISTS (
+			SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+			 WHERE i.indrelid = tgt_oid AND i.indisprimary AND a.attname = srccol)) THEN
+		RAISE WARNING 'the key of target table % does not include a column fed by tributary.source_table()', tgt_name
+			USING DETAIL = format('Rows with equal keys from source table [%s] and the other source tables merged into %s overwrite each other, and a truncate of one of them empties the whole target (by the job''s ddl and dml policy).', src_name, tgt_name),
+				  HINT = 'Pass source_column => ''source_table'' (a target that add_table creates gets it in its key), or give the target a key that includes such a column.';
+	END IF;
 	/* soft deletes: the column deleted rows are marked in */
 	mark := substring(coalesce(opts -> 'dml' -> src_name ->> 'delete', opts -> 'dml' ->> 'delete') FROM '^mark:(.+)$');
 	IF mark IS NOT NULL THEN

@@ -110,7 +110,9 @@ $$;
  *							${source}) the source's name; text around them is
  *							kept: 'pre_${table}_post'
  * Both may be combined: 'doc_(.*) => ${ds_name_src}_\1'.  Several source
- * tables into one target table are refused (not supported yet).  Returns
+ * tables into one target table (a rewrite such as 'orders_[0-9]+ =>
+ * orders_all') are merged when merge is true, else refused as add_table
+ * refuses them (source_column: add_table's).  Returns
  * the number of tables added.  A table add_table refuses fails the call,
  * unless rule_id names the followed rule being applied: then the refusal
  * is remembered in the rule (nr_refused: it is not tried again), warned
@@ -152,7 +154,8 @@ RETURNS text LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 CREATE FUNCTION tributary._add_matching_tables(j tributary.job, source_pattern text, target_schema text,
-											   name_rule text, exclude text, rule_id integer)
+											   name_rule text, exclude text, rule_id integer,
+											   merge boolean, source_column text)
 RETURNS integer LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	s tributary.source;
@@ -165,7 +168,6 @@ DECLARE
 	transed text;
 	template text;
 	vars jsonb;
-	targets text[] := '{}';
 	refused text[];
 	n integer := 0;
 	msg text;
@@ -243,20 +245,10 @@ BEGIN
 		tgt_name := CASE WHEN name_rule IS NULL THEN r.table_name
 						 ELSE tributary._name_expand(template, vars, 'name_rule') END;
 		BEGIN
-			IF (tgt_schema || '.' || tgt_name) = ANY (targets) OR EXISTS (
-					SELECT 1 FROM tributary.job_table jt WHERE jt.jt_job_id = j.job_id
-					   AND jt.jt_target_schema = tgt_schema AND jt.jt_target_rel = tgt_name) THEN
-				RAISE EXCEPTION 'several source tables map to target table %.% (source table [%.%] among them)',
-								tgt_schema, tgt_name, r.schema_name, r.table_name
-					USING ERRCODE = 'feature_not_supported',
-						  DETAIL = 'Merging several source tables into one target table is not supported yet.',
-						  HINT = 'Give each source table its own target name (name_rule), or exclude some tables.';
-			END IF;
 			PERFORM tributary._api_add_table(j.job_name,
 				CASE s.source_kind WHEN 'postgresql' THEN format('%I.%I', r.schema_name, r.table_name)
 					 ELSE '`' || replace(r.schema_name, '`', '``') || '`.`' || replace(r.table_name, '`', '``') || '`' END,
-				format('%I.%I', tgt_schema, tgt_name), NULL, NULL, NULL);
-			targets := targets || (tgt_schema || '.' || tgt_name);
+				format('%I.%I', tgt_schema, tgt_name), NULL, NULL, NULL, merge, source_column);
 			n := n + 1;
 		EXCEPTION WHEN OTHERS THEN
 			/*
@@ -291,21 +283,25 @@ $$;
  * created later that match it (follow_tables).
  */
 CREATE FUNCTION tributary._api_add_tables(job_name text, source_pattern text, target_schema text,
-										  name_rule text, exclude text, follow boolean)
+										  name_rule text, exclude text, follow boolean,
+										  merge boolean, source_column text)
 RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	j tributary.job := tributary._owned_job(job_name);
 	n integer;
 BEGIN
-	n := tributary._add_matching_tables(j, source_pattern, target_schema, name_rule, exclude, NULL);
+	n := tributary._add_matching_tables(j, source_pattern, target_schema, name_rule, exclude, NULL,
+										merge, source_column);
 	IF follow AND NOT EXISTS (SELECT 1 FROM tributary.name_rule r
 							   WHERE r.nr_job_id = j.job_id AND r.nr_source_pattern = _api_add_tables.source_pattern
 								 AND r.nr_target_schema IS NOT DISTINCT FROM _api_add_tables.target_schema
 								 AND r.nr_name_rule IS NOT DISTINCT FROM _api_add_tables.name_rule
 								 AND r.nr_exclude IS NOT DISTINCT FROM _api_add_tables.exclude) THEN
-		INSERT INTO tributary.name_rule (nr_job_id, nr_source_pattern, nr_target_schema, nr_name_rule, nr_exclude)
+		INSERT INTO tributary.name_rule (nr_job_id, nr_source_pattern, nr_target_schema, nr_name_rule, nr_exclude,
+										 nr_merge, nr_source_column)
 		VALUES (j.job_id, _api_add_tables.source_pattern, _api_add_tables.target_schema,
-				_api_add_tables.name_rule, _api_add_tables.exclude);
+				_api_add_tables.name_rule, _api_add_tables.exclude, coalesce(_api_add_tables.merge, false),
+				_api_add_tables.source_column);
 		PERFORM tributary._record_job_version(j.job_id, 'add_tables ' || source_pattern || ' (followed)');
 	END IF;
 	IF n = 0 THEN
@@ -332,7 +328,7 @@ DECLARE
 BEGIN
 	FOR r IN SELECT * FROM tributary.name_rule WHERE nr_job_id = j.job_id ORDER BY nr_id LOOP
 		n := n + tributary._add_matching_tables(j, r.nr_source_pattern, r.nr_target_schema, r.nr_name_rule,
-												 r.nr_exclude, r.nr_id);
+												 r.nr_exclude, r.nr_id, r.nr_merge, r.nr_source_column);
 	END LOOP;
 	RETURN n;
 END
@@ -431,6 +427,16 @@ BEGIN
 		RAISE EXCEPTION 'job "%" does not copy tables (mode cdc)', j.job_name
 			USING ERRCODE = 'feature_not_supported',
 				  HINT = 'Copy the table by other means, or use a full+cdc job.';
+	END IF;
+	IF tributary._source_column(t.jt_columns) IS NULL AND EXISTS (
+		SELECT 1 FROM tributary.job_table o
+		 WHERE o.jt_job_id = j.job_id AND o.jt_id <> t.jt_id
+		   AND o.jt_target_schema = t.jt_target_schema AND o.jt_target_rel = t.jt_target_rel) THEN
+		RAISE EXCEPTION 'cannot copy source table [%.%] again alone: target table %.% merges several source tables and cannot tell their rows apart',
+			t.jt_source_schema, t.jt_source_rel, quote_ident(t.jt_target_schema), quote_ident(t.jt_target_rel)
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'Emptying the target of this source''s rows would empty it of the others'' too.',
+				  HINT = format('Copy all of them again with tributary.restart_job(%L, false), or merge with a source_column.', j.job_name);
 	END IF;
 	PERFORM tributary._record_job_version(j.job_id, 'resync_table ' || t.jt_source_schema || '.' || t.jt_source_rel);
 	IF j.job_state = 'running' AND j.job_mode = 'full+cdc' AND j.job_slot IS NOT NULL

@@ -34,12 +34,14 @@ RETURNS jsonb LANGUAGE C STABLE AS 'MODULE_PATHNAME', 'tributary_api';
 
 CREATE FUNCTION tributary.add_table(job_name text, source_table text, target_table text DEFAULT NULL,
 									columns jsonb DEFAULT NULL, filter text DEFAULT NULL,
-									incremental_column text DEFAULT NULL)
+									incremental_column text DEFAULT NULL, merge boolean DEFAULT false,
+									source_column text DEFAULT NULL)
 RETURNS integer LANGUAGE C AS 'MODULE_PATHNAME', 'tributary_api';
 
 CREATE FUNCTION tributary.add_tables(job_name text, source_pattern text, target_schema text DEFAULT NULL,
 									 name_rule text DEFAULT NULL, exclude text DEFAULT NULL,
-									 follow boolean DEFAULT false)
+									 follow boolean DEFAULT false, merge boolean DEFAULT false,
+									 source_column text DEFAULT NULL)
 RETURNS integer LANGUAGE C AS 'MODULE_PATHNAME', 'tributary_api';
 
 CREATE FUNCTION tributary.follow_tables(job_name text)

@@ -77,6 +77,7 @@
 
 #include "apply/apply.h"
 #include "apply/apply_int.h"
+#include "apply/copy_in.h"
 #include "security.h"
 
 /* the per-commit counter update, planned once per process */
@@ -773,6 +774,14 @@ tributary_apply_truncate(TributaryApplyState *state, int nrelids, Oid *relids)
 		if (ar->table->delete_mark)
 		{
 			tributary_soft_truncate(state, ar->table);
+			continue;
+		}
+		if (ar->table->source_column)
+		{
+			/* a merged target: only this source's rows (merge.c) */
+			tributary_apply_end_xact(state);
+			tributary_merge_delete_source_rows(ar->table, NULL, InvalidOid, 0);
+			state->changes++;
 			continue;
 		}
 		relid = RangeVarGetRelid(makeRangeVar(ar->table->target_nsp, ar->table->target_rel, -1),

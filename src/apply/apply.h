@@ -23,6 +23,12 @@ typedef struct TributaryApplyState
 	MemoryContext xact_cxt;		/* executor states of the open local transaction */
 	List	   *open_rels;		/* mappings whose executor state is open */
 	bool		idempotent;		/* catch-up: upserts, deletes of missing rows are no-ops */
+	/*
+	 * transactions that begin up to here are applied idempotently too: a
+	 * table copied while the job streams has a view that may hold them
+	 * (table_sync.c)
+	 */
+	XLogRecPtr	idempotent_until;
 	XLogRecPtr	position;		/* commit position of the source transaction */
 	TimestampTz commit_ts;
 	int64		changes;		/* changes applied since the last local commit */

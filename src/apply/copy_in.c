@@ -119,6 +119,8 @@ is_job_target(List *job_tables, Oid relid)
  * rows are deleted instead (the worker is a replica, so the constraints'
  * triggers do not fire, as on a subscriber); a referencing table outside
  * the job is an error, since its rows would point at rows that are gone.
+ * A target that other source tables of the job feed too loses only this
+ * source's rows (merge.c).
  */
 void
 tributary_truncate_target(TributaryTable *t, List *job_tables)
@@ -130,8 +132,20 @@ tributary_truncate_target(TributaryTable *t, List *job_tables)
 	char	   *sql;
 	const char *only;
 	ListCell   *lc;
+	bool		copied_other;
 
 	table_close(rel, NoLock);
+	/* a target other source tables feed too (merge.c) */
+	if (tributary_merge_shared(t, &copied_other))
+	{
+		if (t->source_column)
+		{
+			tributary_merge_delete_source_rows(t, NULL, InvalidOid, 0);
+			return;
+		}
+		if (copied_other)
+			return;				/* the other sources' rows stay */
+	}
 	foreach(lc, referencing)
 	{
 		Oid			other = lfirst_oid(lc);

@@ -14,6 +14,11 @@
 typedef int (*TributaryCopyReader) (void *arg, char **buf);
 
 extern void tributary_truncate_target(TributaryTable *t, List *job_tables);
+
+/* merge.c */
+extern bool tributary_merge_shared(TributaryTable *t, bool *copied_other);
+extern void tributary_merge_delete_source_rows(TributaryTable *t, const char *mark, Oid mark_type,
+											   TimestampTz ts);
 extern uint64 tributary_copy_into(TributaryTable *t, TributaryCopyReader reader, void *arg,
 								  bool binary);
 extern bool tributary_copy_can_be_binary(TributaryTable *t, List *source_types);

@@ -23,6 +23,7 @@
 
 #include "apply/apply.h"
 #include "apply/apply_int.h"
+#include "apply/copy_in.h"
 #include "security.h"
 
 /*
@@ -84,6 +85,14 @@ tributary_soft_truncate(TributaryApplyState *state, TributaryTable *t)
 	Datum		arg = TimestampTzGetDatum(state->commit_ts != 0 ? state->commit_ts : GetCurrentTimestamp());
 	char	   *sql;
 
+	if (t->source_column)
+	{
+		/* a merged target: only this source's rows (merge.c) */
+		tributary_apply_end_xact(state);
+		tributary_merge_delete_source_rows(t, t->delete_mark, type, DatumGetTimestampTz(arg));
+		state->changes++;
+		return;
+	}
 	tributary_target_check(relid, GetUserId(), ACL_UPDATE, state->job->name);
 	if (type == BOOLOID)
 		sql = psprintf("UPDATE %s SET %s = true WHERE %s IS NOT TRUE", target, col, col);
