@@ -73,6 +73,7 @@ OBJS = \
 	src/source/binlog_table_map.o \
 	src/source/binlog_json.o \
 	src/ddl.o \
+	src/ddl_tables.o \
 	bgworker/launcher.o \
 	bgworker/worker.o \
 	bgworker/snapshot_helper.o

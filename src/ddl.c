@@ -46,7 +46,6 @@
 #include "access/transam.h"
 #include "utils/memutils.h"
 
-#include "apply/copy_in.h"
 #include "ddl.h"
 #include "pg_tributary.h"
 #include "security.h"
@@ -108,25 +107,26 @@ is_key_column(TributaryTable *t, const char *column)
 }
 
 /*
- * exec: a statement on a target that must succeed, run as the job's owner
- * (the worker's identity).
+ * tributary_ddl_exec: a statement on a target that must succeed, run as
+ * the job's owner (the worker's identity).
  */
-static void
-exec(const char *sql, int nargs, Oid *types, Datum *args)
+void
+tributary_ddl_exec(const char *sql, int nargs, Oid *types, Datum *args)
 {
 	if (SPI_execute_with_args(sql, nargs, types, args, NULL, false, 0) < 0)
 		elog(ERROR, "statement failed: %s", sql);
 }
 
 /*
- * exec_catalog: a catalog statement that must succeed (security.c).
+ * tributary_ddl_exec_catalog: a catalog statement that must succeed
+ * (security.c).
  */
-static void
-exec_catalog(const char *sql, int nargs, Oid *types, Datum *args)
+void
+tributary_ddl_exec_catalog(const char *sql, int nargs, Oid *types, Datum *args)
 {
 	TributaryUserSave us = tributary_catalog_enter();
 
-	exec(sql, nargs, types, args);
+	tributary_ddl_exec(sql, nargs, types, args);
 	tributary_catalog_leave(us);
 }
 
@@ -260,12 +260,12 @@ apply_columns(TributaryApplyState *apply, TributaryTable *t, const char *kind, c
 									name, t->source_nsp, t->source_rel, def),
 							 errhint("Resynchronize the table, or set the job option ddl for add_column to ignore.")));
 			}
-			exec(psprintf("ALTER TABLE %s ADD COLUMN %s %s%s",
+			tributary_ddl_exec(psprintf("ALTER TABLE %s ADD COLUMN %s %s%s",
 						  quote_qualified_identifier(t->target_nsp, t->target_rel),
 						  quote_identifier(name), target_type(lfirst(lt), name), def_sql), 0, NULL, NULL);
 			args[0] = CStringGetTextDatum(name);
 			args[1] = Int32GetDatum(t->id);
-			exec_catalog("UPDATE tributary.job_table SET jt_columns = jt_columns || "
+			tributary_ddl_exec_catalog("UPDATE tributary.job_table SET jt_columns = jt_columns || "
 				 "jsonb_build_array(jsonb_build_object('target', $1, 'source', $1)) WHERE jt_id = $2",
 				 2, types, args);
 			t->columns = repalloc(t->columns, sizeof(TributaryColumn) * (t->ncolumns + 1));
@@ -308,12 +308,12 @@ apply_columns(TributaryApplyState *apply, TributaryTable *t, const char *kind, c
 						 errmsg("source table [%s.%s] dropped its key column \"%s\"",
 								t->source_nsp, t->source_rel, t->columns[c].source),
 						 errhint("Resynchronize the table with tributary.resync_table(job, table).")));
-			exec(psprintf("ALTER TABLE %s DROP COLUMN %s",
+			tributary_ddl_exec(psprintf("ALTER TABLE %s DROP COLUMN %s",
 						  quote_qualified_identifier(t->target_nsp, t->target_rel),
 						  quote_identifier(t->columns[c].target)), 0, NULL, NULL);
 			args[0] = CStringGetTextDatum(t->columns[c].target);
 			args[1] = Int32GetDatum(t->id);
-			exec_catalog("UPDATE tributary.job_table SET jt_columns = (SELECT coalesce(jsonb_agg(c ORDER BY o), '[]') "
+			tributary_ddl_exec_catalog("UPDATE tributary.job_table SET jt_columns = (SELECT coalesce(jsonb_agg(c ORDER BY o), '[]') "
 				 "FROM jsonb_array_elements(jt_columns) WITH ORDINALITY x(c, o) WHERE c->>'target' <> $1) "
 				 "WHERE jt_id = $2", 2, types, args);
 			ereport(LOG,
@@ -335,7 +335,7 @@ mark_accepted(TributaryTable *t)
 	Oid			type = INT4OID;
 	Datum		arg = Int32GetDatum(t->id);
 
-	exec_catalog("UPDATE tributary.job_table SET jt_ddl_accepted = true WHERE jt_id = $1", 1, &type, &arg);
+	tributary_ddl_exec_catalog("UPDATE tributary.job_table SET jt_ddl_accepted = true WHERE jt_id = $1", 1, &type, &arg);
 	t->all_columns = false;
 }
 
@@ -392,7 +392,7 @@ ddl_act(TributaryApplyState *apply, const char *kind, const char *table, const c
 		ereport(WARNING,
 				(errmsg("pg_tributary job \"%s\": source table [%s] changed: %s", job->name, table, statement),
 				 errdetail("The change (%s) is at source position %s; the job goes on (ddl policy alert).", kind, where)));
-		exec_catalog("INSERT INTO tributary.error_log (err_job_id, err_run_id, err_sqlstate, err_message, err_detail) "
+		tributary_ddl_exec_catalog("INSERT INTO tributary.error_log (err_job_id, err_run_id, err_sqlstate, err_message, err_detail) "
 			 "VALUES ($1, (SELECT max(run_id) FROM tributary.run WHERE run_job_id = $1), '01000', $2, $3)",
 			 3, types, args);
 	}
@@ -497,92 +497,12 @@ apply_type(TributaryApplyState *apply, TributaryTable *t, const char *column, co
 						 target_col, target, current, type);
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
-	exec(psprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s", target, quote_identifier(target_col),
+	tributary_ddl_exec(psprintf("ALTER TABLE %s ALTER COLUMN %s TYPE %s USING %s::%s", target, quote_identifier(target_col),
 				  type, quote_identifier(target_col), type), 0, NULL, NULL);
 	error_context_stack = errcb.previous;
 	ereport(LOG,
 			(errmsg("pg_tributary job \"%s\" changed the type of column \"%s\" of %s from %s to %s",
 					apply->job->name, target_col, target, current, type)));
-}
-
-/*
- * apply_drop_table: drop_table: the table leaves the job (its copy
- * progress with it); its target is dropped too when the job option
- * ddl_drop_target is true, else kept.  A target that other source tables
- * of the job are merged into is kept, without this source's rows when it
- * tells sources apart (merge.c).
- */
-static void
-apply_drop_table(TributaryApplyState *apply, TributaryTable *t)
-{
-	Oid			type = INT4OID;
-	Datum		arg = Int32GetDatum(t->id);
-	char	   *target = quote_qualified_identifier(t->target_nsp, t->target_rel);
-	bool		drop_target = false;
-	bool		shared = false;
-	bool		copied_other;
-
-	{
-		Datum		jarg = Int32GetDatum(apply->job->id);
-		TributaryUserSave us = tributary_catalog_enter();
-
-		if (SPI_execute_with_args("SELECT (tributary._effective_options(job_options)->>'ddl_drop_target')::boolean "
-								  "FROM tributary.job WHERE job_id = $1", 1, &type, &jarg, NULL, true, 1) == SPI_OK_SELECT &&
-			SPI_processed == 1)
-		{
-			bool		isnull;
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-			drop_target = !isnull && DatumGetBool(d);
-		}
-		tributary_catalog_leave(us);
-	}
-	/* a target other source tables feed too stays; only this source's rows go */
-	if (drop_target && tributary_merge_shared(t, &copied_other))
-	{
-		drop_target = false;
-		shared = true;
-		if (t->source_column)
-			tributary_merge_delete_source_rows(t, NULL, InvalidOid, 0);
-	}
-	exec_catalog("DELETE FROM tributary.job_table WHERE jt_id = $1", 1, &type, &arg);
-	if (drop_target)
-		exec(psprintf("DROP TABLE IF EXISTS %s", target), 0, NULL, NULL);
-	ereport(LOG,
-			(errmsg("pg_tributary job \"%s\" removed source table [%s.%s], dropped on the source; target %s %s",
-					apply->job->name, t->source_nsp, t->source_rel, target,
-					drop_target ? "dropped (ddl_drop_target)" :
-					shared ? "kept: other source tables are merged into it" : "kept")));
-}
-
-/*
- * apply_rename_table: rename_table: the job follows the source table under
- * its new name ("db.table"); a target named after the source table takes
- * the new name too, another keeps its name (a mapping chosen by the user).
- */
-static void
-apply_rename_table(TributaryApplyState *apply, TributaryTable *t, const char *new_name)
-{
-	const char *dot = strchr(new_name, '.');
-	char	   *nsp = dot ? pnstrdup(new_name, dot - new_name) : pstrdup(t->source_nsp);
-	char	   *rel = pstrdup(dot ? dot + 1 : new_name);
-	Oid			types[4] = {INT4OID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		args[4] = {Int32GetDatum(t->id), CStringGetTextDatum(nsp), CStringGetTextDatum(rel),
-	CStringGetTextDatum(rel)};
-	bool		follows_name = (strcmp(t->target_rel, t->source_rel) == 0);
-
-	if (follows_name)
-		exec(psprintf("ALTER TABLE %s RENAME TO %s", quote_qualified_identifier(t->target_nsp, t->target_rel),
-					  quote_identifier(rel)), 0, NULL, NULL);
-	else
-		args[3] = CStringGetTextDatum(t->target_rel);
-	exec_catalog("UPDATE tributary.job_table SET jt_source_schema = $2, jt_source_rel = $3, jt_target_rel = $4 "
-				 "WHERE jt_id = $1", 4, types, args);
-	ereport(LOG,
-			(errmsg("pg_tributary job \"%s\" follows source table [%s.%s], renamed to [%s.%s]; target %s",
-					apply->job->name, t->source_nsp, t->source_rel, nsp, rel,
-					follows_name ? psprintf("renamed to %s", quote_qualified_identifier(t->target_nsp, rel))
-					: psprintf("%s kept", quote_qualified_identifier(t->target_nsp, t->target_rel)))));
 }
 
 /*
@@ -619,19 +539,16 @@ tributary_ddl_handle(TributaryApplyState *apply, const char *kind, const char *t
 
 		if (strcmp(kind, "drop_table") == 0)
 		{
-			apply_drop_table(apply, t);
+			tributary_ddl_drop_table(apply, t);
 			restart = true;
 		}
 		else if (strcmp(kind, "rename_table") == 0)
 		{
-			apply_rename_table(apply, t, new_name);
+			tributary_ddl_rename_table(apply, t, new_name);
 			restart = true;
 		}
-		else if (strcmp(kind, "truncate_table") == 0 && t->source_column)
-			tributary_merge_delete_source_rows(t, NULL, InvalidOid, 0);	/* a merged target */
 		else if (strcmp(kind, "truncate_table") == 0)
-			exec(psprintf("TRUNCATE %s", quote_qualified_identifier(t->target_nsp, t->target_rel)),
-				 0, NULL, NULL);
+			tributary_ddl_truncate_table(apply, t);
 		else if (strcmp(kind, "alter_column_type") == 0)
 		{
 			if (known)
@@ -690,7 +607,7 @@ tributary_ddl_parts(TributaryApplyState *apply, TributaryTable *t, const char *k
 		ddl_act(apply, kind, table, statement, position, !copy_on_apply || strcmp(job->mode, "cdc") != 0) &&
 		copy_on_apply)
 	{
-		exec_catalog("SELECT tributary._copy_table_again($1, true)", 1, types, args);
+		tributary_ddl_exec_catalog("SELECT tributary._copy_table_again($1, true)", 1, types, args);
 		ereport(LOG,
 				(errmsg("pg_tributary job \"%s\" copies source table [%s] again: %s",
 						job->name, table, statement)));
@@ -698,7 +615,7 @@ tributary_ddl_parts(TributaryApplyState *apply, TributaryTable *t, const char *k
 	}
 	else
 		/* column: one of the two names above, never text from elsewhere */
-		exec_catalog(psprintf("UPDATE tributary.job_table SET %s = $2 WHERE jt_id = $1", column), 2, types, args);
+		tributary_ddl_exec_catalog(psprintf("UPDATE tributary.job_table SET %s = $2 WHERE jt_id = $1", column), 2, types, args);
 	SPI_finish();
 	return resync;
 }
@@ -721,7 +638,7 @@ apply_rename(TributaryApplyState *apply, TributaryTable *t, const char *old, con
 			continue;
 		if (strcmp(t->columns[c].target, old) == 0 && !t->mapped)
 		{
-			exec(psprintf("ALTER TABLE %s RENAME COLUMN %s TO %s",
+			tributary_ddl_exec(psprintf("ALTER TABLE %s RENAME COLUMN %s TO %s",
 						  quote_qualified_identifier(t->target_nsp, t->target_rel),
 						  quote_identifier(old), quote_identifier(new)), 0, NULL, NULL);
 			t->columns[c].target = MemoryContextStrdup(GetMemoryChunkContext(t), new);
@@ -731,7 +648,7 @@ apply_rename(TributaryApplyState *apply, TributaryTable *t, const char *old, con
 	foreach(lc, t->key_columns)
 		if (strcmp((char *) lfirst(lc), old) == 0)
 			lfirst(lc) = MemoryContextStrdup(GetMemoryChunkContext(t), new);
-	exec_catalog("UPDATE tributary.job_table SET "
+	tributary_ddl_exec_catalog("UPDATE tributary.job_table SET "
 				 "jt_columns = (SELECT jsonb_agg(CASE WHEN c->>'source' = $1 THEN "
 				 "   jsonb_set(CASE WHEN c->>'target' = $1 AND jt_column_map IS NULL "
 				 "                  THEN jsonb_set(c, '{target}', to_jsonb($2)) ELSE c END, '{source}', to_jsonb($2)) "

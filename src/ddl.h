@@ -22,4 +22,13 @@ extern void tributary_ddl_from_relation(TributaryApplyState *apply, TribRelation
 										int32 *prev_typmods, char **prev_names, int prev_natts,
 										XLogRecPtr position);
 
+/* ddl.c, for ddl_tables.c */
+extern void tributary_ddl_exec(const char *sql, int nargs, Oid *types, Datum *args);
+extern void tributary_ddl_exec_catalog(const char *sql, int nargs, Oid *types, Datum *args);
+
+/* ddl_tables.c */
+extern void tributary_ddl_drop_table(TributaryApplyState *apply, TributaryTable *t);
+extern void tributary_ddl_rename_table(TributaryApplyState *apply, TributaryTable *t, const char *new_name);
+extern void tributary_ddl_truncate_table(TributaryApplyState *apply, TributaryTable *t);
+
 #endif							/* TRIBUTARY_DDL_H */

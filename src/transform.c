@@ -258,6 +258,30 @@ tributary_check_generation_expr(PG_FUNCTION_ARGS)
 }
 
 /*
+ * change_meta_walker: whether an expression calls tributary.source_op(),
+ * source_commit_time() or source_position(), which describe the change
+ * being applied rather than the row.
+ */
+static bool
+change_meta_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, FuncExpr))
+	{
+		Oid			funcid = ((FuncExpr *) node)->funcid;
+		char	   *name = get_func_name(funcid);
+		Oid			nsp = get_func_namespace(funcid);
+
+		if (name != NULL && nsp == get_namespace_oid("tributary", true) &&
+			(strcmp(name, "source_op") == 0 || strcmp(name, "source_commit_time") == 0 ||
+			 strcmp(name, "source_position") == 0))
+			return true;
+	}
+	return expression_tree_walker(node, change_meta_walker, context);
+}
+
+/*
  * transform_parse: parse, check and plan one transform over the source
  * columns.  A filter is coerced to boolean; an expression to the target
  * column's type when target_type is valid.  Referenced columns are added
@@ -290,6 +314,13 @@ transform_parse(SourceColumns *sc, const char *text, const char *what, bool is_f
 		refuse_transform(what, "uses an aggregate or window function", NULL);
 	if (pstate->p_hasTargetSRFs)
 		refuse_transform(what, "uses a set-returning function", NULL);
+	/*
+	 * an update's old row is judged with the update's metadata, not the
+	 * one it was written with: a filter on them cannot be kept exactly
+	 */
+	if (is_filter && change_meta_walker(node, NULL))
+		refuse_transform(what, "calls tributary.source_op(), source_commit_time() or source_position()",
+						 "A filter decides by the row's values (and tributary.source_table()); an update would be judged by its own operation, not by the one that wrote the row.");
 	if (is_filter)
 		node = coerce_to_boolean(pstate, node, "filter");
 	else if (OidIsValid(target_type))

@@ -31,7 +31,7 @@ my $mc = $my->conninfo('app');
 $target->safe_psql('postgres', qq{
 	SELECT tributary.create_source('my', 'mysql', '$mc', '{"heartbeat_interval": 1}');
 	SELECT tributary.create_job('plain', 'my', 'full+cdc', '{"target_schema": "merged"}');
-	SELECT tributary.create_job('shards', 'my', 'full+cdc', '{"target_schema": "merged", "ddl": {"truncate_table": "apply", "drop_table": "apply"}, "ddl_drop_target": true}');
+	SELECT tributary.create_job('shards', 'my', 'full+cdc', '{"target_schema": "merged", "ddl": {"truncate_table": "apply", "drop_table": "apply", "rename_table": "apply"}, "ddl_drop_target": true}');
 });
 
 # merging that is not asked for: one message for add_table and add_tables
@@ -99,6 +99,14 @@ $my->sql(q{USE app; INSERT INTO orders_3 VALUES (900, 'c900', 9);});
 $target->safe_psql('postgres', q{SELECT tributary.resync_table('shards', 'app.orders_3')});
 is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('shards', '60 s')}), 't', 'the job syncs after resync_table of one shard');
 is($target->safe_psql('postgres', $target_sql), $my->sql($expected_sql), 'after resync_table of one shard the target equals the union');
+
+# a shard renamed on the source (ddl apply): its rows name it anew, the
+# merged target keeps its name, and the shard's changes go on
+$my->sql(q{USE app; RENAME TABLE orders_3 TO orders_x3; UPDATE orders_x3 SET qty = qty + 1 WHERE id = 1;});
+is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('shards', '60 s')}), 't', 'the job syncs after a shard is renamed');
+my $renamed_sql = $expected_sql =~ s{'app\.orders_3/'}{'app.orders_x3/'}r =~ s{FROM orders_3\b}{FROM orders_x3}r;
+is($target->safe_psql('postgres', $target_sql), $my->sql($renamed_sql), 'after RENAME TABLE of a shard its rows carry the new name');
+is($target->safe_psql('postgres', q{SELECT count(*) FROM merged.orders_all WHERE shard = 'app.orders_3'}), '0', 'none carries the old name');
 
 # a shard dropped on the source (ddl apply, ddl_drop_target): the merged
 # target stays, without that shard's rows

@@ -306,12 +306,13 @@ $$;
 
 /*
  * _source_column: of copied columns ([{target, source|expr}]), the target
- * column whose expression is tributary.source_table() (maybe cast), which
- * tells the rows of merged source tables apart (merge.c); NULL if none.
+ * column whose expression is tributary.source_table() (or it cast to
+ * text: a value that is exactly the source's name), which tells the rows
+ * of merged source tables apart (merge.c); NULL if none.
  */
 CREATE FUNCTION tributary._source_column(copied jsonb)
 RETURNS text LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT c ->> 'target' FROM jsonb_array_elements(copied) WITH ORDINALITY AS x(c, o)
-	 WHERE c ->> 'expr' ~* '^\s*"?tributary"?\s*\.\s*"?source_table"?\s*\(\s*\)\s*(::.*)?$'
+	 WHERE c ->> 'expr' ~* '^\s*"?tributary"?\s*\.\s*"?source_table"?\s*\(\s*\)\s*(::\s*(pg_catalog\s*\.\s*)?"?text"?\s*)?$'
 	 ORDER BY o LIMIT 1
 $$;

@@ -621,6 +621,11 @@ BEGIN
 	IF source_column IS NOT NULL THEN
 		PERFORM tributary._check_target_name('column', source_column);
 		IF columns IS NULL THEN
+			IF EXISTS (SELECT 1 FROM jsonb_array_elements(info -> 'columns') c WHERE c ->> 'name' = source_column) THEN
+				RAISE EXCEPTION 'source table [%] has a column "%" already, which source_column would name too', src_name, source_column
+					USING ERRCODE = 'duplicate_column',
+						  HINT = 'Choose another name for source_column.';
+			END IF;
 			SELECT jsonb_object_agg(c ->> 'name', c ->> 'name') INTO columns FROM jsonb_array_elements(info -> 'columns') c;
 		END IF;
 		IF columns ? source_column THEN
@@ -673,6 +678,19 @@ BEGIN
 	END IF;
 	/* the owner may write the target: a table of its own kind, privileges, no row security */
 	PERFORM tributary._check_target(tgt_oid::regclass, j.job_owner, j.job_mode, j.job_name);
+	/* a key computed from the change's metadata would move rows with every change */
+	SELECT c ->> 'target' INTO srccol
+	  FROM jsonb_array_elements(copied) c
+	 WHERE c ->> 'expr' ~* 'source_(op|commit_time|position)' AND EXISTS (
+			SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+			 WHERE i.indrelid = tgt_oid AND i.indisprimary AND a.attname = c ->> 'target')
+	 LIMIT 1;
+	IF srccol IS NOT NULL THEN
+		RAISE EXCEPTION 'target column "%" of % is in its primary key and computed from the change''s metadata', srccol, tgt_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'tributary.source_op(), source_commit_time() and source_position() differ from one change of a row to the next, so its key would too.',
+				  HINT = 'Key the target by source columns (and tributary.source_table()).';
+	END IF;
 	/* merged source tables with equal keys would overwrite each other's rows */
 	srccol := tributary._source_column(copied);
 	IF coalesce(merge, false) AND (srccol IS NULL OR NOT EXISTS (

@@ -477,16 +477,31 @@ $$;
  * copy progress goes with it; a running job's worker is replaced and
  * streams the other tables on from its checkpoint.  drop_target drops the
  * target table too, as the job's owner (a table other objects depend on
- * is not dropped: the error says which).
+ * is not dropped: the error says which); a target other source tables of
+ * the job are merged into stays, without this source's rows when a column
+ * tells sources apart (merge.c).
  */
 CREATE FUNCTION tributary._api_remove_table(job_name text, source_table text, drop_target boolean)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	j tributary.job := tributary._owned_job(job_name);
 	t tributary.job_table := tributary._job_table_of(j, source_table);
+	srccol text;
 BEGIN
 	DELETE FROM tributary.job_table WHERE jt_id = t.jt_id;
-	IF drop_target AND to_regclass(format('%I.%I', t.jt_target_schema, t.jt_target_rel)) IS NOT NULL THEN
+	IF drop_target AND EXISTS (SELECT 1 FROM tributary.job_table o
+								WHERE o.jt_job_id = j.job_id AND o.jt_target_schema = t.jt_target_schema
+								  AND o.jt_target_rel = t.jt_target_rel) THEN
+		srccol := tributary._source_column(t.jt_columns);
+		IF srccol IS NOT NULL AND to_regclass(format('%I.%I', t.jt_target_schema, t.jt_target_rel)) IS NOT NULL THEN
+			PERFORM tributary._exec_as(j.job_owner, format('DELETE FROM %I.%I WHERE %I = %L', t.jt_target_schema,
+								t.jt_target_rel, srccol, t.jt_source_schema || '.' || t.jt_source_rel));
+		END IF;
+		RAISE NOTICE 'target table %.% is kept: other source tables of job "%" are merged into it',
+			quote_ident(t.jt_target_schema), quote_ident(t.jt_target_rel), j.job_name
+			USING DETAIL = CASE WHEN srccol IS NOT NULL THEN format('The rows of source table [%s.%s] were deleted from it.', t.jt_source_schema, t.jt_source_rel)
+								ELSE format('Its rows of source table [%s.%s] cannot be told apart from the others'' and stay.', t.jt_source_schema, t.jt_source_rel) END;
+	ELSIF drop_target AND to_regclass(format('%I.%I', t.jt_target_schema, t.jt_target_rel)) IS NOT NULL THEN
 		PERFORM tributary._exec_as(j.job_owner, format('DROP TABLE %I.%I', t.jt_target_schema, t.jt_target_rel));
 	END IF;
 	PERFORM tributary._record_job_version(j.job_id, 'remove_table ' || t.jt_source_schema || '.' || t.jt_source_rel);

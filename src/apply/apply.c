@@ -78,6 +78,7 @@
 #include "apply/apply.h"
 #include "apply/apply_int.h"
 #include "apply/copy_in.h"
+#include "transform.h"
 #include "security.h"
 
 /* the per-commit counter update, planned once per process */
@@ -450,7 +451,7 @@ static void
 apply_one(TributaryApplyState *state, char type, Oid relid,
 		  TribTuple *oldtuple, TribTuple *newtuple)
 {
-	ApplyRel   *ar = hash_search(state->rels, &relid, HASH_FIND, NULL);
+	ApplyRel   *ar;
 	ApplyOpen  *ao;
 	MemoryContext old;
 	EState	   *estate;
@@ -464,6 +465,9 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 	ErrorContextCallback errcb;
 	AclMode		needed;
 
+	/* no row is being evaluated (an error may have left one described) */
+	tributary_transform_set_meta(NULL);
+	ar = hash_search(state->rels, &relid, HASH_FIND, NULL);
 	if (ar == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),

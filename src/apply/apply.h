@@ -48,6 +48,9 @@ extern void tributary_apply_end_xact(TributaryApplyState *state);
 extern void tributary_apply_abort_xact(TributaryApplyState *state);
 extern void tributary_apply_forget(void);
 
+/* soft_delete.c */
+extern void tributary_soft_truncate(TributaryApplyState *state, TributaryTable *t);
+
 /* cascade.c */
 struct TupleTableSlot;
 extern void tributary_cascade_setup(TributaryApplyState *state, List *actions);

@@ -99,6 +99,5 @@ extern void tributary_record_dirty_row(TributaryApplyState *state, ApplyRel *ar,
 /* soft_delete.c */
 extern void tributary_soft_mark(ApplyRel *ar, TupleTableSlot *slot, TupleTableSlot *from,
 								bool deleted, TimestampTz commit_ts);
-extern void tributary_soft_truncate(TributaryApplyState *state, TributaryTable *t);
 
 #endif							/* TRIBUTARY_APPLY_INT_H */

@@ -302,6 +302,7 @@ tributary_copy_transformed(TributaryTable *t, TributaryCopyReader inner, void *i
 	r.inner = inner;
 	r.inner_arg = inner_arg;
 	r.tr = tributary_transform_compile(t);
+	tributary_transform_set_meta(NULL);
 	/* what tributary.source_*() say of a snapshot row */
 	r.meta.table = psprintf("%s.%s", t->source_nsp, t->source_rel);
 	r.meta.op = 'r';
