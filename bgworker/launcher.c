@@ -89,7 +89,7 @@ typedef struct LauncherJob
 	double		delay_s;		/* delay of the chosen strategy */
 	int64		attempts;		/* fixed-delay */
 	int64		max_failures;	/* failure-rate */
-	bool		last_run_failed;	/* last run of this enablement failed */
+	bool		last_run_failed;	/* last run of this enablement failed (not cut short by a server crash) */
 	TimestampTz last_end;
 	int64		failures_since_start;
 	int64		failures_in_interval;
@@ -316,7 +316,7 @@ static const char *jobs_sql =
 "            ELSE (o->>'restart-strategy.fixed-delay.delay')::float8 END,"
 "       (o->>'restart-strategy.fixed-delay.attempts')::int8,"
 "       (o->>'restart-strategy.failure-rate.max-failures-per-interval')::int8,"
-"       coalesce(lr.run_status = 'failed' AND lr.run_started_at >= j.job_enabled_at, false),"
+"       coalesce(lr.run_status = 'failed' AND NOT lr.run_crashed AND lr.run_started_at >= j.job_enabled_at, false),"
 "       lr.run_ended_at,"
 "       (SELECT count(*) FROM tributary.run r WHERE r.run_job_id = j.job_id"
 "           AND r.run_status = 'failed' AND r.run_started_at >= j.job_enabled_at),"
