@@ -32,6 +32,7 @@ OBJS = \
 	src/apply/copy_transform.o \
 	src/apply/transform_stream.o \
 	src/apply/merge.o \
+	src/apply/write_engine.o \
 	src/apply/relmap.o \
 	src/apply/soft_delete.o \
 	src/apply/target_state.o \

@@ -31,6 +31,19 @@ make -s clean >/dev/null
 make -s -j2
 $SUDO make -s install
 
+# Citus, the distributed target t/054 syncs into: built from the source
+# archive the project keeps beside its repository (../shared/vendor; a
+# few minutes, once per machine)
+citus_vendor=""
+for d in "$here/../shared/vendor" /work/shared/vendor; do
+  if [ -f "$d/build-citus.sh" ]; then citus_vendor=$d; break; fi
+done
+if [ -n "$citus_vendor" ]; then
+  $SUDO bash "$citus_vendor/build-citus.sh" /tmp/pg_tributary_citus_build
+else
+  echo "test.sh: ../shared/vendor/build-citus.sh not found: t/054 (Citus targets) will fail" >&2
+fi
+
 if [ "$(id -u)" -eq 0 ]; then
   work=$(mktemp -d /tmp/pg_tributary_test.XXXXXX)
   cp -a "$here"/. "$work"/

@@ -17,6 +17,7 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 
+#include "apply/apply_int.h"
 #include "apply/copy_in.h"
 #include "ddl.h"
 #include "pg_tributary.h"
@@ -131,6 +132,8 @@ tributary_ddl_truncate_table(TributaryApplyState *apply, TributaryTable *t)
 		tributary_soft_truncate(apply, t);
 	else if (t->source_column)
 		tributary_merge_delete_source_rows(t, NULL, InvalidOid, 0);
+	else if (tributary_engine_target(tributary_target_relid(t, AccessExclusiveLock)))
+		tributary_engine_truncate(quote_qualified_identifier(t->target_nsp, t->target_rel));
 	else
 		tributary_ddl_exec(psprintf("TRUNCATE %s", quote_qualified_identifier(t->target_nsp, t->target_rel)),
 						   0, NULL, NULL);

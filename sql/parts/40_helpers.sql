@@ -316,3 +316,30 @@ RETURNS text LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 	 WHERE c ->> 'expr' ~* '^\s*"?tributary"?\s*\.\s*"?source_table"?\s*\(\s*\)\s*(::\s*(pg_catalog\s*\.\s*)?"?text"?\s*)?$'
 	 ORDER BY o LIMIT 1
 $$;
+
+/*
+ * _write_path: how the worker writes a target table (tributary.tables):
+ * through the engine that owns it (a Citus distributed, reference or
+ * local table: write_engine.c), into its heap, or into its partitions.
+ * NULL when the table does not exist.
+ */
+CREATE FUNCTION tributary._write_path(nsp text, rel text)
+RETURNS text LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	r oid := to_regclass(format('%I.%I', nsp, rel));
+	kind text;
+BEGIN
+	IF r IS NULL THEN
+		RETURN NULL;
+	END IF;
+	IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+		EXECUTE 'SELECT CASE WHEN partmethod = ''h'' THEN ''distributed'' WHEN repmodel = ''t'' THEN ''reference'' '
+				'ELSE ''local'' END FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1'
+		   INTO kind USING r;
+		IF kind IS NOT NULL THEN
+			RETURN 'citus ' || kind || ' table, through the engine';
+		END IF;
+	END IF;
+	RETURN CASE (SELECT relkind FROM pg_class WHERE oid = r) WHEN 'p' THEN 'heap, routed to partitions' ELSE 'heap' END;
+END
+$$;

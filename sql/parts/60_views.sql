@@ -43,7 +43,8 @@ SELECT j.job_name,
 	   t.jt_state AS state, t.jt_rows_copied AS rows_copied,
 	   t.jt_chunks_done AS chunks_done, t.jt_chunks_total AS chunks_total,
 	   t.jt_rows_applied AS rows_applied,
-	   t.jt_column_map AS columns, t.jt_filter AS filter, t.jt_key_columns AS key_columns
+	   t.jt_column_map AS columns, t.jt_filter AS filter, t.jt_key_columns AS key_columns,
+	   tributary._write_path(t.jt_target_schema, t.jt_target_rel) AS write_path
   FROM tributary.job_table t JOIN tributary.job j ON j.job_id = t.jt_job_id
  WHERE pg_catalog.pg_has_role(j.job_owner, 'USAGE');
 

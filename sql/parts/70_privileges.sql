@@ -15,7 +15,7 @@ GRANT SELECT ON tributary.sources, tributary.jobs, tributary.tables, tributary.f
 	tributary.prepared_xacts, tributary.runs, tributary.errors, tributary.dirty_rows, tributary.job_versions TO PUBLIC;
 /* used by the views, with the caller's rights: pure, or filtered by owner */
 GRANT EXECUTE ON FUNCTION tributary._worker_status(), tributary._conninfo_mask(text),
-	tributary._job_option_defs() TO PUBLIC;
+	tributary._job_option_defs(), tributary._write_path(text, text) TO PUBLIC;
 /* pure functions for column expressions */
 GRANT EXECUTE ON FUNCTION tributary.mask(text, integer, integer, text), tributary.mask_hash(text, text),
 	tributary.source_table(), tributary.source_op(), tributary.source_commit_time(), tributary.source_position() TO PUBLIC;

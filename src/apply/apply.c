@@ -581,7 +581,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 	{
 		fill_slot(ar, &errarg, ao->search, (oldtuple && type != TRIB_CHANGE_INSERT) ? oldtuple : newtuple,
 				  NULL, &missing);
-		found = tributary_find_row(ar, ao, LockTupleExclusive, oldtuple != NULL && type != TRIB_CHANGE_INSERT);
+		found = ao->write->find(ar, ao, oldtuple != NULL && type != TRIB_CHANGE_INSERT);
 	}
 
 	/* a parent row of foreign keys whose actions the source did not log */
@@ -614,10 +614,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 				/* the same row again (a catch-up, a poll reading ties again) is not written */
 				unchanged = slots_identical(ao->remote, ao->local);
 				if (!unchanged)
-				{
-					EvalPlanQualSetSlot(&ao->epqstate, ao->remote);
-					ExecSimpleRelationUpdate(ao->rri, estate, &ao->epqstate, ao->local, ao->remote);
-				}
+					ao->write->update(ar, ao, ao->local, ao->remote);
 			}
 			else
 			{
@@ -625,7 +622,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 				tributary_target_fill_defaults(ar, ao, ao->remote);
 				if (soft)
 					tributary_soft_mark(ar, ao->remote, NULL, false, 0);
-				ExecSimpleRelationInsert(ao->rri, estate, ao->remote);	/* a duplicate raises */
+				ao->write->insert(ar, ao, ao->remote);	/* a duplicate raises */
 			}
 			break;
 		case TRIB_CHANGE_UPDATE:
@@ -633,19 +630,15 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 			{
 				/* the row moves: drop the old key, then upsert the new row */
 				if (found)
-				{
-					EvalPlanQualSetSlot(&ao->epqstate, ao->local);
-					ExecSimpleRelationDelete(ao->rri, estate, &ao->epqstate, ao->local);
-				}
+					ao->write->delete(ar, ao, ao->local);
 				ExecClearTuple(ao->local);
 				fill_slot(ar, &errarg, ao->search, newtuple, NULL, &missing);
-				found = tributary_find_row(ar, ao, LockTupleExclusive, false);
+				found = ao->write->find(ar, ao, false);
 			}
 			if (found)
 			{
 				fill_slot(ar, &errarg, ao->remote, newtuple, ao->local, &missing);
-				EvalPlanQualSetSlot(&ao->epqstate, ao->remote);
-				ExecSimpleRelationUpdate(ao->rri, estate, &ao->epqstate, ao->local, ao->remote);
+				ao->write->update(ar, ao, ao->local, ao->remote);
 			}
 			else if (state->idempotent)
 			{
@@ -657,7 +650,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 									key_description(ao->rel, ar->keyidx, ao->search)),
 							 errhint("Set REPLICA IDENTITY FULL on the source table.")));
 				tributary_target_fill_defaults(ar, ao, ao->remote);
-				ExecSimpleRelationInsert(ao->rri, estate, ao->remote);
+				ao->write->insert(ar, ao, ao->remote);
 			}
 			else
 				missing_row(ar, ao, "update");
@@ -667,14 +660,10 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 			{
 				/* the row stays, marked deleted at the source's commit time */
 				tributary_soft_mark(ar, ao->remote, ao->local, true, state->commit_ts);
-				EvalPlanQualSetSlot(&ao->epqstate, ao->remote);
-				ExecSimpleRelationUpdate(ao->rri, estate, &ao->epqstate, ao->local, ao->remote);
+				ao->write->update(ar, ao, ao->local, ao->remote);
 			}
 			else if (found)
-			{
-				EvalPlanQualSetSlot(&ao->epqstate, ao->local);
-				ExecSimpleRelationDelete(ao->rri, estate, &ao->epqstate, ao->local);
-			}
+				ao->write->delete(ar, ao, ao->local);
 			else if (!state->idempotent)
 				missing_row(ar, ao, "delete");
 			break;
@@ -796,6 +785,14 @@ tributary_apply_truncate(TributaryApplyState *state, int nrelids, Oid *relids)
 					 errmsg("target table %s does not exist",
 							quote_qualified_identifier(ar->table->target_nsp, ar->table->target_rel))));
 		tributary_target_check(relid, GetUserId(), ACL_TRUNCATE, state->job->name);
+		if (tributary_engine_target(relid))
+		{
+			/* a table another engine owns: through it, on its own (write_engine.c) */
+			tributary_apply_end_xact(state);
+			tributary_engine_truncate(quote_qualified_identifier(ar->table->target_nsp, ar->table->target_rel));
+			state->changes++;
+			continue;
+		}
 		/* ONLY, but a partitioned target is emptied with its partitions */
 		appendStringInfo(&sql, "%s%s%s", n++ ? ", " : "",
 						 get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ",

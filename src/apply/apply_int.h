@@ -17,6 +17,27 @@
 /* how many inserts the multi-insert buffer holds */
 #define MULTI_INSERT_ROWS	1000
 
+struct ApplyOpen;
+
+/*
+ * How a target's rows are found and written: straight into its heap and
+ * indexes through the executor (target_state.c), or through the engine
+ * that owns the table, by statements its planner routes (write_engine.c:
+ * Citus tables, whose own heap on this node no query reads).  find looks
+ * for the row ao->search designates and leaves it in ao->local.
+ */
+typedef struct TributaryWriteMethods
+{
+	const char *name;			/* the write path, as tributary.tables shows it */
+	bool		(*find) (ApplyRel *ar, struct ApplyOpen *ao, bool old_image);
+	void		(*insert) (ApplyRel *ar, struct ApplyOpen *ao, TupleTableSlot *slot);
+	void		(*update) (ApplyRel *ar, struct ApplyOpen *ao, TupleTableSlot *local, TupleTableSlot *remote);
+	void		(*delete) (ApplyRel *ar, struct ApplyOpen *ao, TupleTableSlot *local);
+} TributaryWriteMethods;
+
+extern const TributaryWriteMethods tributary_heap_write;
+extern const TributaryWriteMethods tributary_engine_write;
+
 /* a target's executor state, kept for the open local transaction */
 typedef struct ApplyOpen
 {
@@ -28,6 +49,7 @@ typedef struct ApplyOpen
 	TupleTableSlot *search;		/* the key to look for */
 	TupleTableSlot *local;		/* the row found */
 	AclMode		checked;		/* privileges of the owner checked in this transaction */
+	const TributaryWriteMethods *write;	/* how its rows are found and written */
 	bool		keep;			/* kept across changes (no triggers) */
 	bool		multi;			/* strict inserts are buffered */
 	TupleTableSlot **buffer;	/* buffered inserts */
@@ -95,6 +117,11 @@ extern bool tributary_find_row(ApplyRel *ar, ApplyOpen *ao, LockTupleMode lockmo
 /* dirty.c */
 extern void tributary_record_dirty_row(TributaryApplyState *state, ApplyRel *ar, TribTuple *tuple,
 									   ErrorData *edata);
+
+/* write_engine.c */
+extern bool tributary_engine_target(Oid relid);
+extern void tributary_engine_truncate(const char *name);
+extern void tributary_engine_forget(ApplyRel *ar);
 
 /* soft_delete.c */
 extern void tributary_soft_mark(ApplyRel *ar, TupleTableSlot *slot, TupleTableSlot *from,

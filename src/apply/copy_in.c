@@ -32,6 +32,7 @@
 #include "utils/syscache.h"
 #include "access/transam.h"
 
+#include "apply/apply_int.h"
 #include "apply/copy_in.h"
 #include "apply/relmap.h"
 #include "pg_tributary.h"
@@ -159,6 +160,12 @@ tributary_truncate_target(TributaryTable *t, List *job_tables)
 					 errdetail("The snapshot empties the target first, which would leave that table's rows pointing at rows that are gone."),
 					 errhint("Add the table's source to the job, or drop its foreign key constraint.")));
 	}
+	/* a table another engine owns: through it (write_engine.c) */
+	if (referencing == NIL && tributary_engine_target(relid))
+	{
+		tributary_engine_truncate(name);
+		return;
+	}
 	/* a partitioned target is emptied with its partitions */
 	only = (get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE) ? "" : "ONLY ";
 	if (referencing != NIL)
@@ -177,7 +184,8 @@ tributary_truncate_target(TributaryTable *t, List *job_tables)
 /*
  * tributary_copy_into: COPY the rows that reader hands out (COPY text or
  * binary format, in the order of t's columns) into the target.  Returns
- * the number of rows.
+ * the number of rows.  A target another engine owns takes them through
+ * that engine, in text format only (tributary_copy_can_be_binary).
  */
 uint64
 tributary_copy_into(TributaryTable *t, TributaryCopyReader reader, void *arg, bool binary)
@@ -188,6 +196,14 @@ tributary_copy_into(TributaryTable *t, TributaryCopyReader reader, void *arg, bo
 	CopyFromState cstate;
 	uint64		rows;
 
+	/* a table another engine owns: through its planner (write_engine.c) */
+	if (tributary_engine_target(RelationGetRelid(rel)))
+	{
+		Assert(!binary);
+		rows = tributary_engine_copy(t, rel, reader, arg);
+		table_close(rel, NoLock);
+		return rows;
+	}
 	for (int i = 0; i < t->ncolumns; i++)
 		attnames = lappend(attnames, makeString(t->columns[i].target));
 	(void) addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, NULL, false, false);
@@ -257,7 +273,8 @@ tributary_copy_can_be_binary(TributaryTable *t, List *source_types)
 {
 	Oid			relid = RangeVarGetRelid(makeRangeVar(t->target_nsp, t->target_rel, -1), NoLock, true);
 	Relation	rel;
-	bool		ok = OidIsValid(relid) && list_length(source_types) == t->ncolumns;
+	bool		ok = OidIsValid(relid) && list_length(source_types) == t->ncolumns &&
+		!tributary_engine_target(relid);
 
 	if (!ok)
 		return false;

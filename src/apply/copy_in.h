@@ -9,11 +9,15 @@
 #define TRIBUTARY_COPY_IN_H
 
 #include "catalog.h"
+#include "utils/relcache.h"
 
 /* hands out COPY text data: a block and its length, or -1 at the end */
 typedef int (*TributaryCopyReader) (void *arg, char **buf);
 
 extern void tributary_truncate_target(TributaryTable *t, List *job_tables);
+
+/* write_engine.c */
+extern uint64 tributary_engine_copy(TributaryTable *t, Relation rel, TributaryCopyReader reader, void *arg);
 
 /* merge.c */
 extern bool tributary_merge_shared(TributaryTable *t, bool *copied_other);

@@ -78,11 +78,22 @@ tributary_relmap_init(TributaryApplyState *state)
 
 /*
  * tributary_relmap_reset: forget the map (its apply state is about to be
- * freed); the callback stays registered and finds nothing to invalidate.
+ * freed), with the statements its entries keep outside it
+ * (write_engine.c); the callback stays registered and finds nothing to
+ * invalidate.
  */
 void
 tributary_relmap_reset(void)
 {
+	if (relmap_state != NULL && relmap_state->rels != NULL)
+	{
+		HASH_SEQ_STATUS status;
+		ApplyRel   *ar;
+
+		hash_seq_init(&status, relmap_state->rels);
+		while ((ar = hash_seq_search(&status)) != NULL)
+			tributary_engine_forget(ar);
+	}
 	relmap_state = NULL;
 }
 
@@ -229,9 +240,11 @@ build_target(ApplyRel *ar, Relation rel)
 					 errhint("Add the column back to the target table, then start the job again.")));
 	}
 
+	tributary_engine_forget(ar);
 	MemoryContextReset(ar->map_cxt);
 	old = MemoryContextSwitchTo(ar->map_cxt);
 	ar->target_relid = RelationGetRelid(rel);
+	ar->engine = tributary_engine_target(ar->target_relid);
 	ar->natts = desc->natts;
 	ar->attmap = palloc(sizeof(int) * Max(desc->natts, 1));
 	ar->target_names = palloc0(sizeof(char *) * Max(desc->natts, 1));

@@ -69,6 +69,9 @@ typedef struct ApplyRel
 	Oid			mark_type;
 	/* a table with a filter or expression columns: its transforms (transform_stream.c) */
 	struct StreamTransform *xf;
+	/* the target is a table another engine owns (Citus): written through it (write_engine.c) */
+	bool		engine;
+	struct EnginePlans *engine_plans;	/* its statements, prepared at first use */
 	/* apply.c's */
 	int64		rows;			/* rows applied since the counters were saved */
 	struct ApplyOpen *open;		/* executor state in the open local transaction */

@@ -29,6 +29,41 @@
 #include "security.h"
 
 /*
+ * heap_find, heap_insert, heap_update, heap_delete: the heap write path:
+ * the executor's own routines on the target's heap and indexes, as
+ * PostgreSQL's apply worker writes (constraints, triggers, index entries).
+ */
+static bool
+heap_find(ApplyRel *ar, ApplyOpen *ao, bool old_image)
+{
+	return tributary_find_row(ar, ao, LockTupleExclusive, old_image);
+}
+
+static void
+heap_insert(ApplyRel *ar, ApplyOpen *ao, TupleTableSlot *slot)
+{
+	ExecSimpleRelationInsert(ao->rri, ao->estate, slot);
+}
+
+static void
+heap_update(ApplyRel *ar, ApplyOpen *ao, TupleTableSlot *local, TupleTableSlot *remote)
+{
+	EvalPlanQualSetSlot(&ao->epqstate, remote);
+	ExecSimpleRelationUpdate(ao->rri, ao->estate, &ao->epqstate, local, remote);
+}
+
+static void
+heap_delete(ApplyRel *ar, ApplyOpen *ao, TupleTableSlot *local)
+{
+	EvalPlanQualSetSlot(&ao->epqstate, local);
+	ExecSimpleRelationDelete(ao->rri, ao->estate, &ao->epqstate, local);
+}
+
+const TributaryWriteMethods tributary_heap_write = {
+	"heap", heap_find, heap_insert, heap_update, heap_delete
+};
+
+/*
  * tributary_target_open: the executor state of a target for the open local
  * transaction.  For targets without triggers it is kept across changes
  * (and closed by tributary_apply_end_xact); with triggers it is set up per
@@ -76,14 +111,17 @@ tributary_target_open(TributaryApplyState *state, ApplyRel *ar, AclMode needed)
 	ExecOpenIndices(ao->rri, false);
 	ao->remote = ExecInitExtraTupleSlot(ao->estate, RelationGetDescr(rel), &TTSOpsVirtual);
 	ao->search = ExecInitExtraTupleSlot(ao->estate, RelationGetDescr(rel), &TTSOpsVirtual);
-	ao->local = table_slot_create(rel, &ao->estate->es_tupleTable);
+	/* a table another engine owns is written through it (write_engine.c) */
+	ao->write = ar->engine ? &tributary_engine_write : &tributary_heap_write;
+	ao->local = ar->engine ? ExecInitExtraTupleSlot(ao->estate, RelationGetDescr(rel), &TTSOpsVirtual)
+		: table_slot_create(rel, &ao->estate->es_tupleTable);
 	/* with dirty_data = skip every change runs alone in a subtransaction */
 	ao->keep = (rel->trigdesc == NULL && !state->job->dirty_skip);
-	ao->multi = ao->keep && rel->rd_rel->relkind == RELKIND_RELATION &&
+	ao->multi = ao->keep && !ar->engine && rel->rd_rel->relkind == RELKIND_RELATION &&
 		!(rel->rd_att->constr && rel->rd_att->constr->has_generated_stored);
 	if (ao->multi)
 		ao->buffer = palloc0(sizeof(TupleTableSlot *) * MULTI_INSERT_ROWS);
-	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE && !ar->engine)
 		tributary_routing_begin(ao);
 	if (ar->has_defaults)
 	{

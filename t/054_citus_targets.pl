@@ -1,0 +1,143 @@
+# 054_citus_targets.pl -- distributed targets (issue 15, first slice): a
+# Citus coordinator with two workers; a full+cdc job from a PostgreSQL
+# source into a distributed and a reference table, written through the
+# engine (never into the coordinator's own heap of those tables, which no
+# query reads).  A writer runs during the snapshot and the stream; keys
+# move between shards; deletes and a TRUNCATE; kill -9 of the coordinator's
+# processes and of a worker's during streaming.  Every comparison is made
+# through the coordinator against the source.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use FindBin;
+use lib $FindBin::RealBin;
+use TributaryTest;
+
+my $libdir = `pg_config --pkglibdir`;
+chomp $libdir;
+ok(-f "$libdir/citus.so", 'Citus is installed (scripts/test.sh builds it from ../shared/vendor)')
+  or BAIL_OUT('citus.so is missing: run bash ../shared/vendor/build-citus.sh');
+
+# citus_node: a started instance with Citus (and more libraries) preloaded
+sub citus_node
+{
+	my ($name, $more) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'citus$more'
+max_worker_processes = 20
+max_prepared_transactions = 100
+restart_after_crash = on
+});
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION citus');
+	return $node;
+}
+
+my $w1 = citus_node('worker1', '');
+my $w2 = citus_node('worker2', '');
+my $coord = citus_node('coord', ', pg_tributary');
+$coord->safe_psql('postgres', 'CREATE EXTENSION pg_tributary');
+$coord->safe_psql('postgres', sprintf(q{SELECT citus_set_coordinator_host('%s', %d)}, $coord->host, $coord->port));
+for my $w ($w1, $w2)
+{
+	$coord->safe_psql('postgres', sprintf(q{SELECT citus_add_node('%s', %d)}, $w->host, $w->port));
+}
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM citus_get_active_worker_nodes()}), '2', 'a coordinator with two workers');
+
+my $source = source_node('source', 1);
+$source->safe_psql('postgres', q{
+	CREATE TABLE public.orders (id int PRIMARY KEY, customer int NOT NULL, amount numeric(12,2), note text);
+	CREATE TABLE public.region (code text PRIMARY KEY, name text);
+	ALTER TABLE public.orders REPLICA IDENTITY FULL;
+	ALTER TABLE public.region REPLICA IDENTITY FULL;
+	INSERT INTO public.orders SELECT g, g % 97, g * 1.5, 'order ' || g FROM generate_series(1, 10000) g;
+	INSERT INTO public.region SELECT 'r' || g, 'region ' || g FROM generate_series(1, 50) g;
+	CREATE TABLE public.ctl (stop boolean);
+	INSERT INTO public.ctl VALUES (false);
+});
+$coord->safe_psql('postgres', q{
+	CREATE TABLE public.orders (id int PRIMARY KEY, customer int NOT NULL, amount numeric(12,2), note text);
+	SELECT create_distributed_table('public.orders', 'id');
+	CREATE TABLE public.region (code text PRIMARY KEY, name text);
+	SELECT create_reference_table('public.region');
+});
+
+my $conn = pg_conninfo($source);
+$coord->safe_psql('postgres', qq{
+	SELECT tributary.create_source('pg', 'postgresql', '$conn');
+	SELECT tributary.create_job('dist', 'pg', 'full+cdc',
+		'{"snapshot_chunk_rows": 2000, "restart-strategy.type": "fixed-delay", "restart-strategy.fixed-delay.delay": "500 ms"}');
+	SELECT tributary.add_table('dist', 'public.orders');
+	SELECT tributary.add_table('dist', 'public.region');
+});
+is($coord->safe_psql('postgres', q{SELECT string_agg(source_table || ': ' || write_path, '; ' ORDER BY source_table) FROM tributary.tables}),
+	'public.orders: citus distributed table, through the engine; public.region: citus reference table, through the engine',
+	'tributary.tables shows the write path of each target');
+
+# a writer during the snapshot and the stream: inserts, updates, key moves
+# between shards, deletes; one transaction per step
+my $writer_sql = q{DO $$ DECLARE i int := 0; BEGIN
+	LOOP
+		i := i + 1;
+		EXIT WHEN (SELECT stop FROM public.ctl);
+		INSERT INTO public.orders VALUES (100000 + i, i % 13, i, 'written ' || i);
+		UPDATE public.orders SET amount = amount + 1 WHERE id = 1 + (i * 37) % 10000;
+		IF i % 5 = 0 THEN UPDATE public.orders SET id = id + 500000 WHERE id = 100000 + i - 2; END IF;
+		IF i % 7 = 0 THEN DELETE FROM public.orders WHERE id = 100000 + i - 3; END IF;
+		IF i % 50 = 0 THEN UPDATE public.region SET name = name || '+' WHERE code = 'r' || (i / 50) % 50; END IF;
+		COMMIT;
+	END LOOP;
+END $$;};
+my $writer = IPC::Run::start(['psql', '-XAtq', '-d', $source->connstr('postgres'), '-c', $writer_sql],
+	'>', \my $wout, '2>', \my $werr);
+$coord->safe_psql('postgres', q{SELECT tributary.start_job('dist')});
+$coord->poll_query_until('postgres', q{SELECT (state = 'running' AND phase = 'streaming')
+	OR EXISTS (SELECT FROM tributary.errors WHERE job_name = 'dist') FROM tributary.jobs WHERE job_name = 'dist'});
+is($coord->safe_psql('postgres', q{SELECT state || ' ' || phase || ' ' || (SELECT count(*) FROM tributary.errors WHERE job_name = 'dist')
+	FROM tributary.jobs WHERE job_name = 'dist'}), 'running streaming 0', 'the job copies both tables and streams, without errors')
+  or BAIL_OUT('the job does not stream: ' . $coord->safe_psql('postgres', q{SELECT string_agg(message, E'\n') FROM tributary.errors}));
+
+my $orders = q{SELECT id, customer, amount, note FROM public.orders};
+my $region = q{SELECT code, name FROM public.region};
+
+# kill -9 of the coordinator's processes while it streams
+ok($coord->poll_query_until('postgres', q{SELECT count(*) > 100 FROM public.orders WHERE id > 100000}),
+	'streamed rows reach the shards');
+ok(crash_instance($coord) > 0, 'kill -9 of the coordinator during streaming');
+ok($coord->poll_query_until('postgres', q{SELECT state = 'running' AND phase = 'streaming' FROM tributary.jobs WHERE job_name = 'dist'}),
+	'the job streams again after the coordinator\'s crash recovery');
+# and of one worker's
+ok($coord->poll_query_until('postgres', q{SELECT count(*) > 300 FROM public.orders WHERE id > 100000}),
+	'rows the writer inserted after the crash reach the shards');
+ok(crash_instance($w1) > 0, 'kill -9 of a worker during streaming');
+
+$source->safe_psql('postgres', q{UPDATE public.ctl SET stop = true});
+$writer->finish;
+is($werr, '', 'the writer ran without errors');
+$source->safe_psql('postgres', q{
+	UPDATE public.orders SET id = id + 700000 WHERE id BETWEEN 1 AND 40;
+	DELETE FROM public.orders WHERE id BETWEEN 41 AND 60;
+	INSERT INTO public.region VALUES ('new', 'added last');
+});
+is($coord->safe_psql('postgres', q{SELECT tributary.wait_for_sync('dist', '120 s')}), 't', 'the job syncs');
+is(digest($coord, $orders), digest($source, $orders), 'the distributed table equals the source, read through the coordinator');
+is(digest($coord, $region), digest($source, $region), 'the reference table equals the source');
+is($coord->safe_psql('postgres', q{SELECT pg_relation_size('public.orders') + pg_relation_size('public.region')}), '0',
+	'the coordinator\'s own heaps of both tables stay empty');
+ok($coord->safe_psql('postgres', q{SELECT count(DISTINCT nodeport) FROM citus_shards WHERE table_name = 'public.orders'::regclass}) eq '2',
+	'the distributed table has shards on both workers');
+is($w1->safe_psql('postgres', q{SELECT count(*) > 0 FROM pg_class WHERE relname LIKE 'orders\_%'}), 't',
+	'and worker 1 holds some of them');
+
+# a TRUNCATE on the source empties the distributed target through the engine
+$source->safe_psql('postgres', q{TRUNCATE public.region; INSERT INTO public.region VALUES ('after', 'truncate');});
+is($coord->safe_psql('postgres', q{SELECT tributary.wait_for_sync('dist', '60 s')}), 't', 'the job syncs a TRUNCATE');
+is(digest($coord, $region), digest($source, $region), 'the reference table equals the source after TRUNCATE');
+note('errors of the run (the crashes): ' . $coord->safe_psql('postgres', q{SELECT string_agg(sqlstate || ' ' || message, E'\n') FROM tributary.errors WHERE job_name = 'dist'}));
+
+done_testing();
