@@ -481,7 +481,8 @@ tributary_snapshot_record_view(TributaryJob *job, XLogRecPtr position)
 			elog(ERROR, "could not record the job's catch-up bound");
 		current = text;
 	}
-	job->catchup_until = MemoryContextStrdup(TopMemoryContext, current);
+	/* in the job's own memory: a streaming job's online copies call this too */
+	job->catchup_until = MemoryContextStrdup(GetMemoryChunkContext(job), current);
 	tributary_catalog_xact_end(us);
 }
 

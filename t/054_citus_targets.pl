@@ -108,9 +108,11 @@ my $region = q{SELECT code, name FROM public.region};
 # kill -9 of the coordinator's processes while it streams
 ok($coord->poll_query_until('postgres', q{SELECT count(*) > 100 FROM public.orders WHERE id > 100000}),
 	'streamed rows reach the shards');
+my $run_before = $coord->safe_psql('postgres', q{SELECT run_id FROM tributary.jobs WHERE job_name = 'dist'});
 ok(crash_instance($coord) > 0, 'kill -9 of the coordinator during streaming');
-ok($coord->poll_query_until('postgres', q{SELECT state = 'running' AND phase = 'streaming' FROM tributary.jobs WHERE job_name = 'dist'}),
-	'the job streams again after the coordinator\'s crash recovery');
+ok($coord->poll_query_until('postgres', qq{SELECT run_id > $run_before AND pid IS NOT NULL AND state = 'running'
+	FROM tributary.jobs WHERE job_name = 'dist'}),
+	'a new run of the job starts after the coordinator\'s crash recovery');
 # and of one worker's
 ok($coord->poll_query_until('postgres', q{SELECT count(*) > 300 FROM public.orders WHERE id > 100000}),
 	'rows the writer inserted after the crash reach the shards');
