@@ -140,6 +140,37 @@ is($w1->safe_psql('postgres', q{SELECT count(*) > 0 FROM pg_class WHERE relname 
 $source->safe_psql('postgres', q{TRUNCATE public.region; INSERT INTO public.region VALUES ('after', 'truncate');});
 is($coord->safe_psql('postgres', q{SELECT tributary.wait_for_sync('dist', '60 s')}), 't', 'the job syncs a TRUNCATE');
 is(digest($coord, $region), digest($source, $region), 'the reference table equals the source after TRUNCATE');
+# many inserts in one source transaction go to the shards a buffer at a
+# time (one INSERT ... SELECT through Citus), interleaved with updates and
+# deletes of the rows just inserted and key moves between shards
+$source->safe_psql('postgres', q{
+	BEGIN;
+	INSERT INTO public.orders SELECT g, g % 97, g, 'bulk ' || g FROM generate_series(2000001, 2030000) g;
+	UPDATE public.orders SET note = note || ' updated' WHERE id BETWEEN 2000001 AND 2000100;
+	INSERT INTO public.orders SELECT g, g % 97, g, 'bulk ' || g FROM generate_series(2030001, 2040000) g;
+	DELETE FROM public.orders WHERE id BETWEEN 2030001 AND 2030050;
+	UPDATE public.orders SET id = id + 100000 WHERE id BETWEEN 2000101 AND 2000200;
+	INSERT INTO public.orders SELECT g, g % 97, g, 'few ' || g FROM generate_series(2050001, 2050005) g;
+	COMMIT;
+});
+is($coord->safe_psql('postgres', q{SELECT tributary.wait_for_sync('dist', '120 s')}), 't', 'the job syncs a transaction of 40,000 inserts');
+is(digest($coord, $orders), digest($source, $orders), 'the distributed table equals the source after the bulk transaction');
+is($coord->safe_psql('postgres', q{SELECT pg_relation_size('public.orders')}), '0', 'the buffered inserts went to the shards, not the coordinator\'s heap');
+
+# a row the target already has: the buffered insert fails in the engine,
+# the job reports it and does not go on past it; once the row is gone
+# from the target the job applies the transaction and syncs
+$coord->safe_psql('postgres', q{INSERT INTO public.orders VALUES (3000010, 0, 0, 'in the way')});
+my $errors_before = $coord->safe_psql('postgres', q{SELECT count(*) FROM tributary.errors WHERE job_name = 'dist'});
+$source->safe_psql('postgres', q{INSERT INTO public.orders SELECT g, 1, g, 'conflict ' || g FROM generate_series(3000001, 3000100) g});
+ok($coord->poll_query_until('postgres', qq{SELECT count(*) > $errors_before FROM tributary.errors
+	WHERE job_name = 'dist' AND message LIKE '%duplicate key%'}), 'a duplicate key among buffered inserts is the job\'s error');
+is($coord->safe_psql('postgres', q{SELECT count(*) FROM public.orders WHERE id BETWEEN 3000001 AND 3000100}), '1',
+	'none of the failed transaction\'s rows is on the shards');
+$coord->safe_psql('postgres', q{DELETE FROM public.orders WHERE id = 3000010});
+is($coord->safe_psql('postgres', q{SELECT tributary.wait_for_sync('dist', '120 s')}), 't', 'the job syncs once the row is out of the way');
+is(digest($coord, $orders), digest($source, $orders), 'the distributed table equals the source');
+
 note('errors of the run (the crashes): ' . $coord->safe_psql('postgres', q{SELECT string_agg(sqlstate || ' ' || message, E'\n') FROM tributary.errors WHERE job_name = 'dist'}));
 
 done_testing();

@@ -26,7 +26,9 @@
  *
  * Within a local transaction a target's executor state (relation, indexes,
  * slots; target_state.c) stays open across changes, and strict inserts into a plain table
- * are buffered and written with table_multi_insert, 1000 at a time; the
+ * are buffered and written with table_multi_insert, 1000 at a time (into
+ * a table another engine owns: by one statement through it, 5000 at a
+ * time; write_engine.c); the
  * buffer is written before any lookup in that table and before the local
  * commit.  Targets with triggers get a fresh executor state per change,
  * so their triggers fire as for any single-row write.
@@ -522,7 +524,10 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 		errarg.op = type == TRIB_CHANGE_INSERT ? "INSERT" : type == TRIB_CHANGE_UPDATE ? "UPDATE" : "DELETE";
 	}
 
-	/* a strict insert into a plain table goes to the multi-insert buffer */
+	/*
+	 * a strict insert into a plain table (or a table another engine owns)
+	 * goes to the multi-insert buffer
+	 */
 	if (type == TRIB_CHANGE_INSERT && !state->idempotent && !soft && ao->multi)
 	{
 		TupleTableSlot *slot;
@@ -535,7 +540,13 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 		if (ao->buffer[ao->nbuffered] == NULL)
 		{
 			old = MemoryContextSwitchTo(state->xact_cxt);
-			ao->buffer[ao->nbuffered] = table_slot_create(ao->rel, &estate->es_tupleTable);
+			/*
+			 * on a copy of the descriptor that is not reference-counted:
+			 * thousands of slots pinning the relation's own would each
+			 * be remembered by the resource owner, all under one hash
+			 */
+			ao->buffer[ao->nbuffered] = ExecAllocTableSlot(&estate->es_tupleTable, ao->buffer_desc,
+														   table_slot_callbacks(ao->rel));
 			MemoryContextSwitchTo(old);
 		}
 		slot = ao->buffer[ao->nbuffered];
@@ -550,7 +561,7 @@ apply_one(TributaryApplyState *state, char type, Oid relid,
 		ao->nbuffered++;
 		if (snap)
 			PopActiveSnapshot();
-		if (ao->nbuffered == MULTI_INSERT_ROWS)
+		if (ao->nbuffered == ao->buffer_max)
 		{
 			PushActiveSnapshot(GetTransactionSnapshot());
 			tributary_target_flush(ao);

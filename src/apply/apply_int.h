@@ -16,6 +16,12 @@
 
 /* how many inserts the multi-insert buffer holds */
 #define MULTI_INSERT_ROWS	1000
+/*
+ * how many inserts it holds for a table another engine owns: each flush
+ * is one statement the engine plans and spreads over its shards, with a
+ * round trip to every worker it reaches
+ */
+#define ENGINE_INSERT_ROWS	5000
 
 struct ApplyOpen;
 
@@ -53,7 +59,10 @@ typedef struct ApplyOpen
 	bool		keep;			/* kept across changes (no triggers) */
 	bool		multi;			/* strict inserts are buffered */
 	TupleTableSlot **buffer;	/* buffered inserts */
+	TupleDesc	buffer_desc;	/* theirs: the target's, not reference-counted */
 	int			nbuffered;
+	int			buffer_max;		/* written when it holds this many */
+	ApplyRel   *ar;				/* the map entry it was opened for */
 	ExprState **defaults;		/* initialized defaults of unmapped columns */
 	/* a partitioned target (partition.c): its tuple routing */
 	struct ModifyTableState *mtstate;
@@ -122,6 +131,8 @@ extern void tributary_record_dirty_row(TributaryApplyState *state, ApplyRel *ar,
 extern bool tributary_engine_target(Oid relid);
 extern void tributary_engine_truncate(const char *name);
 extern void tributary_engine_forget(ApplyRel *ar);
+extern bool tributary_engine_can_buffer(ApplyRel *ar, ApplyOpen *ao);
+extern void tributary_engine_flush(ApplyOpen *ao);
 
 /* soft_delete.c */
 extern void tributary_soft_mark(ApplyRel *ar, TupleTableSlot *slot, TupleTableSlot *from,

@@ -64,6 +64,27 @@ const TributaryWriteMethods tributary_heap_write = {
 };
 
 /*
+ * row_triggers: whether rel has triggers an insert, update or delete
+ * fires (a TRUNCATE trigger does not matter to the stream's rows).
+ */
+static bool
+row_triggers(Relation rel)
+{
+	TriggerDesc *td = rel->trigdesc;
+
+	if (td == NULL)
+		return false;
+	return td->trig_insert_before_row || td->trig_insert_after_row || td->trig_insert_instead_row ||
+		td->trig_insert_before_statement || td->trig_insert_after_statement ||
+		td->trig_update_before_row || td->trig_update_after_row || td->trig_update_instead_row ||
+		td->trig_update_before_statement || td->trig_update_after_statement ||
+		td->trig_delete_before_row || td->trig_delete_after_row || td->trig_delete_instead_row ||
+		td->trig_delete_before_statement || td->trig_delete_after_statement ||
+		td->trig_insert_new_table || td->trig_update_old_table || td->trig_update_new_table ||
+		td->trig_delete_old_table;
+}
+
+/*
  * tributary_target_open: the executor state of a target for the open local
  * transaction.  For targets without triggers it is kept across changes
  * (and closed by tributary_apply_end_xact); with triggers it is set up per
@@ -115,12 +136,22 @@ tributary_target_open(TributaryApplyState *state, ApplyRel *ar, AclMode needed)
 	ao->write = ar->engine ? &tributary_engine_write : &tributary_heap_write;
 	ao->local = ar->engine ? ExecInitExtraTupleSlot(ao->estate, RelationGetDescr(rel), &TTSOpsVirtual)
 		: table_slot_create(rel, &ao->estate->es_tupleTable);
-	/* with dirty_data = skip every change runs alone in a subtransaction */
-	ao->keep = (rel->trigdesc == NULL && !state->job->dirty_skip);
-	ao->multi = ao->keep && !ar->engine && rel->rd_rel->relkind == RELKIND_RELATION &&
-		!(rel->rd_att->constr && rel->rd_att->constr->has_generated_stored);
+	/*
+	 * with dirty_data = skip every change runs alone in a subtransaction;
+	 * the statements through another engine fire what triggers it runs
+	 * (Citus's own TRUNCATE trigger on every table it owns, for one)
+	 */
+	ao->keep = ((ar->engine || !row_triggers(rel)) && !state->job->dirty_skip);
+	ao->ar = ar;
+	ao->multi = ao->keep && rel->rd_rel->relkind == RELKIND_RELATION &&
+		!(rel->rd_att->constr && rel->rd_att->constr->has_generated_stored) &&
+		(!ar->engine || tributary_engine_can_buffer(ar, ao));
+	ao->buffer_max = ar->engine ? ENGINE_INSERT_ROWS : MULTI_INSERT_ROWS;
 	if (ao->multi)
-		ao->buffer = palloc0(sizeof(TupleTableSlot *) * MULTI_INSERT_ROWS);
+	{
+		ao->buffer = palloc0(sizeof(TupleTableSlot *) * ao->buffer_max);
+		ao->buffer_desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	}
 	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE && !ar->engine)
 		tributary_routing_begin(ao);
 	if (ar->has_defaults)
@@ -159,8 +190,9 @@ tributary_target_fill_defaults(ApplyRel *ar, ApplyOpen *ao, TupleTableSlot *slot
 
 /*
  * tributary_target_flush: write the buffered inserts of a target with
- * table_multi_insert and index them.  Needed before any lookup in the
- * target and before the local commit.
+ * table_multi_insert and index them (a table another engine owns: with
+ * one statement through it).  Needed before any lookup in the target and
+ * before the local commit.
  */
 void
 tributary_target_flush(ApplyOpen *ao)
@@ -169,6 +201,11 @@ tributary_target_flush(ApplyOpen *ao)
 
 	if (ao->nbuffered == 0)
 		return;
+	if (ao->write == &tributary_engine_write)
+	{
+		tributary_engine_flush(ao);
+		return;
+	}
 	old = MemoryContextSwitchTo(GetPerTupleMemoryContext(ao->estate));
 	table_multi_insert(ao->rel, ao->buffer, ao->nbuffered, ao->estate->es_output_cid, 0, NULL);
 	for (int i = 0; i < ao->nbuffered; i++)

@@ -19,7 +19,10 @@
  * in two phases, as Citus's own COPY does (engine_2pc): the workers
  * prepare, the coordinator commits its transaction with Citus's records
  * of them and the checkpoint, and Citus's recovery finishes what a crash
- * interrupts.  An update
+ * interrupts.  Strict inserts (the stream's bulk) are buffered, as for a
+ * plain table (target_state.c), and written ENGINE_INSERT_ROWS at a time
+ * by one INSERT ... SELECT of arrays, which the engine routes and writes
+ * to the shards of every worker in parallel.  An update
  * that changes the key is a delete and an insert, since the row may move
  * to another shard (Citus refuses to change a distribution column).  The
  * snapshot copies its COPY text rows in batches of INSERT ... SELECT FROM
@@ -31,11 +34,13 @@
 
 #include "access/genam.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -56,6 +61,14 @@
 /* rows per INSERT ... SELECT of a snapshot */
 #define ENGINE_COPY_ROWS	10000
 
+/*
+ * buffered inserts fewer than this go one by one: an INSERT ... SELECT
+ * through Citus costs about as much as a dozen single-row inserts (it
+ * plans on the coordinator and opens a COPY per shard it reaches), and a
+ * stream of small transactions flushes a few rows at a time
+ */
+#define ENGINE_MANY_MIN		16
+
 /* a target's prepared statements (kept plans, freed with the map) */
 typedef struct EnginePlans
 {
@@ -69,6 +82,8 @@ typedef struct EnginePlans
 	SPIPlanPtr	insert;
 	SPIPlanPtr	update;			/* NULL: every written attribute is in the key */
 	SPIPlanPtr	delete;
+	SPIPlanPtr	insert_many;	/* buffered inserts, one array per written
+								 * attribute; NULL: a type has no array type */
 } EnginePlans;
 
 /* whether this process had Citus finish the transactions a crash left prepared */
@@ -193,6 +208,8 @@ tributary_engine_forget(ApplyRel *ar)
 		SPI_freeplan(p->update);
 	if (p->delete)
 		SPI_freeplan(p->delete);
+	if (p->insert_many)
+		SPI_freeplan(p->insert_many);
 	ar->engine_plans = NULL;
 }
 
@@ -256,6 +273,39 @@ prepare(const char *sql, TupleDesc desc, int n1, int *a1, int n2, int *a2)
 		elog(ERROR, "could not prepare %s: %s", sql, SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "could not keep the plan of %s", sql);
+	return plan;
+}
+
+/*
+ * prepare_insert_many: the statement that inserts a buffer of rows:
+ * INSERT ... SELECT FROM ROWS FROM (unnest($1), ...) of one array per
+ * written attribute, which the engine plans once and spreads over its
+ * shards at each execution.  NULL when an attribute's type has no array
+ * type (its inserts then go one by one).
+ */
+static SPIPlanPtr
+prepare_insert_many(const char *name, const char *cols, TupleDesc desc, EnginePlans *p)
+{
+	Oid		   *types = palloc(sizeof(Oid) * Max(p->nw, 1));
+	StringInfoData sql;
+	SPIPlanPtr	plan;
+
+	for (int i = 0; i < p->nw; i++)
+	{
+		types[i] = get_array_type(TupleDescAttr(desc, p->w[i])->atttypid);
+		if (!OidIsValid(types[i]))
+			return NULL;
+	}
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "INSERT INTO %s (%s) SELECT * FROM ROWS FROM (", name, cols);
+	for (int i = 0; i < p->nw; i++)
+		appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
+	appendStringInfoChar(&sql, ')');
+	plan = SPI_prepare(sql.data, p->nw, types);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare %s: %s", sql.data, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not keep the plan of %s", sql.data);
 	return plan;
 }
 
@@ -332,6 +382,7 @@ engine_plans(ApplyRel *ar, ApplyOpen *ao)
 	appendStringInfo(&sql, "DELETE FROM %s WHERE ", name);
 	key_condition(&sql, rel, idx, p, 1);
 	p->delete = prepare(sql.data, desc, p->nk, p->k, 0, NULL);
+	p->insert_many = prepare_insert_many(name, cols.data, desc, p);
 	SPI_finish();
 	index_close(idx, AccessShareLock);
 	ar->engine_plans = p;
@@ -496,6 +547,79 @@ engine_update(ApplyRel *ar, ApplyOpen *ao, TupleTableSlot *local, TupleTableSlot
 	SPI_finish();
 	if (n != 1)
 		elog(ERROR, "the row found in the target was gone when it was updated");
+}
+
+/*
+ * tributary_engine_can_buffer: whether the target's strict inserts can be
+ * buffered and written many at a time (tributary_engine_flush): every
+ * written attribute's type has an array type.
+ */
+bool
+tributary_engine_can_buffer(ApplyRel *ar, ApplyOpen *ao)
+{
+	return engine_plans(ar, ao)->insert_many != NULL;
+}
+
+/*
+ * tributary_engine_flush: write the target's buffered inserts with one
+ * statement through the engine, which routes each row to its shard and
+ * writes the shards of different workers in parallel: a stream of
+ * inserts costs a round trip per buffer and worker, not per row (but for
+ * a few rows, which go one by one).  A duplicate key is the engine's
+ * error, as for a single insert.
+ */
+void
+tributary_engine_flush(ApplyOpen *ao)
+{
+	EnginePlans *p = engine_plans(ao->ar, ao);
+	TupleDesc	desc = RelationGetDescr(ao->rel);
+	MemoryContext old = MemoryContextSwitchTo(GetPerTupleMemoryContext(ao->estate));
+	Datum	   *args = palloc(sizeof(Datum) * Max(p->nw, 1));
+	Datum	   *values = palloc(sizeof(Datum) * ao->nbuffered);
+	bool	   *nulls = palloc(sizeof(bool) * ao->nbuffered);
+	int			dims[1] = {ao->nbuffered};
+	int			lbs[1] = {1};
+	uint64		n;
+
+	if (ao->nbuffered < ENGINE_MANY_MIN)
+	{
+		for (int r = 0; r < ao->nbuffered; r++)
+		{
+			engine_insert(ao->ar, ao, ao->buffer[r]);
+			ExecClearTuple(ao->buffer[r]);
+		}
+		MemoryContextSwitchTo(old);
+		ResetPerTupleExprContext(ao->estate);
+		ao->nbuffered = 0;
+		CommandCounterIncrement();
+		return;
+	}
+	for (int r = 0; r < ao->nbuffered; r++)
+		slot_getallattrs(ao->buffer[r]);
+	for (int i = 0; i < p->nw; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, p->w[i]);
+
+		for (int r = 0; r < ao->nbuffered; r++)
+		{
+			values[r] = ao->buffer[r]->tts_values[p->w[i]];
+			nulls[r] = ao->buffer[r]->tts_isnull[p->w[i]];
+		}
+		args[i] = PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, att->atttypid,
+													 att->attlen, att->attbyval, att->attalign));
+	}
+	engine_2pc();
+	SPI_connect();
+	n = run(p->insert_many, args, NULL, SPI_OK_INSERT, 0);
+	SPI_finish();
+	if (n != (uint64) ao->nbuffered)
+		elog(ERROR, "the engine inserted " UINT64_FORMAT " of %d buffered rows", n, ao->nbuffered);
+	for (int r = 0; r < ao->nbuffered; r++)
+		ExecClearTuple(ao->buffer[r]);
+	MemoryContextSwitchTo(old);
+	ResetPerTupleExprContext(ao->estate);
+	ao->nbuffered = 0;
+	CommandCounterIncrement();
 }
 
 const TributaryWriteMethods tributary_engine_write = {
