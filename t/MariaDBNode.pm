@@ -66,7 +66,7 @@ sub new
 			'--auth-root-authentication-method=normal', '--skip-test-db'],
 		'>', "$dir/install.log", '2>&1',
 		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default))
-	  or die "mariadb-install-db failed, see $dir/install.log";
+	  or die "mariadb-install-db failed:\n" . (-f "$dir/install.log" ? slurp_file("$dir/install.log") : "(no install.log)\n");
 	$self->start;
 	return $self;
 }

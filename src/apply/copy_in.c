@@ -185,7 +185,8 @@ tributary_truncate_target(TributaryTable *t, List *job_tables)
  * tributary_copy_into: COPY the rows that reader hands out (COPY text or
  * binary format, in the order of t's columns) into the target.  Returns
  * the number of rows.  A target another engine owns takes them through
- * that engine, in text format only (tributary_copy_can_be_binary).
+ * that engine's COPY destination, or, where this file does not know it,
+ * through its planner in text format only (tributary_copy_can_be_binary).
  */
 uint64
 tributary_copy_into(TributaryTable *t, TributaryCopyReader reader, void *arg, bool binary)
@@ -195,9 +196,14 @@ tributary_copy_into(TributaryTable *t, TributaryCopyReader reader, void *arg, bo
 	List	   *attnames = NIL;
 	CopyFromState cstate;
 	uint64		rows;
+	bool		engine;
 
-	/* a table another engine owns: through its planner (write_engine.c) */
-	if (tributary_engine_target(RelationGetRelid(rel)))
+	/*
+	 * a table another engine owns: through its COPY destination, else its
+	 * planner (write_engine.c)
+	 */
+	engine = tributary_engine_target(RelationGetRelid(rel));
+	if (engine && !tributary_engine_can_copy(rel))
 	{
 		Assert(!binary);
 		rows = tributary_engine_copy(t, rel, reader, arg);
@@ -216,7 +222,7 @@ tributary_copy_into(TributaryTable *t, TributaryCopyReader reader, void *arg, bo
 	{
 		cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, copy_data_source, attnames,
 							   binary ? list_make1(makeDefElem("format", (Node *) makeString("binary"), -1)) : NIL);
-		rows = CopyFrom(cstate);
+		rows = engine ? tributary_engine_copy_from(rel, cstate) : CopyFrom(cstate);
 		EndCopyFrom(cstate);
 	}
 	PG_FINALLY();
@@ -273,12 +279,13 @@ tributary_copy_can_be_binary(TributaryTable *t, List *source_types)
 {
 	Oid			relid = RangeVarGetRelid(makeRangeVar(t->target_nsp, t->target_rel, -1), NoLock, true);
 	Relation	rel;
-	bool		ok = OidIsValid(relid) && list_length(source_types) == t->ncolumns &&
-		!tributary_engine_target(relid);
+	bool		ok = OidIsValid(relid) && list_length(source_types) == t->ncolumns;
 
 	if (!ok)
 		return false;
 	rel = table_open(relid, AccessShareLock);
+	/* a table another engine owns: only through its COPY destination */
+	ok = !tributary_engine_target(relid) || tributary_engine_can_copy(rel);
 	for (int i = 0; ok && i < t->ncolumns; i++)
 	{
 		char	   *src = (char *) list_nth(source_types, i);

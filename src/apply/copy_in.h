@@ -9,6 +9,7 @@
 #define TRIBUTARY_COPY_IN_H
 
 #include "catalog.h"
+#include "commands/copy.h"
 #include "utils/relcache.h"
 
 /* hands out COPY text data: a block and its length, or -1 at the end */
@@ -18,6 +19,8 @@ extern void tributary_truncate_target(TributaryTable *t, List *job_tables);
 
 /* write_engine.c */
 extern uint64 tributary_engine_copy(TributaryTable *t, Relation rel, TributaryCopyReader reader, void *arg);
+extern bool tributary_engine_can_copy(Relation rel);
+extern uint64 tributary_engine_copy_from(Relation rel, CopyFromState cstate);
 
 /* merge.c */
 extern bool tributary_merge_shared(TributaryTable *t, bool *copied_other);

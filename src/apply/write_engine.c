@@ -39,10 +39,12 @@
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
+#include "commands/copy.h"
 #include "commands/extension.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -117,6 +119,168 @@ engine_2pc(void)
 }
 
 /*
+ * Citus's COPY destination (CreateCitusCopyDestReceiver, commands/multi_copy.h
+ * of Citus 13): what Citus's own COPY and INSERT ... SELECT write rows
+ * through.  Its arguments: the table, the names of the columns the rows
+ * carry, the index of the distribution column among the table's
+ * attributes (-1: none), an executor state, an intermediate-result prefix
+ * (NULL: the table's shards), whether the rows are published to Citus's
+ * CDC, whether query counters are kept.  Only called for a Citus whose
+ * major version has this signature (engine_direct).
+ */
+typedef DestReceiver *(*CitusCreateCopyDest) (Oid relid, List *columns, int partition_index,
+											  EState *estate, char *prefix, bool publish,
+											  bool track_counters);
+
+static CitusCreateCopyDest citus_create_copy_dest = NULL;
+static int	engine_direct_known = -1;	/* -1: not looked at yet */
+
+/*
+ * engine_direct: whether rows can go to Citus's COPY destination straight
+ * from the worker's slots (no statement planned per batch): the Citus
+ * installed is of a major version whose CreateCitusCopyDestReceiver this
+ * file knows (13).  Otherwise batches go through INSERT ... SELECT.
+ * Looked at once per process, in a transaction.
+ */
+static bool
+engine_direct(void)
+{
+	if (engine_direct_known < 0)
+	{
+		bool		pushed = !ActiveSnapshotSet();
+		char	   *version = NULL;
+
+		if (pushed)
+			PushActiveSnapshot(GetTransactionSnapshot());
+		SPI_connect();
+		if (SPI_execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'citus'",
+						true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+			version = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		engine_direct_known = (version != NULL && strncmp(version, "13.", 3) == 0);
+		SPI_finish();
+		if (pushed)
+			PopActiveSnapshot();
+		if (engine_direct_known)
+		{
+			citus_create_copy_dest = (CitusCreateCopyDest)
+				load_external_function("citus", "CreateCitusCopyDestReceiver", false, NULL);
+			engine_direct_known = (citus_create_copy_dest != NULL);
+		}
+	}
+	return engine_direct_known == 1;
+}
+
+/*
+ * engine_dest_open: Citus's COPY destination for rel, started for rows of
+ * rel's own descriptor (every attribute; dropped and generated ones are
+ * not sent), in the current transaction made a two-phase one.
+ */
+static DestReceiver *
+engine_dest_open(Relation rel, EState *estate)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Oid			argtype = OIDOID;
+	Datum		arg = ObjectIdGetDatum(RelationGetRelid(rel));
+	List	   *columns = NIL;
+	int			partition_index = -1;
+	DestReceiver *dest;
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && att->attgenerated != ATTRIBUTE_GENERATED_STORED)
+			columns = lappend(columns, pstrdup(NameStr(att->attname)));
+	}
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT pg_catalog.column_to_column_name(logicalrelid, partkey)"
+							  " FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1 AND partkey IS NOT NULL",
+							  1, &argtype, &arg, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_dist_partition");
+	if (SPI_processed == 1)
+	{
+		char	   *column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		AttrNumber	attno = column ? get_attnum(RelationGetRelid(rel), column) : InvalidAttrNumber;
+
+		if (attno == InvalidAttrNumber)
+			elog(ERROR, "no distribution column \"%s\" in %s", column ? column : "",
+				 RelationGetRelationName(rel));
+		partition_index = attno - 1;
+	}
+	SPI_finish();
+	engine_2pc();
+	dest = citus_create_copy_dest(RelationGetRelid(rel), columns, partition_index, estate, NULL,
+								  true, false);
+	dest->rStartup(dest, CMD_INSERT, desc);
+	return dest;
+}
+
+/*
+ * tributary_engine_can_copy: whether a snapshot into rel can go through
+ * Citus's COPY destination (tributary_engine_copy_from), in binary as in
+ * text: Citus of a known version, a table that is not partitioned.
+ */
+bool
+tributary_engine_can_copy(Relation rel)
+{
+	return rel->rd_rel->relkind == RELKIND_RELATION && engine_direct();
+}
+
+/*
+ * tributary_engine_copy_from: the rows cstate reads (began on rel) into
+ * rel's shards through Citus's COPY destination, as Citus's own COPY
+ * does: parsed once, routed by the distribution column, streamed to a
+ * COPY per shard.  Returns the rows copied.
+ */
+uint64
+tributary_engine_copy_from(Relation rel, CopyFromState cstate)
+{
+	EState	   *estate = CreateExecutorState();
+	ExprContext *econtext = GetPerTupleExprContext(estate);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(CreateTupleDescCopy(RelationGetDescr(rel)),
+													&TTSOpsVirtual);
+	/* Citus's own executor state: it resets its per-tuple memory at will */
+	EState	   *dest_estate = CreateExecutorState();
+	DestReceiver *dest = engine_dest_open(rel, dest_estate);
+	uint64		rows = 0;
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		ResetPerTupleExprContext(estate);
+		ExecClearTuple(slot);
+		if (!NextCopyFrom(cstate, econtext, slot->tts_values, slot->tts_isnull))
+			break;
+		ExecStoreVirtualTuple(slot);
+		dest->receiveSlot(slot, dest);
+		rows++;
+	}
+	dest->rShutdown(dest);
+	dest->rDestroy(dest);
+	ExecDropSingleTupleTableSlot(slot);
+	FreeExecutorState(dest_estate);
+	FreeExecutorState(estate);
+	return rows;
+}
+
+/*
+ * engine_session_settings: one connection per Citus worker for this
+ * process's writes (citus.max_adaptive_executor_pool_size = 1).  With
+ * Citus's default, a COPY to a table's shards opens a connection per
+ * shard on each worker, up to 16, and at every local commit all but one
+ * are prepared, committed and closed, to be opened again by the next
+ * batch: measured here, 2-4 times slower than one connection per worker
+ * that writes its shards in turn (docs/distributed.md).  The workers
+ * still write in parallel with each other.
+ */
+static void
+engine_session_settings(void)
+{
+	(void) set_config_option("citus.max_adaptive_executor_pool_size", "1", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SET, true, 0, false);
+}
+
+/*
  * tributary_engine_target: whether another engine owns the table: a Citus
  * distributed, reference or citus-local table (pg_dist_partition names
  * it).  Runs in a transaction.
@@ -154,6 +318,7 @@ tributary_engine_target(Oid relid)
 		int			n = recover();
 
 		engine_recovered = true;
+		engine_session_settings();
 		if (n > 0)
 			ereport(LOG,
 					(errmsg("pg_tributary finished %d transactions a crash left prepared on Citus workers", n)));
@@ -561,15 +726,12 @@ tributary_engine_can_buffer(ApplyRel *ar, ApplyOpen *ao)
 }
 
 /*
- * tributary_engine_flush: write the target's buffered inserts with one
- * statement through the engine, which routes each row to its shard and
- * writes the shards of different workers in parallel: a stream of
- * inserts costs a round trip per buffer and worker, not per row (but for
- * a few rows, which go one by one).  A duplicate key is the engine's
- * error, as for a single insert.
+ * flush_insert_select: the buffered rows by one INSERT ... SELECT of one
+ * array per written attribute (a Citus whose COPY destination this file
+ * does not know).  Returns the rows inserted.
  */
-void
-tributary_engine_flush(ApplyOpen *ao)
+static uint64
+flush_insert_select(ApplyOpen *ao)
 {
 	EnginePlans *p = engine_plans(ao->ar, ao);
 	TupleDesc	desc = RelationGetDescr(ao->rel);
@@ -581,19 +743,6 @@ tributary_engine_flush(ApplyOpen *ao)
 	int			lbs[1] = {1};
 	uint64		n;
 
-	if (ao->nbuffered < ENGINE_MANY_MIN)
-	{
-		for (int r = 0; r < ao->nbuffered; r++)
-		{
-			engine_insert(ao->ar, ao, ao->buffer[r]);
-			ExecClearTuple(ao->buffer[r]);
-		}
-		MemoryContextSwitchTo(old);
-		ResetPerTupleExprContext(ao->estate);
-		ao->nbuffered = 0;
-		CommandCounterIncrement();
-		return;
-	}
 	for (int r = 0; r < ao->nbuffered; r++)
 		slot_getallattrs(ao->buffer[r]);
 	for (int i = 0; i < p->nw; i++)
@@ -612,11 +761,60 @@ tributary_engine_flush(ApplyOpen *ao)
 	SPI_connect();
 	n = run(p->insert_many, args, NULL, SPI_OK_INSERT, 0);
 	SPI_finish();
+	MemoryContextSwitchTo(old);
+	return n;
+}
+
+/*
+ * flush_direct: the buffered rows through Citus's COPY destination, with
+ * an executor state and memory of their own (Citus resets the executor
+ * state's per-tuple memory as it sends each row).
+ */
+static void
+flush_direct(ApplyOpen *ao)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "tributary engine flush",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	EState	   *estate = CreateExecutorState();
+	DestReceiver *dest = engine_dest_open(ao->rel, estate);
+
+	for (int r = 0; r < ao->nbuffered; r++)
+		dest->receiveSlot(ao->buffer[r], dest);
+	dest->rShutdown(dest);
+	dest->rDestroy(dest);
+	FreeExecutorState(estate);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+}
+
+/*
+ * tributary_engine_flush: write the target's buffered inserts through the
+ * engine, which routes each row to its shard and writes the shards of
+ * different workers in parallel: Citus's COPY destination (as its own
+ * COPY), else one INSERT ... SELECT.  A stream of inserts costs a round
+ * trip per buffer and worker, not per row (but for a few rows, which go
+ * one by one).  A duplicate key is the engine's error, as for a single
+ * insert.
+ */
+void
+tributary_engine_flush(ApplyOpen *ao)
+{
+	uint64		n = ao->nbuffered;
+
+	if (ao->nbuffered < ENGINE_MANY_MIN)
+	{
+		for (int r = 0; r < ao->nbuffered; r++)
+			engine_insert(ao->ar, ao, ao->buffer[r]);
+	}
+	else if (engine_direct())
+		flush_direct(ao);
+	else
+		n = flush_insert_select(ao);
 	if (n != (uint64) ao->nbuffered)
 		elog(ERROR, "the engine inserted " UINT64_FORMAT " of %d buffered rows", n, ao->nbuffered);
 	for (int r = 0; r < ao->nbuffered; r++)
 		ExecClearTuple(ao->buffer[r]);
-	MemoryContextSwitchTo(old);
 	ResetPerTupleExprContext(ao->estate);
 	ao->nbuffered = 0;
 	CommandCounterIncrement();
