@@ -324,6 +324,16 @@ render_event(RenderState *rs, const uint8 *buf, size_t len, bool checksum, const
 					return false;
 				break;
 			}
+		case BL_PREVIOUS_GTIDS:
+			{
+				BinlogGtidSet set;
+
+				if (!bl_read_previous_gtids(&ev, &rs->fmt, &set, err))
+					return false;
+				appendStringInfoString(out, "PREVIOUS_GTIDS ");
+				bl_gtid_set_to_text(&set, out);
+				break;
+			}
 		case BL_HEARTBEAT:
 		case BL_HEARTBEAT_V2:
 			appendStringInfoString(out, "HEARTBEAT");
