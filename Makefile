@@ -74,6 +74,7 @@ OBJS = \
 	src/source/binlog_table_map.o \
 	src/source/binlog_json.o \
 	src/source/binlog_gtid.o \
+	src/source/mysql_gtid.o \
 	src/ddl.o \
 	src/ddl_tables.o \
 	bgworker/launcher.o \

@@ -203,6 +203,14 @@ mysrc_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 	server_id = src->cfg.server_id > 0 ? (uint32) src->cfg.server_id
 		: (uint32) (0x54000000 | ((GetSystemIdentifier() & 0xffff) << 8) | (MyProcPid & 0xff));
 	mystart_choose(src, st, server_id, start_lsn, start_text, &file, &offset, &gtid_state, &st->rebase_pending);
+	if (gtid_state && !mystart_is_mariadb(st))
+	{
+		/* MySQL: COM_BINLOG_DUMP_GTID; the server sends what is not in the set, or refuses */
+		if (!mygtid_dump_open(src, st, server_id, gtid_state))
+			stream_raise(src, st, psprintf("could not start the binlog dump after GTIDs %s", gtid_state));
+		MemoryContextSwitchTo(old);
+		return;
+	}
 	if (gtid_state)
 	{
 		/* the server sends what follows the state, or refuses (strict mode) */
