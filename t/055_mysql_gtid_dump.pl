@@ -149,6 +149,14 @@ is(rows('fromgtid'), '5=b3', 'it applied only the transaction after the set');
 ok((grep { /^DUMP_GTID file='' pos=4 set=$A:1-4,$B:1-2$/ } $replica->log_lines), 'sent as COM_BINLOG_DUMP_GTID');
 like(checkpoint('g'), qr/^replica-bin\.000002:\d+ gtid $A:1-4,$B:1-3$/, 'its checkpoint holds the whole set');
 
+# the whole executed set: nothing to apply; the server skips every
+# transaction and sends heartbeats only (also inside the transactions it
+# skips, as MySQL does), whose positions the idle job follows
+cdc_job('g2', 'my', 'uptodate', qq{"start_position": "gtid:$A:1-4,$B:1-3"});
+is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('g2', '60 s')}), 't',
+	'a job from the whole executed set syncs with nothing to apply');
+is(rows('uptodate'), '', 'and applies nothing');
+
 # a set the server does not hold: the server's refusal stops the job
 $target->safe_psql('postgres', qq{
 	SELECT tributary.create_source('my2', 'mysql', '$rconn', '{"heartbeat_interval": 1, "reconnect_timeout": 1}');

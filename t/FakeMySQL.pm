@@ -18,7 +18,8 @@
 #                         the server refuses a set with GTIDs it does not
 #                         have, starts at the newest file whose
 #                         PREVIOUS_GTIDS the set holds, and skips the
-#                         transactions the set holds
+#                         transactions the set holds, sending a heartbeat
+#                         in place of each of their events
 #
 # A blocking dump sends heartbeats every second after the last event.
 # Every query and dump request is appended to the server's log
@@ -560,7 +561,7 @@ sub dump
 			}
 			next if $i == $fi && $ev->{start} < $pos;
 			if ($ev->{gtid}) { $skipping = $set && set_has($set, @{ $ev->{gtid} }); }
-			$send->($ev->{bytes}) unless $skipping;
+			$send->($skipping ? $self->event(27, $f->{name}, $ev->{start} + length $ev->{bytes}, 0) : $ev->{bytes});
 			$skipping = 0 if $ev->{end_of};
 		}
 	}

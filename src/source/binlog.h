@@ -268,6 +268,8 @@ extern bool bl_read_rows(const BinlogEvent *ev, const BinlogFormat *fmt, BinlogR
 						 char **err);
 extern bool bl_read_payload(const BinlogEvent *ev, const BinlogFormat *fmt, char **events,
 							size_t *len, char **err);
+extern bool bl_read_heartbeat(const BinlogEvent *ev, const BinlogFormat *fmt, char **file,
+							  char **err);
 extern bool bl_uncompress(const uint8 *src, size_t srclen, char **dst, size_t *dstlen,
 						  char **err);
 extern bool bl_read_lenenc(const uint8 **p, const uint8 *end, uint64 *val);

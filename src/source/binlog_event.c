@@ -351,6 +351,23 @@ bl_read_rotate(const BinlogEvent *ev, const BinlogFormat *fmt, uint64 *pos, char
 }
 
 /*
+ * bl_read_heartbeat: HEARTBEAT (v1): the binlog file the server's dump is
+ * in; the event's log_pos is the position in it.
+ */
+bool
+bl_read_heartbeat(const BinlogEvent *ev, const BinlogFormat *fmt, char **file, char **err)
+{
+	int			ph = bl_post_header(fmt, ev->type);
+
+	if (ph < 0 || ev->len < (uint32) ph + 1)
+		return fail(err, "HEARTBEAT event too short");
+	*file = pnstrdup((const char *) ev->data + ph, ev->len - ph);
+	if (strlen(*file) != ev->len - ph || strchr(*file, '/') != NULL)
+		return fail(err, "HEARTBEAT event names an invalid file");
+	return true;
+}
+
+/*
  * bl_uncompress: a MariaDB compressed block (header byte 0x80 | n, length
  * in n bytes big endian, zlib data) into a palloc'd buffer.
  */

@@ -335,6 +335,14 @@ render_event(RenderState *rs, const uint8 *buf, size_t len, bool checksum, const
 				break;
 			}
 		case BL_HEARTBEAT:
+			{
+				char	   *file;
+
+				if (!bl_read_heartbeat(&ev, &rs->fmt, &file, err))
+					return false;
+				appendStringInfo(out, "HEARTBEAT %s:%u", file, ev.log_pos);
+				break;
+			}
 		case BL_HEARTBEAT_V2:
 			appendStringInfoString(out, "HEARTBEAT");
 			break;

@@ -11,8 +11,10 @@
  * of the file before the offset: read here with a non-blocking dump of
  * the file from its start (mysql_time.c's scan) up to the offset, as the
  * server itself does when a replica connects by GTID.  An offset inside
- * an event, past the end of the file, or a file the server does not have
- * means the place is not on this server.
+ * an event or a transaction, past the end of the file, or a file the
+ * server does not have means the place is not on this server (a stream
+ * resumes by GTID from there; a dump by GTID can leave a checkpoint inside
+ * a transaction it skipped, at a heartbeat: mysql_stream.c).
  *
  * Connector/C has no call for COM_BINLOG_DUMP_GTID.  mariadb_rpl_open
  * sends COM_BINLOG_DUMP through the connection's db_command (its
@@ -51,6 +53,53 @@ mygtid_text(const MyGtidSet *set)
 }
 
 /*
+ * group_step: whether the binlog is inside a transaction (event group)
+ * after ev: a GTID event begins one; it ends at XID, XA_PREPARE, a
+ * TRANSACTION_PAYLOAD (a whole compressed transaction), QUERY COMMIT or
+ * ROLLBACK, or with the statement right after the GTID unless that is
+ * BEGIN or XA START (DDL, XA COMMIT and XA ROLLBACK are groups of one
+ * statement).
+ */
+static void
+group_step(const BinlogEvent *ev, const BinlogFormat *fmt, bool *in_group, bool *after_gtid)
+{
+	bool		first = *after_gtid;
+
+	*after_gtid = false;
+	switch (ev->type)
+	{
+		case BL_GTID:
+		case BL_ANONYMOUS_GTID:
+		case BL_GTID_TAGGED:
+			*in_group = true;
+			*after_gtid = true;
+			break;
+		case BL_XID:
+		case BL_XA_PREPARE:
+		case BL_TRANSACTION_PAYLOAD:
+			*in_group = false;
+			break;
+		case BL_QUERY:
+			{
+				char	   *db;
+				char	   *query;
+				char	   *err;
+
+				if (!bl_read_query(ev, fmt, &db, &query, &err))
+					break;
+				if (first)
+					*in_group = (pg_strcasecmp(query, "BEGIN") == 0 ||
+								 pg_strncasecmp(query, "XA START", 8) == 0);
+				else if (pg_strcasecmp(query, "COMMIT") == 0 || pg_strcasecmp(query, "ROLLBACK") == 0)
+					*in_group = false;
+				break;
+			}
+		default:
+			break;
+	}
+}
+
+/*
  * mygtid_mysql_pos_at: the executed GTID set at file:offset on the
  * server, as text ("" for none), or NULL when that place is not on the
  * server (see the file's header).
@@ -63,6 +112,8 @@ mygtid_mysql_pos_at(TributarySource *src, uint32 server_id, const char *file, ui
 	BinlogGtidSet set;
 	bool		here = true;
 	bool		reached = false;
+	bool		in_group = false;
+	bool		after_gtid = false;
 	uint32		last_end = 4;
 	char	   *err;
 	StringInfoData buf;
@@ -93,6 +144,7 @@ mygtid_mysql_pos_at(TributarySource *src, uint32 server_id, const char *file, ui
 			break;
 		}
 		last_end = ev.log_pos;
+		group_step(&ev, &scan.fmt, &in_group, &after_gtid);
 		if (ev.type == BL_PREVIOUS_GTIDS)
 		{
 			MemoryContextSwitchTo(cxt);
@@ -140,7 +192,7 @@ mygtid_mysql_pos_at(TributarySource *src, uint32 server_id, const char *file, ui
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(scratch);
-	if (scan.missing || !here || (!reached && last_end != offset))
+	if (scan.missing || !here || in_group || (!reached && last_end != offset))
 	{
 		myscan_close(&scan);
 		return NULL;

@@ -73,6 +73,7 @@ typedef struct MyStream
 	char	   *xa_xid;			/* that group's identifier (bl_xid_text) */
 	int32		xa_seq;			/* items held of it so far */
 	bool		rebase_pending; /* the first ROTATE rebases the sink (mysql_start.c) */
+	bool		by_gtid;		/* a MySQL dump by GTID: heartbeats tell the position */
 } MyStream;
 
 /* mysql_stream.c */
