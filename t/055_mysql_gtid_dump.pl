@@ -111,6 +111,39 @@ ok(restart_resumes($primary, qr/^DUMP binlog\.000002:$ckpt_off flags=0$/), "a re
 is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('j', '60 s')}), 't', 'and syncs');
 ok(!(grep { /^DUMP_GTID/ } $primary->log_lines), 'without a dump by GTID');
 
+# a server whose binlog files have the primary's names and other contents:
+# binlog.000002 has other transactions, of the same sizes, before the
+# primary's, so that the checkpoint's offset is the end of a transaction
+# there too, with another executed set
+my $same_names = FakeMySQL->new(name => 'same_names', server_id => 3, binlog => [
+	[ 'binlog.000001', [
+		{ gtid => [ $A, 1 ], insert => [ [ 1, 'replayed' ] ] },
+		{ gtid => [ $A, 2 ], insert => [ [ 2, 'replayed' ] ] } ] ],
+	[ 'binlog.000002', [
+		{ gtid => [ $B, 1 ], insert => [ [ 4, 'c1' ] ] },
+		{ gtid => [ $B, 2 ], update => [ [ 2, 'a2', 'c2 updated' ] ] },
+		{ gtid => [ $A, 3 ], insert => [ [ 3, 'replayed' ] ] },
+		{ gtid => [ $A, 4 ], update => [ [ 1, 'replayed', 'replayed' ] ] } ] ] ]);
+$target->safe_psql('postgres', qq{
+	SELECT tributary.create_source('mk', 'mysql', '$pconn', '{"heartbeat_interval": 1, "reconnect_timeout": 300}');
+});
+cdc_job('k', 'mk', 'same', '"start_position": "binlog.000001:4"');
+is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('k', '60 s')}), 't', 'a second job syncs from the primary');
+my $sconn = $same_names->conninfo;
+$target->safe_psql('postgres', qq{
+	SELECT tributary.alter_source('mk', '$sconn');
+	SELECT tributary.restart_job('k');
+});
+is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('k', '60 s')}), 't',
+	'it syncs from a server with the same binlog file names');
+is(rows('same'), '1=a1 updated,2=c2 updated,3=a3,4=c1', 'every transaction exactly once there too');
+ok($target->log_contains(qr/source "mk" does not have binlog position binlog\.000002:\d+ as the job's checkpoint knew it \(its GTID state there is $A:1-2,$B:1-2\); resuming after GTIDs $A:1-4/),
+	'the executed set at the checkpoint\'s place there is another one: resumed by GTID');
+ok((grep { /^DUMP_GTID file='' pos=4 set=$A:1-4$/ } $same_names->log_lines), 'with COM_BINLOG_DUMP_GTID');
+ok((grep { /^SERVE binlog\.000002:4 by GTID$/ } $same_names->log_lines),
+	'from the newest file whose PREVIOUS_GTIDS the set holds');
+$same_names->stop;
+
 # failover: the primary stops, the job's source points at the replica
 $primary->stop;
 my $rconn = $replica->conninfo;
