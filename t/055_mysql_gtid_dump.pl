@@ -81,6 +81,20 @@ sub restart_resumes
 	return 0;
 }
 
+# wait_rebased: wait until a job streams from where a server chose (a
+# dump by GTID); before that, wait_for_sync may compare the position the
+# job started from with the server's end
+sub wait_rebased
+{
+	my ($job, $file) = @_;
+	for (1 .. 600)
+	{
+		return 1 if $target->log_contains(qr/job "$job" streams source "\w+" from \Q$file\E:4 on/);
+		usleep(100_000);
+	}
+	return 0;
+}
+
 cdc_job('j', 'my', 'mirror', '"start_position": "binlog.000001:4"');
 is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('j', '60 s')}), 't', 'the job syncs from the primary');
 
@@ -134,6 +148,7 @@ $target->safe_psql('postgres', qq{
 	SELECT tributary.alter_source('mk', '$sconn');
 	SELECT tributary.restart_job('k');
 });
+ok(wait_rebased('k', 'binlog.000002'), 'the job streams where the server chose');
 is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('k', '60 s')}), 't',
 	'it syncs from a server with the same binlog file names');
 is(rows('same'), '1=a1 updated,2=c2 updated,3=a3,4=c1', 'every transaction exactly once there too');
@@ -148,6 +163,7 @@ $same_names->stop;
 $primary->stop;
 my $rconn = $replica->conninfo;
 $target->safe_psql('postgres', qq{SELECT tributary.alter_source('my', '$rconn')});
+ok(wait_rebased('j', 'replica-bin.000002'), 'the job streams where the promoted replica chose');
 is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('j', '120 s')}), 't',
 	'the job syncs from the promoted replica');
 is(rows('mirror'), '1=a1 updated,2=b2,3=a3,4=b1,5=b3',
@@ -177,6 +193,7 @@ is(rows('mirror'), '1=a1 updated,2=b2,3=a3,4=b1,5=b3', 'nothing applied twice');
 
 # start_position gtid:<MySQL GTID set>: what the set lacks, nothing else
 cdc_job('g', 'my', 'fromgtid', qq{"start_position": "gtid:$A:1-4,$B:1-2"});
+ok(wait_rebased('g', 'replica-bin.000002'), 'the job streams where the server chose');
 is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('g', '60 s')}), 't', 'a job from a GTID set syncs');
 is(rows('fromgtid'), '5=b3', 'it applied only the transaction after the set');
 ok((grep { /^DUMP_GTID file='' pos=4 set=$A:1-4,$B:1-2$/ } $replica->log_lines), 'sent as COM_BINLOG_DUMP_GTID');
@@ -186,9 +203,35 @@ like(checkpoint('g'), qr/^replica-bin\.000002:\d+ gtid $A:1-4,$B:1-3$/, 'its che
 # transaction and sends heartbeats only (also inside the transactions it
 # skips, as MySQL does), whose positions the idle job follows
 cdc_job('g2', 'my', 'uptodate', qq{"start_position": "gtid:$A:1-4,$B:1-3"});
+ok(wait_rebased('g2', 'replica-bin.000002'), 'the job streams where the server chose');
 is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('g2', '60 s')}), 't',
 	'a job from the whole executed set syncs with nothing to apply');
 is(rows('uptodate'), '', 'and applies nothing');
+
+# a server whose PREVIOUS_GTIDS are in MySQL 8.3's tagged format, which is
+# not read: its jobs resume by file and offset, as before GTIDs were read
+my $tagged = FakeMySQL->new(name => 'tagged', server_id => 4, tagged => 1, binlog => [
+	[ 'binlog.000001', [ { gtid => [ $A, 1 ], insert => [ [ 1, 't1' ] ] } ] ],
+	[ 'binlog.000002', [ { gtid => [ $A, 2 ], insert => [ [ 2, 't2' ] ] } ] ] ]);
+my $tconn = $tagged->conninfo;
+$target->safe_psql('postgres', qq{
+	SELECT tributary.create_source('tg', 'mysql', '$tconn', '{"heartbeat_interval": 1}');
+});
+cdc_job('t', 'tg', 'tagged', '"start_position": "binlog.000001:4"');
+is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('t', '60 s')}), 't', 'a job on a server with tagged GTID sets syncs');
+is(rows('tagged'), '1=t1,2=t2', 'and applies its transactions');
+$target->safe_psql('postgres', q{SELECT tributary.restart_job('t')});
+my $tagged_resumed = 0;
+for (1 .. 600)
+{
+	last if ($tagged_resumed = grep { /^DUMP binlog\.000002:\d+ flags=0$/ } $tagged->log_lines);
+	usleep(100_000);
+}
+ok($tagged_resumed, 'a restart resumes by file and offset');
+ok(!(grep { /^DUMP_GTID/ } $tagged->log_lines), 'never by GTID');
+ok($target->log_contains(qr/source "tg" lists tagged GTIDs at binlog\.000001:4, which pg_tributary does not read/),
+	'the log says why');
+$tagged->stop;
 
 # a set the server does not hold: the server's refusal stops the job
 $target->safe_psql('postgres', qq{

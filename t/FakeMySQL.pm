@@ -230,7 +230,11 @@ sub build
 		};
 		$push->(15, format_description_body());
 		my %prev = map { $_ => [ map { [@$_] } @{ $executed{$_} } ] } keys %executed;
-		$push->(35, encode_set(\%prev));
+		my $prev = encode_set(\%prev);
+		# MySQL 8.3's tagged format: the format (1) in the first and last
+		# bytes of n_sids (the rest is not read by pg_tributary)
+		substr($prev, 0, 1, chr(1)), substr($prev, 7, 1, chr(1)) if $self->{tagged};
+		$push->(35, $prev);
 		for my $it (@$items)
 		{
 			my ($u, $gno) = @{ $it->{gtid} };
@@ -262,8 +266,9 @@ sub build
 	$self->{executed} = \%executed;
 }
 
-# new: build the binlog and start serving it; %opts: name, uuid, server_id,
-# binlog (the spec of build)
+# new: build the binlog and start serving it; %opts: name, server_id,
+# binlog (the spec of build), tagged (PREVIOUS_GTIDS in MySQL 8.3's tagged
+# format)
 sub new
 {
 	my ($class, %opts) = @_;

@@ -295,6 +295,7 @@ extern size_t bl_gtid_set_size(const BinlogGtidSet *set);
 extern bool bl_gtid_set_read(const uint8 *data, size_t len, BinlogGtidSet *set, char **err);
 extern bool bl_read_previous_gtids(const BinlogEvent *ev, const BinlogFormat *fmt,
 								   BinlogGtidSet *set, char **err);
+extern bool bl_previous_gtids_tagged(const BinlogEvent *ev, const BinlogFormat *fmt);
 extern void bl_write_dump_gtid(StringInfo out, uint16 flags, uint32 server_id, const char *file,
 							   uint64 pos, const BinlogGtidSet *set);
 extern bool bl_read_dump_gtid(const uint8 *data, size_t len, uint16 *flags, uint32 *server_id,

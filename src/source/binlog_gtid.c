@@ -425,6 +425,19 @@ bl_read_previous_gtids(const BinlogEvent *ev, const BinlogFormat *fmt, BinlogGti
 }
 
 /*
+ * bl_previous_gtids_tagged: whether a PREVIOUS_GTIDS event's set is in
+ * MySQL 8.3's tagged format (a format byte at the top of n_sids), which
+ * bl_read_previous_gtids refuses.
+ */
+bool
+bl_previous_gtids_tagged(const BinlogEvent *ev, const BinlogFormat *fmt)
+{
+	int			ph = bl_post_header(fmt, ev->type);
+
+	return ph >= 0 && ev->len >= (uint32) ph + 8 && ev->data[ph + 7] != 0;
+}
+
+/*
  * bl_write_dump_gtid: the COM_BINLOG_DUMP_GTID packet after its command
  * byte, appended to out.
  */

@@ -102,10 +102,13 @@ group_step(const BinlogEvent *ev, const BinlogFormat *fmt, bool *in_group, bool 
 /*
  * mygtid_mysql_pos_at: the executed GTID set at file:offset on the
  * server, as text ("" for none), or NULL when that place is not on the
- * server (see the file's header).
+ * server (see the file's header).  *untold: the file's PREVIOUS_GTIDS is in
+ * MySQL 8.3's tagged format, which is not read: the set cannot be known
+ * (nor is it complete: tagged GTID events are not decoded either).
  */
 char *
-mygtid_mysql_pos_at(TributarySource *src, uint32 server_id, const char *file, uint32 offset)
+mygtid_mysql_pos_at(TributarySource *src, uint32 server_id, const char *file, uint32 offset,
+					bool *untold)
 {
 	MyScan		scan;
 	BinlogEvent ev;
@@ -121,6 +124,7 @@ mygtid_mysql_pos_at(TributarySource *src, uint32 server_id, const char *file, ui
 	MemoryContext scratch;
 	MemoryContext old;
 
+	*untold = false;
 	bl_gtid_set_init(&set);
 	myscan_open(src, &scan, file, server_id, "the GTID set at a binlog position", true);
 	/* what one event decodes to goes with it; the set lives in cxt */
@@ -145,6 +149,11 @@ mygtid_mysql_pos_at(TributarySource *src, uint32 server_id, const char *file, ui
 		}
 		last_end = ev.log_pos;
 		group_step(&ev, &scan.fmt, &in_group, &after_gtid);
+		if (ev.type == BL_PREVIOUS_GTIDS && bl_previous_gtids_tagged(&ev, &scan.fmt))
+		{
+			*untold = true;
+			break;
+		}
 		if (ev.type == BL_PREVIOUS_GTIDS)
 		{
 			MemoryContextSwitchTo(cxt);
@@ -192,6 +201,14 @@ mygtid_mysql_pos_at(TributarySource *src, uint32 server_id, const char *file, ui
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(scratch);
+	if (*untold)
+	{
+		myscan_close(&scan);
+		ereport(LOG,
+				(errmsg("pg_tributary: source \"%s\" lists tagged GTIDs at %s:%u, which pg_tributary does not read: the job resumes by file and offset only",
+						src->cfg.name, file, offset)));
+		return NULL;
+	}
 	if (scan.missing || !here || in_group || (!reached && last_end != offset))
 	{
 		myscan_close(&scan);

@@ -91,16 +91,20 @@ mystart_is_mariadb(MyStream *st)
  * gtid_pos_at: the server's GTID state at a binlog file and offset
  * (MariaDB's BINLOG_GTID_POS; MySQL's executed GTID set there,
  * mysql_gtid.c), "" for none yet, NULL when the server cannot tell (a
- * file it does not have, an offset inside an event group).
+ * file it does not have, an offset inside an event group).  *untold: the
+ * state cannot be known on this server at all (MySQL's tagged GTID sets):
+ * positions are trusted as they are.
  */
 static char *
-gtid_pos_at(TributarySource *src, MyStream *st, uint32 server_id, const char *file, uint32 offset)
+gtid_pos_at(TributarySource *src, MyStream *st, uint32 server_id, const char *file, uint32 offset,
+			bool *untold)
 {
 	size_t		len = strlen(file);
 	char	   *quoted = palloc(2 * len + 1);
 
+	*untold = false;
 	if (!is_mariadb(st))
-		return mygtid_mysql_pos_at(src, server_id, file, offset);
+		return mygtid_mysql_pos_at(src, server_id, file, offset, untold);
 	mysql_real_escape_string(st->conn, quoted, file, len);
 	return first_row_value(st, psprintf("SELECT BINLOG_GTID_POS('%s', %u)", quoted, offset));
 }
@@ -177,6 +181,7 @@ mystart_choose(TributarySource *src, MyStream *st, uint32 server_id, XLogRecPtr 
 			   const char *start_text, char **file, uint32 *offset, char **gtid_state, bool *rebase)
 {
 	char	   *state;
+	bool		untold;
 
 	*gtid_state = NULL;
 	*rebase = false;
@@ -235,7 +240,7 @@ mystart_choose(TributarySource *src, MyStream *st, uint32 server_id, XLogRecPtr 
 				(errmsg("pg_tributary: start_position %s of source \"%s\" is binlog position %s:%u",
 						start_text, src->cfg.name, *file, *offset)));
 		*rebase = true;
-		state = gtid_pos_at(src, st, server_id, *file, *offset);
+		state = gtid_pos_at(src, st, server_id, *file, *offset, &untold);
 		if (state)
 			mygtid_set_parse(&st->gtids, state);
 		return;
@@ -256,13 +261,15 @@ mystart_choose(TributarySource *src, MyStream *st, uint32 server_id, XLogRecPtr 
 		*file = first;
 		*offset = 4;
 		*rebase = true;
-		state = gtid_pos_at(src, st, server_id, *file, *offset);
+		state = gtid_pos_at(src, st, server_id, *file, *offset, &untold);
 		if (state)
 			mygtid_set_parse(&st->gtids, state);
 		return;
 	}
 
-	state = gtid_pos_at(src, st, server_id, *file, *offset);
+	state = gtid_pos_at(src, st, server_id, *file, *offset, &untold);
+	if (untold)
+		return;
 	if (st->gtids.n == 0)
 	{
 		/* a bare file and offset: the server's GTID state there, if any */

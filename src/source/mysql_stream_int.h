@@ -97,7 +97,7 @@ extern bool mystart_is_mariadb(MyStream *st);
 /* mysql_gtid.c */
 extern char *mygtid_text(const MyGtidSet *set);
 extern char *mygtid_mysql_pos_at(TributarySource *src, uint32 server_id, const char *file,
-								 uint32 offset);
+								 uint32 offset, bool *untold);
 extern bool mygtid_mysql_same_place(const char *server_text, const MyGtidSet *state);
 extern bool mygtid_dump_open(TributarySource *src, MyStream *st, uint32 server_id,
 							 const char *text);
