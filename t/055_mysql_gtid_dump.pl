@@ -243,6 +243,60 @@ ok($target->poll_query_until('postgres', q{SELECT state = 'failed' FROM tributar
 like($target->safe_psql('postgres', q{SELECT message FROM tributary.errors WHERE job_name = 'ahead'}),
 	qr/Slave has more GTIDs than the master has/, 'with the server\'s error');
 
+# checkpoints of earlier versions list the last GTID of each server only
+# (uuid:4): on the server they were written on, a job resumes from them
+# by file and offset; on another, a dump by GTID would take them for all
+# the job applied, so the job refuses
+$target->safe_psql('postgres', qq{
+	SELECT tributary.create_source('ml', 'mysql', '$rconn', '{"heartbeat_interval": 1, "reconnect_timeout": 1}');
+});
+cdc_job('l', 'ml', 'legacy', '"start_position": "replica-bin.000001:4", "restart-strategy.type": "none"');
+is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('l', '60 s')}), 't', 'another job syncs from the replica');
+
+# stop_with_legacy_checkpoint: stop job l, and make its checkpoint look
+# like one an earlier version wrote
+sub stop_with_legacy_checkpoint
+{
+	$target->safe_psql('postgres', q{SELECT tributary.stop_job('l')});
+	$target->poll_query_until('postgres', q{SELECT state = 'stopped' FROM tributary.jobs WHERE job_name = 'l'})
+	  or die 'job l did not stop';
+	$target->safe_psql('postgres', qq{
+		UPDATE tributary.checkpoint SET cp_position = regexp_replace(cp_position, ' gtid .*', ' gtid $A:4,$B:3')
+		 WHERE cp_job_id = (SELECT job_id FROM tributary.job WHERE job_name = 'l');
+	});
+}
+stop_with_legacy_checkpoint();
+like(checkpoint('l'), qr/^replica-bin\.000002:\d+ gtid $A:4,$B:3$/, 'a checkpoint as earlier versions wrote it');
+($ckpt_off) = checkpoint('l') =~ /^replica-bin\.000002:(\d+)/;
+my $before = grep { /^DUMP replica-bin\.000002:$ckpt_off flags=0$/ } $replica->log_lines;
+$ndump = grep { /^DUMP_GTID / } $replica->log_lines;
+$target->safe_psql('postgres', q{SELECT tributary.start_job('l')});
+my $after = 0;
+for (1 .. 600)
+{
+	last if ($after = grep { /^DUMP replica-bin\.000002:$ckpt_off flags=0$/ } $replica->log_lines) > $before;
+	usleep(100_000);
+}
+ok($after > $before, 'on its own server the job resumes from it by file and offset');
+is(scalar(grep { /^DUMP_GTID / } $replica->log_lines), $ndump, 'not by GTID');
+is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('l', '60 s')}), 't', 'and syncs');
+
+my $other = FakeMySQL->new(name => 'other', server_id => 5, binlog => [
+	[ 'other-bin.000001', [ { gtid => [ $A, 1 ], insert => [ [ 1, 'other' ] ] } ] ] ]);
+stop_with_legacy_checkpoint();
+my $oconn = $other->conninfo;
+$target->safe_psql('postgres', qq{
+	SELECT tributary.alter_source('ml', '$oconn');
+	SELECT tributary.start_job('l');
+});
+ok($target->poll_query_until('postgres', q{SELECT state = 'failed' FROM tributary.jobs WHERE job_name = 'l'}),
+	'on another server the job does not resume by GTID from it');
+like($target->safe_psql('postgres', q{SELECT message || ' / ' || detail FROM tributary.errors WHERE job_name = 'l' ORDER BY at DESC LIMIT 1}),
+	qr/source "ml" does not have the job's binlog position replica-bin\.000002:\d+ \/ The job's checkpoint lists only the last GTID of each server \($A:4,$B:3\)/,
+	'it fails saying so, and why');
+ok(!(grep { /^DUMP_GTID/ } $other->log_lines), 'nothing was sent by GTID');
+$other->stop;
+
 $replica->stop;
 $target->stop;
 done_testing();

@@ -255,6 +255,28 @@ mygtid_mysql_same_place(const char *server_text, const MyGtidSet *state)
 }
 
 /*
+ * mygtid_mysql_partial: whether a stream's MySQL GTID state lists, for some
+ * server, one transaction other than its first: a checkpoint written
+ * before streams kept the whole executed set (the last GTID of each
+ * server), which a dump by GTID would take for all the job applied.
+ */
+bool
+mygtid_mysql_partial(const MyGtidSet *state)
+{
+	BinlogGtidSet set;
+	char	   *err;
+
+	bl_gtid_set_init(&set);
+	if (!bl_gtid_set_from_text(mygtid_text(state), &set, &err))
+		return false;
+	for (int s = 0; s < set.n; s++)
+		if (set.sids[s].n == 1 && set.sids[s].iv[0].start > 1 &&
+			set.sids[s].iv[0].end - set.sids[s].iv[0].start == 1)
+			return true;
+	return false;
+}
+
+/*
  * mygtid_dump_open: start the stream's binlog dump after the GTID set
  * text (COM_BINLOG_DUMP_GTID, no file name: the server finds where the
  * first transaction not in the set is).  The server's refusal (a set it

@@ -298,6 +298,12 @@ mystart_choose(TributarySource *src, MyStream *st, uint32 server_id, XLogRecPtr 
 					 errdetail("The job's checkpoint lists GTIDs %s, which are not a %s.", text,
 							   is_mariadb(st) ? "MariaDB GTID list" : "MySQL GTID set without tags"),
 					 errhint("Copy the job again with tributary.restart_job(job, false).")));
+		if (!is_mariadb(st) && mygtid_mysql_partial(&st->gtids))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("source \"%s\" does not have the job's binlog position %s:%u", src->cfg.name, *file, *offset),
+					 errdetail("The job's checkpoint lists only the last GTID of each server (%s), as versions before this one wrote them, not every transaction the job applied.", text),
+					 errhint("Let the job resume once on the server its checkpoint was written on (its checkpoints then hold the whole set), or copy the job again with tributary.restart_job(job, false).")));
 		ereport(LOG,
 				(errmsg("pg_tributary: source \"%s\" does not have binlog position %s:%u as the job's checkpoint knew it (its GTID state there is %s); resuming after GTIDs %s",
 						src->cfg.name, *file, *offset, state ? (*state ? state : "empty") : "unknown", text)));

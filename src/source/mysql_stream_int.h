@@ -99,6 +99,7 @@ extern char *mygtid_text(const MyGtidSet *set);
 extern char *mygtid_mysql_pos_at(TributarySource *src, uint32 server_id, const char *file,
 								 uint32 offset, bool *untold);
 extern bool mygtid_mysql_same_place(const char *server_text, const MyGtidSet *state);
+extern bool mygtid_mysql_partial(const MyGtidSet *state);
 extern bool mygtid_dump_open(TributarySource *src, MyStream *st, uint32 server_id,
 							 const char *text);
 

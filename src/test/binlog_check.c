@@ -7,7 +7,8 @@
  *		pg_regress can check the event, row and JSON decoders against byte
  *		fixtures (MariaDB events recorded from a server, MySQL 8 events
  *		built from the documented formats) and their refusal of malformed
- *		input.  tributary._gtid_set_* check the MySQL GTID set codec and
+ *		input.  tributary_gtid_set_encode/_decode and
+ *		tributary_dump_gtid_encode check the MySQL GTID set codec and
  *		the COM_BINLOG_DUMP_GTID packet (binlog_gtid.c) both ways.
  *
  *-------------------------------------------------------------------------
