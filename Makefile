@@ -73,6 +73,8 @@ OBJS = \
 	src/source/binlog_formats.o \
 	src/source/binlog_table_map.o \
 	src/source/binlog_json.o \
+	src/source/binlog_gtid.o \
+	src/source/mysql_gtid.o \
 	src/ddl.o \
 	src/ddl_tables.o \
 	bgworker/launcher.o \
@@ -95,6 +97,7 @@ TEST_OBJS = \
 	src/source/binlog_formats.o \
 	src/source/binlog_table_map.o \
 	src/source/binlog_json.o \
+	src/source/binlog_gtid.o \
 	src/source/mysql_value.o
 
 DECODER_OBJS = \

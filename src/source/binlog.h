@@ -2,8 +2,8 @@
  *
  * binlog.h
  *		The MySQL / MariaDB binary log: event framing (binlog_event.c), row
- *		images and their values (binlog_rows.c) and MySQL binary JSON
- *		(binlog_json.c).
+ *		images and their values (binlog_rows.c), MySQL binary JSON
+ *		(binlog_json.c) and MySQL GTID sets (binlog_gtid.c).
  *
  * These decoders read bytes only: no server, no catalog, no ereport.  Every
  * function validates what it reads and returns false with a message in
@@ -218,6 +218,31 @@ typedef struct BinlogDateTime
 	int			second;
 } BinlogDateTime;
 
+/* a MySQL GTID set (binlog_gtid.c): per server UUID, intervals [start, end) */
+typedef struct BinlogGtidInterval
+{
+	uint64		start;
+	uint64		end;			/* exclusive */
+} BinlogGtidInterval;
+
+typedef struct BinlogGtidSid
+{
+	uint8		uuid[16];
+	int			n;
+	int			max;
+	BinlogGtidInterval *iv;		/* ascending, neither overlapping nor adjacent */
+} BinlogGtidSid;
+
+typedef struct BinlogGtidSet
+{
+	int			n;
+	int			max;
+	BinlogGtidSid *sids;		/* by UUID, ascending */
+} BinlogGtidSet;
+
+/* COM_BINLOG_DUMP_GTID (MySQL 5.6+) */
+#define BL_COM_BINLOG_DUMP_GTID		0x1e
+
 /* binlog_event.c */
 extern bool bl_next_event(const uint8 *buf, size_t len, size_t off, uint32 *size, char **err);
 extern bool bl_read_header(const uint8 *buf, size_t len, const BinlogFormat *fmt,
@@ -243,6 +268,8 @@ extern bool bl_read_rows(const BinlogEvent *ev, const BinlogFormat *fmt, BinlogR
 						 char **err);
 extern bool bl_read_payload(const BinlogEvent *ev, const BinlogFormat *fmt, char **events,
 							size_t *len, char **err);
+extern bool bl_read_heartbeat(const BinlogEvent *ev, const BinlogFormat *fmt, char **file,
+							  char **err);
 extern bool bl_uncompress(const uint8 *src, size_t srclen, char **dst, size_t *dstlen,
 						  char **err);
 extern bool bl_read_lenenc(const uint8 **p, const uint8 *end, uint64 *val);
@@ -254,6 +281,25 @@ extern bool bl_read_gtid_xa(const BinlogEvent *ev, BinlogXid *xid, bool *has_xid
 extern bool bl_parse_xa_statement(const char *text, const char *verb, BinlogXid *xid,
 								  bool *one_phase);
 extern char *bl_xid_text(const BinlogXid *xid);
+
+/* binlog_gtid.c */
+extern void bl_gtid_set_init(BinlogGtidSet *set);
+extern bool bl_gtid_set_add(BinlogGtidSet *set, const uint8 *uuid, uint64 start, uint64 end);
+extern bool bl_gtid_set_contains(const BinlogGtidSet *set, const BinlogGtidSet *sub);
+extern uint64 bl_gtid_set_last(const BinlogGtidSet *set, const uint8 *uuid);
+extern bool bl_gtid_uuid_from_text(const char *text, uint8 *uuid);
+extern bool bl_gtid_set_from_text(const char *text, BinlogGtidSet *set, char **err);
+extern void bl_gtid_set_to_text(const BinlogGtidSet *set, StringInfo out);
+extern void bl_gtid_set_write(const BinlogGtidSet *set, StringInfo out);
+extern size_t bl_gtid_set_size(const BinlogGtidSet *set);
+extern bool bl_gtid_set_read(const uint8 *data, size_t len, BinlogGtidSet *set, char **err);
+extern bool bl_read_previous_gtids(const BinlogEvent *ev, const BinlogFormat *fmt,
+								   BinlogGtidSet *set, char **err);
+extern bool bl_previous_gtids_tagged(const BinlogEvent *ev, const BinlogFormat *fmt);
+extern void bl_write_dump_gtid(StringInfo out, uint16 flags, uint32 server_id, const char *file,
+							   uint64 pos, const BinlogGtidSet *set);
+extern bool bl_read_dump_gtid(const uint8 *data, size_t len, uint16 *flags, uint32 *server_id,
+							  char **file, uint64 *pos, BinlogGtidSet *set, char **err);
 
 /* binlog_formats.c */
 extern uint64 bl_be_uint(const uint8 *p, int n);

@@ -334,20 +334,43 @@ bl_post_header(const BinlogFormat *fmt, uint8 type)
 }
 
 /*
+ * read_file_name: the binlog file name that ends an event after its
+ * post-header of at least min_ph bytes (ROTATE, HEARTBEAT).
+ */
+static bool
+read_file_name(const BinlogEvent *ev, const BinlogFormat *fmt, int min_ph, char **file,
+			   const char *what, char **err)
+{
+	int			ph = bl_post_header(fmt, ev->type);
+
+	if (ph < min_ph || ev->len < (uint32) ph + 1)
+		return fail(err, psprintf("%s event too short", what));
+	*file = pnstrdup((const char *) ev->data + ph, ev->len - ph);
+	if (strlen(*file) != ev->len - ph || strchr(*file, '/') != NULL)
+		return fail(err, psprintf("%s event names an invalid file", what));
+	return true;
+}
+
+/*
  * bl_read_rotate: ROTATE: the next file and the position in it.
  */
 bool
 bl_read_rotate(const BinlogEvent *ev, const BinlogFormat *fmt, uint64 *pos, char **file, char **err)
 {
-	int			ph = bl_post_header(fmt, ev->type);
-
-	if (ph < 8 || ev->len < (uint32) ph + 1)
-		return fail(err, "ROTATE event too short");
+	if (!read_file_name(ev, fmt, 8, file, "ROTATE", err))
+		return false;
 	*pos = rd64(ev->data);
-	*file = pnstrdup((const char *) ev->data + ph, ev->len - ph);
-	if (strlen(*file) != ev->len - ph || strchr(*file, '/') != NULL)
-		return fail(err, "ROTATE event names an invalid file");
 	return true;
+}
+
+/*
+ * bl_read_heartbeat: HEARTBEAT (v1): the binlog file the server's dump is
+ * in; the event's log_pos is the position in it.
+ */
+bool
+bl_read_heartbeat(const BinlogEvent *ev, const BinlogFormat *fmt, char **file, char **err)
+{
+	return read_file_name(ev, fmt, 0, file, "HEARTBEAT", err);
 }
 
 /*

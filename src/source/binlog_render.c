@@ -324,7 +324,25 @@ render_event(RenderState *rs, const uint8 *buf, size_t len, bool checksum, const
 					return false;
 				break;
 			}
+		case BL_PREVIOUS_GTIDS:
+			{
+				BinlogGtidSet set;
+
+				if (!bl_read_previous_gtids(&ev, &rs->fmt, &set, err))
+					return false;
+				appendStringInfoString(out, "PREVIOUS_GTIDS ");
+				bl_gtid_set_to_text(&set, out);
+				break;
+			}
 		case BL_HEARTBEAT:
+			{
+				char	   *file;
+
+				if (!bl_read_heartbeat(&ev, &rs->fmt, &file, err))
+					return false;
+				appendStringInfo(out, "HEARTBEAT %s:%u", file, ev.log_pos);
+				break;
+			}
 		case BL_HEARTBEAT_V2:
 			appendStringInfoString(out, "HEARTBEAT");
 			break;

@@ -12,14 +12,17 @@
  * practice, 2^32 - 1 accepted).  As text it is "binlog.000012:4711".
  *
  * GTIDs.  The stream keeps, for each replication domain (MariaDB,
- * "domain-server-seq") or each source server (MySQL, "uuid:n", tagged
- * "uuid:tag:n"), the GTID of the last transaction it passed: the GTID
- * position of the stream, in MariaDB's sense (gtid_slave_pos).  A
+ * "domain-server-seq"), the GTID of the last transaction it passed: the
+ * GTID position of the stream, in MariaDB's sense (gtid_slave_pos); for
+ * MySQL, the executed GTID set, for each source server the intervals of
+ * its transactions ("uuid:1-42:50-51"), as MySQL's gtid_executed (tagged
+ * GTIDs, "uuid:tag:n", are kept as the last one of their tag).  A
  * checkpoint records it after the file and offset, "binlog.000012:4711
- * gtid 0-1-42,1-2-7", as of exactly the transaction the checkpoint ends
- * with (the stream hands the text over with the commit), and a restarted
- * stream reads it back.  A stream that starts from a fresh snapshot knows
- * no GTID before it and lists domains from their first transaction on.
+ * gtid 0-1-42,1-2-7" or "binlog.000012:4711 gtid 3e11...:1-42", as of
+ * exactly the transaction the checkpoint ends with (the stream hands the
+ * text over with the commit), and a restarted stream reads it back.  The
+ * state is complete from a stream's start on: mysql_start.c takes the
+ * server's state where the stream starts.
  *
  *-------------------------------------------------------------------------
  */
@@ -30,6 +33,7 @@
 #include "source/mysql_source.h"
 
 #include "fmgr.h"
+#include "source/binlog.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -389,20 +393,48 @@ mysrc_stream_prepare(TributarySource *src, const char *slot, List *tables)
 /*
  * gtid_key: the length of what identifies a GTID's series of
  * transactions: the domain of a MariaDB GTID (before the first "-"), the
- * server (and tag) of a MySQL one (before the last ":"); 0 when the text
- * is no GTID.
+ * server (and tag) of a MySQL GTID or GTID set entry ("uuid:n",
+ * "uuid:1-5:7", "uuid:tag:n": up to the colon after which there are only
+ * numbers, "-" and ":"); 0 when the text is no GTID.
  */
 static size_t
 gtid_key(const char *gtid)
 {
-	const char *colon = strrchr(gtid, ':');
+	const char *colon = strchr(gtid, ':');
 	const char *dash = strchr(gtid, '-');
 
-	if (colon != NULL)
-		return colon - gtid;
+	while (colon != NULL)
+	{
+		if (strspn(colon + 1, "0123456789-:") == strlen(colon + 1) && colon[1] != '\0')
+			return colon - gtid;
+		colon = strchr(colon + 1, ':');
+	}
+	if (strchr(gtid, ':') != NULL)
+		return 0;
 	if (dash != NULL && dash > gtid)
 		return dash - gtid;
 	return 0;
+}
+
+/*
+ * mysql_union: a MySQL GTID set entry ("uuid:intervals") with more
+ * transactions of the same server ("uuid:n" or "uuid:intervals"), in
+ * MySQL's text; NULL when either is not such an entry (a tagged GTID).
+ */
+static char *
+mysql_union(const char *entry, const char *more)
+{
+	BinlogGtidSet set;
+	StringInfoData buf;
+	char	   *err;
+
+	bl_gtid_set_init(&set);
+	if (!bl_gtid_set_from_text(entry, &set, &err) || !bl_gtid_set_from_text(more, &set, &err) ||
+		set.n != 1)
+		return NULL;
+	initStringInfo(&buf);
+	bl_gtid_set_to_text(&set, &buf);
+	return buf.data;
 }
 
 /*
@@ -417,7 +449,9 @@ mygtid_set_init(MyGtidSet *set, MemoryContext cxt)
 
 /*
  * mygtid_set_add: a transaction's GTID: it replaces the last one of its
- * domain or server.
+ * MariaDB domain; a MySQL GTID ("uuid:n") or GTID set entry
+ * ("uuid:1-5:7") joins its server's entry, so that MySQL streams keep
+ * the complete executed GTID set.
  */
 void
 mygtid_set_add(MyGtidSet *set, const char *gtid)
@@ -431,6 +465,16 @@ mygtid_set_add(MyGtidSet *set, const char *gtid)
 	for (i = 0; i < set->n; i++)
 		if (gtid_key(set->gtids[i]) == klen && strncmp(set->gtids[i], gtid, klen) == 0)
 			break;
+	if (i < set->n && gtid[klen] == ':')
+	{
+		char	   *merged = mysql_union(set->gtids[i], gtid);
+
+		if (merged != NULL)
+		{
+			gtid = merged;
+			len = strlen(gtid);
+		}
+	}
 	if (i < set->n)
 	{
 		if (set->sizes[i] > len)

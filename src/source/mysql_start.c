@@ -7,14 +7,17 @@
  * A stream resumes from its checkpoint's file and offset, as long as they
  * mean on this server what they meant when the checkpoint was written.
  * MariaDB tells: BINLOG_GTID_POS(file, offset) is the server's GTID state
- * at that place, and it must hold every GTID the checkpoint lists.  When
- * it does not (the job's source now points at a promoted replica, whose
- * binlog files have other names or other contents at the same names, or
- * the server's binlogs were reset), the dump starts from the checkpoint's
- * GTID state instead (@slave_connect_state, in GTID strict mode): the
- * server itself sends exactly the transactions after it, or refuses when
- * it lacks some of them.  Its positions then have nothing to do with the
- * checkpoint's, so the first ROTATE makes the sink rebase (change.h).
+ * at that place, and it must hold every GTID the checkpoint lists.  On
+ * Oracle MySQL the executed GTID set at that place (mysql_gtid.c) must be
+ * the checkpoint's.  When it is not (the job's source now points at a
+ * promoted replica, whose binlog files have other names or other contents
+ * at the same names, or the server's binlogs were reset), the dump starts
+ * from the checkpoint's GTID state instead (MariaDB: @slave_connect_state,
+ * in GTID strict mode; MySQL: COM_BINLOG_DUMP_GTID with the checkpoint's
+ * executed set): the server itself sends exactly the transactions after
+ * it, or refuses when it lacks some of them.  Its positions then have
+ * nothing to do with the checkpoint's, so the first ROTATE makes the sink
+ * rebase (change.h).
  *
  * The GTID state a checkpoint lists must be complete: every domain, not
  * only those a transaction passed since the stream began.  So a stream
@@ -23,11 +26,9 @@
  *
  * start_position forms this file serves besides file:offset: "earliest"
  * (the oldest binlog file on the server, from its start),
- * "gtid:<MariaDB GTID list>" (domain-server-seq, comma-separated) and
- * "time:<timestamptz>" (mysql_time.c).
- * MySQL GTID sets ("uuid:1-100") are accepted by create_job, but
- * streaming from them needs COM_BINLOG_DUMP_GTID, which this connector
- * does not send yet: the stream stops with an error saying so.
+ * "gtid:<MariaDB GTID list>" (domain-server-seq, comma-separated) on
+ * MariaDB, "gtid:<MySQL GTID set>" (uuid:1-100, the transactions not in
+ * it) on MySQL, and "time:<timestamptz>" (mysql_time.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -78,19 +79,32 @@ first_row_value(MyStream *st, const char *sql)
 }
 
 /*
+ * mystart_is_mariadb: whether the stream's server is MariaDB.
+ */
+bool
+mystart_is_mariadb(MyStream *st)
+{
+	return is_mariadb(st);
+}
+
+/*
  * gtid_pos_at: the server's GTID state at a binlog file and offset
- * (MariaDB's BINLOG_GTID_POS), "" for none yet, NULL when the server
- * cannot tell (MySQL, a file it does not have, an offset inside an
- * event group).
+ * (MariaDB's BINLOG_GTID_POS; MySQL's executed GTID set there,
+ * mysql_gtid.c), "" for none yet, NULL when the server cannot tell (a
+ * file it does not have, an offset inside an event group).  *untold: the
+ * state cannot be known on this server at all (MySQL's tagged GTID sets):
+ * positions are trusted as they are.
  */
 static char *
-gtid_pos_at(MyStream *st, const char *file, uint32 offset)
+gtid_pos_at(TributarySource *src, MyStream *st, uint32 server_id, const char *file, uint32 offset,
+			bool *untold)
 {
 	size_t		len = strlen(file);
 	char	   *quoted = palloc(2 * len + 1);
 
+	*untold = false;
 	if (!is_mariadb(st))
-		return NULL;
+		return mygtid_mysql_pos_at(src, server_id, file, offset, untold);
 	mysql_real_escape_string(st->conn, quoted, file, len);
 	return first_row_value(st, psprintf("SELECT BINLOG_GTID_POS('%s', %u)", quoted, offset));
 }
@@ -167,6 +181,7 @@ mystart_choose(TributarySource *src, MyStream *st, uint32 server_id, XLogRecPtr 
 			   const char *start_text, char **file, uint32 *offset, char **gtid_state, bool *rebase)
 {
 	char	   *state;
+	bool		untold;
 
 	*gtid_state = NULL;
 	*rebase = false;
@@ -175,14 +190,17 @@ mystart_choose(TributarySource *src, MyStream *st, uint32 server_id, XLogRecPtr 
 
 	if (start_text && strncmp(start_text, "gtid:", 5) == 0)
 	{
-		if (!mystart_maria_gtid_list(start_text + 5) || !is_mariadb(st))
+		bool		maria = is_mariadb(st);
+
+		if (maria ? !mystart_maria_gtid_list(start_text + 5) : !mypos_mysql_gtid_set(start_text + 5))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("source \"%s\" cannot start streaming from GTID set %s", src->cfg.name, start_text + 5),
-					 errdetail("Starting from a GTID set needs a MariaDB server and a MariaDB GTID list (domain-server-seq); MySQL's COM_BINLOG_DUMP_GTID is not sent yet."),
-					 errhint("Give start_position as a binlog file and offset (SHOW BINARY LOGS lists them).")));
+					 errdetail(maria ? "A MariaDB server starts from a MariaDB GTID list (domain-server-seq)."
+							   : "A MySQL server starts from a MySQL GTID set (uuid:interval[:interval])."),
+					 errhint("Give start_position as a binlog file and offset (SHOW BINARY LOGS lists them), or a GTID set of the server's kind.")));
 		mygtid_set_parse(&st->gtids, start_text + 5);
-		*gtid_state = pstrdup(start_text + 5);
+		*gtid_state = maria ? pstrdup(start_text + 5) : mygtid_text(&st->gtids);
 		*rebase = true;
 		return;
 	}
@@ -222,7 +240,7 @@ mystart_choose(TributarySource *src, MyStream *st, uint32 server_id, XLogRecPtr 
 				(errmsg("pg_tributary: start_position %s of source \"%s\" is binlog position %s:%u",
 						start_text, src->cfg.name, *file, *offset)));
 		*rebase = true;
-		state = gtid_pos_at(st, *file, *offset);
+		state = gtid_pos_at(src, st, server_id, *file, *offset, &untold);
 		if (state)
 			mygtid_set_parse(&st->gtids, state);
 		return;
@@ -243,13 +261,15 @@ mystart_choose(TributarySource *src, MyStream *st, uint32 server_id, XLogRecPtr 
 		*file = first;
 		*offset = 4;
 		*rebase = true;
-		state = gtid_pos_at(st, *file, *offset);
+		state = gtid_pos_at(src, st, server_id, *file, *offset, &untold);
 		if (state)
 			mygtid_set_parse(&st->gtids, state);
 		return;
 	}
 
-	state = gtid_pos_at(st, *file, *offset);
+	state = gtid_pos_at(src, st, server_id, *file, *offset, &untold);
+	if (untold)
+		return;
 	if (st->gtids.n == 0)
 	{
 		/* a bare file and offset: the server's GTID state there, if any */
@@ -257,26 +277,37 @@ mystart_choose(TributarySource *src, MyStream *st, uint32 server_id, XLogRecPtr 
 			mygtid_set_parse(&st->gtids, state);
 		return;
 	}
-	if (!is_mariadb(st) || (state != NULL && state_holds(state, &st->gtids)))
+	if (is_mariadb(st) && state != NULL && state_holds(state, &st->gtids))
 		return;
+	if (!is_mariadb(st) && state != NULL && mygtid_mysql_same_place(state, &st->gtids))
+	{
+		/* the server's set there: whole, also for a checkpoint of an older version */
+		mygtid_set_init(&st->gtids, st->cxt);
+		mygtid_set_parse(&st->gtids, state);
+		return;
+	}
 
 	/* the checkpoint's place is not on this server: resume by GTID */
 	{
-		StringInfoData buf;
+		char	   *text = mygtid_text(&st->gtids);
 
-		initStringInfo(&buf);
-		for (int i = 0; i < st->gtids.n; i++)
-			appendStringInfo(&buf, "%s%s", i > 0 ? "," : "", st->gtids.gtids[i]);
-		if (!mystart_maria_gtid_list(buf.data))
+		if (is_mariadb(st) ? !mystart_maria_gtid_list(text) : !mypos_mysql_gtid_set(text))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("source \"%s\" does not have the job's binlog position %s:%u", src->cfg.name, *file, *offset),
-					 errdetail("The job's checkpoint lists GTIDs %s, which are not a MariaDB GTID list.", buf.data),
+					 errdetail("The job's checkpoint lists GTIDs %s, which are not a %s.", text,
+							   is_mariadb(st) ? "MariaDB GTID list" : "MySQL GTID set without tags"),
 					 errhint("Copy the job again with tributary.restart_job(job, false).")));
+		if (!is_mariadb(st) && mygtid_mysql_partial(&st->gtids))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("source \"%s\" does not have the job's binlog position %s:%u", src->cfg.name, *file, *offset),
+					 errdetail("The job's checkpoint lists only the last GTID of each server (%s), as versions before this one wrote them, not every transaction the job applied.", text),
+					 errhint("Let the job resume once on the server its checkpoint was written on (its checkpoints then hold the whole set), or copy the job again with tributary.restart_job(job, false).")));
 		ereport(LOG,
 				(errmsg("pg_tributary: source \"%s\" does not have binlog position %s:%u as the job's checkpoint knew it (its GTID state there is %s); resuming after GTIDs %s",
-						src->cfg.name, *file, *offset, state ? (*state ? state : "empty") : "unknown", buf.data)));
-		*gtid_state = buf.data;
+						src->cfg.name, *file, *offset, state ? (*state ? state : "empty") : "unknown", text)));
+		*gtid_state = text;
 		*rebase = true;
 	}
 }

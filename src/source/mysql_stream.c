@@ -203,6 +203,15 @@ mysrc_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 	server_id = src->cfg.server_id > 0 ? (uint32) src->cfg.server_id
 		: (uint32) (0x54000000 | ((GetSystemIdentifier() & 0xffff) << 8) | (MyProcPid & 0xff));
 	mystart_choose(src, st, server_id, start_lsn, start_text, &file, &offset, &gtid_state, &st->rebase_pending);
+	if (gtid_state && !mystart_is_mariadb(st))
+	{
+		/* MySQL: COM_BINLOG_DUMP_GTID; the server sends what is not in the set, or refuses */
+		if (!mygtid_dump_open(src, st, server_id, gtid_state))
+			stream_raise(src, st, psprintf("could not start the binlog dump after GTIDs %s", gtid_state));
+		st->by_gtid = true;
+		MemoryContextSwitchTo(old);
+		return;
+	}
 	if (gtid_state)
 	{
 		/* the server sends what follows the state, or refuses (strict mode) */
@@ -707,6 +716,26 @@ mystream_process_event(TributarySource *src, MyStream *st, const uint8 *raw, siz
 					off += size;
 					CHECK_FOR_INTERRUPTS();
 				}
+				break;
+			}
+		case BL_HEARTBEAT:
+			{
+				char	   *file;
+				char	   *base;
+				uint32		seq;
+
+				/*
+				 * A MySQL dump by GTID sends no event of the transactions the
+				 * set holds, only heartbeats now and then, and one at the end
+				 * of the binlog: the stream has passed its position (if that
+				 * is inside a skipped transaction, mysql_gtid.c finds that
+				 * out before resuming there)
+				 */
+				if (!bl_read_heartbeat(&ev, &st->fmt, &file, &err))
+					mystream_error(src, st, ev.log_pos, err);
+				if (st->by_gtid && !st->in_xact && !st->rebase_pending && !st->xa_holding &&
+					mypos_split_file(file, &base, &seq) && seq == st->file_seq && ev.log_pos > 4)
+					*advanced = true;
 				break;
 			}
 		default:

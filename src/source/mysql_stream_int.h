@@ -2,7 +2,8 @@
  *
  * mysql_stream_int.h
  *		What the files of the MySQL binlog stream share (mysql_stream.c,
- *		mysql_tables.c); include after source/mysql_source.h and
+ *		mysql_tables.c, mysql_start.c, mysql_gtid.c, mysql_time.c,
+ *		mysql_xa.c); include after source/mysql_source.h and
  *		<mariadb_rpl.h>.
  *
  *-------------------------------------------------------------------------
@@ -72,6 +73,7 @@ typedef struct MyStream
 	char	   *xa_xid;			/* that group's identifier (bl_xid_text) */
 	int32		xa_seq;			/* items held of it so far */
 	bool		rebase_pending; /* the first ROTATE rebases the sink (mysql_start.c) */
+	bool		by_gtid;		/* a MySQL dump by GTID: heartbeats tell the position */
 } MyStream;
 
 /* mysql_stream.c */
@@ -90,8 +92,33 @@ extern void mystream_process_event(TributarySource *src, MyStream *st, const uin
 extern void mystart_choose(TributarySource *src, MyStream *st, uint32 server_id, XLogRecPtr start_lsn,
 						   const char *start_text, char **file, uint32 *offset, char **gtid_state,
 						   bool *rebase);
+extern bool mystart_is_mariadb(MyStream *st);
 
-/* mysql_time.c */
+/* mysql_gtid.c */
+extern char *mygtid_text(const MyGtidSet *set);
+extern char *mygtid_mysql_pos_at(TributarySource *src, uint32 server_id, const char *file,
+								 uint32 offset, bool *untold);
+extern bool mygtid_mysql_same_place(const char *server_text, const MyGtidSet *state);
+extern bool mygtid_mysql_partial(const MyGtidSet *state);
+extern bool mygtid_dump_open(TributarySource *src, MyStream *st, uint32 server_id,
+							 const char *text);
+
+/* mysql_time.c: a non-blocking dump read event by event */
+typedef struct MyScan
+{
+	MYSQL	   *conn;
+	MARIADB_RPL *rpl;
+	MARIADB_RPL_EVENT *event;
+	BinlogFormat fmt;
+	const char *why;			/* what the scan finds, for error messages */
+	bool		missing_ok;
+	bool		missing;		/* the server has no such binlog file */
+} MyScan;
+
+extern void myscan_open(TributarySource *src, MyScan *scan, const char *file, uint32 server_id,
+						const char *why, bool missing_ok);
+extern bool myscan_next(TributarySource *src, MyScan *scan, BinlogEvent *ev);
+extern void myscan_close(MyScan *scan);
 extern void mytime_find(TributarySource *src, MyStream *st, uint32 server_id, int64 when, char **file,
 						uint32 *offset);
 

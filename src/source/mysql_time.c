@@ -18,6 +18,8 @@
  * the second.  None yet: the end of the binlog, so the stream takes every
  * transaction from now on.
  *
+ * The scan (myscan_*) serves mysql_gtid.c too.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -30,20 +32,11 @@
 #include "source/mysql_stream_int.h"
 #include "utils/memutils.h"
 
-/* a dump opened to read event headers */
-typedef struct TimeScan
-{
-	MYSQL	   *conn;
-	MARIADB_RPL *rpl;
-	MARIADB_RPL_EVENT *event;
-	BinlogFormat fmt;
-} TimeScan;
-
 /*
- * scan_close: end a scan's dump and connection.
+ * myscan_close: end a scan's dump and connection.
  */
-static void
-scan_close(TimeScan *scan)
+void
+myscan_close(MyScan *scan)
 {
 	if (scan->event)
 		mariadb_free_rpl_event(scan->event);
@@ -51,7 +44,7 @@ scan_close(TimeScan *scan)
 		mariadb_rpl_close(scan->rpl);
 	if (scan->conn)
 		mysql_close(scan->conn);
-	memset(scan, 0, sizeof(TimeScan));
+	memset(scan, 0, sizeof(MyScan));
 }
 
 /*
@@ -59,22 +52,26 @@ scan_close(TimeScan *scan)
  */
 static void
 pg_attribute_noreturn()
-scan_fail(TributarySource *src, TimeScan *scan, const char *what)
+scan_fail(TributarySource *src, MyScan *scan, const char *what)
 {
 	char	   *msg = pstrdup(scan->conn ? mysql_error(scan->conn) : "no connection");
+	const char *why = scan->why;
 
-	scan_close(scan);
+	myscan_close(scan);
 	ereport(ERROR,
 			(errcode(ERRCODE_CONNECTION_FAILURE),
-			 errmsg("could not read the binlog of source \"%s\" to find start_position: %s: %s",
-					src->cfg.name, what, msg)));
+			 errmsg("could not read the binlog of source \"%s\" to find %s: %s: %s",
+					src->cfg.name, why, what, msg)));
 }
 
 /*
- * scan_open: a non-blocking dump from file:4 as server_id.
+ * myscan_open: a non-blocking dump from file:4 as server_id, to find why
+ * (for error messages); with missing_ok, a file the server does not have
+ * ends the scan at once with scan->missing set instead of an error.
  */
-static void
-scan_open(TributarySource *src, TimeScan *scan, const char *file, uint32 server_id)
+void
+myscan_open(TributarySource *src, MyScan *scan, const char *file, uint32 server_id,
+			const char *why, bool missing_ok)
 {
 	char	   *err;
 	const char *setup[2] = {"SET @master_binlog_checksum = @@global.binlog_checksum",
@@ -82,12 +79,14 @@ scan_open(TributarySource *src, TimeScan *scan, const char *file, uint32 server_
 	MYSQL_RES  *res;
 	MYSQL_ROW	row;
 
-	memset(scan, 0, sizeof(TimeScan));
-	scan->conn = mysrc_open(src, "pg_tributary binlog time scan", true, &err);
+	memset(scan, 0, sizeof(MyScan));
+	scan->why = why;
+	scan->missing_ok = missing_ok;
+	scan->conn = mysrc_open(src, "pg_tributary binlog scan", true, &err);
 	if (scan->conn == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
-				 errmsg("could not connect to source \"%s\" to find start_position: %s", src->cfg.name, err)));
+				 errmsg("could not connect to source \"%s\" to find %s: %s", src->cfg.name, why, err)));
 	if (myio_query(scan->conn, "SELECT @@global.binlog_checksum", strlen("SELECT @@global.binlog_checksum")) != 0 ||
 		(res = myio_store_result(scan->conn)) == NULL)
 		scan_fail(src, scan, "binlog_checksum");
@@ -110,11 +109,11 @@ scan_open(TributarySource *src, TimeScan *scan, const char *file, uint32 server_
 }
 
 /*
- * scan_next: the scan's next event, decoded into *ev; false at the end of
- * the binlog.
+ * myscan_next: the scan's next event, decoded into *ev; false at the end of
+ * the binlog (or, with missing_ok, when the server has no such file).
  */
-static bool
-scan_next(TributarySource *src, TimeScan *scan, BinlogEvent *ev)
+bool
+myscan_next(TributarySource *src, MyScan *scan, BinlogEvent *ev)
 {
 	char	   *err;
 
@@ -122,6 +121,12 @@ scan_next(TributarySource *src, TimeScan *scan, BinlogEvent *ev)
 	scan->event = mariadb_rpl_fetch(scan->rpl, scan->event);
 	if (scan->event == NULL)
 	{
+		/* 1236: ER_MASTER_FATAL_ERROR_READING_BINLOG (no such file, a purged one) */
+		if (scan->missing_ok && mysql_errno(scan->conn) == 1236)
+		{
+			scan->missing = true;
+			return false;
+		}
 		if (mysql_errno(scan->conn) != 0)
 			scan_fail(src, scan, "reading events");
 		return false;
@@ -130,10 +135,12 @@ scan_next(TributarySource *src, TimeScan *scan, BinlogEvent *ev)
 		!bl_read_header(scan->event->raw_data + scan->event->raw_data_ofs,
 						scan->event->raw_data_size - scan->event->raw_data_ofs, &scan->fmt, ev, &err))
 	{
-		scan_close(scan);
+		const char *why = scan->why;
+
+		myscan_close(scan);
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid binlog event from source \"%s\" while finding start_position", src->cfg.name)));
+				 errmsg("invalid binlog event from source \"%s\" while finding %s", src->cfg.name, why)));
 	}
 	if (ev->type == BL_FORMAT_DESCRIPTION)
 	{
@@ -141,11 +148,13 @@ scan_next(TributarySource *src, TimeScan *scan, BinlogEvent *ev)
 
 		if (!bl_read_format(ev, &scan->fmt, &err))
 		{
-			scan_close(scan);
+			const char *why = scan->why;
+
+			myscan_close(scan);
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("invalid binlog event from source \"%s\" while finding start_position: %s",
-							src->cfg.name, err)));
+					 errmsg("invalid binlog event from source \"%s\" while finding %s: %s",
+							src->cfg.name, why, err)));
 		}
 		scan->fmt.checksum = checksum;
 	}
@@ -159,12 +168,12 @@ scan_next(TributarySource *src, TimeScan *scan, BinlogEvent *ev)
 static uint32
 file_began(TributarySource *src, const char *file, uint32 server_id)
 {
-	TimeScan	scan;
+	MyScan	scan;
 	BinlogEvent ev;
 	uint32		when = 0;
 
-	scan_open(src, &scan, file, server_id);
-	while (scan_next(src, &scan, &ev))
+	myscan_open(src, &scan, file, server_id, "start_position", false);
+	while (myscan_next(src, &scan, &ev))
 	{
 		if (ev.type == BL_FORMAT_DESCRIPTION && ev.log_pos != 0)
 		{
@@ -172,7 +181,7 @@ file_began(TributarySource *src, const char *file, uint32 server_id)
 			break;
 		}
 	}
-	scan_close(&scan);
+	myscan_close(&scan);
 	return when;
 }
 
@@ -186,7 +195,7 @@ mytime_find(TributarySource *src, MyStream *st, uint32 server_id, int64 when, ch
 {
 	List	   *files = NIL;
 	int			from;
-	TimeScan	scan;
+	MyScan	scan;
 	BinlogEvent ev;
 	char	   *cur = NULL;
 	uint32		begin = 0;
@@ -223,12 +232,12 @@ mytime_find(TributarySource *src, MyStream *st, uint32 server_id, int64 when, ch
 		if ((int64) file_began(src, list_nth(files, from), server_id) <= when)
 			break;
 
-	scan_open(src, &scan, list_nth(files, from), server_id);
+	myscan_open(src, &scan, list_nth(files, from), server_id, "start_position", false);
 	/* what one event decodes to goes with it: the scan may read gigabytes */
 	scratch = AllocSetContextCreate(CurrentMemoryContext, "tributary binlog time scan",
 									ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(scratch);
-	while (scan_next(src, &scan, &ev))
+	while (myscan_next(src, &scan, &ev))
 	{
 		uint32		start = ev.log_pos >= ev.size ? ev.log_pos - ev.size : 0;
 		bool		commit = false;
@@ -312,7 +321,7 @@ mytime_find(TributarySource *src, MyStream *st, uint32 server_id, int64 when, ch
 			MemoryContextSwitchTo(old);
 			*file = pstrdup(begin_file);
 			*offset = begin;
-			scan_close(&scan);
+			myscan_close(&scan);
 			MemoryContextDelete(scratch);
 			return;
 		}
@@ -321,7 +330,7 @@ mytime_find(TributarySource *src, MyStream *st, uint32 server_id, int64 when, ch
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(scratch);
-	scan_close(&scan);
+	myscan_close(&scan);
 	*file = NULL;				/* none yet: the caller starts at the end */
 	*offset = 0;
 }
