@@ -21,51 +21,11 @@ chomp $libdir;
 ok(-f "$libdir/citus.so", 'Citus is installed (scripts/test.sh builds it from ../shared/vendor)')
   or BAIL_OUT('citus.so is missing: run bash ../shared/vendor/build-citus.sh');
 
-# citus_node: a started instance with Citus (and more libraries) preloaded
-sub citus_node
-{
-	my ($name, $more) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'citus$more'
-max_worker_processes = 20
-max_prepared_transactions = 100
-restart_after_crash = on
-});
-	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION citus');
-	return $node;
-}
-
-my $w1 = citus_node('worker1', '');
-my $w2 = citus_node('worker2', '');
-my $coord = citus_node('coord', ', pg_tributary');
-$coord->safe_psql('postgres', 'CREATE EXTENSION pg_tributary');
-$coord->safe_psql('postgres', sprintf(q{SELECT citus_set_coordinator_host('%s', %d)}, $coord->host, $coord->port));
-for my $w ($w1, $w2)
-{
-	$coord->safe_psql('postgres', sprintf(q{SELECT citus_add_node('%s', %d)}, $w->host, $w->port));
-}
+my ($coord, $w1, $w2) = citus_cluster();
 is($coord->safe_psql('postgres', q{SELECT count(*) FROM citus_get_active_worker_nodes()}), '2', 'a coordinator with two workers');
 
 my $source = source_node('source', 1);
-$source->safe_psql('postgres', q{
-	CREATE TABLE public.orders (id int PRIMARY KEY, customer int NOT NULL, amount numeric(12,2), note text);
-	CREATE TABLE public.region (code text PRIMARY KEY, name text);
-	ALTER TABLE public.orders REPLICA IDENTITY FULL;
-	ALTER TABLE public.region REPLICA IDENTITY FULL;
-	INSERT INTO public.orders SELECT g, g % 97, g * 1.5, 'order ' || g FROM generate_series(1, 10000) g;
-	INSERT INTO public.region SELECT 'r' || g, 'region ' || g FROM generate_series(1, 50) g;
-	CREATE TABLE public.ctl (stop boolean);
-	INSERT INTO public.ctl VALUES (false);
-});
-$coord->safe_psql('postgres', q{
-	CREATE TABLE public.orders (id int PRIMARY KEY, customer int NOT NULL, amount numeric(12,2), note text);
-	SELECT create_distributed_table('public.orders', 'id');
-	CREATE TABLE public.region (code text PRIMARY KEY, name text);
-	SELECT create_reference_table('public.region');
-});
+citus_targets($source, $coord, 10000, 50);
 
 my $conn = pg_conninfo($source);
 $coord->safe_psql('postgres', qq{

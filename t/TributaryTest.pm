@@ -10,8 +10,8 @@ use Test::More;
 use Time::HiRes qw(usleep);
 use TestDeadline;
 
-our @EXPORT = qw(crash_instance digest target_node source_node pg_conninfo check_row start_writer password_user
-  shared_checks);
+our @EXPORT = qw(crash_instance wait_recovered digest target_node source_node pg_conninfo check_row start_writer
+  password_user shared_checks citus_cluster citus_targets);
 
 # crash_instance: kill -9 every process of a running instance but the
 # postmaster (backends, background workers, checkpointer, WAL writer...),
@@ -25,7 +25,17 @@ sub crash_instance
 	my @children = split /\s+/, `pgrep -P $pm`;
 	@children = grep { /^\d+$/ } @children;
 	kill 'KILL', @children;
-	for my $pid (@children)
+	wait_recovered($node, @children);
+	return scalar @children;
+}
+
+# wait_recovered: after a kill -9 of some of an instance's processes,
+# until they have exited and the instance accepts connections again (its
+# postmaster reinitialized and ran crash recovery)
+sub wait_recovered
+{
+	my ($node, @pids) = @_;
+	for my $pid (@pids)
 	{
 		for (1 .. 1000)
 		{
@@ -35,7 +45,7 @@ sub crash_instance
 	}
 	$node->poll_query_until('postgres', 'SELECT true')
 	  or die "the instance did not come back after the crash";
-	return scalar @children;
+	return;
 }
 
 # digest: row count and an order-independent digest of a query's rows
@@ -106,6 +116,70 @@ sub password_user
 	  . $old;
 	close $fh;
 	$node->reload;
+	return;
+}
+
+# citus_cluster: a Citus coordinator (with pg_tributary, both preloaded
+# and created) and two workers, started, restart_after_crash on; $worker_sql,
+# if given, runs on each worker before it joins (Citus refuses DDL on a
+# worker that holds its metadata).  Returns ($coord, $w1, $w2).
+sub citus_cluster
+{
+	my ($worker_sql) = @_;
+	my $citus_node = sub {
+		my ($name, $more) = @_;
+		my $node = PostgreSQL::Test::Cluster->new($name);
+		$node->init;
+		$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'citus$more'
+max_worker_processes = 20
+max_prepared_transactions = 100
+restart_after_crash = on
+});
+		$node->start;
+		$node->safe_psql('postgres', 'CREATE EXTENSION citus');
+		return $node;
+	};
+	my $w1 = $citus_node->('worker1', '');
+	my $w2 = $citus_node->('worker2', '');
+	if (defined $worker_sql)
+	{
+		$_->safe_psql('postgres', $worker_sql) for ($w1, $w2);
+	}
+	my $coord = $citus_node->('coord', ', pg_tributary');
+	$coord->safe_psql('postgres', 'CREATE EXTENSION pg_tributary');
+	$coord->safe_psql('postgres', sprintf(q{SELECT citus_set_coordinator_host('%s', %d)}, $coord->host, $coord->port));
+	for my $w ($w1, $w2)
+	{
+		$coord->safe_psql('postgres', sprintf(q{SELECT citus_add_node('%s', %d)}, $w->host, $w->port));
+	}
+	return ($coord, $w1, $w2);
+}
+
+# citus_targets: on a PostgreSQL source and a Citus coordinator, the
+# tables public.orders (id int primary key; distributed by id on the
+# coordinator) and public.region (code text primary key; a reference
+# table there), REPLICA IDENTITY FULL on the source, with $orders and
+# $regions rows there, and public.ctl (stop boolean, false) for a writer
+sub citus_targets
+{
+	my ($source, $coord, $orders, $regions) = @_;
+	$source->safe_psql('postgres', qq{
+		CREATE TABLE public.orders (id int PRIMARY KEY, customer int NOT NULL, amount numeric(12,2), note text);
+		CREATE TABLE public.region (code text PRIMARY KEY, name text);
+		ALTER TABLE public.orders REPLICA IDENTITY FULL;
+		ALTER TABLE public.region REPLICA IDENTITY FULL;
+		INSERT INTO public.orders SELECT g, g % 97, g * 1.5, 'order ' || g FROM generate_series(1, $orders) g;
+		INSERT INTO public.region SELECT 'r' || g, 'region ' || g FROM generate_series(1, $regions) g;
+		CREATE TABLE public.ctl (stop boolean);
+		INSERT INTO public.ctl VALUES (false);
+	});
+	$coord->safe_psql('postgres', q{
+		CREATE TABLE public.orders (id int PRIMARY KEY, customer int NOT NULL, amount numeric(12,2), note text);
+		SELECT create_distributed_table('public.orders', 'id');
+		CREATE TABLE public.region (code text PRIMARY KEY, name text);
+		SELECT create_reference_table('public.region');
+	});
 	return;
 }
 

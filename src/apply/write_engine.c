@@ -116,6 +116,15 @@ engine_2pc(void)
 	}
 	citus_use_coordinated();
 	citus_use_2pc();
+	/*
+	 * The local commit must be durable before Citus commits the prepared
+	 * transactions (its commit callback runs right after the commit
+	 * record is written): apply transactions commit with
+	 * synchronous_commit = off (stream.c), and a crash before the WAL
+	 * writer flushed their commit record would lose the checkpoint and
+	 * Citus's records while the workers keep the rows.
+	 */
+	ForceSyncCommit();
 }
 
 /*
