@@ -131,6 +131,7 @@ extern void tributary_record_dirty_row(TributaryApplyState *state, ApplyRel *ar,
 extern bool tributary_engine_target(Oid relid);
 extern void tributary_engine_truncate(const char *name);
 extern void tributary_engine_forget(ApplyRel *ar);
+extern void tributary_engine_reconnect(void);
 extern bool tributary_engine_can_buffer(ApplyRel *ar, ApplyOpen *ao);
 extern void tributary_engine_flush(ApplyOpen *ao);
 

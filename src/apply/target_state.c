@@ -272,6 +272,7 @@ void
 tributary_apply_forget(void)
 {
 	tributary_relmap_reset();
+	tributary_engine_reconnect();
 }
 
 /*

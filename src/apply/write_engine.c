@@ -364,6 +364,19 @@ tributary_engine_truncate(const char *name)
 }
 
 /*
+ * tributary_engine_reconnect: the worker connects again (after an error
+ * it retries, a Citus worker's crash among them): the next write through
+ * Citus first finishes what that crash left prepared, rather than wait
+ * for Citus's maintenance daemon while the prepared transactions hold
+ * their shards' locks.
+ */
+void
+tributary_engine_reconnect(void)
+{
+	engine_recovered = false;
+}
+
+/*
  * tributary_engine_forget: free a map entry's prepared statements (the
  * target changed, or the entry goes).
  */

@@ -1,4 +1,4 @@
-# 055_citus_crashes.pl -- held-out test of distributed targets (issue 15,
+# 056_citus_crashes.pl -- held-out test of distributed targets (issue 15,
 # item 4), written from docs/distributed.md's contract: a Citus
 # coordinator with two workers, a full+cdc job from a PostgreSQL source
 # into a distributed and a reference table while a writer runs on the
