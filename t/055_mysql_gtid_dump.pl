@@ -297,6 +297,21 @@ like($target->safe_psql('postgres', q{SELECT message || ' / ' || detail FROM tri
 ok(!(grep { /^DUMP_GTID/ } $other->log_lines), 'nothing was sent by GTID');
 $other->stop;
 
+# a server that reports no binlog_checksum: an error of the job, not a
+# crash of the worker inside Connector/C (which would restart the server)
+my $log_at = -s $target->logfile;
+my $nock = FakeMySQL->new(name => 'nock', server_id => 6, no_checksum => 1, binlog => [
+	[ 'nock-bin.000001', [ { gtid => [ $A, 1 ], insert => [ [ 1, 'nock' ] ] } ] ] ]);
+my $nconn = $nock->conninfo;
+$target->safe_psql('postgres', qq{
+	SELECT tributary.alter_source('ml', '$nconn');
+	SELECT tributary.start_job('l');
+});
+ok($target->poll_query_until('postgres', q{SELECT EXISTS (SELECT FROM tributary.errors WHERE job_name = 'l' AND message LIKE '%reports no binlog_checksum%')}),
+	'a server without binlog_checksum is the job\'s error');
+ok(!$target->log_contains(qr/terminated by signal/, $log_at), 'and no process of the server died of a signal');
+$nock->stop;
+
 $replica->stop;
 $target->stop;
 done_testing();

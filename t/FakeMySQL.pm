@@ -465,7 +465,12 @@ sub query
 		server_id => $self->{server_id}, gtid_mode => 'ON', version => '8.0.36-fake');
 	if ($q =~ /^(SET|START|COMMIT|ROLLBACK|USE)\b/i) { return $self->ok_packet($c); }
 	# the second one is Connector/C's, in mariadb_rpl_init
-	if ($q =~ /^SELECT \@\@(global\.)?binlog_checksum/i) { return $self->result($c, ['c'], [['CRC32']]); }
+	if ($q =~ /^SELECT \@\@(global\.)?binlog_checksum/i)
+	{
+		# no_checksum: a server that reports no value (Connector/C's own
+		# query in mariadb_rpl_init would take its first row blindly)
+		return $self->result($c, ['c'], $self->{no_checksum} ? [] : [['CRC32']]);
+	}
 	if ($q =~ /^SELECT \@rpl_semi_sync_slave/i) { return $self->result($c, ['c'], [[undef]]); }
 	if ($q =~ /^SHOW (MASTER|BINARY LOG) STATUS/i)
 	{

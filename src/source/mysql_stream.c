@@ -191,7 +191,21 @@ mysrc_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 		(res = myio_store_result(st->conn)) == NULL)
 		stream_raise(src, st, "could not read binlog_checksum");
 	row = mysql_fetch_row(res);
-	st->checksum = (row && row[0] && pg_strcasecmp(row[0], "NONE") != 0);
+	if (row == NULL || row[0] == NULL)
+	{
+		/*
+		 * mariadb_rpl_init reads this setting again and takes its first
+		 * row's value without looking: a server without it would crash
+		 * the worker inside Connector/C
+		 */
+		mysql_free_result(res);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("source \"%s\" reports no binlog_checksum", src->cfg.name),
+				 errdetail("SELECT @@global.binlog_checksum returned no value."),
+				 errhint("A MySQL or MariaDB server with binary logging reports NONE or CRC32.")));
+	}
+	st->checksum = (pg_strcasecmp(row[0], "NONE") != 0);
 	mysql_free_result(res);
 	st->fmt.checksum = st->checksum;
 	if (stream_query(st, "SET @master_binlog_checksum = @@global.binlog_checksum") != 0 ||

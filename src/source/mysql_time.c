@@ -91,7 +91,13 @@ myscan_open(TributarySource *src, MyScan *scan, const char *file, uint32 server_
 		(res = myio_store_result(scan->conn)) == NULL)
 		scan_fail(src, scan, "binlog_checksum");
 	row = mysql_fetch_row(res);
-	scan->fmt.checksum = (row && row[0] && pg_strcasecmp(row[0], "NONE") != 0);
+	if (row == NULL || row[0] == NULL)
+	{
+		/* mariadb_rpl_init would take a missing value without looking (mysql_stream.c) */
+		mysql_free_result(res);
+		scan_fail(src, scan, "binlog_checksum");
+	}
+	scan->fmt.checksum = (pg_strcasecmp(row[0], "NONE") != 0);
 	mysql_free_result(res);
 	for (int i = 0; i < 2; i++)
 		if (myio_query(scan->conn, setup[i], strlen(setup[i])) != 0)
