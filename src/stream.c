@@ -668,6 +668,8 @@ sink_rebase(TributaryChangeSink *sink, XLogRecPtr start)
 	st->nflushes = 0;
 	st->catchup_until = bound;
 	st->caught_up = false;		/* tables are marked streaming past the bound */
+	/* a wait_for_sync must see progress in the new numbering first (wait.c) */
+	tributary_worker_parts_seen(0);
 	{
 		Oid			types[2] = {INT4OID, TEXTOID};
 		Datum		args[2] = {Int32GetDatum(st->job->id),
@@ -860,7 +862,8 @@ tributary_stream_run(TributaryJob *job, List *tables, const char *slot,
 
 				if (tributary_follow_scan(job) > 0)
 					settled = false;
-				if (settled)
+				/* not before the positions mean something on this server */
+				if (settled && !src->job.positions_pending)
 					tributary_worker_parts_seen(began);
 				st.last_watch = began;
 				MemoryContextSwitchTo(msg_cxt);

@@ -81,18 +81,13 @@ sub restart_resumes
 	return 0;
 }
 
-# wait_rebased: wait until a job streams from where a server chose (a
-# dump by GTID); before that, wait_for_sync may compare the position the
-# job started from with the server's end
-sub wait_rebased
+# rebased: whether a job streams from where a server chose (a dump by
+# GTID).  Asked after wait_for_sync returned: the job must not report
+# itself in sync before that (wait.c, positions_pending)
+sub rebased
 {
 	my ($job, $file) = @_;
-	for (1 .. 600)
-	{
-		return 1 if $target->log_contains(qr/job "$job" streams source "\w+" from \Q$file\E:4 on/);
-		usleep(100_000);
-	}
-	return 0;
+	return $target->log_contains(qr/job "$job" streams source "\w+" from \Q$file\E:4 on/);
 }
 
 cdc_job('j', 'my', 'mirror', '"start_position": "binlog.000001:4"');
@@ -148,9 +143,9 @@ $target->safe_psql('postgres', qq{
 	SELECT tributary.alter_source('mk', '$sconn');
 	SELECT tributary.restart_job('k');
 });
-ok(wait_rebased('k', 'binlog.000002'), 'the job streams where the server chose');
 is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('k', '60 s')}), 't',
 	'it syncs from a server with the same binlog file names');
+ok(rebased('k', 'binlog.000002'), 'by then the job streams where the server chose');
 is(rows('same'), '1=a1 updated,2=c2 updated,3=a3,4=c1', 'every transaction exactly once there too');
 ok($target->log_contains(qr/source "mk" does not have binlog position binlog\.000002:\d+ as the job's checkpoint knew it \(its GTID state there is $A:1-2,$B:1-2\); resuming after GTIDs $A:1-4/),
 	'the executed set at the checkpoint\'s place there is another one: resumed by GTID');
@@ -163,9 +158,9 @@ $same_names->stop;
 $primary->stop;
 my $rconn = $replica->conninfo;
 $target->safe_psql('postgres', qq{SELECT tributary.alter_source('my', '$rconn')});
-ok(wait_rebased('j', 'replica-bin.000002'), 'the job streams where the promoted replica chose');
 is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('j', '120 s')}), 't',
 	'the job syncs from the promoted replica');
+ok(rebased('j', 'replica-bin.000002'), 'by then the job streams where the promoted replica chose');
 is(rows('mirror'), '1=a1 updated,2=b2,3=a3,4=b1,5=b3',
 	'every transaction exactly once: none of the primary\'s again, all of the replica\'s own');
 @log = $replica->log_lines;
@@ -193,8 +188,8 @@ is(rows('mirror'), '1=a1 updated,2=b2,3=a3,4=b1,5=b3', 'nothing applied twice');
 
 # start_position gtid:<MySQL GTID set>: what the set lacks, nothing else
 cdc_job('g', 'my', 'fromgtid', qq{"start_position": "gtid:$A:1-4,$B:1-2"});
-ok(wait_rebased('g', 'replica-bin.000002'), 'the job streams where the server chose');
 is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('g', '60 s')}), 't', 'a job from a GTID set syncs');
+ok(rebased('g', 'replica-bin.000002'), 'by then the job streams where the server chose');
 is(rows('fromgtid'), '5=b3', 'it applied only the transaction after the set');
 ok((grep { /^DUMP_GTID file='' pos=4 set=$A:1-4,$B:1-2$/ } $replica->log_lines), 'sent as COM_BINLOG_DUMP_GTID');
 like(checkpoint('g'), qr/^replica-bin\.000002:\d+ gtid $A:1-4,$B:1-3$/, 'its checkpoint holds the whole set');
@@ -203,9 +198,9 @@ like(checkpoint('g'), qr/^replica-bin\.000002:\d+ gtid $A:1-4,$B:1-3$/, 'its che
 # transaction and sends heartbeats only (also inside the transactions it
 # skips, as MySQL does), whose positions the idle job follows
 cdc_job('g2', 'my', 'uptodate', qq{"start_position": "gtid:$A:1-4,$B:1-3"});
-ok(wait_rebased('g2', 'replica-bin.000002'), 'the job streams where the server chose');
 is($target->safe_psql('postgres', q{SELECT tributary.wait_for_sync('g2', '60 s')}), 't',
 	'a job from the whole executed set syncs with nothing to apply');
+ok(rebased('g2', 'replica-bin.000002'), 'by then the job streams where the server chose');
 is(rows('uptodate'), '', 'and applies nothing');
 
 # a server whose PREVIOUS_GTIDS are in MySQL 8.3's tagged format, which is

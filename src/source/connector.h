@@ -53,6 +53,13 @@ typedef struct TributarySourceJob
 	char	   *zero_date;		/* job option zero_date (MySQL): null, -infinity, error */
 	char	   *slot_decoder;	/* the decoder of the job's slot (PostgreSQL) */
 	List	   *stream_tables;	/* TributaryTable of the stream */
+	/*
+	 * set by the connector while the stream's positions are still those of
+	 * the checkpoint's numbering but will begin again where the server
+	 * chooses (a dump by GTID: change.h, rebase); nothing the worker
+	 * reports as applied means anything on this server until then
+	 */
+	bool		positions_pending;
 } TributarySourceJob;
 
 /*

@@ -217,6 +217,7 @@ mysrc_stream_start(TributarySource *src, const char *slot, XLogRecPtr start_lsn,
 	server_id = src->cfg.server_id > 0 ? (uint32) src->cfg.server_id
 		: (uint32) (0x54000000 | ((GetSystemIdentifier() & 0xffff) << 8) | (MyProcPid & 0xff));
 	mystart_choose(src, st, server_id, start_lsn, start_text, &file, &offset, &gtid_state, &st->rebase_pending);
+	src->job.positions_pending = st->rebase_pending;
 	if (gtid_state && !mystart_is_mariadb(st))
 	{
 		/* MySQL: COM_BINLOG_DUMP_GTID; the server sends what is not in the set, or refuses */
@@ -643,6 +644,7 @@ mystream_process_event(TributarySource *src, MyStream *st, const uint8 *raw, siz
 				if (st->rebase_pending && sink->rebase)
 				{
 					st->rebase_pending = false;
+					src->job.positions_pending = false;
 					sink->rebase(sink, mypos_make(seq, (uint32) Max(pos, 4)));
 				}
 				/* a real rotation moves the position; the first, artificial one does not */
