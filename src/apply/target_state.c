@@ -145,7 +145,7 @@ tributary_target_open(TributaryApplyState *state, ApplyRel *ar, AclMode needed)
 	ao->ar = ar;
 	ao->multi = ao->keep && rel->rd_rel->relkind == RELKIND_RELATION &&
 		!(rel->rd_att->constr && rel->rd_att->constr->has_generated_stored) &&
-		(!ar->engine || tributary_engine_can_buffer(ar, ao));
+		(!ar->engine || (!row_triggers(rel) && tributary_engine_can_buffer(ar, ao)));
 	ao->buffer_max = ar->engine ? ENGINE_INSERT_ROWS : MULTI_INSERT_ROWS;
 	if (ao->multi)
 	{

@@ -96,6 +96,31 @@ static void (*citus_use_coordinated) (void) = NULL;
 static void (*citus_use_2pc) (void) = NULL;
 
 /*
+ * engine_session_settings: one connection per Citus worker for this
+ * process's writes (citus.max_adaptive_executor_pool_size = 1).  With
+ * Citus's default, a COPY to a table's shards opens a connection per
+ * shard on each worker, up to 16, and at every local commit all but one
+ * are prepared, committed and closed, to be opened again by the next
+ * batch: measured here, 2-4 times slower than one connection per worker
+ * that writes its shards in turn (docs/distributed.md).  The workers
+ * still write in parallel with each other.
+ */
+static void
+engine_session_settings(void)
+{
+	const char *now = GetConfigOption("citus.max_adaptive_executor_pool_size", true, false);
+
+	/*
+	 * set in the transaction that writes (an abort takes the setting back
+	 * with it), unless it holds already
+	 */
+	if (now != NULL && strcmp(now, "1") == 0)
+		return;
+	(void) set_config_option("citus.max_adaptive_executor_pool_size", "1", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SET, true, 0, false);
+}
+
+/*
  * engine_2pc: the current transaction's writes through Citus are part of
  * one coordinated transaction (remote transaction blocks, even for a
  * statement that reaches one shard: outside BEGIN ... END, which a
@@ -116,6 +141,7 @@ engine_2pc(void)
 	}
 	citus_use_coordinated();
 	citus_use_2pc();
+	engine_session_settings();
 	/*
 	 * The local commit must be durable before Citus commits the prepared
 	 * transactions (its commit callback runs right after the commit
@@ -258,8 +284,15 @@ tributary_engine_copy_from(Relation rel, CopyFromState cstate)
 		CHECK_FOR_INTERRUPTS();
 		ResetPerTupleExprContext(estate);
 		ExecClearTuple(slot);
-		if (!NextCopyFrom(cstate, econtext, slot->tts_values, slot->tts_isnull))
-			break;
+		{
+			/* the row's values live until the next row, as in CopyFrom */
+			MemoryContext oldcxt = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+			bool		found = NextCopyFrom(cstate, econtext, slot->tts_values, slot->tts_isnull);
+
+			MemoryContextSwitchTo(oldcxt);
+			if (!found)
+				break;
+		}
 		ExecStoreVirtualTuple(slot);
 		dest->receiveSlot(slot, dest);
 		rows++;
@@ -270,23 +303,6 @@ tributary_engine_copy_from(Relation rel, CopyFromState cstate)
 	FreeExecutorState(dest_estate);
 	FreeExecutorState(estate);
 	return rows;
-}
-
-/*
- * engine_session_settings: one connection per Citus worker for this
- * process's writes (citus.max_adaptive_executor_pool_size = 1).  With
- * Citus's default, a COPY to a table's shards opens a connection per
- * shard on each worker, up to 16, and at every local commit all but one
- * are prepared, committed and closed, to be opened again by the next
- * batch: measured here, 2-4 times slower than one connection per worker
- * that writes its shards in turn (docs/distributed.md).  The workers
- * still write in parallel with each other.
- */
-static void
-engine_session_settings(void)
-{
-	(void) set_config_option("citus.max_adaptive_executor_pool_size", "1", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SET, true, 0, false);
 }
 
 /*
@@ -327,7 +343,6 @@ tributary_engine_target(Oid relid)
 		int			n = recover();
 
 		engine_recovered = true;
-		engine_session_settings();
 		if (n > 0)
 			ereport(LOG,
 					(errmsg("pg_tributary finished %d transactions a crash left prepared on Citus workers", n)));
@@ -738,13 +753,14 @@ engine_update(ApplyRel *ar, ApplyOpen *ao, TupleTableSlot *local, TupleTableSlot
 
 /*
  * tributary_engine_can_buffer: whether the target's strict inserts can be
- * buffered and written many at a time (tributary_engine_flush): every
- * written attribute's type has an array type.
+ * buffered and written many at a time (tributary_engine_flush): through
+ * Citus's COPY destination, or else every written attribute's type has an
+ * array type (arrays of arrays do not exist).
  */
 bool
 tributary_engine_can_buffer(ApplyRel *ar, ApplyOpen *ao)
 {
-	return engine_plans(ar, ao)->insert_many != NULL;
+	return engine_direct() || engine_plans(ar, ao)->insert_many != NULL;
 }
 
 /*
